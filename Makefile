@@ -1,0 +1,44 @@
+# Two commands matter: `make run` and `make test`. Everything is installed into .venv from pyproject.toml.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
+WORKSPACE ?= $(CURDIR)/workspace
+PORT ?= 8501
+export CROWDLENS_WORKSPACE := $(WORKSPACE)
+
+.PHONY: run test bench install install-dev demo clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP) $@
+
+install: $(STAMP)
+install-dev: $(DEV_STAMP)
+
+# the demo workspace is built only when the workspace does not exist yet
+$(WORKSPACE)/versions: | $(STAMP)
+	$(BIN)/crowdlens demo --workspace $(WORKSPACE)
+
+demo: $(WORKSPACE)/versions
+
+run: $(STAMP) $(WORKSPACE)/versions
+	$(BIN)/streamlit run dashboard/app.py --server.port $(PORT) --server.address 127.0.0.1
+
+test: $(DEV_STAMP)
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+bench: $(DEV_STAMP)
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -1,0 +1,131 @@
+"""Readers that turn files, services and the workspace into canonical runs.
+
+:func:`read_files` is the one entry the CLI and the Import page use: it recognises a Toloka
+results TSV by its header and anything else as a long table, reads exam pools beside the main
+ones, and merges them into one validated run. Every file's problems are collected before one
+ValidationError is raised, so a user sees all of them at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Mapping, Sequence
+
+import pandas as pd
+
+from analytics.model import Pricing, Problem, Run, RunMeta, ValidationError, merge_runs
+from analytics.sources._files import Source, open_source
+from analytics.sources.long_table import read_long_table, read_truth
+from analytics.sources.toloka_tsv import is_toloka_header, output_fields, read_toloka_tsv
+
+FORMATS = ("auto", "toloka", "long")
+
+
+@dataclass
+class ReadOptions:
+    """How to read a set of files; every field is optional."""
+
+    format: str = "auto"
+    label_field: str | None = None
+    columns: Mapping[str, str] = field(default_factory=dict)
+    names: Sequence[str] | None = None
+    labels: Sequence[str] | None = None
+    dedupe: bool = False
+    project: str = ""
+    instructions: str | None = None
+    language: str | None = None
+    currency: str = "USD"
+    reward_per_assignment: float | None = None
+    fee_rate: float = 0.0
+    fee_minimum: float = 0.0
+
+
+def detect_format(source: Source, name: str | None = None) -> str:
+    """``toloka`` for a results TSV (ASSIGNMENT:/OUTPUT: columns), else ``long``."""
+    opened = open_source(source, name)
+    return "toloka" if is_toloka_header(opened.first_line) else "long"
+
+
+def read_one(source: Source, options: ReadOptions, *, pool_kind: str = "main", name: str | None = None, truth: pd.Series | None = None) -> Run:
+    if options.format not in FORMATS:
+        raise ValueError(f"The 'format' option must be one of {FORMATS}. Got {options.format!r} instead.")
+    if hasattr(source, "read"):
+        source = source.read()  # bytes are readable twice: once to detect, once to read
+        if isinstance(source, str):
+            source = source.encode("utf-8")
+    fmt = options.format if options.format != "auto" else detect_format(source, name)
+    pricing = Pricing(
+        currency=options.currency,
+        reward_per_assignment=options.reward_per_assignment,
+        fee_rate=options.fee_rate,
+        fee_minimum=options.fee_minimum,
+    )
+    meta = RunMeta(project=options.project, instructions=options.instructions, language=options.language)
+    if fmt == "toloka":
+        return read_toloka_tsv(
+            source, label_field=options.label_field, pool_kind=pool_kind, name=name, labels=options.labels, pricing=pricing, meta=meta, truth=truth
+        )
+    if pool_kind == "exam":
+        raise ValueError("an exam pool must be a Toloka results TSV (with GOLDEN: answers); a long table cannot be read as an exam.")
+    return read_long_table(
+        source,
+        columns=options.columns,
+        names=options.names,
+        name=name,
+        labels=options.labels,
+        truth=truth,
+        pricing=pricing,
+        meta=meta,
+        dedupe=options.dedupe,
+    )
+
+
+def read_files(
+    sources: Sequence[Source],
+    options: ReadOptions | None = None,
+    *,
+    exam: Sequence[Source] = (),
+    truth: Source | None = None,
+    names: Sequence[str] | None = None,
+    exam_names: Sequence[str] | None = None,
+) -> Run:
+    """Read main-pool files and exam-pool files into one run, reporting every file's problems.
+
+    ``names`` / ``exam_names`` name uploaded sources in messages. Raises one ValidationError with
+    the problems of all files together.
+    """
+    options = options or ReadOptions()
+    if not sources:
+        raise ValueError("no results file was given: name at least one Toloka TSV or long table.")
+    truth_series = read_truth(truth) if truth is not None else None
+    runs: list[Run] = []
+    problems: list[Problem] = []
+    jobs = [(s, "main", (names or [None] * len(sources))[i]) for i, s in enumerate(sources)]
+    jobs += [(s, "exam", (exam_names or [None] * len(exam))[i]) for i, s in enumerate(exam)]
+    for src, kind, nm in jobs:
+        try:
+            runs.append(read_one(src, options, pool_kind=kind, name=nm, truth=truth_series if kind == "main" else None))
+        except ValidationError as err:
+            problems += err.problems
+    if problems:
+        raise ValidationError(problems)
+    merged = merge_runs(runs, file=", ".join(str(n) for n in (names or sources)))
+    if options.project or options.instructions or options.language:
+        merged = replace(
+            merged,
+            meta=replace(merged.meta, project=options.project or merged.meta.project, instructions=options.instructions or merged.meta.instructions, language=options.language or merged.meta.language),
+        )
+    return merged
+
+
+__all__ = [
+    "FORMATS",
+    "ReadOptions",
+    "detect_format",
+    "output_fields",
+    "read_files",
+    "read_long_table",
+    "read_one",
+    "read_toloka_tsv",
+    "read_truth",
+]

@@ -1,0 +1,1 @@
+"""crowdlens' Streamlit dashboard: a router (app.py), small pages, pure chart builders."""
