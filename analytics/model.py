@@ -441,14 +441,56 @@ def empty_restrictions() -> pd.DataFrame:
     )
 
 
-def _as_str_category(s: pd.Series) -> pd.Series:
-    if isinstance(s.dtype, pd.CategoricalDtype):
-        cats = s.cat.categories
-        if cats.dtype == object or str(cats.dtype) in ("str", "string"):
-            return s.cat.remove_unused_categories() if len(cats) else s
-        return s.cat.rename_categories(cats.astype(str)).cat.remove_unused_categories()
-    s = s.astype("str").where(s.notna())
-    return s.astype("category")
+def to_category(s: pd.Series) -> pd.Series:
+    """A text column as a categorical of stripped strings, with empty cells as missing.
+
+    Work happens on the categories, not on the rows: a 10^7-row column with 10^3 distinct values
+    is cleaned in microseconds.
+    """
+    if not isinstance(s.dtype, pd.CategoricalDtype):
+        s = s.astype("str").where(s.notna()).astype("category")
+    cats = s.cat.categories
+    if len(cats) == 0:
+        return s.cat.set_categories(pd.Index([], dtype="str"))
+    text = cats if cats.dtype == "str" else cats.astype("str")
+    stripped = text.str.strip()
+    if (stripped == text).all() and not (stripped == "").any():
+        # already clean (the common case): no re-coding of the rows
+        return s if text is cats else s.cat.rename_categories(text)
+
+    return map_categories(s, lambda c: stripped.where(stripped != ""))
+
+
+def drop_unused(s: pd.Series) -> pd.Series:
+    """remove_unused_categories without sorting 10^7 codes (a bincount says what is used)."""
+    codes = s.cat.codes.to_numpy()
+    used = np.bincount(codes[codes >= 0], minlength=len(s.cat.categories)) > 0
+    if used.all():
+        return s
+    remap = np.full(len(used) + 1, -1, dtype=np.int32)
+    remap[:-1][used] = np.arange(int(used.sum()), dtype=np.int32)
+    return pd.Series(pd.Categorical.from_codes(remap[codes], categories=s.cat.categories[used], validate=False), index=s.index)
+
+
+def map_categories(s: pd.Series, fn) -> pd.Series:
+    """Apply ``fn`` (Index of categories -> array of the same length, NaN allowed) to a categorical.
+
+    Categories that map to the same value are merged; NaN results become missing values.
+    """
+    cats = s.cat.categories
+    mapped = pd.Index(fn(cats))
+    new_codes_of_cat, uniques = pd.factorize(mapped, use_na_sentinel=True)
+    table = np.append(new_codes_of_cat, -1).astype(np.int32)
+    codes = table[s.cat.codes.to_numpy()]
+    uniques = pd.Index(uniques).astype("str") if len(uniques) else pd.Index([], dtype="str")
+    return pd.Series(pd.Categorical.from_codes(codes, categories=uniques, validate=False), index=s.index)
+
+
+def category_values(s: pd.Series, fn, fill) -> np.ndarray:
+    """Compute ``fn`` on a categorical's categories and spread the result to its rows."""
+    values = np.asarray(fn(s.cat.categories))
+    values = np.append(values, np.array([fill], dtype=values.dtype))
+    return values[s.cat.codes.to_numpy()]
 
 
 def _lines(raw: pd.DataFrame, mask: np.ndarray | pd.Series) -> np.ndarray:
@@ -459,42 +501,52 @@ def _lines(raw: pd.DataFrame, mask: np.ndarray | pd.Series) -> np.ndarray:
     return np.flatnonzero(mask) + 2
 
 
+_ZONES = {"PDT": "-0700", "PST": "-0800", "EDT": "-0400", "EST": "-0500", "UTC": "+0000", "GMT": "+0000"}
+
+
+def _parse_time_text(text: pd.Index) -> pd.DatetimeIndex:
+    """ISO 8601 first (Toloka's form), then a lenient pass for forms like 'Mon Mar 25 07:39:42 PDT 2019'."""
+    ser = pd.Series(text, dtype="str")
+    out = pd.to_datetime(ser, utc=True, errors="coerce", format="ISO8601")
+    bad = out.isna() & ser.notna()
+    if bad.any():
+        alt = ser[bad].str.replace(r"\b(PDT|PST|EDT|EST|UTC|GMT)\b", lambda m: _ZONES[m.group(0)], regex=True)
+        out = out.copy()
+        out[bad] = pd.to_datetime(alt, utc=True, errors="coerce", format="mixed")
+    return pd.DatetimeIndex(out).tz_convert("UTC")
+
+
 def parse_times(
     values: pd.Series,
     problems: ProblemList,
     raw: pd.DataFrame,
     column: str,
 ) -> pd.Series:
-    """Timestamps to UTC; naive values are taken as UTC (Toloka exports UTC without an offset)."""
+    """Timestamps to UTC; naive values are taken as UTC (Toloka exports UTC without an offset).
+
+    Text is parsed once per distinct value (an assignment's time repeats on each of its rows).
+    """
     if values.dtype.kind == "M" or isinstance(values.dtype, pd.DatetimeTZDtype):
         out = values
-    else:
-        text = values.astype("str").where(values.notna()).str.strip()
-        text = text.where(text != "")
-        out = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
-        bad = out.isna() & text.notna()
-        if bad.any():
-            # a second, lenient pass for non-ISO forms such as "Mon Mar 25 07:39:42 PDT 2019"
-            retry = pd.to_datetime(text[bad].str.replace(r"\b(PDT|PST|EDT|EST|UTC|GMT)\b", lambda m: {
-                "PDT": "-0700", "PST": "-0800", "EDT": "-0400", "EST": "-0500", "UTC": "+0000", "GMT": "+0000"}[m.group(0)], regex=True),
-                utc=True, errors="coerce", format="mixed")
-            out = out.copy()
-            out[bad] = retry
-            bad = out.isna() & text.notna()
-        if bad.any():
-            problems.add(
-                "timestamp does not parse.",
-                "write times as ISO 8601, e.g. 2024-03-01T12:30:05 (UTC) or with an offset "
-                "(2024-03-01T14:30:05+02:00), or leave the cell empty.",
-                column=column,
-                lines=_lines(raw, bad.to_numpy()),
-                values=text[bad].head(5),
-            )
-    if out.dt.tz is None:
-        out = out.dt.tz_localize("UTC")
-    else:
-        out = out.dt.tz_convert("UTC")
-    return out.astype("datetime64[ns, UTC]")
+        out = out.dt.tz_localize("UTC") if out.dt.tz is None else out.dt.tz_convert("UTC")
+        return out.astype("datetime64[ns, UTC]")
+    cat = to_category(values)
+    parsed = _parse_time_text(cat.cat.categories).astype("datetime64[ns, UTC]")
+    bad_cat = np.asarray(parsed.isna())
+    if bad_cat.any():
+        bad_rows = category_values(cat, lambda c: bad_cat, False)
+        problems.add(
+            "timestamp does not parse.",
+            "write times as ISO 8601, e.g. 2024-03-01T12:30:05 (UTC) or with an offset "
+            "(2024-03-01T14:30:05+02:00), or leave the cell empty.",
+            column=column,
+            lines=_lines(raw, bad_rows),
+            values=list(cat.cat.categories[bad_cat][:5]),
+        )
+    codes = cat.cat.codes.to_numpy()
+    stamps = parsed.asi8 if hasattr(parsed, "asi8") else parsed.view("i8")
+    ints = np.append(np.asarray(stamps, dtype=np.int64), np.iinfo(np.int64).min)[codes]
+    return pd.Series(pd.DatetimeIndex(ints.view("datetime64[ns]")).tz_localize("UTC"), index=values.index)
 
 
 def build_run(
@@ -513,12 +565,13 @@ def build_run(
     """Validate canonical-named frames and return a :class:`Run`, or raise one ValidationError.
 
     ``answers`` uses the canonical column names (missing optional columns are filled with nulls);
-    an optional ``_line`` column holds each row's line in ``file`` for messages. ``columns`` maps
-    a canonical name to the name the user knows it by in the file (``worker_id`` →
-    ``ASSIGNMENT:worker_id``), so messages speak the file's language. ``labels`` is the declared
-    label set in tie order; when absent, the labels seen in the answers, sorted, are used and a
-    golden label outside them is an error. ``problems`` may carry problems the reader already
-    found; they are reported together with these.
+    text columns may be plain strings or categoricals (readers of large files pass categoricals,
+    so checks run on distinct values, not rows). An optional ``_line`` column holds each row's
+    line in ``file`` for messages (else row i is line i + 2). ``columns`` maps a canonical name to
+    the name the user knows it by in the file (``worker_id`` → ``ASSIGNMENT:worker_id``), so
+    messages speak the file's language. ``labels`` is the declared label set in tie order; when
+    absent, the labels seen in the answers, sorted, are used and a golden label outside them is an
+    error. ``problems`` may carry problems the reader already found; they are reported together.
     """
     problems = problems or ProblemList(file)
     names = dict(columns or {})
@@ -547,21 +600,19 @@ def build_run(
         raise ValidationError(problems.errors)
 
     n = len(raw)
-    out: dict[str, pd.Series] = {}
+    empty_cat = pd.Series(pd.Categorical.from_codes(np.full(n, -1, dtype=np.int32), categories=pd.Index([], dtype="str")), index=raw.index)
 
     def text_col(col: str) -> pd.Series:
-        if col not in raw.columns:
-            return pd.Series(pd.NA, index=raw.index, dtype="str")
-        s = raw[col]
-        if isinstance(s.dtype, pd.CategoricalDtype):
-            return s
-        s = s.astype("str").where(s.notna())
-        return s.str.strip().replace("", None) if s.notna().any() else s
+        return to_category(raw[col]) if col in raw.columns else empty_cat
+
+    def isin(s: pd.Series, allowed) -> np.ndarray:
+        return category_values(s, lambda c: c.isin(list(allowed)), False).astype(bool)
 
     # ids
+    out: dict[str, pd.Series] = {}
     for col in ("task_id", "worker_id"):
         s = text_col(col)
-        empty = s.isna().to_numpy()
+        empty = (s.cat.codes.to_numpy() < 0)
         if empty.any():
             problems.add(
                 f"{int(empty.sum()):,} answer(s) have no {col.replace('_id', '')} id.",
@@ -571,71 +622,73 @@ def build_run(
             )
         out[col] = s
     out["assignment_id"] = text_col("assignment_id")
-    out["pool_id"] = text_col("pool_id")
-    if out["pool_id"].isna().all():
-        out["pool_id"] = pd.Series("pool", index=raw.index, dtype="str")
+    pool = text_col("pool_id")
+    if (pool.cat.codes.to_numpy() < 0).all():
+        pool = pd.Series(pd.Categorical.from_codes(np.zeros(n, dtype=np.int32), categories=pd.Index(["pool"], dtype="str")), index=raw.index)
+    out["pool_id"] = pool
 
     # status
     status = text_col("status")
-    if status.notna().any():
-        status_u = status.str.upper().replace(STATUS_ALIASES)
-        unknown = status_u.notna() & ~status_u.isin(STATUSES)
+    if len(status.cat.categories):
+        status = map_categories(status, lambda c: c.str.upper().map(lambda x: STATUS_ALIASES.get(x, x)))
+        unknown = (status.cat.codes.to_numpy() >= 0) & ~isin(status, STATUSES)
         if unknown.any():
             problems.add(
                 f"unknown assignment status on {int(unknown.sum()):,} row(s).",
                 "use one of " + ", ".join(STATUSES) + " (Toloka's APPROVED is read as ACCEPTED).",
                 column=src("status"),
-                lines=_lines(raw, unknown.to_numpy()),
-                values=status[unknown].unique()[:10],
+                lines=_lines(raw, unknown),
+                values=list(pd.unique(status[unknown].astype(str)))[:10],
             )
-        status = status_u
-    out["status"] = status
+    status_no_answer = isin(status, STATUSES_WITHOUT_ANSWER)
 
-    # kind
-    golden_raw = text_col("golden")
-    kind = text_col("kind")
-    if kind.isna().all():
-        kind = pd.Series(np.where(golden_raw.notna(), "control", "regular"), index=raw.index, dtype="str")
-    else:
-        kind = kind.str.lower()
-        bad_kind = kind.notna() & ~kind.isin(KINDS)
+    # kind: given, else control where a golden label is known
+    golden = text_col("golden")
+    has_golden = golden.cat.codes.to_numpy() >= 0
+    default_kind = np.where(has_golden, KINDS.index("control"), KINDS.index("regular")).astype(np.int8)
+    kind_codes = default_kind
+    if "kind" in raw.columns:
+        kind = map_categories(text_col("kind"), lambda c: c.str.lower())
+        bad_kind = (kind.cat.codes.to_numpy() >= 0) & ~isin(kind, KINDS)
         if bad_kind.any():
             problems.add(
                 "unknown task kind.",
                 "use one of " + ", ".join(KINDS) + ".",
                 column=src("kind"),
-                lines=_lines(raw, bad_kind.to_numpy()),
-                values=kind[bad_kind].unique()[:10],
+                lines=_lines(raw, bad_kind),
+                values=list(pd.unique(kind[bad_kind].astype(str)))[:10],
             )
-        kind = kind.fillna(pd.Series(np.where(golden_raw.notna(), "control", "regular"), index=raw.index))
-    out["kind"] = kind
+        given = category_values(kind, lambda c: np.array([KINDS.index(x) if x in KINDS else -1 for x in c], dtype=np.int8), np.int8(-1))
+        kind_codes = np.where(given >= 0, given, default_kind).astype(np.int8)
 
     # labels
     label = text_col("label")
-    no_label = label.isna() & ~status.isin(STATUSES_WITHOUT_ANSWER)
+    label_codes = label.cat.codes.to_numpy()
+    no_label = (label_codes < 0) & ~status_no_answer
     if no_label.any():
         problems.add(
             f"{int(no_label.sum()):,} answer(s) have no label.",
             f"fill {src('label')} (the output field holding the answer; pick it with "
             "--label-field when the export has several), or mark the assignment SKIPPED/EXPIRED.",
             column=src("label"),
-            lines=_lines(raw, no_label.to_numpy()),
+            lines=_lines(raw, no_label),
         )
-    seen = pd.Index(label.dropna().unique()).astype(str)
+    used = np.bincount(label_codes[label_codes >= 0], minlength=len(label.cat.categories)) > 0
+    seen = [str(x) for x in label.cat.categories[used]]
     if labels:
         label_set = [str(x) for x in labels]
-        outside = label.notna() & ~label.isin(label_set)
+        outside = (label_codes >= 0) & ~isin(label, label_set)
         if outside.any():
             problems.add(
                 f"answer label outside the declared label set ({', '.join(label_set)}).",
                 "correct the answers or declare the full label set.",
                 column=src("label"),
-                lines=_lines(raw, outside.to_numpy()),
-                values=label[outside].unique()[:10],
+                lines=_lines(raw, outside),
+                values=list(pd.unique(label[outside].astype(str)))[:10],
             )
     else:
         label_set = sorted(seen, key=_natural_key)
-    gold_outside = golden_raw.notna() & ~golden_raw.isin(label_set)
+    gold_outside = has_golden & ~isin(golden, label_set)
     if gold_outside.any():
         problems.add(
             "golden (known correct) label is not in the label set "
@@ -643,8 +696,8 @@ def build_run(
             "correct the golden label (a typo or a different spelling of a label), or declare "
             "the label set if this label is legitimately never chosen by annotators.",
             column=src("golden"),
-            lines=_lines(raw, gold_outside.to_numpy()),
-            values=golden_raw[gold_outside].unique()[:10],
+            lines=_lines(raw, gold_outside),
+            values=list(pd.unique(golden[gold_outside].astype(str)))[:10],
         )
     if truth is not None and len(truth):
         t_out = ~truth.astype(str).isin(label_set)
@@ -687,30 +740,35 @@ def build_run(
             severity="warning",
         )
 
-    # reward
+    # reward (numbers parsed once per distinct value)
     if "reward" in raw.columns:
-        reward = pd.to_numeric(raw["reward"], errors="coerce")
-        bad = (reward.isna() & text_col("reward").notna()) | (reward < 0)
+        rcat = text_col("reward")
+        parsed = pd.to_numeric(pd.Series(rcat.cat.categories, dtype="str"), errors="coerce").to_numpy(dtype="float64")
+        bad_cat = np.isnan(parsed) | (parsed < 0)
+        reward = category_values(rcat, lambda c: parsed, np.nan)
+        bad = category_values(rcat, lambda c: bad_cat, False).astype(bool)
         if bad.any():
             problems.add(
                 "reward is not a non-negative number.",
                 "write rewards as plain numbers in the run's currency, e.g. 0.015.",
                 column=src("reward"),
-                lines=_lines(raw, bad.to_numpy()),
-                values=raw["reward"][bad].astype(str).unique()[:5],
+                lines=_lines(raw, bad),
+                values=list(rcat.cat.categories[bad_cat][:5]),
             )
-        out["reward"] = reward.astype("float64")
+        out["reward"] = pd.Series(reward, index=raw.index, dtype="float64")
     else:
         out["reward"] = pd.Series(np.nan, index=raw.index, dtype="float64")
 
-    # duplicates: one answer per task per assignment
-    has_a = out["assignment_id"].notna()
+    # duplicates: one answer per task per assignment (checked on integer codes)
+    a_codes = out["assignment_id"].cat.codes.to_numpy().astype(np.int64)
+    t_codes = out["task_id"].cat.codes.to_numpy().astype(np.int64)
+    has_a = a_codes >= 0
     if has_a.any():
-        key = pd.DataFrame({"a": out["assignment_id"], "t": out["task_id"]})[has_a.to_numpy()]
-        dup = key.duplicated(keep=False)
+        key = pd.Series(a_codes[has_a] * (len(out["task_id"].cat.categories) + 1) + t_codes[has_a])
+        dup = key.duplicated(keep=False).to_numpy()
         if dup.any():
             dup_mask = np.zeros(n, dtype=bool)
-            dup_mask[np.flatnonzero(has_a.to_numpy())[dup.to_numpy()]] = True
+            dup_mask[np.flatnonzero(has_a)[dup]] = True
             problems.add(
                 f"{int(key.duplicated().sum()):,} duplicate (assignment, task) row(s): the same task "
                 "appears twice in one assignment.",
@@ -722,19 +780,19 @@ def build_run(
     problems.raise_if_errors()
 
     # ---- compact dtypes
-    label_dtype = pd.CategoricalDtype(label_set, ordered=False)
+    label_dtype = pd.CategoricalDtype(pd.Index(label_set, dtype="str"), ordered=False)
     frame = pd.DataFrame(
         {
-            "assignment_id": _as_str_category(out["assignment_id"]),
-            "task_id": _as_str_category(out["task_id"]),
-            "worker_id": _as_str_category(out["worker_id"]),
+            "assignment_id": drop_unused(out["assignment_id"]),
+            "task_id": drop_unused(out["task_id"]),
+            "worker_id": drop_unused(out["worker_id"]),
             "label": label.astype(label_dtype),
-            "kind": out["kind"].astype(pd.CategoricalDtype(KINDS)),
-            "golden": golden_raw.astype(label_dtype),
+            "kind": pd.Categorical.from_codes(kind_codes, dtype=pd.CategoricalDtype(KINDS)),
+            "golden": golden.astype(label_dtype),
             "started_at": out["started_at"],
             "submitted_at": out["submitted_at"],
-            "status": out["status"].astype(pd.CategoricalDtype(STATUSES)),
-            "pool_id": _as_str_category(out["pool_id"]),
+            "status": status.astype(pd.CategoricalDtype(STATUSES)),
+            "pool_id": drop_unused(out["pool_id"]),
             "reward": out["reward"],
         }
     ).reset_index(drop=True)
@@ -746,11 +804,12 @@ def build_run(
     meta = meta or RunMeta()
     meta = dataclasses.replace(meta, labels=tuple(label_set))
     if meta.overlap is None:
-        regular = frame[frame["kind"] == "regular"]
-        if len(regular):
-            per_task = regular.groupby("task_id", observed=True).size()
+        regular = frame["kind"].cat.codes.to_numpy() == KINDS.index("regular")
+        if regular.any():
+            per_task = np.bincount(frame["task_id"].cat.codes.to_numpy()[regular])
+            per_task = per_task[per_task > 0]
             if len(per_task) and per_task.min() == per_task.max():
-                meta = dataclasses.replace(meta, overlap=int(per_task.iloc[0]))
+                meta = dataclasses.replace(meta, overlap=int(per_task[0]))
 
     task_ids = frame["task_id"].cat.categories
     if tasks is None or len(tasks) == 0:
@@ -811,7 +870,7 @@ def _drop_placeholder_times(frame: pd.DataFrame, file: str, src) -> tuple[pd.Dat
         return frame, notes
     for col in ("started_at", "submitted_at"):
         s = frame[col]
-        if s.notna().all() and s.nunique() == 1:
+        if s.notna().all() and s.min() == s.max():
             notes.append(
                 Problem(
                     file=file,

@@ -12,19 +12,17 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from dashboard import data  # noqa: E402
+from dashboard import data, nav  # noqa: E402
 
-st.set_page_config(page_title="crowdlens", page_icon="🔎", layout="wide")
+st.set_page_config(page_title="crowdlens", page_icon=":material/troubleshoot:", layout="wide")
 
-PAGES = Path(__file__).parent / "pages"
-pages = {
-    "Dataset versions": [
-        st.Page(PAGES / "versions.py", title="Versions", icon="🗂️", default=True, url_path="versions"),
-    ],
-}
-pg = st.navigation(pages)
+pg = st.navigation(nav.navigation_pages())
 
 with st.sidebar:
-    st.caption(f"Workspace: `{data.workspace_root()}`")
+    root = data.workspace_root()
+    listing = data.listing(str(root))
+    if pg.url_path not in ("versions", "import", ""):
+        nav.version_picker(listing)
+    st.caption(f"Workspace `{root}` · {len(listing.versions)} version(s)")
 
 pg.run()

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Union
+from typing import IO, Sequence, Union
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 
 from analytics.model import ProblemList, ValidationError
 
@@ -72,6 +78,98 @@ def open_source(source: Source, name: str | None = None) -> Opened:
         text_head = head[: err.start].decode("utf-8-sig")
     first = text_head.splitlines()[0] if text_head.splitlines() else ""
     return Opened(name=problems.file, handle=handle, path=path, first_line=first)
+
+
+def header_fields(opened: Opened, sep: str) -> list[str]:
+    """The header's field names, unquoted as a CSV reader would."""
+    return next(csv.reader([opened.first_line], delimiter=sep)) if opened.first_line else []
+
+
+def read_table(
+    opened: Opened,
+    *,
+    sep: str,
+    include: Sequence[str] | None = None,
+    column_names: Sequence[str] | None = None,
+) -> pa.Table:
+    """Read a delimited file with pyarrow (multi-threaded) into string columns, "" as null.
+
+    Every cell stays text ("NA" is a label, not a missing value); ``include`` limits the columns
+    read; ``column_names`` names a headerless file's columns. Rows with the wrong number of fields
+    are all collected and reported at once with their line numbers.
+    """
+    problems = ProblemList(opened.name)
+    names = list(column_names) if column_names else header_fields(opened, sep)
+    wanted = [c for c in names if include is None or c in include]
+    bad_rows: list[tuple[int, int, str]] = []
+
+    def on_invalid(row) -> str:
+        bad_rows.append((row.expected_columns, row.actual_columns, row.text))
+        return "skip"
+
+    try:
+        table = pacsv.read_csv(
+            opened.handle,
+            read_options=pacsv.ReadOptions(block_size=32 << 20, column_names=list(column_names) if column_names else None),
+            parse_options=pacsv.ParseOptions(delimiter=sep, invalid_row_handler=on_invalid),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=wanted,
+                column_types={c: pa.string() for c in wanted},
+                null_values=[""],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+            ),
+        )
+    except (pa.ArrowInvalid, UnicodeDecodeError) as err:
+        problems.add(
+            f"the file could not be read as {'tab' if sep == chr(9) else 'comma'}-separated text: {err}.",
+            "check that it is UTF-8 text with one record per line and the same number of fields on every line.",
+        )
+        raise ValidationError(problems.errors) from None
+    if bad_rows:
+        texts = {t for _, _, t in bad_rows}
+        lines = _find_lines(opened, texts)
+        expected = bad_rows[0][0]
+        counts = sorted({a for _, a, _ in bad_rows})
+        problems.add(
+            f"{len(bad_rows):,} line(s) have the wrong number of fields (expected {expected}, found "
+            + ", ".join(map(str, counts[:5])) + ").",
+            "a value probably contains a tab or a line break; quote such values or remove the "
+            "character, and make every line have as many fields as the header.",
+            lines=lines,
+            values=[t[:80] for _, _, t in bad_rows[:5]],
+            count=len(bad_rows),
+        )
+        raise ValidationError(problems.errors)
+    return table
+
+
+def _find_lines(opened: Opened, texts: set[str]) -> list[int]:
+    """Line numbers of lines whose text is one of ``texts`` (only used when rows are malformed)."""
+    if opened.path is not None:
+        stream = opened.path.open("r", encoding="utf-8-sig", errors="replace")
+    else:
+        opened.handle.seek(0)
+        stream = io.TextIOWrapper(io.BytesIO(opened.handle.read()), encoding="utf-8-sig", errors="replace")
+    with stream:
+        return [i for i, line in enumerate(stream, start=1) if line.rstrip("\r\n") in texts]
+
+
+def as_category(column: pa.ChunkedArray | pa.Array) -> pd.Categorical:
+    """A string column as a pandas Categorical (codes int32, categories str), nulls as -1."""
+    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    enc = arr.dictionary_encode()
+    codes = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
+    cats = pd.Index(enc.dictionary.to_numpy(zero_copy_only=False), dtype="str")
+    return pd.Categorical.from_codes(codes, categories=cats, validate=False)
+
+
+def as_categories(table: pa.Table, names: Sequence[str]) -> dict[str, pd.Categorical]:
+    """Encode several columns at once; pyarrow releases the GIL, so two cores share the work."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(4, max(1, len(names)))) as pool:
+        return dict(zip(names, pool.map(lambda n: as_category(table.column(n)), names)))
 
 
 def _name_of(source: Source) -> str:

@@ -15,8 +15,11 @@ from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from analytics.model import (
+    KINDS,
     PoolInfo,
     Pricing,
     ProblemList,
@@ -25,7 +28,7 @@ from analytics.model import (
     ValidationError,
     build_run,
 )
-from analytics.sources._files import Source, open_source
+from analytics.sources._files import Source, as_categories, as_category, header_fields, open_source, read_table
 
 PREFIXES = ("INPUT:", "OUTPUT:", "GOLDEN:", "HINT:", "ACCEPT:", "ASSIGNMENT:")
 ASSIGNMENT_FIELDS = {
@@ -76,7 +79,7 @@ def read_toloka_tsv(
     problems = ProblemList(opened.name)
     if pool_kind not in POOL_KINDS:
         raise ValueError(f"The 'pool_kind' parameter of read_toloka_tsv must be one of {POOL_KINDS}. Got {pool_kind!r} instead.")
-    header = opened.first_line.split("\t")
+    header = header_fields(opened, "\t")
     if not is_toloka_header(opened.first_line):
         hint = (
             "it has no tab-separated ASSIGNMENT:/OUTPUT: columns"
@@ -103,36 +106,7 @@ def read_toloka_tsv(
         if extra in header:
             wanted.add(extra)
 
-    try:
-        raw = pd.read_csv(
-            opened.handle,
-            sep="\t",
-            dtype=str,
-            keep_default_na=False,  # a label "NA" or "null" is a label, not a missing value
-            na_values=[""],
-            usecols=lambda c: c in wanted,
-            engine="c",
-            encoding="utf-8-sig",
-        )
-    except (pd.errors.ParserError, ValueError, UnicodeDecodeError) as err:
-        problems.add(
-            f"the file could not be read as TSV: {err}.",
-            "check that every line has the same number of tab-separated fields as the header.",
-        )
-        raise ValidationError(problems.errors) from None
-
-    raw["_line"] = np.arange(len(raw), dtype=np.int64) + 2
-    columns: dict[str, str] = {"label": label_col, "golden": golden_col}
-    frame = pd.DataFrame({"_line": raw["_line"]})
-    for tcol, canon in ASSIGNMENT_FIELDS.items():
-        if tcol in raw.columns:
-            frame[canon] = raw[tcol]
-            columns[canon] = tcol
-    frame["label"] = raw[label_col]
-    if golden_col in raw.columns:
-        frame["golden"] = raw[golden_col]
-
-    if "worker_id" not in frame.columns:
+    if "ASSIGNMENT:worker_id" not in header:
         problems.add(
             "required column ASSIGNMENT:worker_id is missing: without it no answer can be "
             "attributed to an annotator.",
@@ -140,55 +114,84 @@ def read_toloka_tsv(
             "(toloka-kit: GetAssignmentsTsvParameters(field=[..., 'ASSIGNMENT:worker_id'])).",
             column="ASSIGNMENT:worker_id",
         )
-    if "status" not in frame.columns and "ACCEPT:verdict" in raw.columns:
-        verdict = raw["ACCEPT:verdict"].map({"+": "ACCEPTED", "-": "REJECTED"})
-        frame["status"] = verdict.fillna("SUBMITTED")
+    if "ASSIGNMENT:task_id" not in header and not inputs:
+        problems.add(
+            "neither ASSIGNMENT:task_id nor any INPUT: column is present, so tasks cannot be told apart.",
+            "download the results with the task_id field ticked, or with the input fields.",
+            column="ASSIGNMENT:task_id",
+        )
+    if problems.errors:
+        raise ValidationError(problems.errors)
+
+    # the link's pool is the same on every row of a pool's download: read it from the first row
+    table = read_table(opened, sep="\t", include=wanted - {"ASSIGNMENT:link"})
+    n = table.num_rows
+    first_link = _first_value(opened, header, "ASSIGNMENT:link")
+    columns: dict[str, str] = {"label": label_col, "golden": golden_col}
+    per_row = [c for c in (label_col, golden_col, "ASSIGNMENT:task_id", "ASSIGNMENT:assignment_id", "ASSIGNMENT:worker_id", "ASSIGNMENT:status", "ACCEPT:verdict") if c in table.column_names]
+    if "ASSIGNMENT:task_id" not in table.column_names and len(inputs) == 1:
+        per_row.append(inputs[0])
+    cats = as_categories(table, per_row)
+    frame = pd.DataFrame(index=pd.RangeIndex(n))
+    for tcol, canon in ASSIGNMENT_FIELDS.items():
+        if tcol in cats:
+            frame[canon] = cats[tcol]
+            columns[canon] = tcol
+    frame["label"] = cats[label_col]
+    if golden_col in cats:
+        frame["golden"] = cats[golden_col]
+    if "status" not in frame.columns and "ACCEPT:verdict" in cats:
+        verdict = pd.Series(cats["ACCEPT:verdict"]).map({"+": "ACCEPTED", "-": "REJECTED"})
+        frame["status"] = verdict.astype("str").fillna("SUBMITTED")
         columns["status"] = "ACCEPT:verdict"
 
     # task identity: the task id when exported, else its input values
     if "task_id" not in frame.columns:
-        if not inputs:
-            problems.add(
-                "neither ASSIGNMENT:task_id nor any INPUT: column is present, so tasks cannot be told apart.",
-                "download the results with the task_id field ticked, or with the input fields.",
-                column="ASSIGNMENT:task_id",
-            )
-        elif len(inputs) == 1:
-            frame["task_id"] = raw[inputs[0]]
+        if len(inputs) == 1:
+            frame["task_id"] = cats[inputs[0]]
             columns["task_id"] = inputs[0]
         else:
-            frame["task_id"] = raw[inputs].fillna("").agg(" | ".join, axis=1)
+            joined = pc.binary_join_element_wise(*[pc.fill_null(table.column(c), "") for c in inputs], " | ")
+            frame["task_id"] = as_category(joined)
             columns["task_id"] = " + ".join(inputs)
+
+    # assignment-level values (times, reward) repeat on each row of a suite: read them once per suite
+    a_codes = frame["assignment_id"].cat.codes.to_numpy() if "assignment_id" in frame.columns else None
+    suites = _Suites(a_codes) if a_codes is not None and not (a_codes < 0).any() else None
+    for tcol in ("ASSIGNMENT:started", "ASSIGNMENT:submitted", "ASSIGNMENT:reward"):
+        if tcol in table.column_names:
+            frame[ASSIGNMENT_FIELDS[tcol]] = _per_assignment(table.column(tcol), suites)
+            columns[ASSIGNMENT_FIELDS[tcol]] = tcol
 
     # pool
     if pool_id is not None:
         frame["pool_id"] = str(pool_id)
-    elif "ASSIGNMENT:link" in raw.columns:
-        frame["pool_id"] = raw["ASSIGNMENT:link"].str.extract(_POOL_IN_LINK, expand=False)
-    if "pool_id" not in frame.columns or frame["pool_id"].isna().all():
-        frame["pool_id"] = f"{pool_kind}-pool"
+    else:
+        m = _POOL_IN_LINK.search(first_link or "")
+        frame["pool_id"] = m.group(1) if m else f"{pool_kind}-pool"
 
     # kind: training (HINT given) > control/exam (GOLDEN given) > regular
-    has_golden = frame["golden"].notna() if "golden" in frame.columns else pd.Series(False, index=frame.index)
-    has_hint = raw[hints].notna().any(axis=1) if hints else pd.Series(False, index=frame.index)
+    has_golden = frame["golden"].cat.codes.to_numpy() >= 0 if "golden" in frame.columns else np.zeros(n, bool)
+    has_hint = np.zeros(n, bool)
+    for h in hints:
+        has_hint |= table.column(h).is_valid().to_numpy(zero_copy_only=False)
     if pool_kind == "exam":
-        kind = np.full(len(frame), "exam", dtype=object)
+        kind = np.full(n, KINDS.index("exam"), dtype=np.int8)
     elif pool_kind == "training":
-        kind = np.full(len(frame), "training", dtype=object)
+        kind = np.full(n, KINDS.index("training"), dtype=np.int8)
     else:
-        kind = np.where(has_hint, "training", np.where(has_golden, "control", "regular"))
-    frame["kind"] = kind
-
-    if problems.errors:
-        raise ValidationError(problems.errors)
+        kind = np.where(has_hint, KINDS.index("training"), np.where(has_golden, KINDS.index("control"), KINDS.index("regular"))).astype(np.int8)
+    frame["kind"] = pd.Categorical.from_codes(kind, categories=list(KINDS))
 
     tasks = None
-    if inputs and "task_id" in frame.columns:
-        tasks = raw[inputs].rename(columns=lambda c: c[len("INPUT:"):])
-        tasks.insert(0, "task_id", frame["task_id"].to_numpy())
-        tasks = tasks.drop_duplicates("task_id")
+    if inputs:
+        first = pd.Series(frame["task_id"].cat.codes.to_numpy()).drop_duplicates()
+        first = first[first >= 0]
+        idx = pa.array(first.index.to_numpy())
+        tasks = pd.DataFrame({c[len("INPUT:"):]: table.column(c).take(idx).to_numpy(zero_copy_only=False) for c in inputs})
+        tasks.insert(0, "task_id", frame["task_id"].cat.categories[first.to_numpy()])
 
-    pid = str(frame["pool_id"].dropna().iloc[0]) if frame["pool_id"].notna().any() else f"{pool_kind}-pool"
+    pid = str(frame["pool_id"].iloc[0])
     meta = meta or RunMeta()
     if not any(p.pool_id == pid for p in meta.pools):
         meta = replace(meta, pools=meta.pools + (PoolInfo(pool_id=pid, kind=pool_kind),))
@@ -212,6 +215,61 @@ def read_toloka_tsv(
         )
         run = replace(run, notes=tuple(notes))
     return run
+
+
+class _Suites:
+    """Where each assignment first appears, computed once for all suite-level columns."""
+
+    def __init__(self, a_codes: np.ndarray):
+        first = pd.Series(a_codes).drop_duplicates()
+        self.codes = a_codes
+        self.first_rows = first.index.to_numpy()
+        row_of_first = np.empty(int(a_codes.max()) + 1, dtype=np.int64)
+        row_of_first[first.to_numpy()] = self.first_rows
+        self.expand = pa.array(row_of_first[a_codes])
+        self.first_codes = first.to_numpy()
+
+
+def _per_assignment(column: pa.ChunkedArray, suites: _Suites | None) -> pd.Series:
+    """A suite-level column (times, reward) as a categorical, parsed once per suite.
+
+    Toloka repeats an assignment's start, submit time and reward on each of its rows; taking the
+    first row of each assignment turns 10^7 values into 10^6. Without assignment ids, or where a
+    row disagrees with its suite, every row is read, so each bad cell is reported on its own line.
+    """
+    if suites is None:
+        return pd.Series(as_category(column))
+    expanded = column.take(suites.expand)
+    differs = pc.not_equal(pc.fill_null(column, "\x00"), pc.fill_null(expanded, "\x00"))
+    if pc.any(differs).as_py():
+        return pd.Series(as_category(column))
+    per_suite = as_category(column.take(pa.array(suites.first_rows)))
+    lookup = np.empty(int(suites.codes.max()) + 1, dtype=np.int32)
+    lookup[suites.first_codes] = per_suite.codes
+    return pd.Series(pd.Categorical.from_codes(lookup[suites.codes], categories=per_suite.categories, validate=False))
+
+
+def _first_value(opened, header: list[str], column: str) -> str | None:
+    """The value of ``column`` on the first data line (cheap: reads one line)."""
+    if column not in header:
+        return None
+    import csv
+    import io
+
+    if opened.path is not None:
+        with opened.path.open("r", encoding="utf-8-sig", errors="replace") as f:
+            f.readline()
+            line = f.readline()
+    else:
+        pos = opened.handle.tell()
+        opened.handle.seek(0)
+        text = io.TextIOWrapper(io.BytesIO(opened.handle.read(1 << 16)), encoding="utf-8-sig", errors="replace")
+        text.readline()
+        line = text.readline()
+        opened.handle.seek(pos)
+    row = next(csv.reader([line.rstrip("\r\n")], delimiter="\t"), [])
+    i = header.index(column)
+    return row[i] if i < len(row) else None
 
 
 def _missing_note(file: str, missing: list[str]):

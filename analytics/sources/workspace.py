@@ -24,7 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from analytics.model import (
     KINDS,
@@ -114,7 +117,7 @@ class Listing:
 def write_run_files(run: Run, folder: Path) -> dict[str, Any]:
     """Write a run's files (Parquet with Arrow dtypes, and run.json) into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
-    run.answers.to_parquet(folder / "answers.parquet", index=False, compression="zstd")
+    write_answers(run.answers, folder / "answers.parquet")
     tasks = run.tasks.reset_index()
     tasks.to_parquet(folder / "tasks.parquet", index=False)
     run.restrictions.to_parquet(folder / "restrictions.parquet", index=False)
@@ -156,7 +159,7 @@ def read_run_files(folder: Path, *, name: str | None = None) -> Run:
         doc = json.loads((folder / "run.json").read_text(encoding="utf-8"))
         meta = RunMeta.from_dict(doc.get("meta"))
         pricing = Pricing.from_dict(doc.get("pricing"))
-        answers = pd.read_parquet(folder / "answers.parquet")
+        answers = read_answers(folder / "answers.parquet")
         tasks = pd.read_parquet(folder / "tasks.parquet").set_index("task_id")
         restrictions = pd.read_parquet(folder / "restrictions.parquet")
         truth = None
@@ -167,19 +170,16 @@ def read_run_files(folder: Path, *, name: str | None = None) -> Run:
         raise ValidationError(
             [Problem(file=label, message=f"the version's files cannot be read ({err}).", fix="re-import the run as a new version.")]
         ) from None
-    label_dtype = pd.CategoricalDtype(list(meta.labels))
-    answers["label"] = answers["label"].astype(str).where(answers["label"].notna()).astype(label_dtype)
-    answers["golden"] = answers["golden"].astype(str).where(answers["golden"].notna()).astype(label_dtype)
-    answers["kind"] = answers["kind"].astype(pd.CategoricalDtype(KINDS))
-    answers["status"] = answers["status"].astype(pd.CategoricalDtype(STATUSES))
+    label_dtype = pd.CategoricalDtype(pd.Index(list(meta.labels), dtype="str"))
+    for col, dtype in (("label", label_dtype), ("golden", label_dtype), ("kind", pd.CategoricalDtype(KINDS)), ("status", pd.CategoricalDtype(STATUSES))):
+        # category-level re-ordering only: rows are never converted to strings
+        answers[col] = answers[col].cat.set_categories(dtype.categories)
     for col in ("assignment_id", "task_id", "worker_id", "pool_id"):
         if not isinstance(answers[col].dtype, pd.CategoricalDtype):
             answers[col] = answers[col].astype("category")
         if answers[col].cat.categories.dtype != "str":
             # Parquet gives an all-null column's categories the object dtype; keep them strings
             answers[col] = answers[col].cat.rename_categories(answers[col].cat.categories.astype("str"))
-    for col in ("started_at", "submitted_at"):
-        answers[col] = pd.to_datetime(answers[col], utc=True).astype("datetime64[ns, UTC]")
     if truth is not None:
         truth = truth.astype(label_dtype)
     if len(restrictions) == 0:
@@ -188,6 +188,62 @@ def read_run_files(folder: Path, *, name: str | None = None) -> Run:
         Problem(**{**n, "rows": tuple(n.get("rows", ())), "values": tuple(n.get("values", ()))}) for n in doc.get("notes", [])
     )
     return Run(answers=answers, tasks=tasks, restrictions=restrictions, pricing=pricing, meta=meta, truth=truth, notes=notes)
+
+
+def write_answers(answers: pd.DataFrame, path: Path) -> None:
+    """Answers as Parquet with one dictionary per categorical column, in one row group.
+
+    One row group and a dictionary page large enough for every id keep each column's dictionary
+    stored once, so reading 10^7 answers back is a matter of seconds, not a re-encoding.
+    """
+    table = pa.Table.from_pandas(answers, preserve_index=False)
+    pq.write_table(
+        table,
+        path,
+        compression="zstd",
+        row_group_size=max(1, len(answers)),
+        dictionary_pagesize_limit=1 << 30,
+        data_page_size=1 << 24,
+    )
+
+
+def _categorical(column: pa.ChunkedArray) -> pd.Categorical:
+    chunks = column.chunks
+    if not chunks:
+        return pd.Categorical.from_codes(np.array([], dtype=np.int32), categories=pd.Index([], dtype="str"))
+    first = chunks[0].dictionary
+    shared = all(_same_buffers(c.dictionary, first) for c in chunks[1:])
+    if not shared:
+        column = column.unify_dictionaries()
+        chunks, first = column.chunks, column.chunks[0].dictionary
+    codes = np.concatenate([c.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32, copy=False) for c in chunks])
+    categories = pd.Index(pd.array(first.cast(pa.large_string()) if len(first) else first, dtype="str"))
+    try:
+        # categories written by write_answers are unique already; skip pandas' O(n) re-check
+        dtype = pd.CategoricalDtype._from_fastpath(categories, False)
+    except AttributeError:  # pragma: no cover - a pandas without the fast path
+        dtype = pd.CategoricalDtype(categories)
+    return pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
+
+
+def _same_buffers(a: pa.Array, b: pa.Array) -> bool:
+    ba, bb = a.buffers(), b.buffers()
+    return len(ba) == len(bb) and all((x is None and y is None) or (x is not None and y is not None and x.address == y.address) for x, y in zip(ba, bb))
+
+
+def read_answers(path: Path) -> pd.DataFrame:
+    """Read :func:`write_answers`' file into the canonical dtypes (categoricals, UTC times)."""
+    table = pq.read_table(path)
+    out = {}
+    for name in table.column_names:
+        col = table.column(name)
+        if pa.types.is_dictionary(col.type):
+            out[name] = _categorical(col)
+        elif pa.types.is_timestamp(col.type):
+            out[name] = pd.Series(col.to_numpy().astype("datetime64[ns]")).dt.tz_localize("UTC")
+        else:
+            out[name] = col.to_pandas()
+    return pd.DataFrame(out)
 
 
 def _sha256(path: Path) -> str:

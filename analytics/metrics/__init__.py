@@ -1,0 +1,1 @@
+"""Metrics of a canonical run, one module per concern (see DESIGN.md): each a documented function."""
