@@ -1,0 +1,255 @@
+"""A local stand-in for the Toloka API on 127.0.0.1, answering what toloka-kit 1.2.3 asks.
+
+Started on a free port in a thread; ``TolokaClient(token, url=stub.url)`` talks to it exactly as
+to Toloka. Endpoints and shapes follow toloka-kit's own client code (toloka/client/__init__.py:
+``get_pool``, ``get_project``, ``find_assignments`` / ``_find_all``, ``find_user_restrictions``,
+``find_tasks``, ``get_analytics``, ``get_operation``) and its model classes:
+
+* ``GET  /api/v1/pools/{id}``, ``/api/v1/projects/{id}``: the object, or 404 DOES_NOT_EXIST;
+* ``GET  /api/v1/assignments``, ``/api/v1/user-restrictions``, ``/api/v1/tasks``: a search —
+  equality filters (``pool_id``, ``project_id``, ``user_id``, ``scope``, ``status`` as a comma
+  list), range filters (``id_gt``/``gte``/``lt``/``lte``, ``created_*``, ``submitted_*``),
+  ``sort`` (only ``id``, what ``_find_all`` sends), ``limit`` (default 50, capped at the API's
+  maximum, or at ``max_limit`` to force many pages) → ``{"items": [...], "has_more": bool}``;
+* ``POST /api/staging/analytics-2`` (a list of at most 10 pool analytics requests) → an
+  ANALYTICS operation, PENDING; ``GET /api/v1/operations/{id}`` → the same operation, SUCCESS,
+  with ``details.value`` = ``[{"result", "request", "finished"}]`` (the shape of toloka-kit's
+  tests/test_analytics_request.py);
+* every request with a wrong ``Authorization`` header → 401 ``{"code": "AUTHENTICATION_ERROR"}``.
+
+Every request is recorded (method, path, query, JSON body, whether it was authorised) so tests
+can assert what was asked and how often. The token itself is not recorded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+SEARCHES = {
+    "/api/v1/assignments": ("assignments", 100_000),
+    "/api/v1/user-restrictions": ("restrictions", 500),
+    "/api/v1/tasks": ("tasks", 100_000),
+}
+RANGE_FIELDS = ("id", "created", "submitted", "accepted", "rejected", "skipped", "expired")
+EQUALITY_FIELDS = ("pool_id", "project_id", "user_id", "scope", "task_suite_id", "task_id")
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    query: dict[str, str]
+    body: Any
+    authorised: bool
+
+
+def _id_key(value: str):
+    # numeric ids (restrictions, pools) compare as numbers, others (assignments) as text
+    return (0, int(value), "") if str(value).isdigit() else (1, 0, str(value))
+
+
+def _time(value: str) -> dt.datetime:
+    t = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return t.replace(tzinfo=None) if t.tzinfo is None else t.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+
+@dataclass
+class TolokaStub:
+    """The stand-in's data and server. Use as a context manager, or ``start()`` / ``stop()``."""
+
+    token: str = "stub-token-0123456789"
+    pools: dict[str, dict] = field(default_factory=dict)
+    projects: dict[str, dict] = field(default_factory=dict)
+    assignments: list[dict] = field(default_factory=list)
+    restrictions: list[dict] = field(default_factory=list)
+    tasks: list[dict] = field(default_factory=list)
+    # pool id -> {analytics name: result}; names not given are computed from the data
+    analytics: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # (HTTP status, error code) answered to analytics requests, to test the fallback
+    analytics_error: tuple[int, str] | None = None
+    max_limit: int | None = None
+    requests: list[Recorded] = field(default_factory=list)
+    operations: dict[str, dict] = field(default_factory=dict)
+
+    def __post_init__(self):
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    # ---- lifecycle
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the Toloka stub is not started")
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> "TolokaStub":
+        stub = self
+
+        class Handler(_Handler):
+            pass
+
+        Handler.stub = stub
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="toloka-stub", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> "TolokaStub":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # ---- what tests ask
+
+    def requests_to(self, path: str, method: str | None = None) -> list[Recorded]:
+        return [r for r in self.requests if r.path == path and (method is None or r.method == method)]
+
+    # ---- answers
+
+    def _search(self, path: str, query: dict[str, str]) -> tuple[int, Any]:
+        collection, api_max = SEARCHES[path]
+        items = list(getattr(self, collection))
+        sort = query.get("sort")
+        if sort not in (None, "id"):
+            return 400, {"code": "VALIDATION_ERROR", "message": f"the stub sorts by id only, got sort={sort}"}
+        for key in EQUALITY_FIELDS:
+            if key in query:
+                items = [x for x in items if str(x.get(key)) == query[key]]
+        if "status" in query:
+            wanted = set(query["status"].split(","))
+            items = [x for x in items if x.get("status") in wanted]
+        for f in RANGE_FIELDS:
+            for op in ("gt", "gte", "lt", "lte"):
+                raw = query.get(f"{f}_{op}")
+                if raw is None:
+                    continue
+                if f == "id":
+                    bound, key = _id_key(raw), lambda x: _id_key(x["id"])
+                else:
+                    bound, key = _time(raw), (lambda x, f=f: _time(x[f]) if x.get(f) else None)
+                keep = []
+                for x in items:
+                    v = key(x)
+                    if v is None:
+                        continue
+                    if (op == "gt" and v > bound) or (op == "gte" and v >= bound) or (op == "lt" and v < bound) or (op == "lte" and v <= bound):
+                        keep.append(x)
+                items = keep
+        items.sort(key=lambda x: _id_key(x["id"]))
+        limit = int(query.get("limit", 50))
+        limit = min(limit, api_max, self.max_limit or api_max)
+        page = items[:limit]
+        return 200, {"items": page, "has_more": len(items) > limit}
+
+    def _analytics_result(self, request: dict) -> Any:
+        pid, name = str(request.get("subject_id")), request.get("name")
+        given = self.analytics.get(pid, {})
+        if name in given:
+            return given[name]
+        mine = [a for a in self.assignments if str(a.get("pool_id")) == pid]
+        count = lambda *st: sum(1 for a in mine if a.get("status") in st)  # noqa: E731
+        computed = {
+            "submitted_assignments_count": count("SUBMITTED", "ACCEPTED", "REJECTED"),
+            "approved_assignments_count": count("ACCEPTED"),
+            "rejected_assignments_count": count("REJECTED"),
+            "skipped_assignments_count": count("SKIPPED"),
+            "unique_submitters_count": len({a["user_id"] for a in mine if a.get("status") in ("SUBMITTED", "ACCEPTED", "REJECTED")}),
+            "unique_workers_count": len({a["user_id"] for a in mine}),
+            "real_tasks_count": sum(1 for t in self.tasks if str(t.get("pool_id")) == pid and not t.get("known_solutions")),
+        }
+        return computed.get(name)
+
+    def _now(self) -> str:
+        return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None).isoformat(timespec="milliseconds")
+
+    def handle(self, method: str, path: str, query: dict[str, str], body: Any) -> tuple[int, Any]:
+        if path in SEARCHES and method == "GET":
+            return self._search(path, query)
+        parts = path.strip("/").split("/")
+        if method == "GET" and len(parts) == 4 and parts[:2] == ["api", "v1"] and parts[2] in ("pools", "projects", "operations"):
+            store = {"pools": self.pools, "projects": self.projects, "operations": self.operations}[parts[2]]
+            obj = store.get(parts[3])
+            if obj is None:
+                return 404, {"code": "DOES_NOT_EXIST", "message": f"{parts[2][:-1].capitalize()} {parts[3]} does not exist", "request_id": uuid.uuid4().hex}
+            if parts[2] == "operations" and obj["status"] == "PENDING":
+                # the operation finishes the first time it is looked at
+                results = [{"result": self._analytics_result(r), "request": r, "finished": self._now()} for r in obj["parameters"]["value"]]
+                obj.update(status="SUCCESS", started=obj["submitted"], finished=self._now(), progress=100, details={"value": results})
+            return 200, obj
+        if method == "POST" and path == "/api/staging/analytics-2":
+            if self.analytics_error is not None:
+                status, code = self.analytics_error
+                return status, {"code": code, "message": "analytics are not available to this account", "request_id": uuid.uuid4().hex}
+            if not isinstance(body, list) or not 1 <= len(body) <= 10:
+                return 400, {"code": "VALIDATION_ERROR", "message": "send 1 to 10 analytics requests"}
+            for r in body:
+                if r.get("subject") != "POOL" or not r.get("name") or not r.get("subject_id"):
+                    return 400, {"code": "VALIDATION_ERROR", "message": f"bad analytics request {r}"}
+            op = {
+                "id": str(uuid.uuid4()),
+                "type": "ANALYTICS",
+                "status": "PENDING",
+                "submitted": self._now(),
+                "parameters": {"value": body},
+                "progress": 0,
+            }
+            self.operations[op["id"]] = op
+            return 202, op
+        return 404, {"code": "DOES_NOT_EXIST", "message": f"no such endpoint in the stub: {method} {path}"}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    stub: TolokaStub
+    protocol_version = "HTTP/1.1"
+    # one write per response (headers and body together): no 40 ms delayed-ACK stall per request
+    wbufsize = -1
+    disable_nagle_algorithm = True
+
+    def log_message(self, format, *args):  # noqa: A002 - keep test output quiet
+        pass
+
+    def _answer(self, method: str) -> None:
+        parsed = urlparse(self.path)
+        query = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        body = json.loads(raw) if raw else None
+        auth = self.headers.get("Authorization", "")
+        stub = self.stub
+        authorised = auth in (f"OAuth {stub.token}", f"ApiKey {stub.token}")
+        with stub._lock:
+            stub.requests.append(Recorded(method, parsed.path, query, body, authorised))
+            if not authorised:
+                status, payload = 401, {"code": "AUTHENTICATION_ERROR", "message": "Authentication failed", "request_id": uuid.uuid4().hex}
+            else:
+                status, payload = stub.handle(method, parsed.path, query, body)
+        data = json.dumps(payload).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):  # noqa: N802
+        self._answer("GET")
+
+    def do_POST(self):  # noqa: N802
+        self._answer("POST")
