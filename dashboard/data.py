@@ -45,3 +45,47 @@ def find_version(version_id: str | None) -> VersionInfo | None:
     ls = listing(str(workspace_root()))
     matches = [v for v in ls.versions if v.id == version_id or v.id.startswith(version_id)]
     return matches[0] if len(matches) == 1 else None
+
+
+@st.cache_resource(max_entries=256, show_spinner=False)
+def _metric(root: str, version_id: str, name: str, params: tuple) -> object:
+    from analytics.metrics import REGISTRY, MetricUnavailable
+
+    the_run = run(root, version_id)
+    try:
+        if params:
+            return _PARAMETRIZED[name](the_run, **dict(params))
+        return REGISTRY[name].compute(the_run)
+    except MetricUnavailable as err:
+        # cached too: a run that cannot give a figure will not give it on the next rerun either
+        return err
+
+
+def _parametrized() -> dict:
+    from analytics.metrics import aggregation, agreement, control, labels, progress, speed
+
+    return {
+        "aggregate": aggregation.aggregate,
+        "disagreements": aggregation.disagreements,
+        "item_agreement": lambda r, method="mv": agreement.item_agreement(r, aggregation.aggregate(r, method, n_iter=20)),
+        "worker_agreement": lambda r, method="mv": agreement.worker_agreement(r, aggregation.aggregate(r, method, n_iter=20)),
+        "pairwise_kappa": agreement.pairwise_kappa,
+        "control_accuracy": control.control_accuracy,
+        "label_distribution": labels.label_distribution,
+        "annotator_label_use": labels.annotator_label_use,
+        "throughput": progress.throughput,
+        "fast_responders": speed.fast_responders,
+    }
+
+
+_PARAMETRIZED: dict = {}
+
+
+def metric(version_id: str, name: str, **params) -> object:
+    """A metric of a version's run (analytics.metrics.REGISTRY name, or a parametrized one with
+    ``params``), computed once per (version, name, params) and shared by every page and session.
+    Returns the result, or the MetricUnavailable explaining why there is none (pages show it with
+    widgets.unavailable). Results are shared: never modify them in place."""
+    if params and not _PARAMETRIZED:
+        _PARAMETRIZED.update(_parametrized())
+    return _metric(str(workspace_root()), version_id, name, tuple(sorted(params.items())))

@@ -1,0 +1,373 @@
+"""Aggregated labels: one label per task from its overlapping answers, with a confidence.
+
+``aggregate(run, method)`` puts five aggregators behind one function. Majority vote, Wawa,
+Dawid-Skene and one-coin Dawid-Skene run on the fast kernels (analytics/kernels.py, equal to
+crowd-kit 1.4.2 to 1e-9 except for the tie rule below); GLAD and MACE run through crowd-kit
+itself, on integer codes, and take minutes on large runs — ``estimate_seconds`` says how long
+before anyone starts them.
+
+Only answers of the labeling pool count (kinds ``regular`` and ``control``): the exam and
+training are other questions answered under other incentives.
+
+Tie rule (:data:`TIE_RULE`): where two labels score the same, the one listed first in the run's
+label set (``run.labels``, the tie order) wins, and the task is marked ``tied``. crowd-kit's
+MajorityVote instead lets the order in which labels first appear in the data decide, so the same
+answers shuffled give other labels; here no result depends on the order of the rows.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+import weakref
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from analytics import kernels
+from analytics.kernels import wilson_interval
+from analytics.metrics._base import MetricUnavailable, check_int, kind_mask
+from analytics.model import Run
+
+METHODS: dict[str, str] = {
+    "mv": "majority vote",
+    "wawa": "Wawa",
+    "ds": "Dawid-Skene",
+    "onecoin": "one-coin Dawid-Skene",
+    "glad": "GLAD",
+    "mace": "MACE",
+}
+FAST_METHODS = ("mv", "wawa", "ds", "onecoin")
+SLOW_METHODS = ("glad", "mace")
+TIE_RULE = "ties go to the label listed first in the run's label set (the tie order); tied tasks are counted and marked"
+
+# Seconds per answer for GLAD (n_iter=100) and MACE (10 restarts x 50 iterations) through crowd-kit,
+# measured on this project's 2-core machine on the demo run (2,940 answers, overlap 3: GLAD 4.1 s, MACE 8.9 s)
+# (both scale linearly in the number of answers). Used only to warn before a long run.
+SECONDS_PER_ANSWER = {"glad": 1.4e-3, "mace": 3.0e-3, "mv": 2e-8, "wawa": 5e-8, "ds": 4e-7, "onecoin": 4e-7}
+
+_CACHE: "weakref.WeakKeyDictionary[Run, dict]" = weakref.WeakKeyDictionary()
+
+
+@dataclass(frozen=True)
+class Aggregation:
+    """The result of one aggregator on one run.
+
+    ``labels``: index ``task_id`` (the tasks with a labeled answer in the labeling pool, in the
+    run's task order), columns ``label`` (categorical over ``run.labels``), ``confidence`` (the
+    method's probability of that label: vote share for majority vote, weighted share for Wawa,
+    posterior for Dawid-Skene, crowd-kit's probability for GLAD/MACE), ``tied`` (the tie rule
+    decided it), ``answers``.
+    ``probas``: the same index, one column per label, rows summing to 1.
+    ``worker_skill``: per worker_id where the method estimates one (Wawa: agreement with the
+    majority; one-coin DS: accuracy; GLAD: alpha; MACE: competence, P(not spamming)), else None.
+    ``codes``: the label code per task code of ``run.codes`` (-1 where the task is not
+    aggregated) for fast joins. ``seconds``: wall time of the computation.
+    """
+
+    method: str
+    labels: pd.DataFrame
+    probas: pd.DataFrame
+    worker_skill: pd.Series | None
+    codes: np.ndarray
+    n_iter: int | None
+    converged: bool | None
+    seconds: float
+
+    @property
+    def n_tied(self) -> int:
+        return int(self.labels["tied"].sum())
+
+    @property
+    def name(self) -> str:
+        return METHODS[self.method]
+
+
+def _check_method(method: str, func: str) -> str:
+    if method not in METHODS:
+        raise ValueError(f"The 'method' parameter of {func} must be one of {', '.join(METHODS)}. Got {method!r} instead.")
+    return method
+
+
+def pool_rows(run: Run) -> np.ndarray:
+    """Row positions of the labeled answers of the labeling pool (regular and control)."""
+    c = run.codes
+    rows = np.flatnonzero(kind_mask(run, "regular", "control") & (c.label >= 0))
+    if len(rows) == 0:
+        raise MetricUnavailable("the run has no labeled answers in its labeling pool (only exam, training, skipped or expired ones)")
+    return rows
+
+
+def estimate_seconds(run: Run, method: str) -> float:
+    """A rough wall-time estimate of ``aggregate(run, method)`` on this run's size, in seconds."""
+    _check_method(method, "estimate_seconds")
+    return float(SECONDS_PER_ANSWER[method] * len(pool_rows(run)))
+
+
+def aggregate(run: Run, method: str = "mv", *, n_iter: int = 100, tol: float = 1e-5) -> Aggregation:
+    """One label per task with a confidence, by ``method`` (see :data:`METHODS`).
+
+    ``n_iter``/``tol`` bound the EM of Dawid-Skene and one-coin DS (crowd-kit's defaults: 100,
+    1e-5) and GLAD's iterations; MACE uses crowd-kit's defaults. Results are cached per run
+    object and parameters (a run is immutable), so pages and the report share one computation.
+    Raises MetricUnavailable when the labeling pool has no labeled answer.
+    """
+    func = "aggregate"
+    _check_method(method, func)
+    n_iter = check_int(n_iter, "n_iter", func, low=1)
+    key = (method, n_iter, float(tol))
+    cache = _CACHE.setdefault(run, {})
+    if key in cache:
+        return cache[key]
+    start = time.perf_counter()
+    c = run.codes
+    rows = pool_rows(run)
+    t, w, lab = c.task[rows], c.worker[rows], c.label[rows]
+    nt, nw, nl = c.n_tasks, c.n_workers, c.n_labels
+    skill = None
+    converged = None
+    iters = None
+    if method == "mv":
+        r = kernels.majority_vote(t, lab, nt, nl)
+        labels, probas, tied = r.labels, r.probas, r.tied
+    elif method == "wawa":
+        r = kernels.wawa(t, w, lab, nt, nw, nl)
+        labels, probas, tied, skill = r.labels, r.probas, r.tied, r.skills
+    elif method in ("ds", "onecoin"):
+        fn = kernels.dawid_skene if method == "ds" else kernels.one_coin_dawid_skene
+        r = fn(t, w, lab, nt, nw, nl, n_iter=n_iter, tol=tol)
+        labels, probas, skill = r.labels, r.probas, r.skills
+        tied = _ties(probas, labels)
+        converged, iters = r.converged, r.n_iter_run
+    else:
+        labels, probas, skill = _crowdkit(method, t, w, lab, nt, nw, nl, n_iter, tol)
+        tied = _ties(probas, labels)
+    result = _result(run, method, rows, labels, probas, tied, skill, iters, converged, time.perf_counter() - start)
+    cache[key] = result
+    return result
+
+
+def _ties(probas: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Tasks where another label's probability equals the winner's (to TIE_RTOL)."""
+    tied = np.zeros(len(labels), dtype=bool)
+    ok = labels >= 0
+    if ok.any():
+        p = probas[ok]
+        top = p[np.arange(len(p)), labels[ok]]
+        close = np.abs(p - top[:, None]) <= kernels.TIE_RTOL * np.maximum(np.abs(top[:, None]), 1.0)
+        tied[ok] = close.sum(axis=1) > 1
+    return tied
+
+
+def _crowdkit(method, t, w, lab, nt, nw, nl, n_iter, tol):
+    """GLAD or MACE through crowd-kit on integer codes (categoricals make crowd-kit fail)."""
+    from crowdkit.aggregation import GLAD, MACE
+
+    df = pd.DataFrame({"task": t.astype(np.int64), "worker": w.astype(np.int64), "label": lab.astype(np.int64)})
+    with warnings.catch_warnings():
+        # crowd-kit 1.4.2 uses pandas' deprecated inplace= thousands of times per fit
+        warnings.simplefilter("ignore")
+        if method == "glad":
+            model = GLAD(n_iter=n_iter, tol=tol).fit(df)
+        else:
+            model = MACE(random_state=0).fit(df)
+    if method == "glad":
+        skill_s = model.alphas_
+    else:
+        # spamming_[:, 1] = P(not spamming), i.e. MACE's competence; rows in first-appearance order
+        skill_s = pd.Series(model.spamming_[:, 1], index=pd.factorize(df["worker"])[1])
+    probas = np.full((nt, nl), np.nan)
+    p = model.probas_
+    cols = np.asarray(p.columns, dtype=np.int64)
+    full = np.zeros((len(p), nl))
+    full[:, cols] = p.to_numpy(dtype=float)
+    probas[np.asarray(p.index, dtype=np.int64)] = full
+    labels = np.full(nt, -1, dtype=np.int64)
+    answered = ~np.isnan(probas[:, 0])
+    # argmax returns the first maximum: the lowest label code, i.e. the documented tie rule
+    labels[answered] = np.argmax(probas[answered], axis=1)
+    skill = np.full(nw, np.nan)
+    skill[np.asarray(skill_s.index, dtype=np.int64)] = skill_s.to_numpy(dtype=float)
+    return labels, probas, skill
+
+
+def _result(run, method, rows, labels, probas, tied, skill, iters, converged, seconds) -> Aggregation:
+    c = run.codes
+    n_answers = np.bincount(c.task[rows], minlength=c.n_tasks)
+    keep = np.flatnonzero((labels >= 0) & (n_answers > 0))
+    index = pd.Index(np.asarray(c.task_names, dtype=object)[keep], name="task_id", dtype="str")
+    lab = labels[keep]
+    conf = probas[keep, lab]
+    frame = pd.DataFrame(
+        {
+            "label": pd.Categorical.from_codes(lab, categories=c.labels),
+            "confidence": conf,
+            "tied": tied[keep],
+            "answers": n_answers[keep].astype(np.int64),
+        },
+        index=index,
+    )
+    pro = pd.DataFrame(probas[keep], index=index, columns=pd.Index(list(c.labels), name="label"))
+    codes = np.full(c.n_tasks, -1, dtype=np.int64)
+    codes[keep] = lab
+    ws = None
+    if skill is not None:
+        active = np.unique(c.worker[rows])
+        ws = pd.Series(skill[active], index=pd.Index(np.asarray(c.worker_names, dtype=object)[active], name="worker_id", dtype="str"), name="skill")
+    return Aggregation(method, frame, pro, ws, codes, iters, converged, seconds)
+
+
+@dataclass(frozen=True)
+class Accuracy:
+    """Share of aggregated labels equal to a reference, with its count and 95 % Wilson interval.
+
+    ``tied`` counts compared tasks whose label the tie rule decided; ``strict`` is the accuracy
+    with every tied task counted wrong, ``expected`` the expected accuracy had ties been broken
+    uniformly at random (a tied task counts 1/k when the reference is among its k tied labels),
+    so the effect of the tie rule can be seen and compared with published figures.
+    """
+
+    reference: str
+    tasks: int
+    correct: int
+    accuracy: float
+    ci_low: float
+    ci_high: float
+    tied: int
+    strict: float
+    expected: float
+
+    def as_dict(self) -> dict:
+        return {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in self.__dict__.items()}
+
+
+def _accuracy(reference: str, agg: Aggregation, ref_codes: np.ndarray) -> Accuracy:
+    """ref_codes: per task code, the reference label code (-1 none, -2 outside the label set)."""
+    mask = (ref_codes != -1) & (agg.codes >= 0)
+    n = int(mask.sum())
+    if n == 0:
+        raise MetricUnavailable(f"no aggregated task has a {reference} label to compare with")
+    hit = agg.codes[mask] == ref_codes[mask]
+    k = int(hit.sum())
+    tied_codes = np.zeros(len(agg.codes), dtype=bool)
+    tied_codes[agg.codes >= 0] = agg.labels["tied"].to_numpy()
+    tied = tied_codes[mask]
+    # rows of agg.probas are the aggregated task codes in ascending order
+    row_of = np.cumsum(agg.codes >= 0) - 1
+    p = agg.probas.to_numpy()[row_of[mask]]
+    top = np.nanmax(p, axis=1)
+    in_top = np.abs(p - top[:, None]) <= kernels.TIE_RTOL * np.maximum(np.abs(top[:, None]), 1.0)
+    ref = ref_codes[mask]
+    ref_in = np.where(ref >= 0, in_top[np.arange(n), np.clip(ref, 0, None)], False)
+    expected = float(np.sum(ref_in / in_top.sum(axis=1)) / n)
+    low, high = wilson_interval(np.array([k]), np.array([n]))
+    return Accuracy(reference, n, k, k / n, float(low[0]), float(high[0]), int(tied.sum()), float((hit & ~tied).sum() / n), expected)
+
+
+def golden_codes(run: Run) -> np.ndarray:
+    """Per task code, the golden (known) label code of a control task, -1 elsewhere."""
+    c = run.codes
+    out = np.full(c.n_tasks, -1, dtype=np.int64)
+    rows = np.flatnonzero(c.golden >= 0)
+    out[c.task[rows]] = c.golden[rows]
+    return out
+
+
+def truth_codes(run: Run, truth: pd.Series | None = None) -> np.ndarray:
+    """Per task code, the truth label code (-1 no truth, -2 a truth label outside the label set)."""
+    if truth is None:
+        truth = run.truth
+    if truth is None or len(truth) == 0:
+        raise MetricUnavailable("the run has no ground truth; pass a truth file (task, label)", missing_field="truth")
+    c = run.codes
+    t = truth[truth.notna()]
+    t = t[~t.index.astype(str).duplicated()]
+    task_pos = c.task_names.get_indexer(t.index.astype(str))
+    label_pos = c.labels.get_indexer(t.astype(str).to_numpy())
+    known = task_pos >= 0
+    out = np.full(c.n_tasks, -1, dtype=np.int64)
+    out[task_pos[known]] = np.where(label_pos[known] >= 0, label_pos[known], -2)
+    return out
+
+
+def accuracy_vs_golden(run: Run, agg: Aggregation) -> Accuracy:
+    """Aggregated label vs the known answer of each control task (a check of the aggregator on
+    the tasks annotators could be judged on; control tasks get the same overlap as the rest)."""
+    gold = golden_codes(run)
+    if not (gold >= 0).any():
+        raise MetricUnavailable("the run has no control tasks with a known answer", missing_field="GOLDEN:<output field>")
+    return _accuracy("golden", agg, gold)
+
+
+def accuracy_vs_truth(run: Run, agg: Aggregation, truth: pd.Series | None = None) -> Accuracy:
+    """Aggregated label vs a ground-truth file (``truth``: labels indexed by task_id, default
+    ``run.truth``), over the aggregated tasks that have a truth label."""
+    return _accuracy("truth", agg, truth_codes(run, truth))
+
+
+def disagreements(run: Run, methods=("mv", "wawa", "ds"), *, n_iter: int = 100) -> pd.DataFrame:
+    """Tasks where the aggregators do not all give the same label.
+
+    Index ``task_id``; one label column and one ``<method>_confidence`` column per method, plus
+    ``answers``; sorted by the lowest confidence first (the least settled tasks on top). An empty
+    frame means they agree everywhere.
+    """
+    methods = tuple(_check_method(m, "disagreements") for m in methods)
+    if len(methods) < 2:
+        raise ValueError(f"The 'methods' parameter of disagreements must name at least two methods. Got {methods!r} instead.")
+    aggs = [aggregate(run, m, n_iter=n_iter) for m in methods]
+    codes = np.stack([a.codes for a in aggs])
+    answered = (codes >= 0).all(axis=0)
+    differ = answered & (codes != codes[0]).any(axis=0)
+    tasks = np.asarray(run.codes.task_names, dtype=object)[differ]
+    out = pd.DataFrame(index=pd.Index(tasks, name="task_id", dtype="str"))
+    for m, a in zip(methods, aggs):
+        sub = a.labels.loc[out.index]
+        out[m] = sub["label"]
+        out[f"{m}_confidence"] = sub["confidence"].to_numpy()
+    out["answers"] = aggs[0].labels.loc[out.index, "answers"].to_numpy()
+    if len(out):
+        out["min_confidence"] = out[[f"{m}_confidence" for m in methods]].min(axis=1)
+        out = out.sort_values(["min_confidence"], kind="stable").drop(columns="min_confidence")
+    return out
+
+
+def task_votes(run: Run, task_id: str) -> pd.DataFrame:
+    """Every aggregator's label and confidence on one task (fast methods only; for a task page).
+
+    Index ``method``; columns ``label``, ``confidence``, ``tied``."""
+    rows = []
+    for m in FAST_METHODS:
+        a = aggregate(run, m)
+        if task_id in a.labels.index:
+            r = a.labels.loc[task_id]
+            rows.append({"method": METHODS[m], "label": r["label"], "confidence": float(r["confidence"]), "tied": bool(r["tied"])})
+    if not rows:
+        raise MetricUnavailable(f"task {task_id!r} has no labeled answer in the labeling pool")
+    return pd.DataFrame(rows).set_index("method")
+
+
+def label_counts(agg: Aggregation, labels) -> np.ndarray:
+    """How many tasks got each label (in ``labels`` order)."""
+    codes = agg.codes[agg.codes >= 0]
+    return np.bincount(codes, minlength=len(labels))
+
+
+__all__ = [
+    "METHODS",
+    "FAST_METHODS",
+    "SLOW_METHODS",
+    "TIE_RULE",
+    "Aggregation",
+    "Accuracy",
+    "aggregate",
+    "estimate_seconds",
+    "accuracy_vs_golden",
+    "accuracy_vs_truth",
+    "disagreements",
+    "task_votes",
+    "golden_codes",
+    "truth_codes",
+    "pool_rows",
+]

@@ -1,0 +1,178 @@
+"""Agreement across overlap: per run, per item, per annotator pair, and per annotator vs the aggregate.
+
+All of it is measured on the labeled answers of the labeling pool (kinds ``regular`` and
+``control``; see aggregation.pool_rows). Repeated answers by one annotator to one task count as
+separate answers in the run-level and per-item figures (as crowd-kit and ``krippendorff`` count
+them) and once (their most frequent label) in the pairwise figures.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from analytics import kernels
+from analytics.kernels import wilson_interval
+from analytics.metrics._base import MetricUnavailable, check_int, rate
+from analytics.metrics.aggregation import Aggregation, aggregate, pool_rows
+from analytics.model import Run
+
+
+@dataclass(frozen=True)
+class AgreementSummary:
+    """Run-level chance-corrected agreement and the overlap behind it.
+
+    ``krippendorff_alpha``: nominal alpha with missing data (Krippendorff 2011): 1 - D_o / D_e
+    from the coincidence matrix of all pairable answers; tasks with a single answer drop out.
+    ``fleiss_kappa``: Fleiss (1971) kappa, (P̄ - P_e) / (1 - P_e). Fleiss defined it for a
+    constant number of raters per item; where overlap varies this uses the usual generalisation
+    (P_i over each item's own n_i (n_i - 1) pairs, averaged over items with n_i >= 2; P_e from
+    the mean of the items' label shares), which equals statsmodels' fleiss_kappa when overlap
+    is constant. ``overlap_varies`` says which case applies. NaN where undefined (a single label
+    used), never a made-up number.
+    ``items``: tasks with at least two answers (the ones agreement is measured on);
+    ``answers``: answers on them; ``overlap_*``: answers per task over all aggregated tasks.
+    """
+
+    krippendorff_alpha: float
+    fleiss_kappa: float
+    items: int
+    answers: int
+    overlap_mean: float
+    overlap_min: int
+    overlap_max: int
+    overlap_varies: bool
+
+    def as_dict(self) -> dict:
+        return {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in self.__dict__.items()}
+
+
+def _pool(run: Run):
+    c = run.codes
+    rows = pool_rows(run)
+    return c, rows, c.task[rows], c.label[rows]
+
+
+def run_agreement(run: Run) -> AgreementSummary:
+    """Krippendorff's alpha and Fleiss' kappa of the labeling pool (see AgreementSummary)."""
+    c, rows, t, lab = _pool(run)
+    per_task = np.bincount(t, minlength=c.n_tasks)
+    answered = per_task[per_task > 0]
+    pairable = per_task >= 2
+    if not pairable.any():
+        raise MetricUnavailable("agreement needs tasks answered by at least two annotators; every task here has a single answer (overlap 1)")
+    keep = pairable[t]
+    tk, lk = t[keep], lab[keep]
+    return AgreementSummary(
+        krippendorff_alpha=kernels.krippendorff_alpha_nominal(tk, lk, c.n_tasks, c.n_labels),
+        fleiss_kappa=kernels.fleiss_kappa(tk, lk, c.n_tasks, c.n_labels),
+        items=int(pairable.sum()),
+        answers=int(keep.sum()),
+        overlap_mean=float(answered.mean()),
+        overlap_min=int(answered.min()),
+        overlap_max=int(answered.max()),
+        overlap_varies=bool(answered[answered >= 2].min() != answered.max()) if (answered >= 2).any() else False,
+    )
+
+
+def item_agreement(run: Run, aggregation: Aggregation | None = None) -> pd.DataFrame:
+    """Per task: how far its answers agree.
+
+    Index ``task_id`` (aggregated tasks). Columns: ``kind`` (regular/control), ``answers``,
+    ``label`` (the aggregate, majority vote by default), ``agree`` (answers equal to it),
+    ``agreement`` = agree / answers, ``entropy_bits`` (Shannon entropy of the task's labels: 0
+    unanimous, 1 an even split of two), ``pairwise_agreement`` (share of agreeing answer pairs,
+    Fleiss' P_i; NaN with one answer). Sorted as the run's tasks; sort by ``agreement`` for the
+    least-agreed items.
+    """
+    agg = aggregation or aggregate(run, "mv")
+    c, rows, t, lab = _pool(run)
+    ia = kernels.item_agreement(t, lab, c.n_tasks, c.n_labels, aggregate=agg.codes)
+    keep = agg.codes >= 0
+    kind_of_task = np.full(c.n_tasks, -1, dtype=np.int64)
+    kind_of_task[t] = run.codes.kind[rows]
+    from analytics.model import KINDS
+
+    n = ia.n_answers[keep]
+    share = ia.majority_share[keep]
+    out = pd.DataFrame(
+        {
+            "kind": pd.Categorical.from_codes(kind_of_task[keep], categories=list(KINDS)),
+            "answers": n.astype(np.int64),
+            "label": agg.labels["label"].to_numpy(),
+            "agree": np.rint(share * n).astype(np.int64),
+            "agreement": share,
+            "entropy_bits": ia.entropy_bits[keep],
+            "pairwise_agreement": ia.pairwise_agreement[keep],
+        },
+        index=agg.labels.index,
+    )
+    return out
+
+
+def pairwise_kappa(run: Run, min_shared: int = 10) -> pd.DataFrame:
+    """Cohen's kappa between every two annotators who answered at least ``min_shared`` same tasks.
+
+    Columns ``worker_a``, ``worker_b`` (worker_a < worker_b in the run's worker order),
+    ``shared`` (tasks both answered), ``agreement`` (share of them with equal labels), ``kappa``
+    (Cohen 1960 on those tasks, as sklearn's cohen_kappa_score; NaN where both always gave one
+    and the same label). Empty when no pair shares enough tasks.
+    """
+    min_shared = check_int(min_shared, "min_shared", "pairwise_kappa", low=1)
+    c, rows, t, lab = _pool(run)
+    pa = kernels.pairwise_agreement(t, c.worker[rows], lab, c.n_workers, c.n_labels, min_shared=min_shared)
+    names = np.asarray(c.worker_names, dtype=object)
+    return pd.DataFrame(
+        {
+            "worker_a": pd.Series(names[pa.worker_a], dtype="str"),
+            "worker_b": pd.Series(names[pa.worker_b], dtype="str"),
+            "shared": pa.n_shared.astype(np.int64),
+            "agreement": pa.agreement,
+            "kappa": pa.kappa,
+        }
+    )
+
+
+def worker_agreement(run: Run, aggregation: Aggregation | None = None) -> pd.DataFrame:
+    """Per annotator: share of their answers equal to the aggregated label, with a Wilson interval.
+
+    The annotator's own answer is part of the aggregate (as in Wawa's skill); at overlap 3 a
+    lone dissenter still scores 0 on that task. Index ``worker_id`` (sorted); columns
+    ``answers`` (their answers on aggregated tasks), ``agree``, ``agreement``, ``ci_low``,
+    ``ci_high`` (95 % Wilson).
+    """
+    agg = aggregation or aggregate(run, "mv")
+    c, rows, t, lab = _pool(run)
+    ref = agg.codes[t]
+    on = ref >= 0
+    w = c.worker[rows][on]
+    correct = lab[on] == ref[on]
+    counts = kernels.worker_accuracy(w, correct, c.n_workers)
+    active = np.unique(w)
+    n, k = counts.n[active], counts.n_correct[active]
+    low, high = wilson_interval(k, n)
+    return pd.DataFrame(
+        {"answers": n.astype(np.int64), "agree": k.astype(np.int64), "agreement": rate(k, n), "ci_low": low, "ci_high": high},
+        index=pd.Index(np.asarray(c.worker_names, dtype=object)[active], name="worker_id", dtype="str"),
+    ).sort_index()
+
+
+def agreement_matrix(pairs: pd.DataFrame, value: str = "kappa", max_workers: int = 40) -> pd.DataFrame:
+    """The pairwise table as a symmetric annotator x annotator matrix (NaN where a pair shares too
+    few tasks), limited to the ``max_workers`` annotators in the most pairs, for display."""
+    check_int(max_workers, "max_workers", "agreement_matrix", low=2)
+    if value not in ("kappa", "agreement", "shared"):
+        raise ValueError(f"The 'value' parameter of agreement_matrix must be 'kappa', 'agreement' or 'shared'. Got {value!r} instead.")
+    if pairs.empty:
+        return pd.DataFrame()
+    both = pd.concat([pairs["worker_a"], pairs["worker_b"]])
+    top = both.value_counts(sort=True).index[:max_workers]
+    sub = pairs[pairs["worker_a"].isin(top) & pairs["worker_b"].isin(top)]
+    order = sorted(top)
+    m = pd.DataFrame(np.nan, index=pd.Index(order, name="worker_id"), columns=pd.Index(order, name="worker_id"))
+    for a, b, v in zip(sub["worker_a"], sub["worker_b"], sub[value]):
+        m.loc[a, b] = v
+        m.loc[b, a] = v
+    return m
