@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from analytics.cli_remote import add_remote_commands
 from analytics.model import Run, ValidationError
 from analytics.sources import FORMATS, ReadOptions, read_files
 from analytics.sources.workspace import Workspace, default_workspace, lineage_order
@@ -33,11 +34,11 @@ def _list(text: str | None) -> list[str] | None:
     return [x.strip() for x in text.split(",")] if text else None
 
 
-def _add_read_options(p: argparse.ArgumentParser) -> None:
+def _add_read_options(p: argparse.ArgumentParser, format_flag: str = "--format") -> None:
     p.add_argument("paths", nargs="+", metavar="PATH", help="results file(s) of the main pool(s): Toloka TSV or a long table")
     p.add_argument("--exam", action="append", default=[], metavar="PATH", help="results TSV of an exam pool (repeatable)")
     p.add_argument("--truth", metavar="CSV", help="truth file: task, label (for evaluation only)")
-    p.add_argument("--format", choices=FORMATS, default="auto", help="file format (default: recognise a Toloka TSV by its header)")
+    p.add_argument(format_flag, dest="input_format", choices=FORMATS, default="auto", help="file format (default: recognise a Toloka TSV by its header)")
     p.add_argument("--label-field", metavar="NAME", help="the OUTPUT: field holding the label, when there are several")
     p.add_argument("--columns", type=_pairs, default={}, metavar="MAP", help="long tables: task=COL,worker=COL,label=COL[,golden=COL,truth=COL,started=COL,submitted=COL]")
     p.add_argument("--names", type=_list, metavar="A,B,C", help="column names of a headerless file, e.g. worker,task,label")
@@ -52,12 +53,12 @@ def _add_read_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--language", help="language of the tasks, e.g. en")
 
 
-def _options(args: argparse.Namespace) -> ReadOptions:
+def _options(args: argparse.Namespace, fmt: str | None = None) -> ReadOptions:
     instructions = None
     if args.instructions:
         instructions = Path(args.instructions).read_text(encoding="utf-8")
     return ReadOptions(
-        format=args.format,
+        format=fmt or args.input_format,
         label_field=args.label_field,
         columns=args.columns,
         names=args.names,
@@ -144,6 +145,38 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from analytics.report import build_report, report_text
+    from analytics.sources.long_table import read_truth
+
+    truth = read_truth(args.truth) if args.truth else None
+    run = _report_run(args)
+    rep = build_report(run, method=args.method, truth=truth, n_iter=args.iterations)
+    if args.format == "json":
+        print(json.dumps(rep, indent=1))
+    else:
+        print(report_text(rep))
+        _print_notes(run, sys.stdout)
+    return 0
+
+
+def _report_run(args: argparse.Namespace) -> Run:
+    """PATH is a results file when it exists, else a version id (or unique prefix) of the workspace."""
+    paths = [Path(p) for p in args.paths]
+    if all(p.exists() for p in paths):
+        return read_files(args.paths, _options(args, fmt=args.input_format), exam=args.exam)
+    if len(paths) == 1 and not any(sep in args.paths[0] for sep in "/\\") and "." not in args.paths[0]:
+        ws = Workspace(args.workspace)
+        wanted = args.paths[0]
+        matches = [v for v in ws.listing().versions if v.id == wanted or v.id.startswith(wanted)]
+        if len(matches) == 1:
+            return ws.open_run(matches[0].id)
+        what = "no dataset version" if not matches else f"{len(matches)} dataset versions"
+        raise ValueError(f"{wanted!r} is neither a file nor a version id: {what} in workspace {ws.root} match it (see `crowdlens versions`)")
+    missing = [str(p) for p in paths if not p.exists()]
+    raise ValueError(f"file not found: {', '.join(missing)} (give a Toloka TSV, a long table, or a workspace version id)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="crowdlens",
@@ -169,11 +202,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=cmd_versions)
 
+    p = sub.add_parser("report", help="every quality and cost figure of a run (a results file or a workspace version)")
+    _add_read_options(p, format_flag="--input-format")
+    p.add_argument("--workspace", help=ws_help)
+    p.add_argument("--method", choices=("mv", "wawa", "ds", "onecoin", "glad", "mace"), default="mv", help="aggregator (default mv; glad and mace run through crowd-kit and are slow)")
+    p.add_argument("--iterations", type=int, default=100, metavar="N", help="EM iterations for ds/onecoin/glad (default 100)")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    p.set_defaults(func=cmd_report)
+
     p = sub.add_parser("demo", help="write the simulated food-labeling demo (three versions) into a workspace")
     p.add_argument("--workspace", help=ws_help)
     p.add_argument("--exports", metavar="DIR", help="also keep the generated Toloka TSV exports in DIR")
     p.set_defaults(func=cmd_demo)
 
+    add_remote_commands(sub)
     return parser
 
 

@@ -239,7 +239,12 @@ class PoolInfo:
 
     ``rules`` are dicts in Toloka's terms, e.g. ``{"type": "fast_responses", "history_size": 5,
     "count": 1, "fast_submit_threshold_seconds": 15, "ban_days": 1}`` or ``{"type":
-    "golden_set", "history_size": 10, "min_answers": 4, "max_correct_percent": 50, ...}``.
+    "golden_set", "history_size": 10, "min_answers": 4, "min_correct_percent": 50, ...}``
+    (Toloka's conditions ``golden_set_answers_count >= 4`` and ``golden_set_correct_answers_rate
+    < 50``; ``golden_set_incorrect_answers_rate > x`` becomes ``"max_incorrect_percent": x``).
+    A ``history_size`` of None is Toloka's unset history: the whole history in the pool.
+    analytics.metrics.rules lists the keys it replays; a rule with other keys is reported as
+    not replayed, never guessed.
     ``pass_threshold`` (exam pools) is the share of exam items a candidate must get right.
     """
 
@@ -786,9 +791,11 @@ def build_run(
             "assignment_id": drop_unused(out["assignment_id"]),
             "task_id": drop_unused(out["task_id"]),
             "worker_id": drop_unused(out["worker_id"]),
-            "label": label.astype(label_dtype),
+            # set_categories re-codes by value; astype would keep the old order (pandas treats
+            # unordered dtypes with the same categories as equal), losing the declared tie order
+            "label": label.cat.set_categories(label_dtype.categories),
             "kind": pd.Categorical.from_codes(kind_codes, dtype=pd.CategoricalDtype(KINDS)),
-            "golden": golden.astype(label_dtype),
+            "golden": golden.cat.set_categories(label_dtype.categories),
             "started_at": out["started_at"],
             "submitted_at": out["submitted_at"],
             "status": status.astype(pd.CategoricalDtype(STATUSES)),
@@ -901,7 +908,9 @@ def merge_runs(runs: Sequence[Run], *, meta: RunMeta | None = None, pricing: Pri
 
     Label sets are united in the order first seen (the first run's tie order is kept); pools,
     tasks, restrictions, truth and notes are united; a pool that appears in two runs, or an
-    (assignment, task) pair present twice, is an error naming both sources.
+    (assignment, task) pair present twice, is an error naming both sources. ``meta.label_field``
+    is the given ``meta``'s when it names one, else the inputs' when all that name one agree,
+    else None (the runs hold answers to different output fields).
     """
     if not runs:
         raise ValueError("The 'runs' parameter of merge_runs must hold at least one run. Got none.")
@@ -951,10 +960,14 @@ def merge_runs(runs: Sequence[Run], *, meta: RunMeta | None = None, pricing: Pri
     for r in runs:
         pools += [p for p in r.meta.pools if all(p.pool_id != q.pool_id for q in pools)]
     base = meta or runs[0].meta
+    # the label field survives when every run that names one names the same one; a given meta's wins
+    fields = {r.meta.label_field for r in runs if r.meta.label_field}
+    label_field = base.label_field if meta is not None and meta.label_field else (fields.pop() if len(fields) == 1 else None)
     meta = dataclasses.replace(
         base,
         labels=tuple(labels),
         pools=tuple(pools) if meta is None or not meta.pools else meta.pools,
+        label_field=label_field,
         source_files=tuple(dict.fromkeys(f for r in runs for f in r.meta.source_files)),
     )
     return Run(

@@ -250,3 +250,28 @@ def report_text(rep: dict) -> str:
         lines.append("not available:")
         lines += [f"  {k}: {v}" for k, v in rep["unavailable"].items()]
     return "\n".join(lines)
+
+
+def headline_figures(run: Run) -> dict:
+    """The few figures a version listing shows without opening the run: answers, annotators,
+    Krippendorff's alpha, pooled control accuracy, cost per final (majority-vote) label. Stored
+    in a version's manifest at import; None where a figure cannot be had."""
+    s = run.summary()
+    out: dict[str, Any] = {"answers": s["answers"], "annotators": s["workers"], "currency": run.pricing.currency}
+    try:
+        out["krippendorff_alpha"] = agreement.run_agreement(run).krippendorff_alpha
+    except MetricUnavailable:
+        out["krippendorff_alpha"] = None
+    try:
+        ca = control.control_accuracy(run)
+        n = int(ca["answers"].sum())
+        out["control_accuracy"] = int(ca["correct"].sum()) / n if n else None
+        out["control_answers"] = n
+    except MetricUnavailable:
+        out["control_accuracy"], out["control_answers"] = None, 0
+    try:
+        labels_n = len(aggregation.aggregate(run, "mv").labels)
+        out["cost_per_label"] = cost.cost_breakdown(run, final_labels=labels_n).cost_per_final_label
+    except MetricUnavailable:
+        out["cost_per_label"] = None
+    return _clean(out)

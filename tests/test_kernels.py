@@ -3,22 +3,14 @@ scikit-learn, and small frames computed by hand."""
 
 from __future__ import annotations
 
-import sys
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-# The bare `pytest` entry point does not put the repository root on sys.path when the package
-# is not installed (e.g. a plain venv); `make test` installs it, this keeps both working.
-ROOT = str(Path(__file__).resolve().parents[1])
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-
-from analytics import kernels as K  # noqa: E402
+from analytics import kernels as K
 
 ATOL = 1e-9
 

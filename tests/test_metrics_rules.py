@@ -44,9 +44,9 @@ RECORDED = [
 ]
 
 
-def rules_run(rules=(FAST, GOLD), recorded=RECORDED):
+def rules_run(rules=(FAST, GOLD), recorded=RECORDED, suites=SUITES):
     rows = []
-    for w, a, minute, secs, right, status in SUITES:
+    for w, a, minute, secs, right, status in suites:
         start = T0 + pd.Timedelta(minutes=minute)
         common = {"assignment_id": a, "worker_id": w, "pool_id": "p1", "started_at": start, "submitted_at": start + pd.Timedelta(seconds=secs), "status": status, "reward": REWARD}
         rows.append({**common, "task_id": f"{a}-r", "label": "x", "golden": None})
@@ -174,3 +174,41 @@ def test_unset_history_means_the_whole_history():
     r = replay_rules(rules_run(rules=(whole,), recorded=[])).set_index("worker_id")
     # w1: right, wrong, wrong -> 1 of 3 after a3, as with a window of 4
     assert r.loc["w1", "at"] == submitted(4, 60) and "of all)" in r.loc["w1", "evidence"]
+
+
+def test_unset_history_size_is_the_whole_history_for_both_rules_and_the_evidence():
+    # Toloka allows a rule without history_size ("all history"); pool_rules keeps it as None
+    fast = {**FAST, "history_size": None}
+    gold = {**GOLD, "history_size": None}
+    run = rules_run(rules=(fast, gold), recorded=[])
+    r = replay_rules(run).set_index("worker_id")
+    assert r.attrs["not_replayed"] == []
+    # w2: 10 s, 60 s, 12 s -> the second fast suite (b3) trips "at least 2 of all", as with a window of 3
+    assert r.loc["w2", "rule"] == "fast_responses" and r.loc["w2", "at"] == submitted(4, 12)
+    assert "at least 2 of all)" in r.loc["w2", "evidence"]
+    assert r.loc["w1", "rule"] == "golden_set" and r.loc["w1", "at"] == submitted(4, 60)
+    # the evidence marks every suite / control answer up to the ban as counted
+    e = ban_evidence(run, "w2")
+    assert e.suites["in_fast_window"].tolist() == [True, True, True, False]
+    e1 = ban_evidence(run, "w1")
+    assert e1.control["in_control_window"].tolist() == [True, True, True, False, False]
+
+
+def test_a_whole_history_differs_from_a_short_window():
+    # w5: fast, slow, slow, slow, fast: 2 fast in all 5 suites, never 2 in any 3 in a row
+    suites = SUITES + [("w5", f"e{i}", 2 * i, secs, True, "ACCEPTED") for i, secs in enumerate((10, 60, 60, 60, 11))]
+    short = replay_rules(rules_run(rules=(FAST,), recorded=[], suites=suites)).set_index("worker_id")
+    whole = replay_rules(rules_run(rules=({**FAST, "history_size": None},), recorded=[], suites=suites)).set_index("worker_id")
+    assert "w5" not in short.index
+    assert whole.loc["w5", "at"] == submitted(8, 11) and whole.loc["w5", "suites_before"] == 5
+
+
+@pytest.mark.parametrize("bad", [0, -3, 2.5, "ten", True])
+def test_an_unusable_history_size_is_listed_not_replayed(bad):
+    odd = {**GOLD, "history_size": bad}
+    r = replay_rules(rules_run(rules=(FAST, odd), recorded=[]))
+    (skipped,) = r.attrs["not_replayed"]
+    assert skipped["rule"] == odd and "history_size must be a whole number >= 1, or None" in skipped["why"]
+    # the fast rule is still replayed; a whole number given as text or float is accepted
+    assert set(r["rule"].dropna()) == {"fast_responses"}
+    assert replay_rules(rules_run(rules=({**GOLD, "history_size": "4"},), recorded=[])).attrs["not_replayed"] == []

@@ -109,6 +109,11 @@ def test_fast_responders_defaults_come_from_the_pool_rule():
     rule = {"type": "fast_responses", "history_size": 2, "count": 1, "fast_submit_threshold_seconds": 30}
     f = fast_responders(suites_run(spec, rules=[rule]))
     assert f["worker_id"].tolist() == ["w1"] and "under 30 s" in f.loc[0, "evidence"]
+    # a rule without history_size (Toloka: the whole history) counts every suite: w2's 2 fast of 5
+    whole = {"type": "fast_responses", "history_size": None, "count": 2, "fast_submit_threshold_seconds": 15}
+    spec2 = [("w2", "b1", 0, 5, 2), ("w2", "b2", 5, 30, 2), ("w2", "b3", 10, 30, 2), ("w2", "b4", 15, 30, 2), ("w2", "b5", 20, 9, 2)]
+    g = fast_responders(suites_run(spec2, rules=[whole]))
+    assert g["worker_id"].tolist() == ["w2"] and (g.loc[0, "fast_suites"], g.loc[0, "suites_considered"]) == (2, 5)
     with pytest.raises(ValueError, match=r"^The 'history_size' parameter of fast_responders must be an int >= 1\. Got 0 instead\.$"):
         fast_responders(suites_run(spec), history_size=0)
     with pytest.raises(ValueError, match="'count' parameter of fast_responders"):

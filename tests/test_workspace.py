@@ -112,3 +112,57 @@ def test_review_decisions_are_appended_and_read_back(tmp_path, small_run):
 def test_default_workspace_comes_from_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("CROWDLENS_WORKSPACE", str(tmp_path / "elsewhere"))
     assert Workspace().root == tmp_path / "elsewhere"
+
+
+def test_tasks_keep_their_task_id_index_through_a_round_trip(tmp_path):
+    import dataclasses
+
+    from analytics.sources.toloka_tsv import read_toloka_tsv
+    from toloka_fixtures import write_tsv
+
+    run = read_toloka_tsv(write_tsv(tmp_path / "r.tsv"))
+    assert run.tasks.index.name == "task_id"
+    ws = Workspace(tmp_path / "ws")
+    back = ws.open_run(ws.add_version(run, name="toy", version="1").id)
+    assert back.tasks.index.name == "task_id" and back.tasks.index.dtype == "str"
+    pd.testing.assert_frame_equal(back.tasks, run.tasks)
+    # a run whose tasks index lost its name in memory (e.g. after a user's reset/set_index)
+    # is still stored under task_id and comes back named
+    unnamed = dataclasses.replace(run, tasks=run.tasks.rename_axis(None))
+    back = ws.open_run(ws.add_version(unnamed, name="toy", version="2").id)
+    assert back.tasks.index.name == "task_id"
+    assert list(back.tasks.index) == list(run.tasks.index) and back.tasks.loc["t1", "image"] == "http://img/1.jpg"
+
+
+def test_a_tasks_file_with_task_id_as_pandas_index_is_read(tmp_path, small_run):
+    from analytics.sources.workspace import read_run_files, write_run_files
+
+    folder = tmp_path / "files"
+    write_run_files(small_run, folder)
+    # written by pandas with the index kept (task_id as the index in the file's metadata)
+    pd.DataFrame({"image": ["a", "b"]}, index=pd.Index(["t1", "t2"], name="task_id")).to_parquet(folder / "tasks.parquet")
+    tasks = read_run_files(folder).tasks
+    assert tasks.index.name == "task_id" and list(tasks.index) == ["t1", "t2"]
+
+
+def test_merged_runs_keep_the_label_field_they_agree_on(tmp_path):
+    import dataclasses
+
+    from analytics.model import merge_runs
+    from analytics.sources.toloka_tsv import read_toloka_tsv
+    from toloka_fixtures import write_tsv
+
+    a = read_toloka_tsv(write_tsv(tmp_path / "main.tsv"))
+    assert a.meta.label_field == "result"
+    # the same answers as another pool's
+    renamed = {c: a.answers[c].cat.rename_categories(lambda x: x + "-b") for c in ("pool_id", "assignment_id")}
+    b = dataclasses.replace(a, answers=a.answers.assign(**renamed))
+    merged = merge_runs([a, b])
+    assert merged.meta.label_field == "result"
+    # a meta given without a label field does not drop the inputs' one
+    assert merge_runs([a, b], meta=dataclasses.replace(a.meta, label_field=None)).meta.label_field == "result"
+    # runs answering different output fields: no single label field
+    other = dataclasses.replace(b, meta=dataclasses.replace(b.meta, label_field="comment"))
+    assert merge_runs([a, other]).meta.label_field is None
+    ws = Workspace(tmp_path / "ws")
+    assert ws.open_run(ws.add_version(merged, name="toy", version="1").id).meta.label_field == "result"

@@ -22,6 +22,7 @@ pool's ``_check_rules`` and of Toloka's rules (which act on each submitted suite
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,22 +55,40 @@ def _golden_params(rule: dict) -> tuple[int, int, float | None, float | None] | 
     lo, hi = rule.get("min_correct_percent"), rule.get("max_incorrect_percent")
     if lo is None and hi is None:
         return "golden_set rule has neither min_correct_percent nor max_incorrect_percent"
-    return _history(rule), int(rule.get("min_answers") or 1), lo, hi
+    h = _history(rule)
+    if isinstance(h, str):
+        return h
+    return h, int(rule.get("min_answers") or 1), lo, hi
 
 
 def _fast_params(rule: dict) -> tuple[int, int, float] | str:
     if "fast_submit_threshold_seconds" not in rule:
         return "fast_responses rule has no fast_submit_threshold_seconds"
-    return _history(rule), int(rule.get("count") or 1), float(rule["fast_submit_threshold_seconds"])
+    h = _history(rule)
+    if isinstance(h, str):
+        return h
+    return h, int(rule.get("count") or 1), float(rule["fast_submit_threshold_seconds"])
 
 
 # Toloka's unset history_size means the whole history in the pool
 WHOLE_HISTORY = 1 << 40
 
 
-def _history(rule: dict) -> int:
+def _history(rule: dict) -> int | str:
+    """The rule's window in suites (control answers for golden_set), or why it cannot be replayed.
+
+    None (Toloka's unset history_size) is the whole history: WHOLE_HISTORY, longer than any pool.
+    """
     h = rule.get("history_size")
-    return WHOLE_HISTORY if h is None else int(h)
+    if h is None:
+        return WHOLE_HISTORY
+    try:
+        x = float(h) if not isinstance(h, bool) else math.nan
+    except (TypeError, ValueError):
+        x = math.nan
+    if not (x >= 1 and x.is_integer()):
+        return f"{rule.get('type')} rule's history_size must be a whole number >= 1, or None for the whole history; got {h!r}"
+    return int(x)
 
 
 def _last(h: int) -> str:

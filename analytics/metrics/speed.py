@@ -215,7 +215,12 @@ def fast_responders(
     """
     rule, pools = _rule_of(run, pool_id, "fast_responses")
     rule = rule or DEFAULT_FAST_RULE
-    h = check_int(rule.get("history_size", 5) if history_size is None else history_size, "history_size", "fast_responders", low=1)
+    if history_size is None:
+        history_size = rule.get("history_size", 5)
+        if history_size is None:
+            # Toloka allows a rule without history_size: every suite the annotator submitted counts
+            history_size = max(1, int(run.answers["assignment_id"].nunique()))
+    h = check_int(history_size, "history_size", "fast_responders", low=1)
     k = check_int(rule.get("count", 1) if count is None else count, "count", "fast_responders", low=1)
     thr = check_float(
         rule.get("fast_submit_threshold_seconds", 15) if threshold_seconds is None else threshold_seconds,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Sequence, Union
 
@@ -21,16 +21,46 @@ Source = Union[str, os.PathLike, bytes, IO[bytes], IO[str]]
 
 @dataclass
 class Opened:
-    """A file's text handle and the name to use in messages."""
+    """A checked input, the name to use in messages, and a binary handle opened on first use.
+
+    A file on disk is opened only when ``handle`` is first read (sniffing the first line needs
+    no open handle), and closed by :meth:`close`; use it as a context manager::
+
+        with open_source(path) as opened:
+            table = read_table(opened, sep="\\t")
+    """
 
     name: str
-    handle: IO[str] | IO[bytes]
     path: Path | None
     first_line: str
+    _handle: IO[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def handle(self) -> IO[bytes]:
+        if self._handle is None or self._handle.closed:
+            if self.path is None:
+                raise ValueError(f"the data of {self.name} was closed and cannot be read again.")
+            self._handle = self.path.open("rb")
+        return self._handle
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+
+    def __enter__(self) -> "Opened":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def open_source(source: Source, name: str | None = None) -> Opened:
-    """Open ``source`` for pandas; raise a ValidationError for missing, empty or binary files."""
+    """Check ``source`` (a path, bytes or a file object) before it is parsed.
+
+    Raises a ValidationError for missing, empty, binary or non-UTF-8 files. Bytes and file
+    objects are held in memory; a path is opened lazily (see :class:`Opened`), so only a caller
+    that reads ``handle`` needs to close it — ``with open_source(...) as opened:``.
+    """
     problems = ProblemList(name or _name_of(source))
     path: Path | None = None
     if isinstance(source, (str, os.PathLike)):
@@ -42,8 +72,9 @@ def open_source(source: Source, name: str | None = None) -> Opened:
         if path.is_dir():
             problems.add("this is a folder, not a file.", "name the results file inside it.")
             raise ValidationError(problems.errors)
-        head = path.open("rb").read(65536)
-        handle: IO = path.open("rb")
+        with path.open("rb") as f:
+            head = f.read(65536)
+        handle: IO[bytes] | None = None
     elif isinstance(source, bytes):
         head = source[:65536]
         handle = io.BytesIO(source)
@@ -77,7 +108,7 @@ def open_source(source: Source, name: str | None = None) -> Opened:
             raise ValidationError(problems.errors)
         text_head = head[: err.start].decode("utf-8-sig")
     first = text_head.splitlines()[0] if text_head.splitlines() else ""
-    return Opened(name=problems.file, handle=handle, path=path, first_line=first)
+    return Opened(name=problems.file, path=path, first_line=first, _handle=handle)
 
 
 def header_fields(opened: Opened, sep: str) -> list[str]:

@@ -131,6 +131,8 @@ def read_long_table(
             "check that every line has as many fields as the header.",
         )
         raise ValidationError(problems.errors) from None
+    finally:
+        opened.close()
     if len(raw.columns) == 1 and sep == ",":
         problems.add(
             "only one column was found: this is not a comma- or tab-separated table.",
@@ -270,6 +272,8 @@ def read_truth(source: Source, *, names: Sequence[str] | None = None, name: str 
     except (pd.errors.ParserError, ValueError) as err:
         problems.add(f"the truth file could not be read: {err}.", "write it as CSV or TSV with two columns: task, label.")
         raise ValidationError(problems.errors) from None
+    finally:
+        opened.close()
     if raw.shape[1] < 2:
         problems.add(
             "a truth file needs two columns (task, label); this one has one.",

@@ -51,8 +51,8 @@ def is_toloka_header(first_line: str) -> bool:
 
 def output_fields(source: Source, name: str | None = None) -> list[str]:
     """The OUTPUT: fields of an export (without the prefix), for a label-field picker."""
-    opened = open_source(source, name)
-    return [c[len("OUTPUT:"):] for c in opened.first_line.split("\t") if c.startswith("OUTPUT:")]
+    with open_source(source, name) as opened:
+        return [c[len("OUTPUT:"):] for c in opened.first_line.split("\t") if c.startswith("OUTPUT:")]
 
 
 def read_toloka_tsv(
@@ -75,7 +75,21 @@ def read_toloka_tsv(
     rows with a HINT value are training tasks. ``pool_id`` defaults to the pool in
     ``ASSIGNMENT:link``. Times without an offset are UTC, as Toloka writes them.
     """
-    opened = open_source(source, name)
+    with open_source(source, name) as opened:
+        return _read_opened(opened, label_field=label_field, pool_kind=pool_kind, pool_id=pool_id, labels=labels, pricing=pricing, meta=meta, truth=truth)
+
+
+def _read_opened(
+    opened,
+    *,
+    label_field: str | None,
+    pool_kind: str,
+    pool_id: str | None,
+    labels: Sequence[str] | None,
+    pricing: Pricing | None,
+    meta: RunMeta | None,
+    truth: pd.Series | None,
+) -> Run:
     problems = ProblemList(opened.name)
     if pool_kind not in POOL_KINDS:
         raise ValueError(f"The 'pool_kind' parameter of read_toloka_tsv must be one of {POOL_KINDS}. Got {pool_kind!r} instead.")

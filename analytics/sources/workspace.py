@@ -44,6 +44,7 @@ FORMAT = "crowdlens-run/1"
 RUN_FILES = ("answers.parquet", "tasks.parquet", "restrictions.parquet", "run.json")
 DEFAULT_WORKSPACE = "workspace"
 DECISIONS = ("uphold", "overturn", "needs more evidence")
+TASK_ID = "task_id"  # the name of the tasks frame's index, in memory and as tasks.parquet's column
 
 
 def default_workspace() -> Path:
@@ -118,7 +119,8 @@ def write_run_files(run: Run, folder: Path) -> dict[str, Any]:
     """Write a run's files (Parquet with Arrow dtypes, and run.json) into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     write_answers(run.answers, folder / "answers.parquet")
-    tasks = run.tasks.reset_index()
+    # the index is the task id whatever it is called in memory: stored as the column task_id
+    tasks = run.tasks.rename_axis(TASK_ID).reset_index()
     tasks.to_parquet(folder / "tasks.parquet", index=False)
     run.restrictions.to_parquet(folder / "restrictions.parquet", index=False)
     if run.truth is not None:
@@ -160,7 +162,7 @@ def read_run_files(folder: Path, *, name: str | None = None) -> Run:
         meta = RunMeta.from_dict(doc.get("meta"))
         pricing = Pricing.from_dict(doc.get("pricing"))
         answers = read_answers(folder / "answers.parquet")
-        tasks = pd.read_parquet(folder / "tasks.parquet").set_index("task_id")
+        tasks = _tasks_frame(pd.read_parquet(folder / "tasks.parquet"))
         restrictions = pd.read_parquet(folder / "restrictions.parquet")
         truth = None
         if (folder / "truth.parquet").exists():
@@ -188,6 +190,22 @@ def read_run_files(folder: Path, *, name: str | None = None) -> Run:
         Problem(**{**n, "rows": tuple(n.get("rows", ())), "values": tuple(n.get("values", ()))}) for n in doc.get("notes", [])
     )
     return Run(answers=answers, tasks=tasks, restrictions=restrictions, pricing=pricing, meta=meta, truth=truth, notes=notes)
+
+
+def _tasks_frame(stored: pd.DataFrame) -> pd.DataFrame:
+    """tasks.parquet as the run's ``tasks``: indexed by task id (str), the index named task_id.
+
+    The file holds task_id as a column; a file whose pandas metadata made task_id (or an unnamed
+    index, as ``DataFrame.to_parquet`` keeps one) the index is read the same way.
+    """
+    if TASK_ID in stored.columns:
+        tasks = stored.set_index(TASK_ID)
+    elif stored.index.name in (TASK_ID, None) and not isinstance(stored.index, pd.RangeIndex):
+        tasks = stored
+    else:
+        raise KeyError(f"tasks.parquet has no {TASK_ID} column")
+    tasks.index = tasks.index.astype("str").rename(TASK_ID)
+    return tasks
 
 
 def write_answers(answers: pd.DataFrame, path: Path) -> None:
@@ -399,6 +417,7 @@ class Workspace:
 def run_metadata(run: Run) -> dict[str, Any]:
     """The metadata a version carries about its run (shown in listings without opening it)."""
     from analytics.metrics.cost import spend
+    from analytics.report import headline_figures
 
     s = run.summary()
     cost = spend(run)
@@ -416,6 +435,7 @@ def run_metadata(run: Run) -> dict[str, Any]:
         "assignments": s["assignments"],
         "annotation_cost": None if cost.total is None else round(cost.total, 6),
         "annotation_cost_missing": cost.missing,
+        "headline": headline_figures(run),
     }
 
 
