@@ -13,6 +13,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from analytics import kernels
 from analytics.metrics import MetricUnavailable, aggregation, agreement, control, cost, exam, labels, rules, speed
 from analytics.model import Run
 
@@ -56,7 +57,9 @@ class _Collector:
 
 def _records(df: pd.DataFrame, columns: list[str], index_name: str) -> list[dict]:
     out = df[columns].reset_index().rename(columns={df.index.name or "index": index_name})
-    return [_clean(r) for r in out.to_dict(orient="records")]
+    # object columns hold Python scalars; NaN becomes None here, not value by value in _clean
+    out = out.astype(object).where(out.notna(), None)
+    return out.to_dict(orient="records")
 
 
 def build_report(run: Run, *, method: str = "mv", truth: pd.Series | None = None, n_iter: int = 20, timings: bool = False) -> dict:
@@ -74,6 +77,7 @@ def build_report(run: Run, *, method: str = "mv", truth: pd.Series | None = None
     if truth is None:
         truth = run.truth
     col = _Collector()
+    lists: dict[str, list] = {}
     s = run.summary()
     rep: dict[str, Any] = {
         "run": {"project": run.meta.project, "source_files": list(run.meta.source_files), "simulated": run.meta.simulated, "labels": list(run.labels), "label_field": run.meta.label_field},
@@ -134,9 +138,11 @@ def build_report(run: Run, *, method: str = "mv", truth: pd.Series | None = None
         else:
             col.unavailable["aggregation.accuracy_vs_truth"] = "no truth file given (--truth CSV)"
         if method != "mv":
-            mv = aggregation.aggregate(run, "mv", n_iter=n_iter)
-            both = (mv.codes >= 0) & (agg.codes >= 0)
-            rep["aggregation"]["tasks_differing_from_majority_vote"] = int((mv.codes[both] != agg.codes[both]).sum())
+            rows = aggregation.pool_rows(run)
+            c = run.codes
+            mv = kernels.majority_vote(c.task[rows], c.label[rows], c.n_tasks, c.n_labels).labels
+            both = (mv >= 0) & (agg.codes >= 0)
+            rep["aggregation"]["tasks_differing_from_majority_vote"] = int((mv[both] != agg.codes[both]).sum())
 
     ca = col.get("control", lambda: control.control_accuracy(run))
     rep["control"] = {"answers": None, "correct": None, "accuracy": None, "workers": []}
@@ -147,14 +153,17 @@ def build_report(run: Run, *, method: str = "mv", truth: pd.Series | None = None
             correct=k,
             accuracy=k / n if n else None,
             workers_too_few_answers=int((~ca["enough"]).sum()),
-            workers=_records(ca[ca["answers"] > 0], ["answers", "correct", "accuracy", "ci_low", "ci_high"], "worker_id"),
+            workers=[],
         )
+        lists["control.workers"] = _records(ca[ca["answers"] > 0], ["answers", "correct", "accuracy", "ci_low", "ci_high"], "worker_id")
         diff = col.get("control.tasks", lambda: control.control_task_difficulty(run))
         if diff is not None and "suspect" in diff.columns:
             rep["control"]["suspect_control_tasks"] = [str(t) for t in diff.index[diff["suspect"].fillna(False).astype(bool)]]
     if truth is not None:
         wt = col.get("workers_vs_truth", lambda: control.accuracy_vs_truth(run, truth))
-        rep["workers_vs_truth"] = _records(wt, ["answers", "accuracy"], "worker_id") if wt is not None else None
+        rep["workers_vs_truth"] = None
+        if wt is not None:
+            lists["workers_vs_truth"] = _records(wt, ["answers", "accuracy"], "worker_id")
     else:
         rep["workers_vs_truth"] = None
 
@@ -165,7 +174,7 @@ def build_report(run: Run, *, method: str = "mv", truth: pd.Series | None = None
         if items is not None:
             rep["exam"]["items"] = _records(items, [c for c in ("answers", "correct", "pass_rate", "ci_low", "ci_high", "discrimination", "reading") if c in items.columns], "task_id")
 
-    cb = col.get("cost", lambda: cost.cost_breakdown(run, final_labels=len(agg.labels) if agg is not None else None))
+    cb = col.get("cost", lambda: cost.cost_breakdown(run))
     rep["cost"] = {"total": None, "per_label": None}
     if cb is not None:
         d = cb.as_dict()
@@ -210,7 +219,15 @@ def build_report(run: Run, *, method: str = "mv", truth: pd.Series | None = None
     rep["unavailable"] = col.unavailable
     if timings:
         rep["seconds"] = col.seconds
-    return _clean(rep)
+    out = _clean(rep)
+    # the long per-annotator lists are JSON-safe already (see _records): put them in after the walk
+    for dotted, records in lists.items():
+        *parents, last = dotted.split(".")
+        d = out
+        for part in parents:
+            d = d[part]
+        d[last] = records
+    return out
 
 
 def _fmt(x: Any, pct: bool = False, digits: int = 3) -> str:
@@ -254,7 +271,8 @@ def report_text(rep: dict) -> str:
 
 def headline_figures(run: Run) -> dict:
     """The few figures a version listing shows without opening the run: answers, annotators,
-    Krippendorff's alpha, pooled control accuracy, cost per final (majority-vote) label. Stored
+    Krippendorff's alpha, pooled control accuracy, cost per final label (per regular task with an
+    accepted label, as cost.cost_breakdown and the Cost page count it). Stored
     in a version's manifest at import; None where a figure cannot be had."""
     s = run.summary()
     out: dict[str, Any] = {"answers": s["answers"], "annotators": s["workers"], "currency": run.pricing.currency}
@@ -270,8 +288,7 @@ def headline_figures(run: Run) -> dict:
     except MetricUnavailable:
         out["control_accuracy"], out["control_answers"] = None, 0
     try:
-        labels_n = len(aggregation.aggregate(run, "mv").labels)
-        out["cost_per_label"] = cost.cost_breakdown(run, final_labels=labels_n).cost_per_final_label
+        out["cost_per_label"] = cost.cost_breakdown(run).cost_per_final_label
     except MetricUnavailable:
         out["cost_per_label"] = None
     return _clean(out)

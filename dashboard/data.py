@@ -67,8 +67,8 @@ def _parametrized() -> dict:
     return {
         "aggregate": aggregation.aggregate,
         "disagreements": aggregation.disagreements,
-        "item_agreement": lambda r, method="mv": agreement.item_agreement(r, aggregation.aggregate(r, method, n_iter=20)),
-        "worker_agreement": lambda r, method="mv": agreement.worker_agreement(r, aggregation.aggregate(r, method, n_iter=20)),
+        "item_agreement": lambda r, method="mv": agreement.item_agreement(r, aggregation.aggregate(r, method)),
+        "worker_agreement": lambda r, method="mv": agreement.worker_agreement(r, aggregation.aggregate(r, method)),
         "pairwise_kappa": agreement.pairwise_kappa,
         "control_accuracy": control.control_accuracy,
         "label_distribution": labels.label_distribution,
@@ -89,3 +89,190 @@ def metric(version_id: str, name: str, **params) -> object:
     if params and not _PARAMETRIZED:
         _PARAMETRIZED.update(_parametrized())
     return _metric(str(workspace_root()), version_id, name, tuple(sorted(params.items())))
+
+
+# ---- people pages (Exam, Annotators, Annotator detail, Task detail): analytics.metrics.people
+
+
+def _people_figure(root: str, version_id: str, name: str, params: dict) -> object:
+    from analytics.metrics import aggregation, people
+
+    the_run = run(root, version_id)
+    if name == "annotator_table":
+        return people.annotator_table(
+            the_run,
+            control_acc=metric(version_id, "control_accuracy"),
+            worker_agreement=metric(version_id, "worker_agreement"),
+            worker_speed=metric(version_id, "worker_speed"),
+            exam_scores=metric(version_id, "exam_scores"),
+            replayed=metric(version_id, "replay_rules"),
+            label_use=metric(version_id, "annotator_label_use"),
+        )
+    if name == "annotator_answers":
+        # the converged aggregations (n_iter 100), the same ones task_votes shows on Task detail
+        aggs = {m: metric(version_id, "aggregate", method=m) for m in ("mv", "ds")}
+        return people.annotator_answers(the_run, params["worker_id"], {m: a for m, a in aggs.items() if not isinstance(a, Exception)})
+    if name == "speed_vs_pool":
+        suites = metric(version_id, "assignment_speed")
+        if isinstance(suites, Exception):
+            raise suites
+        return people.speed_vs_pool(the_run, params["worker_id"], suites)
+    if name == "exam_item_answers":
+        scores = metric(version_id, "exam_scores")
+        if isinstance(scores, Exception):
+            raise scores
+        return people.exam_item_answers(the_run, params["task_id"], scores)
+    if name == "task_answers":
+        return people.task_answers(the_run, params["task_id"])
+    if name == "task_votes":
+        return aggregation.task_votes(the_run, params["task_id"])
+    if name == "ban_evidence":
+        from analytics.metrics.rules import ban_evidence
+
+        return ban_evidence(the_run, params["worker_id"])
+    raise ValueError(f"Unknown people figure {name!r}")
+
+
+@st.cache_resource(max_entries=256, show_spinner=False)
+def _people(root: str, version_id: str, name: str, params: tuple) -> object:
+    from analytics.metrics import MetricUnavailable
+
+    try:
+        return _people_figure(root, version_id, name, dict(params))
+    except MetricUnavailable as err:
+        return err
+
+
+def people(version_id: str, name: str, **params) -> object:
+    """A figure of analytics.metrics.people (or task_votes, ban_evidence) for the people pages,
+    built on the cached metrics of :func:`metric` and cached per (version, name, params).
+    Returns the result or the MetricUnavailable saying why there is none; never modify it."""
+    return _people(str(workspace_root()), version_id, name, tuple(sorted(params.items())))
+
+
+# ---- quality and cost pages (Agreement, Labels, Cost, Live monitor, Versions)
+
+
+def _pool_completion(the_run: Run):
+    """Per pool: answers submitted against those its overlap asks for.
+
+    Index pool_id; columns name, kind, overlap (the pool's, else the run's for a main pool),
+    tasks (distinct tasks answered in the pool), expected_answers = tasks × overlap (missing
+    without an overlap, e.g. an exam pool), submitted_answers (labeled answers in SUBMITTED,
+    ACCEPTED or REJECTED suites, or without a recorded status), accepted_answers, done = submitted
+    / expected."""
+    import numpy as np
+    import pandas as pd
+
+    a = the_run.answers
+    status = a["status"].astype("str")
+    submitted = a["label"].notna() & (a["status"].isna() | status.isin(["SUBMITTED", "ACCEPTED", "REJECTED"]))
+    g = pd.DataFrame({"pool_id": a["pool_id"].astype("str").fillna("(no pool)"), "task_id": a["task_id"], "submitted": submitted,
+                      "accepted": status.eq("ACCEPTED")}).groupby("pool_id", sort=True)
+    out = pd.DataFrame({"tasks": g["task_id"].nunique(), "submitted_answers": g["submitted"].sum(), "accepted_answers": g["accepted"].sum()})
+    info = {p.pool_id: p for p in the_run.meta.pools}
+    out.insert(0, "name", [info[p].name if p in info else "" for p in out.index])
+    out.insert(1, "kind", [info[p].kind if p in info else "" for p in out.index])
+    overlap = []
+    for p in out.index:
+        pool = info.get(p)
+        o = pool.overlap if pool is not None else None
+        if o is None and (pool is None or pool.kind == "main"):
+            o = the_run.meta.overlap
+        overlap.append(o)
+    out.insert(2, "overlap", pd.array(overlap, dtype="Int64"))
+    out.insert(4, "expected_answers", (out["tasks"].astype("Int64") * out["overlap"]).astype("Int64"))
+    out["done"] = (out["submitted_answers"] / out["expected_answers"].astype("float64")).astype("float64")
+    out["done"] = out["done"].where(np.isfinite(out["done"]))
+    out.index.name = "pool_id"
+    return out
+
+
+def _quality_figure(root: str, version_id: str, name: str, params: dict) -> object:
+    from analytics.metrics import aggregation, curve
+
+    the_run = run(root, version_id)
+    if name == "accuracy":
+        agg = metric(version_id, "aggregate", method=params["method"])
+        if isinstance(agg, Exception):
+            raise agg
+        if params["reference"] == "golden":
+            return aggregation.accuracy_vs_golden(the_run, agg)
+        return aggregation.accuracy_vs_truth(the_run, agg)
+    if name == "cost_quality_curve":
+        return curve.cost_quality_curve(the_run, **params)
+    if name == "headline":
+        from analytics.report import headline_figures
+
+        return headline_figures(the_run)
+    if name == "pool_completion":
+        return _pool_completion(the_run)
+    raise ValueError(f"Unknown quality figure {name!r}")
+
+
+@st.cache_resource(max_entries=128, show_spinner=False)
+def _quality(root: str, version_id: str, name: str, params: tuple) -> object:
+    from analytics.metrics import MetricUnavailable
+
+    try:
+        return _quality_figure(root, version_id, name, dict(params))
+    except MetricUnavailable as err:
+        return err
+
+
+def quality(version_id: str, name: str, **params) -> object:
+    """A figure for the quality and cost pages, cached per (version, name, params): ``accuracy``
+    (method, reference "golden"/"truth": the aggregate of data.metric("aggregate") against it),
+    ``cost_quality_curve`` (its parameters), ``headline`` (analytics.report.headline_figures, the
+    figures a version stores at import), ``pool_completion``. Returns the result or the
+    MetricUnavailable saying why there is none; never modify it."""
+    return _quality(str(workspace_root()), version_id, name, tuple(sorted(params.items())))
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _versions_cost(root: str, ids: tuple):
+    from analytics.metrics.cost import compare_versions_cost
+
+    by_id = listing(root).by_id()
+    return compare_versions_cost({f"{by_id[i].label} · {i[:8]}" if i in by_id else i: run(root, i) for i in ids})
+
+
+def versions_cost(version_ids) -> object:
+    """metrics.cost.compare_versions_cost over the given versions (each opened via :func:`run`),
+    one row per version named "label · id prefix", in the order given."""
+    return _versions_cost(str(workspace_root()), tuple(version_ids))
+
+
+TOLOKA_SETTINGS = ("TOLOKA_TOKEN", "TOLOKA_URL", "TOLOKA_ENVIRONMENT")
+
+
+def toloka_settings() -> dict[str, tuple[str, str]]:
+    """The Toloka settings that are configured, name -> (value, where: "secrets" or "environment").
+    st.secrets wins over the environment. The token's value is for make_client only: never show it."""
+    out: dict[str, tuple[str, str]] = {}
+    for name in TOLOKA_SETTINGS:
+        try:
+            value = st.secrets.get(name)
+        except Exception:  # no secrets.toml at all is the normal case
+            value = None
+        where = "secrets"
+        if not value:
+            value, where = os.environ.get(name), "environment"
+        if value and str(value).strip():
+            out[name] = (str(value).strip(), where)
+    return out
+
+
+def live_pool_progress(pool_id: str, window_hours: float = 1.0, fee_rate: float | None = None):
+    """Toloka's live progress of a pool (analytics.sources.toloka_api.pool_progress), with a client
+    made from :func:`toloka_settings`. Not cached: the page refreshes it on demand. Raises
+    TolokaConfigError / TolokaAPIError (their messages never hold the token)."""
+    from analytics.sources import toloka_api
+
+    s = toloka_settings()
+    token = s.get("TOLOKA_TOKEN", ("", ""))[0]
+    url = s.get("TOLOKA_URL", (None, ""))[0]
+    env = None if url else s.get("TOLOKA_ENVIRONMENT", (None, ""))[0]
+    client = toloka_api.make_client(token, environment=env, url=url) if (url or env) else toloka_api.make_client(token, environment="PRODUCTION")
+    kw = {} if fee_rate is None else {"fee_rate": fee_rate}
+    return toloka_api.pool_progress(client, pool_id, window_hours=window_hours, **kw)

@@ -13,9 +13,9 @@ from pathlib import Path
 import streamlit as st
 
 from analytics.sources.workspace import VersionInfo
-from dashboard import data
+from dashboard import data, widgets
 
-PAGES_DIR = Path(__file__).parent / "pages"
+PAGES_DIR = Path(__file__).parent / "views"
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class PageSpec:
     @property
     def path(self) -> str:
         # st.page_link resolves paths relative to the entry script (dashboard/app.py)
-        return f"pages/{self.file}"
+        return f"views/{self.file}"
 
 
 SPECS = [
@@ -120,7 +120,7 @@ def require_version(page: str) -> VersionInfo:
         matches = [v for v in ls.versions if v.id == wanted or v.id.startswith(wanted)]
         if len(matches) != 1:
             what = "No dataset version has" if not matches else "More than one dataset version matches"
-            st.error(f"{what} the id `{wanted}` given in the link. Pick one of the versions below.")
+            st.error(f"{what} the id {widgets.md_code(wanted)} given in the link. Pick one of the versions below.")
             for v in ls.versions:
                 link(page, f"{v.label} · {v.id[:8]}", version=v.id)
             st.stop()
@@ -136,12 +136,12 @@ def require_param(name: str, what: str, known: "set[str] | None" = None, back: s
     """A drill-down parameter (annotator, task) that must be present and known to the run."""
     value = param(name)
     if value is None:
-        st.info(f"Open this page from a {what} link (it needs `{name}` in the URL).")
+        st.info(f"Open this page from a {what} link (it needs {widgets.md_code(name)} in the URL).")
         if back:
             link(back, version=version)
         st.stop()
     if known is not None and value not in known:
-        st.error(f"There is no {what} `{value}` in this dataset version. Check the link, or pick one from the list.")
+        st.error(f"There is no {what} {widgets.md_code(value)} in this dataset version. Check the link, or pick one from the list.")
         if back:
             link(back, version=version)
         st.stop()

@@ -43,3 +43,91 @@ def paginated(df: pd.DataFrame, key: str, page_size: int = 50, **kwargs) -> None
 def unavailable(err: Exception) -> None:
     """Say what cannot be shown and why (a MetricUnavailable's reason names the missing field)."""
     st.info(f"Not available for this run: {err}")
+
+
+def md_escape(text: object) -> str:
+    """``text`` with Markdown's special characters escaped, for ids and inputs inside st.markdown /
+    st.title / st.caption (no link, image, icon or formatting can come out of data)."""
+    out = []
+    for ch in str(text):
+        if ch in "\\`*_{}[]()<>#+-.!|:~$=\"'":
+            out.append("\\" + ch)
+        elif ch in "\r\n":
+            out.append(" ")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def rate_with_counts(k: int | float | None, n: int | float | None, low: float | None = None, high: float | None = None, unit: str = "") -> str:
+    """"50.5 % (53 of 105 answers; 95 % CI 41.1–59.8 %)": a rate with the counts behind it and,
+    where given, its 95 % interval; "n/a (0 answers)" where n is 0."""
+    if n is None or (isinstance(n, float) and math.isnan(n)) or n == 0:
+        return f"n/a (0{' ' + unit if unit else ''})"
+    text = f"{pct(k / n)} ({int(k):,} of {int(n):,}{' ' + unit if unit else ''}"
+    if low is not None and high is not None and not (math.isnan(low) or math.isnan(high)):
+        text += f"; 95 % CI {100 * low:.1f}–{100 * high:.1f} %"
+    return text + ")"
+
+
+def num(x: float | None, digits: int = 3) -> str:
+    """A plain figure (alpha, kappa) with ``digits`` decimals, "n/a" where None or NaN."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "n/a"
+    return f"{x:.{digits}f}"
+
+
+def csv_bytes(df: pd.DataFrame, index: bool = False) -> bytes:
+    """A table as UTF-8 CSV (what the download buttons send): the same rows and columns as shown."""
+    return df.to_csv(index=index).encode("utf-8")
+
+
+def download_csv(df: pd.DataFrame, file_name: str, key: str, label: str = "Download CSV", index: bool = False) -> None:
+    """A download button for a table as CSV; the file holds every row, not only the page shown."""
+    st.download_button(
+        f":material/download: {label}",
+        data=csv_bytes(df, index=index),
+        file_name=file_name,
+        mime="text/csv",
+        key=key,
+        help=f"{len(df):,} rows as CSV",
+    )
+
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".svg", ".avif", ".tif", ".tiff")
+
+
+def task_input(field: str, value: object) -> None:
+    """One task input field: an http(s) URL of an image is shown as the image (when the browser
+    can load it) and always as the URL text with a link; anything else as plain text (inputs are
+    data, never rendered as Markdown or HTML)."""
+    from urllib.parse import urlparse
+
+    st.markdown(f"**{md_escape(field)}**")
+    if value is None or (isinstance(value, float) and math.isnan(value)) or str(value) == "":
+        st.caption("empty")
+        return
+    text = str(value)
+    parsed = urlparse(text.strip())
+    is_http = parsed.scheme in ("http", "https") and bool(parsed.netloc)
+    if is_http and (parsed.path.lower().endswith(IMAGE_EXTENSIONS) or any(w in field.lower() for w in ("image", "img", "photo", "picture"))):
+        try:
+            st.image(text.strip(), width=420, caption="the image as the browser loads it (blank where it cannot reach the address)")
+        except Exception as err:  # a URL st.image rejects is still shown as text below
+            st.caption(f"Could not show the image: {type(err).__name__}")
+    st.code(text, language=None, wrap_lines=True)
+    if is_http:
+        st.link_button("Open the address", text.strip(), icon=":material/open_in_new:", key=f"open_input_{field}")
+
+
+def md_code(text: object) -> str:
+    """``text`` as an inline Markdown code span that nothing in it can end early (a fence longer
+    than any run of backticks inside, CommonMark 6.1): for ids in st.error / st.caption."""
+    import re
+
+    body = str(text).replace("\r", " ").replace("\n", " ")
+    longest = max((len(m) for m in re.findall(r"`+", body)), default=0)
+    fence = "`" * (longest + 1)
+    # CommonMark strips one space on each side, needed only when the body starts or ends with a backtick
+    pad = " " if body.startswith("`") or body.endswith("`") or not body.strip() else ""
+    return f"{fence}{pad}{body}{pad}{fence}"

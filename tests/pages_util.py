@@ -10,7 +10,7 @@ APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
 
 
 def open_page(workspace: Path | str, page: str, *, timeout: float = 60, **params: str) -> AppTest:
-    """Run ``dashboard/app.py`` on ``workspace`` switched to ``pages/<page>`` with ``params`` in the URL.
+    """Run ``dashboard/app.py`` on ``workspace`` switched to ``views/<page>`` with ``params`` in the URL.
 
     The workspace is passed as a secret (the dashboard reads CROWDLENS_WORKSPACE from st.secrets
     before the environment), so tests never depend on the caller's environment.
@@ -19,7 +19,7 @@ def open_page(workspace: Path | str, page: str, *, timeout: float = 60, **params
     at.secrets["CROWDLENS_WORKSPACE"] = str(workspace)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    at.switch_page(f"pages/{page}")
+    at.switch_page(f"views/{page}")
     for k, v in params.items():
         at.query_params[k] = v
     at.run()

@@ -98,10 +98,13 @@ def test_real_data_against_krippendorff_and_statsmodels(name):
         assert name == "face" and (s.overlap_min, s.overlap_max) == (7, 9)
 
 
-@pytest.mark.shared_data
 def test_demo_agreement_uses_only_the_labeling_pool(demo_run):
     s = G.run_agreement(demo_run)
     pool = A.pool_rows(demo_run)
-    # the exam (every candidate answers the same 10 items) would swamp the pool's agreement
-    assert s.answers == len(pool) and s.items == 980
-    assert s.overlap_mean == 3.0 and not s.overlap_varies
+    a = demo_run.answers.iloc[pool]
+    # the exam (every candidate answers the same 10 items) would swamp the pool's agreement, and
+    # rejected suites (the control-rule bans in 1.1.0) are work thrown out
+    assert set(a["kind"]) <= {"regular", "control"} and not (a["status"] == "REJECTED").any()
+    per_task = a["task_id"].value_counts()
+    assert s.items == int((per_task >= 2).sum()) and s.answers == int(per_task[per_task >= 2].sum())
+    assert s.overlap_max == 3 and s.overlap_varies == (per_task.min() < 3)

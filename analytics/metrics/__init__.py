@@ -31,7 +31,7 @@ class Metric:
 
 def _agg(method: str) -> Callable[[Run], Any]:
     def compute(run: Run):
-        return aggregation.aggregate(run, method, n_iter=20)
+        return aggregation.aggregate(run, method)
 
     compute.__name__ = f"aggregate_{method}"
     return compute
@@ -51,8 +51,8 @@ REGISTRY: dict[str, Metric] = {
         Metric("worker_agreement", agreement.worker_agreement, "table", "each annotator's agreement with the majority vote"),
         Metric("aggregate_mv", _agg("mv"), "labels", "majority vote"),
         Metric("aggregate_wawa", _agg("wawa"), "labels", "Wawa"),
-        Metric("aggregate_ds", _agg("ds"), "labels", "Dawid-Skene, 20 iterations"),
-        Metric("aggregate_onecoin", _agg("onecoin"), "labels", "one-coin Dawid-Skene, 20 iterations"),
+        Metric("aggregate_ds", _agg("ds"), "labels", "Dawid-Skene (EM to convergence, at most 100 iterations)"),
+        Metric("aggregate_onecoin", _agg("onecoin"), "labels", "one-coin Dawid-Skene (at most 100 iterations)"),
         Metric("aggregator_disagreements", aggregation.disagreements, "table", "tasks where MV, Wawa and DS differ"),
         Metric("spend", cost.spend, "value", "rewards, fees, bonuses, total", "any"),
         Metric("cost_breakdown", cost.cost_breakdown, "value", "cost per answer, accepted assignment, final label", "any"),

@@ -82,3 +82,27 @@ def rate(num, den) -> np.ndarray:
     np.divide(num, den, out=out, where=den > 0)
     return out
 
+
+
+def per_run_cache(func):
+    """Cache a one-argument function of a run (runs are immutable) for as long as the run lives.
+
+    Several metrics start from the same per-assignment table; at 10^7 answers building it takes
+    seconds, so it is built once per run. A DataFrame result is handed out as a shallow copy:
+    with pandas' copy-on-write a caller that adds or changes a column changes only its copy.
+    """
+    import functools
+    import weakref
+
+    cache: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+    @functools.wraps(func)
+    def wrapper(run: Run):
+        try:
+            value = cache[run]
+        except KeyError:
+            value = cache[run] = func(run)
+        return value.copy(deep=False) if hasattr(value, "copy") else value
+
+    wrapper.cache = cache
+    return wrapper

@@ -7,7 +7,9 @@ itself, on integer codes, and take minutes on large runs — ``estimate_seconds`
 before anyone starts them.
 
 Only answers of the labeling pool count (kinds ``regular`` and ``control``): the exam and
-training are other questions answered under other incentives.
+training are other questions answered under other incentives. Answers in REJECTED task suites
+do not count either: a reviewer (or a ban rule) threw that work out, and Toloka does not pay
+for it. The annotator metrics (control accuracy, speed, rules) still see them as evidence.
 
 Tie rule (:data:`TIE_RULE`): where two labels score the same, the one listed first in the run's
 label set (``run.labels``, the tie order) wins, and the task is marked ``tied``. crowd-kit's
@@ -28,7 +30,7 @@ import pandas as pd
 from analytics import kernels
 from analytics.kernels import wilson_interval
 from analytics.metrics._base import MetricUnavailable, check_int, kind_mask
-from analytics.model import Run
+from analytics.model import STATUSES, Run
 
 METHODS: dict[str, str] = {
     "mv": "majority vote",
@@ -91,11 +93,13 @@ def _check_method(method: str, func: str) -> str:
 
 
 def pool_rows(run: Run) -> np.ndarray:
-    """Row positions of the labeled answers of the labeling pool (regular and control)."""
+    """Row positions of the labeled answers of the labeling pool (regular and control tasks, suites
+    not REJECTED)."""
     c = run.codes
-    rows = np.flatnonzero(kind_mask(run, "regular", "control") & (c.label >= 0))
+    rejected = run.answers["status"].cat.codes.to_numpy() == STATUSES.index("REJECTED")
+    rows = np.flatnonzero(kind_mask(run, "regular", "control") & (c.label >= 0) & ~rejected)
     if len(rows) == 0:
-        raise MetricUnavailable("the run has no labeled answers in its labeling pool (only exam, training, skipped or expired ones)")
+        raise MetricUnavailable("the run has no labeled answers in its labeling pool (only exam, training, rejected, skipped or expired ones)")
     return rows
 
 
@@ -196,7 +200,7 @@ def _result(run, method, rows, labels, probas, tied, skill, iters, converged, se
     c = run.codes
     n_answers = np.bincount(c.task[rows], minlength=c.n_tasks)
     keep = np.flatnonzero((labels >= 0) & (n_answers > 0))
-    index = pd.Index(np.asarray(c.task_names, dtype=object)[keep], name="task_id", dtype="str")
+    index = c.task_names.take(keep).rename("task_id")
     lab = labels[keep]
     conf = probas[keep, lab]
     frame = pd.DataFrame(
@@ -214,7 +218,7 @@ def _result(run, method, rows, labels, probas, tied, skill, iters, converged, se
     ws = None
     if skill is not None:
         active = np.unique(c.worker[rows])
-        ws = pd.Series(skill[active], index=pd.Index(np.asarray(c.worker_names, dtype=object)[active], name="worker_id", dtype="str"), name="skill")
+        ws = pd.Series(skill[active], index=c.worker_names.take(active).rename("worker_id"), name="skill")
     return Aggregation(method, frame, pro, ws, codes, iters, converged, seconds)
 
 

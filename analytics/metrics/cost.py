@@ -14,7 +14,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from analytics.metrics._base import MetricUnavailable, rate
+from analytics.metrics._base import MetricUnavailable, per_run_cache, rate
 from analytics.model import KINDS, STATUSES, Run
 
 PAID_STATUSES = ("ACCEPTED", "SUBMITTED")
@@ -37,6 +37,7 @@ class Spend:
         return asdict(self)
 
 
+@per_run_cache
 def assignment_table(run: Run) -> pd.DataFrame:
     """One row per assignment: pool, worker, status, answers, reward (resolved), paid flag.
 
@@ -65,6 +66,7 @@ def assignment_table(run: Run) -> pd.DataFrame:
     return t
 
 
+@per_run_cache
 def spend(run: Run) -> Spend:
     """Total spend = Σ paid rewards + Σ bonuses + platform fee on both.
 
@@ -93,6 +95,7 @@ def spend(run: Run) -> Spend:
 # per assignment, per label, per pool, on banned annotators, across versions
 
 
+@per_run_cache
 def assignment_cost(run: Run) -> pd.DataFrame:
     """assignment_table plus what each suite costs: ``fee`` = max(fee_rate × reward, fee_minimum),
     ``value`` = reward + fee (what the suite costs if paid), ``cost`` = value where paid else 0,

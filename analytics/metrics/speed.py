@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analytics.metrics._base import MetricUnavailable, check_float, check_int, rate
+from analytics.metrics._base import MetricUnavailable, check_float, check_int, per_run_cache, rate
 from analytics.model import STATUSES, Run
 
 # Toloka's fast-response rule where a pool records none (its usual defaults in the demo project)
@@ -32,6 +32,7 @@ def _require_times(run: Run, what: str) -> None:
         raise MetricUnavailable(f"{what} needs task suites, and this run has no assignment ids", missing_field="ASSIGNMENT:assignment_id")
 
 
+@per_run_cache
 def suites(run: Run) -> pd.DataFrame:
     """One row per known assignment (positional, in code order): the columns assignment_speed
     documents, plus ``assignment_code`` (the assignment's integer code in run.answers, for

@@ -1,0 +1,308 @@
+"""The work the bench times: crowdlens's full report, and the same figures through crowd-kit and pandas.
+
+Fast side: ``analytics.report.build_report(run, method="ds", n_iter=20)`` when it can be
+imported; otherwise the metrics and kernels behind the report's figures are called one by one
+(:func:`direct_report`), and the bench says which of the two it timed.
+
+Baseline side (:data:`BASELINE_STEPS`): what one would write without crowdlens. crowd-kit's
+MajorityVote, DawidSkene(n_iter=20) and ``crowdkit.metrics.data.alpha_krippendorff`` on a
+``task, worker, label`` frame of integer codes (crowd-kit's fastest input: categoricals make it
+fail, strings are 2-3x slower), and lean pandas groupbys for the report's other figures (no
+suspect-golden rule, no JSON building: if anything this flatters the baseline). Wawa and
+OneCoinDawidSkene(n_iter=20) are timed beside them but are not in the report, so not in the
+like-for-like total (:data:`SAME_WORK_AS_REPORT`). GLAD and MACE are in neither side.
+
+Both sides work on the same answers: the labeled answers of the labeling pool (kinds regular and
+control), as analytics.metrics.aggregation does.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from analytics import kernels
+from analytics.model import KINDS, Run
+
+N_ITER = 20
+FAST_SECONDS = 15.0  # Toloka's fast-response default: a suite submitted in under 15 s
+FAST_HISTORY = 5  # … judged over the annotator's last 5 suites
+MIN_SHARED = 10  # pairwise agreement: pairs of annotators sharing at least 10 tasks
+MAX_TASK_PAIRS = 10**8  # control tasks are shared by many annotators: room for 10^7 answers
+
+
+# --------------------------------------------------------------------------------------------
+# the fast side
+
+
+def report_function() -> tuple[str, Callable[[Run], Any]]:
+    """(what is timed, a function of the run) - build_report if importable, else direct_report."""
+    try:
+        from analytics.report import build_report
+    except ImportError as err:
+        return f"fallback: analytics.metrics.* and analytics.kernels called directly (build_report not importable: {err})", direct_report
+    # timings=True adds each section's seconds (a perf_counter pair each) to the report
+    extra = {"timings": True} if "timings" in inspect.signature(build_report).parameters else {}
+    what = f"analytics.report.build_report(run, method='ds', n_iter={N_ITER}{', timings=True' if extra else ''})"
+    return what, lambda run: build_report(run, method="ds", n_iter=N_ITER, **extra)
+
+
+def pool_codes(run: Run) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """task, worker, label codes of the labeled regular and control answers."""
+    c = run.codes
+    pool = (c.kind == KINDS.index("regular")) | (c.kind == KINDS.index("control"))
+    rows = np.flatnonzero(pool & (c.label >= 0))
+    return c.task[rows], c.worker[rows], c.label[rows]
+
+
+def _metric_calls() -> list[tuple[str, Callable[[Run], Any]]]:
+    """The analytics.metrics functions whose figures the report holds."""
+    from analytics.metrics import control, cost, exam, labels, rules, speed
+
+    return [
+        ("labels.label_distribution", labels.label_distribution),
+        ("control.control_accuracy", control.control_accuracy),
+        ("control.control_task_difficulty", control.control_task_difficulty),
+        ("control.accuracy_vs_truth", control.accuracy_vs_truth),
+        ("exam.exam_summary", exam.exam_summary),
+        ("exam.exam_item_pass_rate", exam.exam_item_pass_rate),
+        ("speed.assignment_speed", speed.assignment_speed),
+        ("speed.worker_speed", speed.worker_speed),
+        ("speed.fast_responders", speed.fast_responders),
+        ("cost.cost_breakdown", cost.cost_breakdown),
+        ("cost.spend_on_banned", cost.spend_on_banned),
+        ("rules.replay_rules", rules.replay_rules),
+    ]
+
+
+def _kernel_calls(run: Run) -> list[tuple[str, Callable[[], Any]]]:
+    """Aggregation (majority vote and Dawid-Skene) and agreement on the labeling pool's codes."""
+    c = run.codes
+    nt, nw, nl = c.n_tasks, c.n_workers, c.n_labels
+    held: dict[str, Any] = {}
+
+    def codes():
+        held["tlw"] = pool_codes(run)
+
+    def ds():
+        t, w, lab = held["tlw"]
+        held["ds"] = kernels.dawid_skene(t, w, lab, nt, nw, nl, n_iter=N_ITER)
+
+    def on_codes(fn):
+        return lambda: fn(*held["tlw"])
+
+    return [
+        ("run.codes + labeling-pool rows", codes),
+        ("kernels.majority_vote", on_codes(lambda t, w, lab: kernels.majority_vote(t, lab, nt, nl))),
+        ("kernels.dawid_skene(20)", ds),
+        ("kernels.krippendorff_alpha_nominal", on_codes(lambda t, w, lab: kernels.krippendorff_alpha_nominal(t, lab, nt, nl))),
+        ("kernels.fleiss_kappa", on_codes(lambda t, w, lab: kernels.fleiss_kappa(t, lab, nt, nl))),
+        ("kernels.item_agreement vs DS", on_codes(lambda t, w, lab: kernels.item_agreement(t, lab, nt, nl, held["ds"].labels))),
+        (
+            "kernels.pairwise_agreement",
+            on_codes(lambda t, w, lab: kernels.pairwise_agreement(t, w, lab, nw, nl, min_shared=MIN_SHARED, max_task_pairs=MAX_TASK_PAIRS)),
+        ),
+        ("kernels.worker_accuracy vs DS", on_codes(lambda t, w, lab: kernels.worker_accuracy(w, lab == held["ds"].labels[t], nw))),
+    ]
+
+
+def direct_report(run: Run) -> dict[str, float]:
+    """Every metric and kernel on ``run``, one after the other; seconds per call by name.
+
+    A metric the run cannot support (no exam pool, no truth) raises MetricUnavailable, which
+    is what a report would show; it counts with the time it took to find out.
+    """
+    from analytics.metrics._base import MetricUnavailable
+
+    seconds: dict[str, float] = {}
+    calls = _kernel_calls(run) + [(name, (lambda f=f: f(run))) for name, f in _metric_calls()]
+    for name, call in calls:
+        start = time.perf_counter()
+        try:
+            call()
+        except MetricUnavailable:
+            name += " (unavailable)"
+        seconds[name] = time.perf_counter() - start
+    return seconds
+
+
+# --------------------------------------------------------------------------------------------
+# the baseline: crowd-kit calls
+
+
+def crowdkit_frame(run: Run) -> pd.DataFrame:
+    """The labeling pool's answers as crowd-kit's ``task, worker, label`` frame of int64 codes."""
+    t, w, lab = pool_codes(run)
+    return pd.DataFrame({"task": t.astype(np.int64), "worker": w.astype(np.int64), "label": lab.astype(np.int64)})
+
+
+def _crowdkit_aggregator(name: str) -> Callable[[Run], Any]:
+    def call(run: Run):
+        from crowdkit import aggregation
+
+        kwargs = {"n_iter": N_ITER} if "DawidSkene" in name else {}
+        return getattr(aggregation, name)(**kwargs).fit_predict(crowdkit_frame(run))
+
+    return call
+
+
+def crowdkit_alpha(run: Run) -> float:
+    from crowdkit.metrics.data import alpha_krippendorff
+
+    return alpha_krippendorff(crowdkit_frame(run))
+
+
+# --------------------------------------------------------------------------------------------
+# the baseline: pandas groupbys for the rest of the report
+
+
+def _pool_answers(run: Run) -> pd.DataFrame:
+    a = run.answers
+    return a[a["kind"].isin(["regular", "control"]) & a["label"].notna()]
+
+
+def _wilson(k: pd.Series, n: pd.Series, z: float = 1.959964) -> tuple[pd.Series, pd.Series]:
+    p = k / n
+    denom = 1 + z * z / n
+    center = (p + z * z / (2 * n)) / denom
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (center - half).clip(0, 1), (center + half).clip(0, 1)
+
+
+def pd_control(a: pd.DataFrame) -> Any:
+    """Control accuracy per annotator and per control task, with Wilson intervals."""
+    ctrl = a[(a["kind"] == "control") & a["golden"].notna()].assign(correct=lambda d: d["label"].astype(str) == d["golden"].astype(str))
+    out = []
+    for key in ("worker_id", "task_id"):
+        g = ctrl.groupby(key, observed=True)["correct"].agg(["size", "sum"])
+        g["low"], g["high"] = _wilson(g["sum"], g["size"])
+        out.append(g)
+    return out
+
+
+def pd_task_counts(a: pd.DataFrame) -> pd.DataFrame:
+    return a.groupby(["task_id", "label"], observed=True).size().unstack(fill_value=0)
+
+
+def pd_item_agreement(a: pd.DataFrame) -> Any:
+    """Per-task majority share, entropy and pairwise agreement; Fleiss' kappa."""
+    counts = pd_task_counts(a)
+    m = counts.sum(axis=1)
+    share = counts.max(axis=1) / m
+    p = counts.div(m, axis=0)
+    entropy = -(p * np.log2(p.where(p > 0, 1))).sum(axis=1)
+    keep = m >= 2
+    p_i = (counts * (counts - 1)).sum(axis=1)[keep] / (m * (m - 1))[keep]
+    p_e = (p[keep].mean() ** 2).sum()
+    return share, entropy, (p_i.mean() - p_e) / (1 - p_e)
+
+
+def pd_pairwise(a: pd.DataFrame) -> pd.DataFrame:
+    """Agreement and Cohen's kappa of every pair of annotators sharing >= MIN_SHARED tasks."""
+    tw = a[["task_id", "worker_id", "label"]].drop_duplicates(["task_id", "worker_id"])
+    tw = tw.assign(w=tw["worker_id"].cat.codes, lab=tw["label"].cat.codes)[["task_id", "w", "lab"]]
+    pairs = tw.merge(tw, on="task_id")
+    pairs = pairs[pairs["w_x"] < pairs["w_y"]]
+    g = pairs.assign(agree=pairs["lab_x"] == pairs["lab_y"]).groupby(["w_x", "w_y"])
+    out = g["agree"].agg(["size", "mean"])
+    out = out[out["size"] >= MIN_SHARED]
+    pairs = pairs.join(out[[]], on=["w_x", "w_y"], how="inner")
+    na = pairs.groupby(["w_x", "w_y", "lab_x"]).size().rename_axis(["w_x", "w_y", "lab"])
+    nb = pairs.groupby(["w_x", "w_y", "lab_y"]).size().rename_axis(["w_x", "w_y", "lab"])
+    chance = (na * nb).dropna().groupby(level=["w_x", "w_y"]).sum() / out["size"] ** 2
+    out["kappa"] = 1 - (1 - out["mean"]) / (1 - chance.reindex(out.index, fill_value=0))
+    return out
+
+
+def pd_aggregate_figures(a: pd.DataFrame) -> Any:
+    """The figures built on the aggregate (here the majority label, lowest label on ties): each
+    annotator's agreement with it, its accuracy on control tasks, raw and aggregated label counts."""
+    majority = pd_task_counts(a).idxmax(axis=1).rename("majority")
+    joined = a[["task_id", "worker_id", "label", "golden"]].join(majority, on="task_id")
+    agrees = joined["label"].astype(str) == joined["majority"].astype(str)
+    per_worker = agrees.groupby(joined["worker_id"], observed=True).mean()
+    gold = joined.dropna(subset=["golden"]).drop_duplicates("task_id")
+    accuracy = (gold["golden"].astype(str) == gold["majority"].astype(str)).mean()
+    return per_worker, accuracy, a["label"].value_counts(), majority.value_counts()
+
+
+def pd_suites(run: Run) -> pd.DataFrame:
+    a = run.answers
+    s = a.groupby("assignment_id", observed=True).agg(
+        worker_id=("worker_id", "first"),
+        pool_id=("pool_id", "first"),
+        status=("status", "first"),
+        reward=("reward", "first"),
+        started_at=("started_at", "first"),
+        submitted_at=("submitted_at", "first"),
+        tasks=("task_id", "size"),
+    )
+    s["seconds"] = (s["submitted_at"] - s["started_at"]).dt.total_seconds()
+    return s
+
+
+def pd_speed(run: Run) -> Any:
+    """Seconds per task per suite and per annotator; Toloka's fast-response rule replayed."""
+    s = pd_suites(run)
+    s["per_task"] = s["seconds"] / s["tasks"]
+    per_worker = s.groupby("worker_id", observed=True)["per_task"].agg(["size", "median", "mean"])
+    ordered = s.sort_values(["worker_id", "submitted_at"])
+    fast = (ordered["seconds"] < FAST_SECONDS).astype(int)
+    window = fast.groupby(ordered["worker_id"], observed=True).rolling(FAST_HISTORY, min_periods=1).sum()
+    flagged = window[window >= 1].groupby(level=0, observed=True).head(1)
+    return per_worker, flagged
+
+
+def pd_cost(run: Run, answers: pd.DataFrame) -> Any:
+    """Spend on paid suites, per pool, per answer, per accepted suite and per final label."""
+    s = pd_suites(run)
+    paid = s[s["status"].isin(["ACCEPTED", "SUBMITTED"])]
+    total = paid["reward"].sum()
+    by_pool = paid.groupby("pool_id", observed=True)["reward"].agg(["size", "sum"])
+    final_labels = answers.loc[answers["kind"] == "regular", "task_id"].nunique()
+    return total, by_pool, total / len(run.answers), total / max(len(paid), 1), total / max(final_labels, 1)
+
+
+def pandas_rest(run: Run) -> dict[str, float]:
+    """Every figure of the report that crowd-kit has no call for, with pandas; seconds per part."""
+    seconds: dict[str, float] = {}
+
+    def timed(name: str, fn: Callable[[], Any]) -> Any:
+        start = time.perf_counter()
+        out = fn()
+        seconds[name] = time.perf_counter() - start
+        return out
+
+    answers = timed("labeling-pool rows", lambda: _pool_answers(run))
+    timed("control", lambda: pd_control(answers))
+    timed("item agreement + Fleiss", lambda: pd_item_agreement(answers))
+    timed("pairwise Cohen's kappa", lambda: pd_pairwise(answers))
+    timed("figures on the aggregate", lambda: pd_aggregate_figures(answers))
+    timed("speed + fast responders", lambda: pd_speed(run))
+    timed("cost", lambda: pd_cost(run, answers))
+    return seconds
+
+
+# Each step runs in its own process (its own peak memory and time limit), in this order. The
+# report computes majority vote and Dawid-Skene, not Wawa or one-coin DS: those two are timed
+# beside it, as crowd-kit's other fast aggregators, but left out of the like-for-like total.
+BASELINE_STEPS: dict[str, Callable[[Run], Any]] = {
+    "MajorityVote": _crowdkit_aggregator("MajorityVote"),
+    "pandas (rest)": pandas_rest,
+    "DawidSkene(20)": _crowdkit_aggregator("DawidSkene"),
+    "alpha_krippendorff": crowdkit_alpha,
+    "Wawa": _crowdkit_aggregator("Wawa"),
+    "OneCoinDawidSkene(20)": _crowdkit_aggregator("OneCoinDawidSkene"),
+}
+SAME_WORK_AS_REPORT = ("MajorityVote", "pandas (rest)", "DawidSkene(20)", "alpha_krippendorff")
+
+
+def warm_up() -> None:
+    """Import crowd-kit before the clock starts (a one-time cost of a process, not of the data)."""
+    import crowdkit.aggregation  # noqa: F401
+    import crowdkit.metrics.data  # noqa: F401
+

@@ -1,0 +1,202 @@
+"""Agreement: how far annotators agree, where they do not, and what each aggregator makes of it."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from analytics.metrics import aggregation
+from analytics.metrics._base import MetricUnavailable
+from analytics.metrics.agreement import agreement_matrix
+from dashboard import charts, data, nav, widgets
+
+version = nav.require_version("agreement.py")
+run = data.run(str(data.workspace_root()), version.id)
+st.title("Agreement")
+st.caption(f"{widgets.md_escape(version.label)} · id `{version.id}` · answers of the labeling pool (regular and control tasks)")
+
+
+def task_links(frame: pd.DataFrame) -> pd.DataFrame:
+    """task_id index -> a "task" text column and an "open" link to Task detail."""
+    out = frame.reset_index().rename(columns={"task_id": "task"})
+    out.insert(1, "open", [nav.url("task.py", version=version.id, task=t) for t in out["task"]])
+    return out
+
+
+TASK_LINK = st.column_config.LinkColumn("open", display_text="task detail ›", help="Every answer, the golden label and each aggregator's label")
+
+# ---- run-level agreement
+summary = data.metric(version.id, "run_agreement")
+if isinstance(summary, MetricUnavailable):
+    widgets.unavailable(summary)
+    st.stop()
+overlap = (
+    f"{summary.overlap_min}–{summary.overlap_max} (mean {summary.overlap_mean:.2f})"
+    if summary.overlap_min != summary.overlap_max
+    else f"{summary.overlap_min}"
+)
+c = st.columns(4)
+c[0].metric(
+    "Krippendorff's α (nominal)", widgets.num(summary.krippendorff_alpha),
+    help="1 − observed / expected disagreement over all pairable answers (Krippendorff 2011). 1 = perfect, 0 = chance; "
+    "Krippendorff suggests α ≥ 0.8 for firm conclusions and ≥ 0.667 for tentative ones.",
+)
+c[1].metric("Fleiss' κ", widgets.num(summary.fleiss_kappa), help="(P̄ − Pₑ) / (1 − Pₑ), Fleiss 1971; generalised to varying overlap (see the note).")
+c[2].metric("Tasks measured", f"{summary.items:,}", help="Tasks with at least two answers; a single answer cannot agree or disagree.")
+c[3].metric("Answers on them", f"{summary.answers:,}")
+st.caption(f"Overlap (answers per aggregated task): {overlap}.")
+if summary.overlap_varies:
+    st.info(
+        f"Overlap varies between tasks ({summary.overlap_min}–{summary.overlap_max} answers, mean {summary.overlap_mean:.2f}). Krippendorff's α handles this as it is; Fleiss' κ was "
+        "defined for a constant number of raters and is computed here with the usual generalisation (each task's "
+        "agreement over its own answer pairs), so compare it with other runs' κ with care."
+    )
+
+# ---- per item
+st.subheader("Agreement per task")
+items = data.metric(version.id, "item_agreement")
+if isinstance(items, MetricUnavailable):
+    widgets.unavailable(items)
+else:
+    unanimous = int((items["agreement"] >= 1.0).sum())
+    st.caption(
+        f"{len(items):,} aggregated tasks · {unanimous:,} unanimous ({widgets.pct(unanimous / max(1, len(items)))}) · "
+        f"median agreement with the majority {widgets.pct(float(items['agreement'].median()))}"
+    )
+    st.plotly_chart(charts.agreement_histogram(items), width="stretch")
+    st.markdown("**Least-agreed tasks** — lowest share agreeing with the majority label, then the most spread answers (entropy)")
+    least = items[items["answers"] >= 2].sort_values(["agreement", "entropy_bits", "answers"], ascending=[True, False, False], kind="stable")
+    table = task_links(least[["kind", "answers", "label", "agree", "agreement", "entropy_bits"]])
+    widgets.paginated(
+        table, key="least_agreed", page_size=20,
+        column_config={
+            "open": TASK_LINK,
+            "label": st.column_config.TextColumn("majority label"),
+            "agree": st.column_config.NumberColumn("answers agreeing", format="%d"),
+            "agreement": st.column_config.NumberColumn("agreement", format="percent"),
+            "entropy_bits": st.column_config.NumberColumn("entropy (bits)", format="%.2f", help="0 = unanimous; 1 = an even split of two labels"),
+        },
+    )
+
+# ---- pairwise
+st.subheader("Annotator pairs")
+c = st.columns([1, 1, 2])
+min_shared = int(c[0].number_input("Min. shared tasks", min_value=1, max_value=1000, value=10, step=1, key="min_shared",
+                                   help="A pair is measured only on at least this many tasks both answered."))
+value = c[1].radio("Show", ["kappa", "agreement"], format_func={"kappa": "Cohen's κ", "agreement": "share agreeing"}.get, key="pair_value")
+max_workers = int(c[2].slider("Annotators in the matrix", min_value=5, max_value=60, value=30, step=5, key="pair_max",
+                              help="The annotators who are in the most measured pairs"))
+pairs = data.metric(version.id, "pairwise_kappa", min_shared=min_shared)
+if isinstance(pairs, MetricUnavailable):
+    widgets.unavailable(pairs)
+elif pairs.empty:
+    st.info(f"No two annotators answered {min_shared:,} or more of the same tasks. Lower the minimum to see pairs.")
+else:
+    matrix = agreement_matrix(pairs, value=value, max_workers=max_workers)
+    in_pairs = len(set(pairs["worker_a"]) | set(pairs["worker_b"]))
+    st.caption(
+        f"{len(pairs):,} pairs share ≥ {min_shared:,} tasks ({in_pairs:,} annotators); the matrix shows the {len(matrix):,} in the "
+        f"most pairs. Median κ {widgets.num(float(pairs['kappa'].median()))}, median {pairs['shared'].median():,.0f} shared tasks per pair. "
+        "Blank cells: the pair shares fewer tasks."
+    )
+    st.plotly_chart(charts.agreement_heatmap(matrix, value), width="stretch")
+    with st.expander(f"All {len(pairs):,} pairs, lowest κ first"):
+        ptable = pairs.sort_values(["kappa", "shared"], ascending=[True, False], kind="stable", na_position="last")
+        ptable = ptable.assign(
+            annotator_a=[nav.url("annotator.py", version=version.id, annotator=w) for w in ptable["worker_a"]],
+            annotator_b=[nav.url("annotator.py", version=version.id, annotator=w) for w in ptable["worker_b"]],
+        )[["worker_a", "annotator_a", "worker_b", "annotator_b", "shared", "agreement", "kappa"]]
+        link = st.column_config.LinkColumn(display_text="annotator ›")
+        widgets.paginated(
+            ptable, key="pairs_table", page_size=25,
+            column_config={"annotator_a": link, "annotator_b": link, "agreement": st.column_config.NumberColumn(format="percent"),
+                           "kappa": st.column_config.NumberColumn("Cohen's κ", format="%.3f")},
+        )
+
+# ---- aggregators
+st.subheader("Aggregators")
+st.caption(f"**Tie rule:** {aggregation.TIE_RULE}. Label order (tie order): {', '.join(widgets.md_escape(x) for x in run.labels)}.")
+picked = st.multiselect(
+    "Methods", list(aggregation.METHODS), default=list(aggregation.FAST_METHODS), format_func=aggregation.METHODS.get, key="methods",
+    help="Majority vote, Wawa and (one-coin) Dawid-Skene run at once; GLAD and MACE only when started, as they take minutes on large runs.",
+)
+started = st.session_state.setdefault("slow_started", set())
+ready: dict[str, object] = {}
+for m in picked:
+    if m in aggregation.SLOW_METHODS and (version.id, m) not in started:
+        est = aggregation.estimate_seconds(run, m)
+        c = st.columns([1, 3])
+        if c[0].button(f"Run {aggregation.METHODS[m]}", key=f"start_{m}"):
+            started.add((version.id, m))
+        else:
+            c[1].caption(f"{aggregation.METHODS[m]} on {len(aggregation.pool_rows(run)):,} answers takes about {est:,.0f} s (estimated).")
+            continue
+    if m in aggregation.SLOW_METHODS:
+        est = aggregation.estimate_seconds(run, m)
+        with st.spinner(f"Running {aggregation.METHODS[m]} — about {est:,.0f} s…"):
+            ready[m] = data.metric(version.id, "aggregate", method=m)
+    else:
+        ready[m] = data.metric(version.id, "aggregate", method=m)
+
+refs = ["golden"] + (["truth"] if run.truth is not None and len(run.truth) else [])
+mv = ready.get("mv")
+rows = []
+for m, agg in ready.items():
+    if isinstance(agg, MetricUnavailable):
+        widgets.unavailable(agg)
+        continue
+    row = {"method": aggregation.METHODS[m], "tasks labeled": len(agg.labels), "tied": agg.n_tied, "seconds": agg.seconds}
+    if mv is not None and not isinstance(mv, MetricUnavailable):
+        both = (agg.codes >= 0) & (mv.codes >= 0)
+        row["labels ≠ majority vote"] = int((agg.codes[both] != mv.codes[both]).sum())
+    for ref in refs:
+        acc = data.quality(version.id, "accuracy", method=m, reference=ref)
+        if isinstance(acc, MetricUnavailable):
+            row[f"{ref}: accuracy"] = None
+            continue
+        row.update({
+            f"{ref}: tasks": acc.tasks, f"{ref}: correct": acc.correct, f"{ref}: accuracy": acc.accuracy,
+            f"{ref}: 95 % CI low": acc.ci_low, f"{ref}: 95 % CI high": acc.ci_high,
+            f"{ref}: ties counted wrong": acc.strict, f"{ref}: ties at random": acc.expected,
+        })
+    rows.append(row)
+if rows:
+    comp = pd.DataFrame(rows)
+    fmt = {c: st.column_config.NumberColumn(format="percent") for c in comp.columns if any(s in c for s in ("accuracy", "CI", "ties counted", "ties at"))}
+    fmt["seconds"] = st.column_config.NumberColumn("time (s)", format="%.2f")
+    st.dataframe(comp, hide_index=True, width="stretch", column_config=fmt)
+    for ref in refs:
+        col = f"{ref}: accuracy"
+        if col in comp and comp[col].notna().any():
+            plot = comp[comp[col].notna()].rename(columns={col: "accuracy", f"{ref}: 95 % CI low": "ci_low", f"{ref}: 95 % CI high": "ci_high",
+                                                          f"{ref}: correct": "correct", f"{ref}: tasks": "tasks"})
+            st.markdown(f"**Accuracy against {'the control tasks’ known answers' if ref == 'golden' else 'the ground truth'}** "
+                        f"({int(plot['tasks'].iloc[0]):,} tasks; bars: 95 % Wilson interval)")
+            st.plotly_chart(charts.accuracy_by_method(plot), width="stretch", key=f"acc_{ref}")
+        elif col in comp:
+            st.info(f"No accuracy against {ref}: " + ("the run has no control tasks with a known answer." if ref == "golden" else "no ground truth."))
+    st.caption("Accuracy on control tasks measures the aggregate where annotators could be judged; control tasks get the same overlap as the rest. "
+               "“Ties counted wrong” and “ties at random” show how much the tie rule moves the figure.")
+
+# ---- disagreements
+st.subheader("Where the aggregators disagree")
+methods = tuple(m for m in aggregation.METHODS if m in ready and not isinstance(ready[m], MetricUnavailable))
+if len(methods) < 2:
+    st.info("Pick at least two methods to compare their labels.")
+else:
+    dis = data.metric(version.id, "disagreements", methods=methods)
+    if isinstance(dis, MetricUnavailable):
+        widgets.unavailable(dis)
+    else:
+        n_tasks = len(ready[methods[0]].labels)
+        st.caption(
+            f"{len(dis):,} of {n_tasks:,} tasks ({widgets.pct(len(dis) / max(1, n_tasks))}) get different labels from "
+            f"{', '.join(aggregation.METHODS[m] for m in methods)}; least confident first."
+        )
+        if len(dis):
+            table = task_links(dis)
+            cfg = {"open": TASK_LINK}
+            for m in methods:
+                cfg[m] = st.column_config.TextColumn(aggregation.METHODS[m])
+                cfg[f"{m}_confidence"] = st.column_config.NumberColumn(f"{aggregation.METHODS[m]} confidence", format="percent")
+            widgets.paginated(table, key="disagreements", page_size=20, column_config=cfg)

@@ -1,0 +1,123 @@
+"""Annotator detail (?version=&annotator=): their figures, every answer they gave, speed and label use."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import streamlit as st
+
+from analytics.metrics.people import attach_decisions
+from dashboard import charts, data, nav, widgets
+
+version = nav.require_version("annotator.py")
+base = data.people(version.id, "annotator_table")
+if isinstance(base, Exception):
+    widgets.unavailable(base)
+    st.stop()
+worker = nav.require_param("annotator", "annotator", base.index, back="annotators.py", version=version.id)
+ws = data.workspace()
+row = attach_decisions(base.loc[[worker]], ws.decisions(version.id)).iloc[0]
+
+st.title(f"Annotator {widgets.md_escape(worker)}")
+nav.link("annotators.py", "Back to all annotators (ban review)", icon=":material/arrow_back:", version=version.id, annotator=worker)
+
+speed = data.people(version.id, "speed_vs_pool", worker_id=worker)
+t = st.columns(6)
+t[0].metric("Answers", f"{row['answers']:,}", help=f"{row['labeling_answers']:,} labeled in the labeling pool (regular + control); the rest exam, training, skipped or expired")
+acc = "n/a" if row["control_answers"] == 0 else widgets.pct(row["control_accuracy"])
+t[1].metric("Control accuracy", acc, help="95 % Wilson interval and count below")
+t[1].caption(widgets.rate_with_counts(row["control_correct"], row["control_answers"], row["control_ci_low"], row["control_ci_high"], "control answers") + ("" if row["control_enough"] else " · too few to judge"))
+t[2].metric("Agreement with MV", "n/a" if row["agreement_answers"] == 0 else widgets.pct(row["agreement"]))
+t[2].caption(widgets.rate_with_counts(row["agreement_agree"], row["agreement_answers"], row["agreement_ci_low"], row["agreement_ci_high"], "answers"))
+if isinstance(speed, Exception):
+    t[3].metric("Median s/task", "n/a", help=str(speed))
+else:
+    ratio = speed.median_seconds_per_task / speed.pool_median_seconds_per_task
+    t[3].metric(
+        "Median s/task", f"{speed.median_seconds_per_task:.1f} s", delta=f"{speed.median_seconds_per_task - speed.pool_median_seconds_per_task:+.1f} s vs pool",
+        delta_color="off", help="median over their suites of suite seconds / tasks in the suite",
+    )
+    t[3].caption(f"pool median {speed.pool_median_seconds_per_task:.1f} s ({ratio:.2f}×) · their {speed.suites:,} suites, the pools' {speed.pool_suites:,}")
+exam_text = "n/a" if row["exam_items"] == 0 or math.isnan(row["exam_score"]) else widgets.pct(row["exam_score"], 0)
+t[4].metric("Exam score", exam_text)
+if row["exam_items"]:
+    passed = row["exam_passed"]
+    verdict = "no threshold recorded" if pd.isna(passed) else ("passed" if passed else "failed")
+    t[4].caption(f"{row['exam_correct']:,} of {row['exam_items']:,} items right · {verdict}")
+t[5].metric("Ban", "banned" if row["banned"] else ("flagged" if row["flagged"] else "not banned"))
+t[5].caption(widgets.md_escape(row["ban_status"]))
+if row["decisions"]:
+    st.caption(f":material/gavel: Last QA decision: **{widgets.md_escape(row['last_decision'])}** by {widgets.md_escape(row['decided_by'])} at {widgets.md_escape(row['decided_at'])} ({row['decisions']:,} recorded)")
+if isinstance(row["replayed_evidence"], str):
+    st.caption(f"Replayed ban evidence: {widgets.md_escape(row['replayed_evidence'])}")
+if isinstance(row["over_used_label"], str):
+    st.warning(f"Over-uses the label {widgets.md_escape(row['over_used_label'])} compared with everyone else (see label use below).", icon=":material/balance:")
+
+answers = data.people(version.id, "annotator_answers", worker_id=worker)
+wrong_control = answers[(answers["kind"] == "control") & (answers["check"] == "wrong")]
+if len(wrong_control):
+    st.markdown(f"**Wrong control answers** ({len(wrong_control):,} of {int(row['control_answers']):,})")
+    links = st.columns(min(4, len(wrong_control)))
+    for i, (_, a) in enumerate(wrong_control.head(12).iterrows()):
+        with links[i % len(links)]:
+            nav.link("task.py", f"{widgets.md_escape(a['task_id'])}: {widgets.md_escape(a['label'])} (golden {widgets.md_escape(a['golden'])})", icon=":material/close:", version=version.id, task=a["task_id"])
+
+st.subheader("Every answer")
+f = st.columns([3, 1])
+kinds = f[0].multiselect("Kinds", sorted(answers["kind"].unique()), default=sorted(answers["kind"].unique()), key="kinds")
+wrong_only = f[1].toggle("Wrong graded answers only", key="wrong_only")
+shown = answers[answers["kind"].isin(kinds)]
+if wrong_only:
+    shown = shown[shown["check"] == "wrong"]
+n_wrong = int(((answers["kind"] == "control") & (answers["check"] == "wrong")).sum())
+st.caption(f"{len(shown):,} of {len(answers):,} answers · {n_wrong:,} wrong control answers (marked “wrong”) · aggregated labels: majority vote (MV) and Dawid-Skene (DS), converged")
+view = shown.assign(task=[nav.url("task.py", version=version.id, task=tid) for tid in shown["task_id"]])
+inputs = [col for col in view.columns if col.startswith("input_")]
+cols = ["task", *inputs, "kind", "label", "golden", "check", *[c for c in ("mv_label", "mv_confidence", "ds_label", "ds_confidence") if c in view.columns], "seconds_per_task", "status", "submitted_at"]
+config = {
+    "task": st.column_config.LinkColumn("task", display_text=r"task=([^&]+)", help="Open the task: every answer and the aggregate"),
+    "check": st.column_config.TextColumn("vs golden"),
+    "mv_label": "MV label", "ds_label": "DS label",
+    "mv_confidence": st.column_config.NumberColumn("MV conf.", format="percent"),
+    "ds_confidence": st.column_config.NumberColumn("DS conf.", format="percent"),
+    "seconds_per_task": st.column_config.NumberColumn("s/task", format="%.1f s"),
+    "submitted_at": st.column_config.DatetimeColumn("submitted (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+}
+config.update({c: st.column_config.TextColumn(c.removeprefix("input_")) for c in inputs})
+widgets.paginated(view[cols], key="answers", column_config=config)
+
+left, right = st.columns(2)
+with left:
+    st.subheader("Speed against the pool")
+    if isinstance(speed, Exception):
+        widgets.unavailable(speed)
+    else:
+        st.plotly_chart(charts.speed_histogram(speed), width="stretch")
+        st.dataframe(
+            speed.by_pool, width="stretch",
+            column_config={
+                "suites": st.column_config.NumberColumn("their suites", format="%d"),
+                "median_seconds_per_task": st.column_config.NumberColumn("their median", format="%.1f s"),
+                "pool_suites": st.column_config.NumberColumn("pool suites", format="%d"),
+                "pool_annotators": st.column_config.NumberColumn("pool annotators", format="%d"),
+                "pool_median_seconds_per_task": st.column_config.NumberColumn("pool median", format="%.1f s"),
+                "ratio": st.column_config.NumberColumn("theirs / pool", format="%.2f×"),
+            },
+        )
+with right:
+    st.subheader("Label use against everyone else")
+    use = data.metric(version.id, "annotator_label_use")
+    if isinstance(use, Exception):
+        widgets.unavailable(use)
+    elif worker not in use.annotators.index:
+        st.info("No regular answers from this annotator: label use is compared on regular tasks only.")
+    else:
+        shares = use.shares.loc[worker]
+        st.plotly_chart(charts.label_use_chart(shares), width="stretch")
+        a = use.annotators.loc[worker]
+        p = "not tested (too few answers)" if math.isnan(a["p_value"]) else f"χ² = {a['chi2']:.1f}, dof {a['dof']}, p = {a['p_value']:.2g}"
+        st.caption(
+            f"{a['answers']:,} regular answers · most over-used: {widgets.md_escape(a['over_used_label'])} ({a['over_use_pp']:+.1f} points) · {p} · "
+            + ("**flagged** (Bonferroni-corrected and ≥ 10 points)" if a["flagged"] else "not flagged")
+        )

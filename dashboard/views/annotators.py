@@ -1,0 +1,163 @@
+"""Annotators (QA): one row per annotator with the figures behind a ban, and the ban review."""
+
+from __future__ import annotations
+
+import inspect
+
+import streamlit as st
+
+from analytics.metrics.control import control_accuracy
+from analytics.metrics.people import attach_decisions, filter_annotators
+from analytics.sources.workspace import DECISIONS
+from dashboard import data, nav, widgets
+
+version = nav.require_version("annotators.py")
+st.title("Annotators")
+base = data.people(version.id, "annotator_table")
+if isinstance(base, Exception):
+    widgets.unavailable(base)
+    st.stop()
+ws = data.workspace()
+table = attach_decisions(base, ws.decisions(version.id))
+MIN_CONTROL = inspect.signature(control_accuracy).parameters["min_answers"].default  # "enough" control answers
+
+c = st.columns(5)
+c[0].metric("Annotators", f"{len(table):,}", help="everyone with an answer of any kind, exam included")
+c[1].metric("Banned", f"{int(table['banned'].sum()):,}", help="with a recorded restriction")
+c[2].metric("Replay would ban", f"{int(table['replayed_rule'].notna().sum()):,}", help="the pools' rules replayed over the answers")
+c[3].metric("Flagged, not banned", f"{int((table['flagged'] & ~table['banned']).sum()):,}", help="the replay bans them, no restriction was recorded")
+c[4].metric("Reviewed", f"{int(table['last_decision'].notna().sum()):,} / {int(table['flagged'].sum()):,}", help="annotators with a recorded QA decision / banned or flagged ones")
+for figure, why in base.attrs.get("unavailable", {}).items():
+    st.caption(f":material/info: {figure.capitalize()} not available: {why}")
+
+st.subheader("Every annotator")
+f = st.columns([1.2, 1, 1.3, 1.5])
+flagged_only = f[0].toggle("Banned or flagged only", key="flagged_only")
+min_answers = f[1].number_input("Min answers", min_value=0, value=0, step=5, key="min_answers")
+below = f[2].slider("Control accuracy below (%)", 0, 100, 100, step=5, key="acc_below", help="100 = no filter; annotators without control answers are left out otherwise")
+search = f[3].text_input("Search annotator id", key="search", placeholder="part of an id")
+s = st.columns([2, 1, 3])
+SORTS = {
+    "answers": "answers", "control accuracy": "control_accuracy", "agreement": "agreement",
+    "median s/task": "median_seconds_per_task", "exam score": "exam_score", "annotator id": None,
+}
+sort = s[0].selectbox("Sort by (whole table)", list(SORTS), key="sort")
+descending = s[1].toggle("Descending", value=True, key="descending")
+shown = filter_annotators(table, flagged_only=flagged_only, min_answers=int(min_answers), accuracy_below=None if below >= 100 else below / 100, search=search)
+key = SORTS[sort]
+shown = shown.sort_index(ascending=not descending) if key is None else shown.sort_values(key, ascending=not descending, na_position="last", kind="stable")
+s[2].caption(f"{len(shown):,} of {len(table):,} annotators match. Column headers sort the shown page only.")
+
+
+def _interval(lo, hi) -> list[str]:
+    return ["" if lo_ != lo_ else f"{100 * lo_:.0f}–{100 * hi_:.0f} %" for lo_, hi_ in zip(lo, hi)]
+
+
+view = shown.reset_index()
+view.insert(0, "open", [nav.url("annotator.py", version=version.id, annotator=w) for w in view["worker_id"]])
+view["control_ci"] = _interval(view["control_ci_low"], view["control_ci_high"])
+view["agreement_ci"] = _interval(view["agreement_ci_low"], view["agreement_ci_high"])
+columns = [
+    "open", "answers", "control_accuracy", "control_correct", "control_answers", "control_ci", "control_enough",
+    "agreement", "agreement_answers", "agreement_ci", "median_seconds_per_task", "exam_score", "ban_status",
+    "over_used_label", "last_decision",
+]
+widgets.paginated(
+    view[columns],
+    key="annotators",
+    column_config={
+        "open": st.column_config.LinkColumn("annotator", display_text=r"annotator=([^&]+)", help="Open the annotator's answers"),
+        "answers": st.column_config.NumberColumn("answers", format="%d", help="every answer, exam included"),
+        "control_accuracy": st.column_config.NumberColumn("control accuracy", format="percent"),
+        "control_correct": st.column_config.NumberColumn("control right", format="%d"),
+        "control_answers": st.column_config.NumberColumn("control answers", format="%d"),
+        "control_ci": st.column_config.TextColumn("control 95 % CI"),
+        "control_enough": st.column_config.CheckboxColumn(f"≥ {MIN_CONTROL} control", help="fewer control answers: too few to judge on"),
+        "agreement": st.column_config.NumberColumn("agreement with MV", format="percent", help="share of answers equal to the majority-vote label"),
+        "agreement_answers": st.column_config.NumberColumn("on answers", format="%d"),
+        "agreement_ci": st.column_config.TextColumn("agreement 95 % CI"),
+        "median_seconds_per_task": st.column_config.NumberColumn("median s/task", format="%.1f s"),
+        "exam_score": st.column_config.NumberColumn("exam score", format="percent"),
+        "ban_status": st.column_config.TextColumn("ban", width="medium"),
+        "over_used_label": st.column_config.TextColumn("over-uses label"),
+        "last_decision": st.column_config.TextColumn("QA decision"),
+    },
+)
+st.download_button(
+    "Download these annotators (CSV)", shown.to_csv().encode("utf-8"), file_name=f"annotators-{version.id[:8]}.csv",
+    mime="text/csv", icon=":material/download:",
+)
+
+st.subheader("Ban review")
+flash = st.session_state.pop("decision_flash", None)
+if flash:
+    st.success(flash, icon=":material/check_circle:")
+candidates = list(table[table["flagged"]].index)
+wanted = nav.param("annotator")
+if wanted is not None and wanted in table.index and wanted not in candidates:
+    candidates.insert(0, wanted)  # a pasted link to someone not flagged can still be reviewed
+if not candidates:
+    st.info("Nobody in this dataset version is banned or would be banned by the pools' rules.")
+    st.stop()
+worker = st.selectbox(
+    "Banned or flagged annotator", candidates, index=candidates.index(wanted) if wanted in candidates else 0,
+    key="review_annotator", format_func=lambda w: f"{w} · {table.loc[w, 'ban_status']}",
+)
+row = table.loc[worker]
+nav.link("annotator.py", "All of this annotator's answers", version=version.id, annotator=worker)
+st.caption(f"Status: {widgets.md_escape(row['ban_status'])} · control {widgets.rate_with_counts(row['control_correct'], row['control_answers'], row['control_ci_low'], row['control_ci_high'], 'control answers')}")
+evidence = data.people(version.id, "ban_evidence", worker_id=worker)
+if isinstance(evidence, Exception):
+    widgets.unavailable(evidence)
+    run = data.run(str(data.workspace_root()), version.id)
+    st.dataframe(run.restrictions[run.restrictions["worker_id"] == worker], hide_index=True, width="stretch")
+else:
+    st.markdown("**The ban, replayed and recorded**")
+    st.dataframe(
+        evidence.bans[["pool_id", "rule", "at", "evidence", "recorded_rule", "recorded_at", "recorded_reason", "agrees", "suites_after", "spend_after"]],
+        hide_index=True, width="stretch",
+        column_config={
+            "rule": "replayed rule", "at": st.column_config.DatetimeColumn("replayed at (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+            "recorded_at": st.column_config.DatetimeColumn("recorded at (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+            "suites_after": st.column_config.NumberColumn("suites after", format="%d"),
+            "spend_after": st.column_config.NumberColumn("spend after", format="%.3f", help=f"paid after the ban moment, in {data.run(str(data.workspace_root()), version.id).pricing.currency}"),
+        },
+    )
+    st.markdown("**Their task suites** (ticked *in fast-rule window*: the suites the fast-response rule counted when it fired)")
+    widgets.paginated(
+        evidence.suites, key="ev_suites", page_size=20,
+        column_config={
+            "seconds": st.column_config.NumberColumn("seconds", format="%.1f s"),
+            "in_fast_window": st.column_config.CheckboxColumn("in fast-rule window"),
+            "after_ban": st.column_config.CheckboxColumn("after the ban"),
+        },
+    )
+    st.markdown("**Their control answers**")
+    widgets.paginated(
+        evidence.control.assign(check=["right" if ok else "wrong" for ok in evidence.control["correct"]]).drop(columns="correct"),
+        key="ev_control", page_size=20,
+        column_config={"in_control_window": st.column_config.CheckboxColumn("in golden-set window")},
+    )
+
+with st.form("decision"):
+    st.markdown("**Record a decision**")
+    decision = st.radio("Decision", DECISIONS, horizontal=True, key="decision")
+    reviewer = st.text_input("Reviewer", key="reviewer", placeholder="your name")
+    note = st.text_area("Note", key="note", placeholder="what you checked, what it showed")
+    submitted = st.form_submit_button("Record decision", icon=":material/gavel:")
+if submitted:
+    try:
+        ws.record_decision(version.id, worker, decision, reviewer, note)
+    except ValueError as err:
+        st.error(str(err))
+    else:
+        st.session_state["decision_flash"] = f"Recorded “{decision}” on {worker} by {reviewer.strip()}."
+        st.rerun()
+
+history = ws.decisions(version.id)
+history = history[history["worker_id"].astype(str) == worker]
+st.markdown(f"**Decision history** ({len(history):,})")
+if len(history):
+    st.dataframe(history[["decided_at", "decision", "reviewer", "note"]].iloc[::-1], hide_index=True, width="stretch")
+else:
+    st.caption("No decision recorded yet for this annotator.")

@@ -1,0 +1,158 @@
+"""Labels: how often each label was given and chosen, who over-uses one, and two versions side by side."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from analytics.metrics import aggregation
+from analytics.metrics._base import MetricUnavailable
+from analytics.metrics.labels import MIN_OVER_USE_PP, compare_distributions, distribution_of
+from dashboard import charts, data, nav, widgets
+
+version = nav.require_version("labels.py")
+root = str(data.workspace_root())
+run = data.run(root, version.id)
+st.title("Labels")
+st.caption(f"{widgets.md_escape(version.label)} · id `{version.id}` · label set in tie order: {', '.join(widgets.md_escape(x) for x in run.labels)}")
+
+
+def aggregated_distribution(version_id: str, labels, method: str = "mv"):
+    agg = data.metric(version_id, "aggregate", method=method)
+    if isinstance(agg, MetricUnavailable):
+        return agg
+    return distribution_of(agg.labels["label"], labels)
+
+
+# ---- raw and aggregated
+st.subheader("Distribution")
+method = st.selectbox("Aggregated by", list(aggregation.FAST_METHODS), format_func=aggregation.METHODS.get, key="agg_method")
+raw = data.metric(version.id, "label_distribution")
+agg = aggregated_distribution(version.id, run.labels, method)
+if isinstance(raw, MetricUnavailable):
+    widgets.unavailable(raw)
+else:
+    dist = pd.DataFrame({"raw_count": raw["count"], "raw_share": raw["share"]})
+    if not isinstance(agg, MetricUnavailable):
+        dist["aggregated_count"] = agg["count"].reindex(dist.index).fillna(0).astype("int64")
+        dist["aggregated_share"] = agg["share"].reindex(dist.index)
+        dist["difference_pp"] = 100 * (dist["aggregated_share"] - dist["raw_share"])
+    else:
+        widgets.unavailable(agg)
+    n_raw = int(dist["raw_count"].sum())
+    n_agg = int(dist["aggregated_count"].sum()) if "aggregated_count" in dist else 0
+    c = st.columns(3)
+    c[0].metric("Answers counted", f"{n_raw:,}", help="Labeled answers on regular and control tasks (exam and training left out)")
+    c[1].metric("Aggregated tasks", f"{n_agg:,}", help=f"One label per task by {aggregation.METHODS[method]}")
+    c[2].metric("Labels used", f"{int((dist['raw_count'] > 0).sum())} of {len(dist)}")
+    series = {"raw_share": f"answers ({n_raw:,})"}
+    if "aggregated_share" in dist:
+        series["aggregated_share"] = f"{aggregation.METHODS[method]} labels ({n_agg:,} tasks)"
+    st.plotly_chart(charts.distribution_bars(dist, series, y_title="% of answers / of tasks"), width="stretch")
+    shown = dist.reset_index().rename(columns={"raw_count": "answers", "raw_share": "share of answers", "aggregated_count": "tasks",
+                                               "aggregated_share": "share of tasks", "difference_pp": "difference (pp)"})
+    st.dataframe(
+        shown, hide_index=True, width="stretch",
+        column_config={
+            "share of answers": st.column_config.NumberColumn(format="percent"),
+            "share of tasks": st.column_config.NumberColumn(format="percent"),
+            "difference (pp)": st.column_config.NumberColumn(format="%+.1f", help="share of tasks − share of answers, in percentage points"),
+        },
+    )
+    st.caption(f"Aggregation moves shares towards the labels annotators agree on. Tie rule: {aggregation.TIE_RULE}.")
+
+# ---- per annotator
+st.subheader("Label use per annotator")
+min_answers = int(st.number_input("Test annotators with at least … regular answers", min_value=1, max_value=10_000, value=20, step=5, key="min_answers"))
+use = data.metric(version.id, "annotator_label_use") if min_answers == 20 else data.metric(version.id, "annotator_label_use", min_answers=min_answers)
+if isinstance(use, MetricUnavailable):
+    widgets.unavailable(use)
+else:
+    a = use.annotators
+    tested = a["p_value"].notna()
+    flagged = a[a["flagged"]]
+    c = st.columns(3)
+    c[0].metric("Annotators", f"{len(a):,}", help="with at least one labeled regular answer")
+    c[1].metric("Tested", f"{int(tested.sum()):,}", help=f"with ≥ {min_answers:,} regular answers")
+    c[2].metric("Over-use a label", f"{len(flagged):,}", help="flagged: see the rule below")
+    st.caption(
+        "Each annotator's label shares against everyone else's (leaving them out), Pearson's χ² goodness of fit; flagged when "
+        f"p < 0.05 / {int(tested.sum()):,} (Bonferroni over the annotators tested) and the over-used label's share is at least "
+        f"{MIN_OVER_USE_PP:g} percentage points above the others'."
+    )
+    table = a[tested].sort_values(["flagged", "p_value", "over_use_pp"], ascending=[False, True, False], kind="stable").reset_index()
+    table.insert(1, "open", [nav.url("annotator.py", version=version.id, annotator=w) for w in table["worker_id"]])
+    widgets.paginated(
+        table[["worker_id", "open", "answers", "over_used_label", "over_use_pp", "chi2", "dof", "p_value", "flagged"]],
+        key="label_use", page_size=20,
+        column_config={
+            "worker_id": st.column_config.TextColumn("annotator"),
+            "open": st.column_config.LinkColumn("open", display_text="annotator ›"),
+            "over_used_label": st.column_config.TextColumn("most over-used label"),
+            "over_use_pp": st.column_config.NumberColumn("over-use (pp)", format="%+.1f"),
+            "chi2": st.column_config.NumberColumn("χ²", format="%.1f"),
+            "p_value": st.column_config.NumberColumn("p", format="%.2g"),
+        },
+    )
+    if tested.any():
+        top = list(flagged.index) + [w for w in a[tested].sort_values("over_use_pp", ascending=False).index if w not in set(flagged.index)]
+        top = top[:30]
+        diff = use.shares["difference_pp"].unstack("label").reindex(index=top, columns=list(run.labels))
+        st.markdown(f"**Share of each label against everyone else's** — the {len(top)} annotators who deviate most (flagged first), percentage points")
+        st.plotly_chart(charts.label_bias_heatmap(diff), width="stretch")
+
+# ---- two versions
+st.subheader("Compare with another version")
+listing = data.listing(root)
+others = [v for v in listing.versions if v.id != version.id]
+if not others:
+    st.info("The workspace has a single version: nothing to compare with yet.")
+    st.stop()
+wanted = nav.param("compare")
+default = next((v for v in others if v.id in version.parents), others[-1])
+if wanted:
+    found = data.find_version(wanted)
+    if found is None or found.id == version.id:
+        st.error(f"No other dataset version has the id {widgets.md_code(wanted)} given in the link (`compare=`). Pick one below.")
+    else:
+        default = found
+ids = [v.id for v in others]
+by_id = {v.id: v for v in others}
+other_id = st.selectbox(
+    "Second version", ids, index=ids.index(default.id), format_func=lambda i: f"{by_id[i].label} · {i[:8]}", key="compare_pick",
+)
+other = by_id[other_id]
+basis = st.radio("Compare", ["raw", "aggregated"], format_func={"raw": "answers", "aggregated": "majority-vote labels"}.get, horizontal=True, key="compare_basis")
+other_run = data.run(root, other.id)
+if basis == "raw":
+    a_dist, b_dist = data.metric(version.id, "label_distribution"), data.metric(other.id, "label_distribution")
+else:
+    a_dist, b_dist = aggregated_distribution(version.id, run.labels), aggregated_distribution(other.id, other_run.labels)
+bad = next((x for x in (a_dist, b_dist) if isinstance(x, MetricUnavailable)), None)
+if bad is not None:
+    widgets.unavailable(bad)
+    st.stop()
+if set(run.labels) != set(other_run.labels):
+    st.warning(
+        f"The two versions use different label sets ({', '.join(widgets.md_escape(x) for x in run.labels)} against "
+        f"{', '.join(widgets.md_escape(x) for x in other_run.labels)}): labels missing from one count as 0 there, so the distance mostly "
+        "shows that they label different things."
+    )
+cmp = compare_distributions(a_dist, b_dist)
+name_a, name_b = f"{version.label} ({version.id[:8]})", f"{other.label} ({other.id[:8]})"
+c = st.columns(3)
+c[0].metric("Total variation distance", widgets.pct(cmp.total_variation), help="½ Σ |share a − share b|: the share of answers that would have to change label")
+c[1].metric("χ² (homogeneity)", "n/a" if cmp.chi2 != cmp.chi2 else f"{cmp.chi2:.1f} (dof {cmp.dof})")
+c[2].metric("p-value", "n/a" if cmp.p_value != cmp.p_value else f"{cmp.p_value:.3g}")
+unit = "answers" if basis == "raw" else "tasks"
+st.caption(f"A = this version: {int(cmp.table['count_a'].sum()):,} {unit}; B = {widgets.md_escape(name_b)}: {int(cmp.table['count_b'].sum()):,} {unit}.")
+st.plotly_chart(
+    charts.distribution_bars(cmp.table, {"share_a": f"A: {name_a}", "share_b": f"B: {name_b}"}, y_title=f"% of {unit}"),
+    width="stretch", key="compare_chart",
+)
+st.dataframe(
+    cmp.table.reset_index().rename(columns={"count_a": f"A {unit}", "count_b": f"B {unit}", "share_a": "A share", "share_b": "B share", "difference_pp": "B − A (pp)"}),
+    hide_index=True, width="stretch",
+    column_config={"A share": st.column_config.NumberColumn(format="percent"), "B share": st.column_config.NumberColumn(format="percent"),
+                   "B − A (pp)": st.column_config.NumberColumn(format="%+.1f")},
+)

@@ -1,0 +1,67 @@
+"""Task detail (?version=&task=): the task's inputs, every answer and who gave it, golden and aggregates."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import data, nav, widgets
+
+version = nav.require_version("task.py")
+run = data.run(str(data.workspace_root()), version.id)
+task = nav.require_param("task", "task", run.codes.task_names, back="annotators.py", version=version.id)
+answers = data.people(version.id, "task_answers", task_id=task)
+
+st.title(f"Task {widgets.md_escape(task)}")
+kinds = sorted(answers["kind"].unique())
+st.caption(f"{len(answers):,} answers · kind: {', '.join(kinds)} · pool {', '.join(sorted(answers['pool_id'].unique()))}")
+if "exam" in kinds:
+    nav.link("exam.py", "This item on the Exam page", icon=":material/quiz:", version=version.id, item=task)
+
+left, right = st.columns([1, 1])
+with left:
+    st.subheader("Inputs")
+    if task in run.tasks.index and len(run.tasks.columns):
+        for field, value in run.tasks.loc[task].items():
+            widgets.task_input(str(field), value)
+    else:
+        st.caption("The export has no input fields for this task: its id is its input (an export with a single input field names tasks by its value).")
+        widgets.task_input("task id", task)
+
+with right:
+    st.subheader("Known and aggregated label")
+    golden = sorted(answers["golden"].dropna().astype(str).unique())
+    truth = run.truth.get(task) if run.truth is not None else None
+    g = st.columns(2)
+    g[0].metric("Golden label", ", ".join(golden) if golden else "none", help="the known answer of a control, exam or training task")
+    g[1].metric("Ground truth", "none" if truth is None or pd.isna(truth) else str(truth), help="from a truth file given at import")
+    votes = data.people(version.id, "task_votes", task_id=task)
+    if isinstance(votes, Exception):
+        st.info(f"No aggregated label: {votes} (exam and training items are graded against their golden label instead).")
+    else:
+        st.dataframe(
+            votes.reset_index(), hide_index=True, width="stretch",
+            column_config={
+                "method": "aggregator",
+                "confidence": st.column_config.NumberColumn("confidence", format="percent", help="the method's probability of its label"),
+                "tied": st.column_config.CheckboxColumn("tie", help="the tie rule decided it (the label listed first in the label set wins)"),
+            },
+        )
+    pool = answers[answers["kind"].isin(["regular", "control"]) & answers["label"].notna()]
+    counts = pool["label"].astype(str).value_counts().reindex(list(run.labels), fill_value=0)
+    if len(pool):
+        st.caption("Votes in the labeling pool: " + " · ".join(f"{widgets.md_escape(lab)} {n:,}" for lab, n in counts.items()) + f" (of {len(pool):,})")
+
+st.subheader("Every answer")
+view = answers.assign(annotator=[nav.url("annotator.py", version=version.id, annotator=w) for w in answers["worker_id"]])
+widgets.paginated(
+    view[["annotator", "label", "golden", "check", "kind", "status", "seconds_per_task", "submitted_at", "assignment_id"]],
+    key="task_answers",
+    column_config={
+        "annotator": st.column_config.LinkColumn("annotator", display_text=r"annotator=([^&]+)", help="Open the annotator"),
+        "check": st.column_config.TextColumn("vs golden"),
+        "seconds_per_task": st.column_config.NumberColumn("s/task", format="%.1f s", help="their suite's seconds / tasks in the suite"),
+        "submitted_at": st.column_config.DatetimeColumn("submitted (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+        "assignment_id": st.column_config.TextColumn("task suite"),
+    },
+)

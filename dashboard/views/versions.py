@@ -1,0 +1,115 @@
+"""Versions: the workspace's dataset versions, their lineage and headline figures."""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import charts, data, nav
+
+st.title("Dataset versions")
+root = str(data.workspace_root())
+ls = data.listing(root)
+for p in ls.problems:
+    st.warning(f"{p.message} {p.fix}")
+if not ls.versions:
+    st.info(f"No dataset versions in `{root}` yet.")
+    nav.link("import_run.py", "Import a Toloka export")
+    st.caption("Or from a terminal: `crowdlens import results.tsv --name NAME --version 1.0.0`, or `crowdlens demo` for simulated data.")
+    st.stop()
+if any(v.simulated for v in ls.versions):
+    st.caption(":material/science: Versions marked *simulated* hold generated demo data, not real annotators.")
+
+
+
+def headline(v) -> tuple[dict, str]:
+    """A version's headline figures and where they come from: stored in its manifest at import,
+    else computed now from its run (older or small workspaces), else none."""
+    stored = v.metadata.get("headline")
+    if isinstance(stored, dict) and stored:
+        return dict(stored), "stored at import"
+    try:
+        figures = data.quality(v.id, "headline")
+    except Exception as err:  # a version whose files cannot be read still gets its row
+        return {}, f"n/a: the run could not be opened ({type(err).__name__})"
+    if isinstance(figures, Exception):
+        return {}, f"n/a: {figures}"
+    return dict(figures), "computed now"
+
+
+missing = [v for v in ls.versions if not v.metadata.get("headline")]
+with st.spinner(f"Computing headline figures of {len(missing)} version(s) that do not store them…") if missing else nullcontext():
+    heads = {v.id: headline(v) for v in ls.versions}
+
+rows = []
+for v in ls.versions:
+    md = v.metadata
+    h, source = heads[v.id]
+    rows.append(
+        {
+            "version": nav.url("overview.py", version=v.id),
+            "name": v.label,
+            "created (UTC)": v.created.replace("T", " ").replace("Z", ""),
+            "parents": ", ".join(ls.by_id()[p].label if p in ls.by_id() else p[:8] for p in v.parents),
+            "answers": h.get("answers", md.get("answers")),
+            "tasks": md.get("tasks"),
+            "annotators": h.get("annotators", md.get("workers")),
+            "alpha": h.get("krippendorff_alpha"),
+            "control accuracy": h.get("control_accuracy"),
+            "control answers": h.get("control_answers"),
+            "cost": md.get("annotation_cost"),
+            "cost per label": h.get("cost_per_label"),
+            "currency": h.get("currency") or md.get("currency"),
+            "figures": source,
+            "simulated": v.simulated,
+        }
+    )
+table = pd.DataFrame(rows)
+for col in ("answers", "tasks", "annotators", "control answers"):
+    table[col] = pd.array(table[col], dtype="Int64")
+for col in ("alpha", "control accuracy", "cost", "cost per label"):
+    table[col] = pd.to_numeric(table[col], errors="coerce").astype("float64")
+st.dataframe(
+    table,
+    hide_index=True,
+    width="stretch",
+    column_config={
+        "version": st.column_config.LinkColumn("open", display_text=r"version=([0-9a-f]{8})", help="Open the version's run"),
+        "answers": st.column_config.NumberColumn(format="%d"),
+        "annotators": st.column_config.NumberColumn(format="%d"),
+        "alpha": st.column_config.NumberColumn("Krippendorff's α", format="%.3f", help="nominal, labeling pool (regular and control tasks)"),
+        "control accuracy": st.column_config.NumberColumn(format="percent", help="pooled: right control answers / control answers"),
+        "control answers": st.column_config.NumberColumn(format="%d", help="the control answers behind the accuracy"),
+        "cost": st.column_config.NumberColumn("total cost", format="%.2f", help="rewards + platform fee + bonuses, in the version's currency"),
+        "cost per label": st.column_config.NumberColumn(format="%.4f", help="total cost / final labels (regular tasks with an accepted answer; control tasks are not delivered labels), in the version's currency, as on the Cost page"),
+        "figures": st.column_config.TextColumn(help="headline figures stored in the version's manifest at import, or computed now for versions without them"),
+    },
+)
+st.caption("Empty cells: the figure cannot be had for that version (no overlap, no control tasks, no prices).")
+
+st.subheader("Lineage")
+nodes = [
+    {
+        "id": v.id,
+        "label": v.label,
+        "simulated": v.simulated,
+        "hover": f"{v.label} ({v.id[:8]})<br>{v.metadata.get('answers', 0):,} answers · {v.metadata.get('workers', 0):,} annotators"
+        + (f"<br>{v.metadata.get('description')}" if v.metadata.get("description") else ""),
+    }
+    for v in ls.versions
+]
+event = st.plotly_chart(charts.lineage_graph(nodes, ls.lineage()), on_select="rerun", selection_mode="points", key="lineage", width="stretch")
+picked = (event or {}).get("selection", {}).get("points", []) if isinstance(event, dict) else getattr(getattr(event, "selection", None), "points", [])
+if picked:
+    st.switch_page(nav.BY_FILE["overview.py"].path, query_params={"version": picked[0]["customdata"]})
+st.caption("Click a version in the graph, or its id in the table, to open it.")
+
+st.subheader("Open a version")
+cols = st.columns(min(4, len(ls.versions)))
+for i, v in enumerate(reversed(ls.versions)):
+    with cols[i % len(cols)]:
+        nav.link("overview.py", f"{v.label} · {v.id[:8]}", version=v.id)
+        if v.metadata.get("description"):
+            st.caption(v.metadata["description"])
