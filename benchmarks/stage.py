@@ -133,6 +133,54 @@ def stage_baseline(workspace: str, version: str, step: str) -> dict[str, Any]:
     return result
 
 
+def stage_pages(workspace: str, version: str) -> dict[str, Any]:
+    """The dashboard on this version, through Streamlit's AppTest in one process (as one server):
+    the cold open (the run loaded and the Overview drawn), then every page's first open with the
+    version cached, then a rerun of each (what a filter or a click costs once figures are cached)."""
+    import os
+
+    from streamlit.testing.v1 import AppTest
+
+    os.environ["CROWDLENS_WORKSPACE"] = workspace
+    warm_up(*ANALYTICS, "analytics.metrics", "plotly.graph_objects")
+    app = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
+    run = open_run(workspace, version)
+    pool = run.answers[run.answers["kind"].isin(["regular", "control"])]
+    params = {
+        "annotator.py": {"annotator": str(pool["worker_id"].value_counts().index[0])},
+        "task.py": {"task": str(pool["task_id"].iloc[0])},
+    }
+    del run, pool
+    from dashboard.nav import PAGES_DIR, SPECS
+
+    at = AppTest.from_file(app, default_timeout=900)
+
+    def show(page: str) -> tuple[float, float]:
+        at.switch_page(f"views/{page}")
+        at.query_params.clear()
+        at.query_params["version"] = version
+        for k, v in params.get(page, {}).items():
+            at.query_params[k] = v
+        start = time.perf_counter()
+        at.run()
+        first = time.perf_counter() - start
+        if at.exception:
+            raise RuntimeError(f"{page}: {[e.value for e in at.exception]}")
+        start = time.perf_counter()
+        at.run()
+        return first, time.perf_counter() - start
+
+    at.run()
+    cold, _ = show("overview.py")
+    pages = {}
+    for spec in SPECS:
+        if spec.file in ("overview.py", "import_run.py") or not (PAGES_DIR / spec.file).exists():
+            continue
+        first, rerun = show(spec.file)
+        pages[spec.title] = {"first_seconds": first, "rerun_seconds": rerun}
+    return {"seconds": cold, "cold_open_seconds": cold, "pages": pages}
+
+
 def top_calls(profiler: cProfile.Profile) -> list[dict[str, Any]]:
     """The analytics functions with the most cumulative time (the report and its section runner
     left out: they hold everything)."""
@@ -153,6 +201,7 @@ STAGES: dict[str, Callable[..., dict[str, Any]]] = {
     "open": stage_open,
     "report": stage_report,
     "baseline": stage_baseline,
+    "pages": stage_pages,
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 
 from analytics.model import Run
@@ -276,3 +277,30 @@ def live_pool_progress(pool_id: str, window_hours: float = 1.0, fee_rate: float 
     client = toloka_api.make_client(token, environment=env, url=url) if (url or env) else toloka_api.make_client(token, environment="PRODUCTION")
     kw = {} if fee_rate is None else {"fee_rate": fee_rate}
     return toloka_api.pool_progress(client, pool_id, window_hours=window_hours, **kw)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _least_agreed(root: str, version_id: str) -> object:
+    items = metric(version_id, "item_agreement")
+    if not isinstance(items, pd.DataFrame):
+        return items
+    return items[items["answers"] >= 2].sort_values(["agreement", "entropy_bits", "answers"], ascending=[True, False, False], kind="stable")
+
+
+def least_agreed(version_id: str) -> object:
+    """Tasks with two or more answers, least agreement with the majority first (then the most
+    spread answers): sorted once per version, not on every rerun."""
+    return _least_agreed(str(workspace_root()), version_id)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _pairs_by_kappa(root: str, version_id: str, min_shared: int) -> object:
+    pairs = metric(version_id, "pairwise_kappa", min_shared=min_shared)
+    if not isinstance(pairs, pd.DataFrame):
+        return pairs
+    return pairs.sort_values(["kappa", "shared"], ascending=[True, False], kind="stable", na_position="last")
+
+
+def pairs_by_kappa(version_id: str, min_shared: int) -> object:
+    """Annotator pairs sharing >= min_shared tasks, lowest Cohen's kappa first (sorted once)."""
+    return _pairs_by_kappa(str(workspace_root()), version_id, int(min_shared))

@@ -65,10 +65,9 @@ else:
     )
     st.plotly_chart(charts.agreement_histogram(items), width="stretch")
     st.markdown("**Least-agreed tasks** — lowest share agreeing with the majority label, then the most spread answers (entropy)")
-    least = items[items["answers"] >= 2].sort_values(["agreement", "entropy_bits", "answers"], ascending=[True, False, False], kind="stable")
-    table = task_links(least[["kind", "answers", "label", "agree", "agreement", "entropy_bits"]])
+    least = data.least_agreed(version.id)
     widgets.paginated(
-        table, key="least_agreed", page_size=20,
+        least[["kind", "answers", "label", "agree", "agreement", "entropy_bits"]], key="least_agreed", page_size=20, prepare=task_links,
         column_config={
             "open": TASK_LINK,
             "label": st.column_config.TextColumn("majority label"),
@@ -101,14 +100,17 @@ else:
     )
     st.plotly_chart(charts.agreement_heatmap(matrix, value), width="stretch")
     with st.expander(f"All {len(pairs):,} pairs, lowest κ first"):
-        ptable = pairs.sort_values(["kappa", "shared"], ascending=[True, False], kind="stable", na_position="last")
-        ptable = ptable.assign(
-            annotator_a=[nav.url("annotator.py", version=version.id, annotator=w) for w in ptable["worker_a"]],
-            annotator_b=[nav.url("annotator.py", version=version.id, annotator=w) for w in ptable["worker_b"]],
-        )[["worker_a", "annotator_a", "worker_b", "annotator_b", "shared", "agreement", "kappa"]]
+        ptable = data.pairs_by_kappa(version.id, min_shared)
+
+        def pair_links(page: pd.DataFrame) -> pd.DataFrame:
+            return page.assign(
+                annotator_a=[nav.url("annotator.py", version=version.id, annotator=w) for w in page["worker_a"]],
+                annotator_b=[nav.url("annotator.py", version=version.id, annotator=w) for w in page["worker_b"]],
+            )[["worker_a", "annotator_a", "worker_b", "annotator_b", "shared", "agreement", "kappa"]]
+
         link = st.column_config.LinkColumn(display_text="annotator ›")
         widgets.paginated(
-            ptable, key="pairs_table", page_size=25,
+            ptable, key="pairs_table", page_size=25, prepare=pair_links,
             column_config={"annotator_a": link, "annotator_b": link, "agreement": st.column_config.NumberColumn(format="percent"),
                            "kappa": st.column_config.NumberColumn("Cohen's κ", format="%.3f")},
         )

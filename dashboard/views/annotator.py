@@ -72,7 +72,7 @@ if wrong_only:
     shown = shown[shown["check"] == "wrong"]
 n_wrong = int(((answers["kind"] == "control") & (answers["check"] == "wrong")).sum())
 st.caption(f"{len(shown):,} of {len(answers):,} answers · {n_wrong:,} wrong control answers (marked “wrong”) · aggregated labels: majority vote (MV) and Dawid-Skene (DS), converged")
-view = shown.assign(task=[nav.url("task.py", version=version.id, task=tid) for tid in shown["task_id"]])
+view = shown.assign(task=shown["task_id"])  # made a link on the shown page only (see prepare)
 inputs = [col for col in view.columns if col.startswith("input_")]
 cols = ["task", *inputs, "kind", "label", "golden", "check", *[c for c in ("mv_label", "mv_confidence", "ds_label", "ds_confidence") if c in view.columns], "seconds_per_task", "status", "submitted_at"]
 config = {
@@ -85,7 +85,10 @@ config = {
     "submitted_at": st.column_config.DatetimeColumn("submitted (UTC)", format="YYYY-MM-DD HH:mm:ss"),
 }
 config.update({c: st.column_config.TextColumn(c.removeprefix("input_")) for c in inputs})
-widgets.paginated(view[cols], key="answers", column_config=config)
+widgets.paginated(
+    view[cols], key="answers", column_config=config,
+    prepare=lambda page: page.assign(task=[nav.url("task.py", version=version.id, task=tid) for tid in page["task"]]),
+)
 
 left, right = st.columns(2)
 with left:

@@ -53,18 +53,25 @@ def _interval(lo, hi) -> list[str]:
     return ["" if lo_ != lo_ else f"{100 * lo_:.0f}–{100 * hi_:.0f} %" for lo_, hi_ in zip(lo, hi)]
 
 
+def _page(page: pd.DataFrame) -> pd.DataFrame:
+    """Links and interval texts for the shown rows only (a 10^5-annotator table stays fast)."""
+    return page.assign(
+        open=[nav.url("annotator.py", version=version.id, annotator=w) for w in page["worker_id"]],
+        control_ci=_interval(page["control_ci_low"], page["control_ci_high"]),
+        agreement_ci=_interval(page["agreement_ci_low"], page["agreement_ci_high"]),
+    )[columns]
+
+
 view = shown.reset_index()
-view.insert(0, "open", [nav.url("annotator.py", version=version.id, annotator=w) for w in view["worker_id"]])
-view["control_ci"] = _interval(view["control_ci_low"], view["control_ci_high"])
-view["agreement_ci"] = _interval(view["agreement_ci_low"], view["agreement_ci_high"])
 columns = [
     "open", "answers", "control_accuracy", "control_correct", "control_answers", "control_ci", "control_enough",
     "agreement", "agreement_answers", "agreement_ci", "median_seconds_per_task", "exam_score", "ban_status",
     "over_used_label", "last_decision",
 ]
 widgets.paginated(
-    view[columns],
+    view,
     key="annotators",
+    prepare=_page,
     column_config={
         "open": st.column_config.LinkColumn("annotator", display_text=r"annotator=([^&]+)", help="Open the annotator's answers"),
         "answers": st.column_config.NumberColumn("answers", format="%d", help="every answer, exam included"),

@@ -105,10 +105,10 @@ st.caption(f"Golden label **{widgets.md_escape(row['golden'])}** · {widgets.rat
 counts = answers["label"].value_counts().reindex(list(run.labels), fill_value=0)
 total = max(int(counts.sum()), 1)
 st.caption("Answers given: " + " · ".join(f"{widgets.md_escape(lab)} {n:,} ({widgets.pct(n / total)})" for lab, n in counts.items()))
-view = answers.assign(open=[nav.url("annotator.py", version=version.id, annotator=w) for w in answers["worker_id"]])
 widgets.paginated(
-    view[["open", "label", "golden", "check", "exam_score", "exam_passed", "submitted_at", "seconds_per_task"]],
+    answers.assign(open=answers["worker_id"])[["open", "label", "golden", "check", "exam_score", "exam_passed", "submitted_at", "seconds_per_task"]],
     key="exam_answers",
+    prepare=lambda page: page.assign(open=[nav.url("annotator.py", version=version.id, annotator=w) for w in page["open"]]),
     column_config={
         "open": st.column_config.LinkColumn("annotator", display_text=r"annotator=([^&]+)"),
         "exam_score": st.column_config.NumberColumn("exam score", format="percent"),

@@ -81,10 +81,11 @@ else:
         f"{MIN_OVER_USE_PP:g} percentage points above the others'."
     )
     table = a[tested].sort_values(["flagged", "p_value", "over_use_pp"], ascending=[False, True, False], kind="stable").reset_index()
-    table.insert(1, "open", [nav.url("annotator.py", version=version.id, annotator=w) for w in table["worker_id"]])
+    table.insert(1, "open", table["worker_id"])
     widgets.paginated(
         table[["worker_id", "open", "answers", "over_used_label", "over_use_pp", "chi2", "dof", "p_value", "flagged"]],
         key="label_use", page_size=20,
+        prepare=lambda page: page.assign(open=[nav.url("annotator.py", version=version.id, annotator=w) for w in page["worker_id"]]),
         column_config={
             "worker_id": st.column_config.TextColumn("annotator"),
             "open": st.column_config.LinkColumn("open", display_text="annotator ›"),
