@@ -798,7 +798,7 @@ def build_run(
             "golden": golden.cat.set_categories(label_dtype.categories),
             "started_at": out["started_at"],
             "submitted_at": out["submitted_at"],
-            "status": status.astype(pd.CategoricalDtype(STATUSES)),
+            "status": status.astype(pd.CategoricalDtype(STATUSES)).cat.set_categories(list(STATUSES)),
             "pool_id": drop_unused(out["pool_id"]),
             "reward": out["reward"],
         }

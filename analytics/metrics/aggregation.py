@@ -29,8 +29,8 @@ import pandas as pd
 
 from analytics import kernels
 from analytics.kernels import wilson_interval
-from analytics.metrics._base import MetricUnavailable, check_int, kind_mask
-from analytics.model import STATUSES, Run
+from analytics.metrics._base import MetricUnavailable, category_in, check_int, kind_mask
+from analytics.model import Run
 
 METHODS: dict[str, str] = {
     "mv": "majority vote",
@@ -94,9 +94,30 @@ def _check_method(method: str, func: str) -> str:
 
 def pool_rows(run: Run) -> np.ndarray:
     """Row positions of the labeled answers of the labeling pool (regular and control tasks, suites
+    not REJECTED). Computed once per run (every agreement figure and aggregator starts here)."""
+    return _pool_codes(run)[0]
+
+
+def pool_codes(run: Run) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(rows, task, worker, label) codes of the labeling pool's answers (see pool_rows), cached
+    per run; treat the arrays as read-only."""
+    return _pool_codes(run)
+
+
+def _pool_codes(run: Run):
+    cache = _CACHE.setdefault(run, {})
+    if "pool" not in cache:
+        rows = _pool_rows(run)
+        c = run.codes
+        cache["pool"] = (rows, c.task[rows], c.worker[rows], c.label[rows])
+    return cache["pool"]
+
+
+def _pool_rows(run: Run) -> np.ndarray:
+    """Row positions of the labeled answers of the labeling pool (regular and control tasks, suites
     not REJECTED)."""
     c = run.codes
-    rejected = run.answers["status"].cat.codes.to_numpy() == STATUSES.index("REJECTED")
+    rejected = category_in(run.answers["status"], ["REJECTED"])
     rows = np.flatnonzero(kind_mask(run, "regular", "control") & (c.label >= 0) & ~rejected)
     if len(rows) == 0:
         raise MetricUnavailable("the run has no labeled answers in its labeling pool (only exam, training, rejected, skipped or expired ones)")
@@ -126,8 +147,7 @@ def aggregate(run: Run, method: str = "mv", *, n_iter: int = 100, tol: float = 1
         return cache[key]
     start = time.perf_counter()
     c = run.codes
-    rows = pool_rows(run)
-    t, w, lab = c.task[rows], c.worker[rows], c.label[rows]
+    rows, t, w, lab = pool_codes(run)
     nt, nw, nl = c.n_tasks, c.n_workers, c.n_labels
     skill = None
     converged = None
@@ -374,4 +394,5 @@ __all__ = [
     "golden_codes",
     "truth_codes",
     "pool_rows",
+    "pool_codes",
 ]

@@ -16,8 +16,8 @@ import pandas as pd
 from analytics import kernels
 from analytics.kernels import wilson_interval
 from analytics.metrics._base import MetricUnavailable, check_int, rate
-from analytics.metrics.aggregation import Aggregation, aggregate, pool_rows
-from analytics.model import Run
+from analytics.metrics.aggregation import Aggregation, aggregate, pool_codes
+from analytics.model import KINDS, Run
 
 
 @dataclass(frozen=True)
@@ -50,9 +50,8 @@ class AgreementSummary:
 
 
 def _pool(run: Run):
-    c = run.codes
-    rows = pool_rows(run)
-    return c, rows, c.task[rows], c.label[rows]
+    rows, t, _, lab = pool_codes(run)
+    return run.codes, rows, t, lab
 
 
 def run_agreement(run: Run) -> AgreementSummary:
@@ -112,8 +111,14 @@ def item_agreement(run: Run, aggregation: Aggregation | None = None) -> pd.DataF
     return out
 
 
-def pairwise_kappa(run: Run, min_shared: int = 10) -> pd.DataFrame:
+def pairwise_kappa(run: Run, min_shared: int = 10, include_control: bool = False) -> pd.DataFrame:
     """Cohen's kappa between every two annotators who answered at least ``min_shared`` same tasks.
+
+    By default only regular tasks count. A control task is shown to many more annotators than
+    the overlap (one in every suite: 20-30 people answer it where 3 answer a regular task), so it
+    would supply most of the pairs and the cost (pairs grow with the square of the people on a
+    task) while each answer to it is already judged against its known label. Pass
+    ``include_control=True`` to count them too.
 
     Columns ``worker_a``, ``worker_b`` (worker_a < worker_b in the run's worker order),
     ``shared`` (tasks both answered), ``agreement`` (share of them with equal labels), ``kappa``
@@ -122,6 +127,9 @@ def pairwise_kappa(run: Run, min_shared: int = 10) -> pd.DataFrame:
     """
     min_shared = check_int(min_shared, "min_shared", "pairwise_kappa", low=1)
     c, rows, t, lab = _pool(run)
+    if not include_control:
+        keep = run.codes.kind[rows] == KINDS.index("regular")
+        rows, t, lab = rows[keep], t[keep], lab[keep]
     pa = kernels.pairwise_agreement(t, c.worker[rows], lab, c.n_workers, c.n_labels, min_shared=min_shared)
     names = np.asarray(c.worker_names, dtype=object)
     return pd.DataFrame(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analytics.metrics._base import MetricUnavailable, check_float, check_int, per_run_cache, rate
+from analytics.metrics._base import MetricUnavailable, category_in, check_float, check_int, per_run_cache, rate
 from analytics.model import STATUSES, Run
 
 # Toloka's fast-response rule where a pool records none (its usual defaults in the demo project)
@@ -54,7 +54,8 @@ def suites(run: Run) -> pd.DataFrame:
     # a suite submitted before its start (a clock or time-zone error) gets no duration
     seconds = np.where(seconds >= 0, seconds, np.nan)
     status = a["status"].iloc[rows].reset_index(drop=True)
-    seconds = np.where(status.isin(UNSUBMITTED).to_numpy(), np.nan, seconds)
+    unsubmitted = category_in(status, UNSUBMITTED)
+    seconds = np.where(unsubmitted, np.nan, seconds)
     out = pd.DataFrame(
         {
             "assignment_id": pd.Index(a["assignment_id"].cat.categories[used], dtype="str"),

@@ -79,6 +79,7 @@ else:
 
 # ---- pairwise
 st.subheader("Annotator pairs")
+st.caption("Cohen's κ on the regular tasks both answered (control tasks, shown to many more people, are judged against their known answer instead).")
 c = st.columns([1, 1, 2])
 min_shared = int(c[0].number_input("Min. shared tasks", min_value=1, max_value=1000, value=10, step=1, key="min_shared",
                                    help="A pair is measured only on at least this many tasks both answered."))
