@@ -96,6 +96,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--skip-crowdkit", action="store_true", help="time crowdlens only")
     p.add_argument("--crowdkit-limit-seconds", type=float, default=600.0, metavar="S", help="budget of the crowd-kit side per size and overlap (default 600)")
     p.add_argument("--repeat", type=positive_int, default=1, metavar="K", help="run import, store, open and report K times each (fresh processes) and keep the fastest (default 1)")
+    p.add_argument("--skip-pages", action="store_true", help="do not time the dashboard pages (AppTest) on each version")
     p.add_argument("--profile", action="store_true", help="also run each report once under cProfile and print where its time goes")
     p.add_argument("--workdir", type=Path, help="where generated files and workspaces go (default: a temporary folder, removed afterwards)")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON with every figure (default {DEFAULT_OUT.relative_to(BENCH_DIR.parent)})")
@@ -242,6 +243,13 @@ def bench_case(answers: int, overlap: int, workdir: Path, args: argparse.Namespa
         case["open"] = best_of(args.repeat, lambda i: run_stage("open", {"workspace": str(ws), "version": version}, folder))
         case["report"] = best_of(args.repeat, lambda i: run_stage("report", {"workspace": str(ws), "version": version}, folder))
         log("    " + ", ".join(f"{s} {case[s]['seconds']:.2f} s" for s in ("generate", "import", "store", "open", "report")))
+        if not args.skip_pages:
+            case["pages"] = run_stage("pages", {"workspace": str(ws), "version": version}, folder)
+            log("    dashboard: cold open {:.2f} s, slowest first open {:.2f} s, slowest rerun {:.2f} s".format(
+                case["pages"]["cold_open_seconds"],
+                max(p["first_seconds"] for p in case["pages"]["pages"].values()),
+                max(p["rerun_seconds"] for p in case["pages"]["pages"].values()),
+            ))
         if args.profile:
             case["profile"] = run_stage("report", {"workspace": str(ws), "version": version, "profile": True}, folder).get("profile", [])
         case["crowdkit"] = crowdkit_side(answers, overlap, ws, version, folder, args, history)
@@ -426,6 +434,25 @@ def print_results(cases: list[dict[str, Any]], report_path: str) -> None:
         print()
         print("where the report's time goes:")
         print("\n".join(lines))
+    paged = [c for c in done if "pages" in c]
+    if paged:
+        print()
+        print("dashboard (AppTest, one process as one server): cold = the version opened and the Overview drawn;")
+        print("first = a page's first open once the version is cached; rerun = the same page again (a filter or click)")
+        titles = list(paged[0]["pages"]["pages"])
+        header = ["answers", "overlap", "cold s"] + [f"{t} first/rerun s" for t in titles]
+        rows = []
+        for c in paged:
+            pg = c["pages"]
+            rows.append([f"{c['answers_requested']:,}", str(c["overlap"]), f"{pg['cold_open_seconds']:.2f}"]
+                        + [f"{pg['pages'][t]['first_seconds']:.2f}/{pg['pages'][t]['rerun_seconds']:.2f}" for t in titles])
+        print(render(header, rows))
+        big = [c for c in paged if c["answers_requested"] >= 10 * MILLION]
+        for c in big:
+            first = max(p["first_seconds"] for p in c["pages"]["pages"].values())
+            rerun = max(p["rerun_seconds"] for p in c["pages"]["pages"].values())
+            print(f"dashboard on {c['answers_requested']:,} answers, overlap {c['overlap']}: slowest first open {first:.1f} s (goal < 10 s: "
+                  f"{'met' if first < 10 else 'NOT met'}), slowest rerun {rerun:.2f} s (goal < 1 s: {'met' if rerun < 1 else 'NOT met'})")
     print()
     print("goals (printed, not asserted):")
     print("\n".join(goal_lines(done)))

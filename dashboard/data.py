@@ -111,7 +111,8 @@ def _people_figure(root: str, version_id: str, name: str, params: dict) -> objec
         )
     if name == "annotator_answers":
         # the converged aggregations (n_iter 100), the same ones task_votes shows on Task detail
-        aggs = {m: metric(version_id, "aggregate", method=m) for m in ("mv", "ds")}
+        # DS only where it is cheap here or already computed (see aggregation.on_request)
+        aggs = {m: metric(version_id, "aggregate", method=m) for m in ("mv", "ds") if m == "mv" or not aggregation.on_request(the_run, m)}
         return people.annotator_answers(the_run, params["worker_id"], {m: a for m, a in aggs.items() if not isinstance(a, Exception)})
     if name == "speed_vs_pool":
         suites = metric(version_id, "assignment_speed")
@@ -148,6 +149,12 @@ def people(version_id: str, name: str, **params) -> object:
     """A figure of analytics.metrics.people (or task_votes, ban_evidence) for the people pages,
     built on the cached metrics of :func:`metric` and cached per (version, name, params).
     Returns the result or the MetricUnavailable saying why there is none; never modify it."""
+    if name in ("annotator_answers", "task_votes"):
+        # part of the key: a figure drawn before Dawid-Skene was computed is redrawn after it
+        from analytics.metrics import aggregation
+
+        the_run = run(str(workspace_root()), version_id)
+        params["_ready"] = tuple(m for m in aggregation.METHODS if aggregation.cached(the_run, m) is not None)
     return _people(str(workspace_root()), version_id, name, tuple(sorted(params.items())))
 
 
@@ -304,3 +311,20 @@ def _pairs_by_kappa(root: str, version_id: str, min_shared: int) -> object:
 def pairs_by_kappa(version_id: str, min_shared: int) -> object:
     """Annotator pairs sharing >= min_shared tasks, lowest Cohen's kappa first (sorted once)."""
     return _pairs_by_kappa(str(workspace_root()), version_id, int(min_shared))
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _aggregated_distribution(root: str, version_id: str, method: str) -> object:
+    from analytics.metrics import MetricUnavailable
+    from analytics.metrics.labels import distribution_of
+
+    agg = metric(version_id, "aggregate", method=method)
+    if isinstance(agg, MetricUnavailable):
+        return agg
+    return distribution_of(agg.labels["label"], run(root, version_id).labels)
+
+
+def aggregated_distribution(version_id: str, method: str = "mv") -> object:
+    """Counts and shares of the aggregated labels of a version (cached: 10^6 labels each rerun
+    would cost seconds)."""
+    return _aggregated_distribution(str(workspace_root()), version_id, method)

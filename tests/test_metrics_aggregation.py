@@ -198,3 +198,15 @@ def test_adultcontent2_majority_vote_on_gold():
     w = C.accuracy_vs_truth(run)
     assert len(w) == 269
     assert round(w["correct"].sum() / w["answers"].sum(), 3) == 0.681
+
+
+def test_long_methods_wait_for_a_request_until_computed(monkeypatch):
+    run = toy_run(TOY)
+    assert not A.on_request(run, "ds") and A.on_request(run, "glad")
+    assert A.estimate_seconds(run, "ds", n_iter=10) == pytest.approx(A.SECONDS_PER_ANSWER_ITERATION["ds"] * 8 * 10)
+    monkeypatch.setattr(A, "ON_REQUEST_SECONDS", 0.0)
+    assert A.on_request(run, "ds") and A.cached(run, "ds") is None
+    assert "Dawid-Skene" not in A.task_votes(run, "t1").index
+    A.aggregate(run, "ds")
+    assert A.cached(run, "ds") is not None and not A.on_request(run, "ds")
+    assert "Dawid-Skene" in A.task_votes(run, "t1").index

@@ -187,3 +187,15 @@ def test_parameters_are_checked():
     )
     with pytest.raises(MetricUnavailable, match="no labeled answers in its labeling pool"):
         cost_quality_curve(exam_only)
+
+
+def test_large_runs_are_sampled_keeping_every_known_answer(raw_demo_run):
+    full = cost_quality_curve(raw_demo_run, repeats=2)
+    cq = cost_quality_curve(raw_demo_run, repeats=2, max_tasks=100)
+    assert full.tasks_sampled_from is None and cq.tasks_sampled_from == full.tasks == 980
+    # the 98 control tasks are all kept, plus 100 chosen by hash (some of them control tasks)
+    assert 100 <= cq.tasks <= 198
+    K = cq.max_overlap
+    # accuracy uses only known-answer tasks, all kept: at k = K it equals the unsampled curve's
+    assert cq.points.loc[K, "golden_accuracy"] == pytest.approx(full.points.loc[K, "golden_accuracy"])
+    assert cq.points.loc[K, "golden_tasks"] == full.points.loc[K, "golden_tasks"]

@@ -47,7 +47,11 @@ TIE_RULE = "ties go to the label listed first in the run's label set (the tie or
 # Seconds per answer for GLAD (n_iter=100) and MACE (10 restarts x 50 iterations) through crowd-kit,
 # measured on this project's 2-core machine on the demo run (2,940 answers, overlap 3: GLAD 4.1 s, MACE 8.9 s)
 # (both scale linearly in the number of answers). Used only to warn before a long run.
-SECONDS_PER_ANSWER = {"glad": 1.4e-3, "mace": 3.0e-3, "mv": 2e-8, "wawa": 5e-8, "ds": 4e-7, "onecoin": 4e-7}
+# MV/Wawa/DS measured on 10^7 answers (overlap 3): MV 0.5 s, Wawa 1 s, DS 0.5 s per EM iteration.
+SECONDS_PER_ANSWER = {"glad": 1.4e-3, "mace": 3.0e-3, "mv": 5e-8, "wawa": 1e-7}
+SECONDS_PER_ANSWER_ITERATION = {"ds": 5e-8, "onecoin": 5e-8}
+# a method expected to take longer than this is run when someone asks for it, not on page open
+ON_REQUEST_SECONDS = 5.0
 
 _CACHE: "weakref.WeakKeyDictionary[Run, dict]" = weakref.WeakKeyDictionary()
 
@@ -124,10 +128,27 @@ def _pool_rows(run: Run) -> np.ndarray:
     return rows
 
 
-def estimate_seconds(run: Run, method: str) -> float:
-    """A rough wall-time estimate of ``aggregate(run, method)`` on this run's size, in seconds."""
+def estimate_seconds(run: Run, method: str, n_iter: int = 100) -> float:
+    """A rough wall-time estimate of ``aggregate(run, method, n_iter=n_iter)`` on this run's size
+    (EM methods: as if all ``n_iter`` iterations ran), in seconds."""
     _check_method(method, "estimate_seconds")
-    return float(SECONDS_PER_ANSWER[method] * len(pool_rows(run)))
+    n = len(pool_rows(run))
+    if method in SECONDS_PER_ANSWER_ITERATION:
+        return float(SECONDS_PER_ANSWER_ITERATION[method] * n * n_iter)
+    return float(SECONDS_PER_ANSWER[method] * n)
+
+
+def cached(run: Run, method: str, *, n_iter: int = 100, tol: float = 1e-5) -> "Aggregation | None":
+    """The aggregation if it was already computed for this run object, else None (never computes)."""
+    return _CACHE.get(run, {}).get((method, n_iter, float(tol)))
+
+
+def on_request(run: Run, method: str) -> bool:
+    """True when ``method`` should wait for someone to ask: GLAD and MACE always, the others when
+    estimate_seconds exceeds ON_REQUEST_SECONDS and the result is not computed yet."""
+    if cached(run, method) is not None:
+        return False
+    return method in SLOW_METHODS or estimate_seconds(run, method) > ON_REQUEST_SECONDS
 
 
 def aggregate(run: Run, method: str = "mv", *, n_iter: int = 100, tol: float = 1e-5) -> Aggregation:
@@ -358,11 +379,15 @@ def disagreements(run: Run, methods=("mv", "wawa", "ds"), *, n_iter: int = 100) 
 
 
 def task_votes(run: Run, task_id: str) -> pd.DataFrame:
-    """Every aggregator's label and confidence on one task (fast methods only; for a task page).
+    """Every aggregator's label and confidence on one task (for a task page): the fast methods,
+    except one that would take long on this run and is not computed yet (see on_request), and
+    GLAD or MACE where already computed.
 
     Index ``method``; columns ``label``, ``confidence``, ``tied``."""
     rows = []
-    for m in FAST_METHODS:
+    for m in METHODS:
+        if on_request(run, m):
+            continue
         a = aggregate(run, m)
         if task_id in a.labels.index:
             r = a.labels.loc[task_id]
@@ -387,6 +412,9 @@ __all__ = [
     "Accuracy",
     "aggregate",
     "estimate_seconds",
+    "cached",
+    "on_request",
+    "ON_REQUEST_SECONDS",
     "accuracy_vs_golden",
     "accuracy_vs_truth",
     "disagreements",

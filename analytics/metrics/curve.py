@@ -140,6 +140,7 @@ class CostQualityCurve:
     final_labels: int
     model_note: str
     tie_rule: str = TIE_RULE
+    tasks_sampled_from: int | None = None
     assumptions: str = MODEL_ASSUMPTIONS
 
     @property
@@ -239,6 +240,7 @@ def cost_quality_curve(
     seed: int = 0,
     method: str = "mv",
     simulations: int = DEFAULT_SIMULATIONS,
+    max_tasks: int | None = 200_000,
 ) -> CostQualityCurve:
     """Accuracy, agreement with the full aggregate and cost per final label at overlap 1 … K, by
     subsampling each task's answers (``repeats`` times, seeded by ``seed``), plus a model-based
@@ -249,6 +251,12 @@ def cost_quality_curve(
     (``"mv"``) is the one whose result depends only on each task's own answers, which is what
     makes the subsampled points comparable. Raises MetricUnavailable when the labeling pool has
     no labeled answer.
+
+    ``max_tasks`` bounds the work on very large runs: beyond it, every task with a known answer
+    (control or truth) is kept and the other tasks are a sample chosen by a hash of their ids
+    (the same whatever the row order); ``tasks_sampled_from`` then says how many there were.
+    Accuracy is measured on the known-answer tasks, which are all kept, so only the agreement
+    with the full aggregate and the tie share are estimated from the sample.
     """
     func = "cost_quality_curve"
     if method not in METHODS:
@@ -268,6 +276,18 @@ def cost_quality_curve(
         K = check_int(max_overlap, "max_overlap", func, low=1, high=int(answered.max()))
     in_set = per_task >= K
     T = np.flatnonzero(in_set)
+    sampled_from = None
+    if max_tasks is not None and len(T) > check_int(max_tasks, "max_tasks", func, low=1):
+        sampled_from = len(T)
+        known = golden_codes(run)[T] >= 0
+        if run.truth is not None and len(run.truth):
+            known |= truth_codes(run)[T] != -1
+        h = pd.util.hash_array(np.asarray(c.task_names.take(T), dtype=object))
+        chosen = known.copy()
+        chosen[np.argsort(h, kind="stable")[:max_tasks]] = True
+        T = T[chosen]
+        in_set = np.zeros(c.n_tasks, dtype=bool)
+        in_set[T] = True
 
     keep = rows[in_set[t_all]]
     t, w, lab = c.task[keep].astype(np.int64), c.worker[keep].astype(np.int64), c.label[keep].astype(np.int64)
@@ -356,7 +376,8 @@ def cost_quality_curve(
         seed=seed,
         simulations=simulations,
         tasks=int(len(T)),
-        tasks_left_out=int((per_task > 0).sum() - len(T)),
+        tasks_left_out=int((per_task >= 1).sum() - (sampled_from if sampled_from is not None else len(T))),
+        tasks_sampled_from=sampled_from,
         currency=b.currency,
         cost_per_answer=cpa,
         cost_missing=cost_missing,

@@ -121,12 +121,14 @@ st.subheader("Aggregators")
 st.caption(f"**Tie rule:** {aggregation.TIE_RULE}. Label order (tie order): {', '.join(widgets.md_escape(x) for x in run.labels)}.")
 picked = st.multiselect(
     "Methods", list(aggregation.METHODS), default=list(aggregation.FAST_METHODS), format_func=aggregation.METHODS.get, key="methods",
-    help="Majority vote, Wawa and (one-coin) Dawid-Skene run at once; GLAD and MACE only when started, as they take minutes on large runs.",
+    help="Majority vote, Wawa and (one-coin) Dawid-Skene run at once on runs where they take a few seconds; GLAD and MACE, and any method "
+    f"estimated over {aggregation.ON_REQUEST_SECONDS:.0f} s on this run, only when started.",
 )
 started = st.session_state.setdefault("slow_started", set())
 ready: dict[str, object] = {}
 for m in picked:
-    if m in aggregation.SLOW_METHODS and (version.id, m) not in started:
+    wait = aggregation.on_request(run, m)
+    if wait and (version.id, m) not in started:
         est = aggregation.estimate_seconds(run, m)
         c = st.columns([1, 3])
         if c[0].button(f"Run {aggregation.METHODS[m]}", key=f"start_{m}"):
@@ -134,7 +136,7 @@ for m in picked:
         else:
             c[1].caption(f"{aggregation.METHODS[m]} on {len(aggregation.pool_rows(run)):,} answers takes about {est:,.0f} s (estimated).")
             continue
-    if m in aggregation.SLOW_METHODS:
+    if wait:
         est = aggregation.estimate_seconds(run, m)
         with st.spinner(f"Running {aggregation.METHODS[m]} — about {est:,.0f} s…"):
             ready[m] = data.metric(version.id, "aggregate", method=m)

@@ -166,6 +166,7 @@ else:
         f"range over repeats, the band the 95 % Wilson interval for the {int(at_k['golden_tasks'] if ref == 'golden' else at_k['truth_tasks']):,} tasks with a known answer. "
         f"{cq.tasks:,} tasks with ≥ {K} answers are used at every overlap"
         + (f" ({cq.tasks_left_out:,} with fewer are left out)" if cq.tasks_left_out else "")
+        + (f"; a sample of the {cq.tasks_sampled_from:,} (every task with a known answer kept, the rest picked by a hash of the id)" if cq.tasks_sampled_from else "")
         + (". " if cq.cost_per_answer is None else f". Cost per final label at overlap k = (fixed {widgets.money(cq.fixed_spend, cq.currency, 4)} (exam, bonuses) + labeling pool "
         f"{widgets.money(cq.variable_spend, cq.currency, 4)} × k / {K}) / {cq.final_labels:,} final labels; "
         f"“cost per label” in the table is simply k × {widgets.money(cq.cost_per_answer, cq.currency, 5)} (the average cost of an answer). ")

@@ -18,15 +18,16 @@ st.caption(f"{widgets.md_escape(version.label)} · id `{version.id}` · label se
 
 
 def aggregated_distribution(version_id: str, labels, method: str = "mv"):
-    agg = data.metric(version_id, "aggregate", method=method)
-    if isinstance(agg, MetricUnavailable):
-        return agg
-    return distribution_of(agg.labels["label"], labels)
+    return data.aggregated_distribution(version_id, method)
 
 
 # ---- raw and aggregated
 st.subheader("Distribution")
-method = st.selectbox("Aggregated by", list(aggregation.FAST_METHODS), format_func=aggregation.METHODS.get, key="agg_method")
+ready_methods = [m for m in aggregation.FAST_METHODS if not aggregation.on_request(run, m)]
+method = st.selectbox(
+    "Aggregated by", ready_methods, format_func=aggregation.METHODS.get, key="agg_method",
+    help="Methods that take long on this run appear here once run on the Agreement page.",
+)
 raw = data.metric(version.id, "label_distribution")
 agg = aggregated_distribution(version.id, run.labels, method)
 if isinstance(raw, MetricUnavailable):
@@ -96,7 +97,8 @@ else:
         },
     )
     if tested.any():
-        top = list(flagged.index) + [w for w in a[tested].sort_values("over_use_pp", ascending=False).index if w not in set(flagged.index)]
+        flagged_set = set(flagged.index)
+        top = list(flagged.index) + [w for w in a[tested].sort_values("over_use_pp", ascending=False).index if w not in flagged_set]
         top = top[:30]
         diff = use.shares["difference_pp"].unstack("label").reindex(index=top, columns=list(run.labels))
         st.markdown(f"**Share of each label against everyone else's** — the {len(top)} annotators who deviate most (flagged first), percentage points")
