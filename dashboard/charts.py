@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
+import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 
 PALETTE = ["#2f6fde", "#e4572e", "#29a36a", "#f3a712", "#8e44ad", "#16a2b8", "#7f8c8d", "#c0392b"]
@@ -254,7 +256,7 @@ def agreement_histogram(items) -> go.Figure:
     ``agreement`` = agreeing answers / answers). One bar per distinct level where there are few
     (constant overlap gives 1/k steps), 20 bins otherwise."""
     share = items["agreement"].dropna()
-    levels = share.round(3).value_counts().sort_index()
+    levels = pd.Series(np.round(share.to_numpy(), 3)).value_counts().sort_index()
     fig = go.Figure()
     if len(levels) <= 15:
         fig.add_trace(go.Bar(
@@ -263,7 +265,13 @@ def agreement_histogram(items) -> go.Figure:
             hovertemplate="%{x:.1f} % agreeing: %{y:,} tasks<extra></extra>",
         ))
     else:
-        fig.add_trace(go.Histogram(x=100 * share, nbinsx=20, marker_color=PALETTE[0], hovertemplate="%{x} %: %{y:,} tasks<extra></extra>"))
+        # binned here: a plotly Histogram would send every task's value to the browser
+        counts, edges = np.histogram(100 * share.to_numpy(), bins=20, range=(0, 100))
+        fig.add_trace(go.Bar(
+            x=(edges[:-1] + edges[1:]) / 2, y=counts, width=edges[1] - edges[0], marker_color=PALETTE[0],
+            customdata=np.stack([edges[:-1], edges[1:]], axis=1),
+            hovertemplate="%{customdata[0]:.0f}–%{customdata[1]:.0f} % agreeing: %{y:,} tasks<extra></extra>",
+        ))
     fig.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10), bargap=0.2,
                       xaxis=dict(title="answers agreeing with the task's majority label (%)", range=[-8, 108]),
                       yaxis=dict(title="tasks"))

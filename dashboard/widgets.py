@@ -138,3 +138,21 @@ def md_code(text: object) -> str:
     # CommonMark strips one space on each side, needed only when the body starts or ends with a backtick
     pad = " " if body.startswith("`") or body.endswith("`") or not body.strip() else ""
     return f"{fence}{pad}{body}{pad}{fence}"
+
+
+# Above this many answers a figure that takes tens of seconds waits for a click (the page opens
+# at once; the result is then cached for everyone opening the version).
+LARGE_RUN_ANSWERS = 2_000_000
+
+
+def run_on_request(key: str, label: str, note: str, *, needed: bool) -> bool:
+    """True when a costly section may run: always where ``needed`` is False, else once its button
+    was pressed in this session. Otherwise shows the button and ``note`` (what it costs)."""
+    if not needed or st.session_state.get(key):
+        return True
+    c = st.columns([1, 3])
+    if c[0].button(label, key=f"{key}_button"):
+        st.session_state[key] = True
+        return True
+    c[1].caption(note)
+    return False

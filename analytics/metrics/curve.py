@@ -160,13 +160,6 @@ def _name_rank(names: pd.Index) -> np.ndarray:
     return rank
 
 
-def _canonical_order(run: Run, t: np.ndarray, w: np.ndarray, lab: np.ndarray) -> np.ndarray:
-    """An order of the answers that depends only on (task, annotator, label) names, so that the
-    seeded draws, and with them every figure, do not depend on the order of the rows."""
-    c = run.codes
-    return np.lexsort((lab, _name_rank(c.worker_names)[w], _name_rank(c.task_names)[t]))
-
-
 def _summary(values: np.ndarray, n: int) -> dict[str, float]:
     """mean, spread and a Wilson interval (n tasks) of one figure over the repeats."""
     if n == 0 or len(values) == 0:
@@ -282,7 +275,7 @@ def cost_quality_curve(
         known = golden_codes(run)[T] >= 0
         if run.truth is not None and len(run.truth):
             known |= truth_codes(run)[T] != -1
-        h = pd.util.hash_array(np.asarray(c.task_names.take(T), dtype=object))
+        h = pd.util.hash_array(np.asarray(c.task_names.take(T), dtype=object), categorize=False)
         chosen = known.copy()
         chosen[np.argsort(h, kind="stable")[:max_tasks]] = True
         T = T[chosen]
@@ -291,7 +284,9 @@ def cost_quality_curve(
 
     keep = rows[in_set[t_all]]
     t, w, lab = c.task[keep].astype(np.int64), c.worker[keep].astype(np.int64), c.label[keep].astype(np.int64)
-    o = _canonical_order(run, t, w, lab)
+    # work on compact task positions 0..len(T)-1 (T is sorted): votes over 10^5 tasks, not 10^6
+    t = np.searchsorted(T, t)
+    o = np.lexsort((lab, _name_rank(c.worker_names)[w], _name_rank(c.task_names.take(T))[t]))
     t, lab = t[o], lab[o]
 
     gold = golden_codes(run)
@@ -301,6 +296,9 @@ def cost_quality_curve(
         truth = truth_codes(run)
     Tr = T[truth[T] != -1] if truth is not None else np.array([], dtype=np.int64)
     full = aggregate(run, "mv").codes
+    # positions in T (the compact task index of the votes below)
+    Gp, Trp = np.searchsorted(T, G), np.searchsorted(T, Tr)
+    full_T = full[T]
 
     rng = np.random.default_rng(seed)
     records = []
@@ -311,15 +309,15 @@ def cost_quality_curve(
         rank = np.arange(len(ts)) - np.searchsorted(ts, ts, side="left")
         for k in range(1, K + 1):
             sel = rank < k
-            mv = kernels.majority_vote(ts[sel], ls[sel], c.n_tasks, c.n_labels)
+            mv = kernels.majority_vote(ts[sel], ls[sel], len(T), c.n_labels)
             records.append(
                 {
                     "overlap": k,
                     "repeat": r,
-                    "golden_accuracy": float((mv.labels[G] == gold[G]).mean()) if len(G) else np.nan,
-                    "truth_accuracy": float((mv.labels[Tr] == truth[Tr]).mean()) if len(Tr) else np.nan,
-                    "agreement_with_full": float((mv.labels[T] == full[T]).mean()),
-                    "tied_share": float(mv.tied[T].mean()),
+                    "golden_accuracy": float((mv.labels[Gp] == gold[G]).mean()) if len(G) else np.nan,
+                    "truth_accuracy": float((mv.labels[Trp] == truth[Tr]).mean()) if len(Tr) else np.nan,
+                    "agreement_with_full": float((mv.labels == full_T).mean()),
+                    "tied_share": float(mv.tied.mean()),
                 }
             )
     per_repeat = pd.DataFrame(records)

@@ -86,8 +86,18 @@ min_shared = int(c[0].number_input("Min. shared tasks", min_value=1, max_value=1
 value = c[1].radio("Show", ["kappa", "agreement"], format_func={"kappa": "Cohen's κ", "agreement": "share agreeing"}.get, key="pair_value")
 max_workers = int(c[2].slider("Annotators in the matrix", min_value=5, max_value=60, value=30, step=5, key="pair_max",
                               help="The annotators who are in the most measured pairs"))
-pairs = data.metric(version.id, "pairwise_kappa", min_shared=min_shared)
-if isinstance(pairs, MetricUnavailable):
+large = len(run.answers) > widgets.LARGE_RUN_ANSWERS
+if widgets.run_on_request(
+    f"pairs_{version.id}", "Compute annotator pairs",
+    f"{len(run.answers):,} answers: pairwise κ takes about {len(run.answers) / 1.3e6:,.0f} s on a run this size.", needed=large,
+):
+    with st.spinner("Measuring every pair of annotators…"):
+        pairs = data.metric(version.id, "pairwise_kappa", min_shared=min_shared)
+else:
+    pairs = None
+if pairs is None:
+    pass
+elif isinstance(pairs, MetricUnavailable):
     widgets.unavailable(pairs)
 elif pairs.empty:
     st.info(f"No two annotators answered {min_shared:,} or more of the same tasks. Lower the minimum to see pairs.")

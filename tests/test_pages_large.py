@@ -1,0 +1,36 @@
+"""On a large run the costliest sections wait for a click, so the page opens at once."""
+
+from __future__ import annotations
+
+import pytest
+
+from dashboard import widgets
+from pages_util import open_page, texts
+
+
+@pytest.fixture
+def large(monkeypatch):
+    # every run counts as large: the demo takes the path a 10^7-answer version takes
+    monkeypatch.setattr(widgets, "LARGE_RUN_ANSWERS", 0)
+
+
+def _button(at, label):
+    return next(b for b in at.button if b.label == label)
+
+
+def test_pairs_wait_for_a_click_on_large_runs(large, demo_workspace, demo_versions):
+    v = demo_versions[1]
+    at = open_page(demo_workspace.root, "agreement.py", version=v.id)
+    assert not at.exception
+    assert "pairwise κ takes about" in texts(at) and "pairs share ≥" not in texts(at)
+    _button(at, "Compute annotator pairs").click().run()
+    assert not at.exception and "pairs share ≥ 10 tasks" in texts(at)
+
+
+def test_cost_curve_waits_for_a_click_on_large_runs(large, demo_workspace, demo_versions):
+    v = demo_versions[1]
+    at = open_page(demo_workspace.root, "cost.py", version=v.id)
+    assert "subsampling every overlap takes about" in texts(at)
+    assert "Cost per final label at overlap" not in texts(at)
+    _button(at, "Compute the curve").click().run()
+    assert not at.exception and "Cost per final label at overlap 3" in texts(at)
