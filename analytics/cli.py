@@ -112,21 +112,26 @@ def cmd_versions(args: argparse.Namespace) -> int:
         print(json.dumps([v.to_manifest() | {"path": v.path} for v in listing.versions], indent=1, default=str))
     else:
         print(f"workspace {ws.root.resolve()}: {len(listing.versions)} version(s)")
-        by_id = listing.by_id()
-        for v in lineage_order(listing.versions):
-            md = v.metadata
-            depth = _depth(v, by_id)
-            cost = md.get("annotation_cost")
-            cost_s = f"{cost:.2f} {md.get('currency', '')}" if isinstance(cost, (int, float)) else "cost n/a"
-            sim = "  [simulated]" if v.simulated else ""
-            parents = ", ".join(p[:8] for p in v.parents) or "-"
-            print(
-                f"{'  ' * depth}{'└─ ' if depth else ''}{v.id[:8]}  {v.label:<24} created {v.created}  parents {parents}  "
-                f"{md.get('answers', 0):,} answers  {md.get('workers', 0):,} annotators  {cost_s}{sim}"
-            )
+        print_lineage(listing)
     for p in listing.problems:
         print(f"problem: {p}", file=sys.stderr)
     return EXIT_PROBLEMS if listing.problems else 0
+
+
+def print_lineage(listing, *, full_ids: bool = False) -> None:
+    """One line per version, children indented under their parents, with counts and cost."""
+    by_id = listing.by_id()
+    for v in lineage_order(listing.versions):
+        md = v.metadata
+        depth = _depth(v, by_id)
+        cost = md.get("annotation_cost")
+        cost_s = f"{cost:.2f} {md.get('currency', '')}" if isinstance(cost, (int, float)) else "cost n/a"
+        sim = "  [simulated]" if v.simulated else ""
+        parents = ", ".join(p[:8] for p in v.parents) or "-"
+        print(
+            f"{'  ' * depth}{'└─ ' if depth else ''}{v.id if full_ids else v.id[:8]}  {v.label:<24} created {v.created}  parents {parents}  "
+            f"{md.get('answers', 0):,} answers  {md.get('workers', 0):,} annotators  {cost_s}{sim}"
+        )
 
 
 def _depth(v, by_id, seen=()) -> int:

@@ -269,11 +269,6 @@ def clearml_settings() -> Iterator[None]:
                 os.environ[k] = v
 
 
-def _depth(v: VersionInfo, by_id: Mapping[str, VersionInfo], seen: tuple[str, ...] = ()) -> int:
-    parents = [p for p in v.parents if p in by_id and p not in seen]
-    return 0 if not parents else 1 + max(_depth(by_id[p], by_id, seen + (v.id,)) for p in parents)
-
-
 @_reports_service_errors
 def cmd_clearml_publish(args: argparse.Namespace) -> int:
     ws = Workspace(args.workspace)
@@ -316,18 +311,9 @@ def cmd_clearml_list(args: argparse.Namespace) -> int:
         print(json.dumps([v.to_manifest() | {"source": v.source} for v in listing.versions], indent=1, default=str))
     else:
         print(f"ClearML project {store.project!r}: {len(listing.versions)} version(s)")
-        by_id = listing.by_id()
-        for v in lineage_order(listing.versions):
-            md = v.metadata
-            depth = _depth(v, by_id)
-            cost = md.get("annotation_cost")
-            cost_s = f"{cost:.2f} {md.get('currency', '')}" if isinstance(cost, (int, float)) else "cost n/a"
-            sim = "  [simulated]" if v.simulated else ""
-            parents = ", ".join(p[:8] for p in v.parents) or "-"
-            print(
-                f"{'  ' * depth}{'└─ ' if depth else ''}{v.id}  {v.label:<24} created {v.created}  parents {parents}  "
-                f"{md.get('answers', 0):,} answers  {md.get('workers', 0):,} annotators  {cost_s}{sim}"
-            )
+        from analytics.cli import print_lineage  # cli imports this module: import at call time
+
+        print_lineage(listing, full_ids=True)  # the full ids are what clearml-pull takes
     errors = [p for p in listing.problems if p.severity == "error"]
     for p in listing.problems:
         print(f"{'problem' if p.severity == 'error' else 'warning'}: {p}", file=sys.stderr)

@@ -170,16 +170,11 @@ def accuracy_vs_truth(run: Run, truth: pd.Series | None = None) -> pd.DataFrame:
         )
     if not isinstance(truth, pd.Series):
         raise ValueError(f"The 'truth' parameter of accuracy_vs_truth must be a pandas Series (task_id -> label). Got {type(truth).__name__} instead.")
+    from analytics.metrics.aggregation import truth_codes
+
     c = run.codes
-    t = truth[truth.notna()]
-    t = t[~t.index.astype(str).duplicated()]
-    task_pos = c.task_names.get_indexer(t.index.astype(str))
-    label_pos = c.labels.get_indexer(t.astype(str).to_numpy())
-    known = task_pos >= 0
-    # a truth label outside the run's label set can never be matched: code -2
-    truth_code = np.full(c.n_tasks, -1, dtype=np.int64)
-    truth_code[task_pos[known]] = np.where(label_pos[known] >= 0, label_pos[known], -2)
-    tc = truth_code[c.task]
+    # per task code the truth label's code (-1 none; -2 outside the label set, never matched)
+    tc = truth_codes(run, truth)[c.task]
     rows = np.flatnonzero((tc != -1) & (c.label >= 0))
     if len(rows) == 0:
         raise MetricUnavailable(
