@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -291,7 +292,11 @@ def _least_agreed(root: str, version_id: str) -> object:
     items = metric(version_id, "item_agreement")
     if not isinstance(items, pd.DataFrame):
         return items
-    return items[items["answers"] >= 2].sort_values(["agreement", "entropy_bits", "answers"], ascending=[True, False, False], kind="stable")
+    items = items[items["answers"] >= 2]
+    # agreement ascending, then entropy and answers descending; lexsort on numpy is stable and
+    # several times faster than a three-key sort_values on 10^6 rows (the last key sorts first)
+    order = np.lexsort((-items["answers"].to_numpy(), -items["entropy_bits"].to_numpy(), items["agreement"].to_numpy()))
+    return items.iloc[order]
 
 
 def least_agreed(version_id: str) -> object:

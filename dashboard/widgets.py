@@ -44,7 +44,17 @@ def paginated(df: pd.DataFrame, key: str, page_size: int = 50, prepare=None, **k
     view = df.iloc[start:start + page_size]
     if prepare is not None:
         view = prepare(view)
+    view = plain_categories(view)
     st.dataframe(view, hide_index=True, width="stretch", **kwargs)
+
+
+def plain_categories(frame: pd.DataFrame) -> pd.DataFrame:
+    """Categorical columns as their values: a categorical goes to the browser with all its
+    categories (a page of 50 answers would carry a run's 10^6 task ids)."""
+    cats = [c for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
+    if not cats:
+        return frame
+    return frame.assign(**{c: frame[c].astype(object) for c in cats})
 
 
 def unavailable(err: Exception) -> None:

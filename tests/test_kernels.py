@@ -489,7 +489,10 @@ def _reference_pairs(a: Answers, min_shared: int) -> dict:
 
 
 @pytest.mark.parametrize("seed, min_shared", [(14, 5), (15, 12), (16, 1)])
-def test_pairwise_agreement_matches_sklearn(seed, min_shared):
+@pytest.mark.parametrize("dense_limit", [1 << 25, 0], ids=["bincount", "sorted-keys"])
+def test_pairwise_agreement_matches_sklearn(seed, min_shared, dense_limit, monkeypatch):
+    # both ways of counting pairs: a dense bincount (few workers) and sorted keys (many)
+    monkeypatch.setattr(K, "_DENSE_PAIR_KEYS", dense_limit)
     a = synth(seed, n_tasks=200, n_workers=9, n_labels=3, overlap=(2, 4), n_repeat=40)
     res = K.pairwise_agreement(a.task, a.worker, a.label, a.n_workers, a.n_labels, min_shared=min_shared)
     ref = _reference_pairs(a, min_shared)

@@ -90,7 +90,8 @@ def per_run_cache(func):
 
     Several metrics start from the same per-assignment table; at 10^7 answers building it takes
     seconds, so it is built once per run. A DataFrame result is handed out as a shallow copy:
-    with pandas' copy-on-write a caller that adds or changes a column changes only its copy.
+    with pandas' copy-on-write a caller that adds or changes a column changes only its copy. An
+    array result is handed out read-only.
     """
     import functools
     import weakref
@@ -103,7 +104,9 @@ def per_run_cache(func):
             value = cache[run]
         except KeyError:
             value = cache[run] = func(run)
-        return value.copy(deep=False) if hasattr(value, "copy") else value
+            if isinstance(value, np.ndarray):
+                value.flags.writeable = False  # shared by every caller
+        return value.copy(deep=False) if isinstance(value, (pd.DataFrame, pd.Series)) else value
 
     wrapper.cache = cache
     return wrapper

@@ -117,6 +117,32 @@ def _pool_codes(run: Run):
     return cache["pool"]
 
 
+def _cached(run: Run, key: str, make):
+    cache = _CACHE.setdefault(run, {})
+    if key not in cache:
+        value = make()
+        if isinstance(value, np.ndarray):
+            value.flags.writeable = False  # shared by every caller
+        cache[key] = value
+    return cache[key]
+
+
+def pool_vote_counts(run: Run) -> np.ndarray:
+    """Answers per task and label of the labeling pool, (n_tasks, n_labels) float64 as
+    kernels.vote_counts, counted once per run: majority vote, Wawa, alpha, Fleiss' kappa and the
+    per-task agreement all start from it. Read-only."""
+    def make():
+        _, t, _, lab = pool_codes(run)
+        return kernels.vote_counts(t, lab, run.codes.n_tasks, run.codes.n_labels)
+
+    return _cached(run, "vote_counts", make)
+
+
+def pool_task_answers(run: Run) -> np.ndarray:
+    """Answers per task code in the labeling pool (int64, 0 for tasks outside it), once per run. Read-only."""
+    return _cached(run, "task_answers", lambda: np.bincount(pool_codes(run)[1], minlength=run.codes.n_tasks))
+
+
 def _pool_rows(run: Run) -> np.ndarray:
     """Row positions of the labeled answers of the labeling pool (regular and control tasks, suites
     not REJECTED)."""
@@ -174,10 +200,10 @@ def aggregate(run: Run, method: str = "mv", *, n_iter: int = 100, tol: float = 1
     converged = None
     iters = None
     if method == "mv":
-        r = kernels.majority_vote(t, lab, nt, nl)
+        r = kernels.majority_from_counts(pool_vote_counts(run))
         labels, probas, tied = r.labels, r.probas, r.tied
     elif method == "wawa":
-        r = kernels.wawa(t, w, lab, nt, nw, nl)
+        r = kernels.wawa(t, w, lab, nt, nw, nl, counts=pool_vote_counts(run))
         labels, probas, tied, skill = r.labels, r.probas, r.tied, r.skills
     elif method in ("ds", "onecoin"):
         fn = kernels.dawid_skene if method == "ds" else kernels.one_coin_dawid_skene
@@ -239,9 +265,11 @@ def _crowdkit(method, t, w, lab, nt, nw, nl, n_iter, tol):
 
 def _result(run, method, rows, labels, probas, tied, skill, iters, converged, seconds) -> Aggregation:
     c = run.codes
-    n_answers = np.bincount(c.task[rows], minlength=c.n_tasks)
+    n_answers = pool_task_answers(run)
     keep = np.flatnonzero((labels >= 0) & (n_answers > 0))
-    index = c.task_names.take(keep).rename("task_id")
+    # every method labels the same tasks (those with a pool answer): one index per run
+    answered = _cached(run, "answered", lambda: (keep, c.task_names.take(keep).rename("task_id")))
+    index = answered[1] if np.array_equal(answered[0], keep) else c.task_names.take(keep).rename("task_id")
     lab = labels[keep]
     conf = probas[keep, lab]
     frame = pd.DataFrame(
@@ -258,7 +286,7 @@ def _result(run, method, rows, labels, probas, tied, skill, iters, converged, se
     codes[keep] = lab
     ws = None
     if skill is not None:
-        active = np.unique(c.worker[rows])
+        active = np.flatnonzero(np.bincount(c.worker[rows], minlength=c.n_workers))
         ws = pd.Series(skill[active], index=c.worker_names.take(active).rename("worker_id"), name="skill")
     return Aggregation(method, frame, pro, ws, codes, iters, converged, seconds)
 
@@ -368,10 +396,12 @@ def disagreements(run: Run, methods=("mv", "wawa", "ds"), *, n_iter: int = 100) 
     tasks = np.asarray(run.codes.task_names, dtype=object)[differ]
     out = pd.DataFrame(index=pd.Index(tasks, name="task_id", dtype="str"))
     for m, a in zip(methods, aggs):
-        sub = a.labels.loc[out.index]
-        out[m] = sub["label"]
-        out[f"{m}_confidence"] = sub["confidence"].to_numpy()
-    out["answers"] = aggs[0].labels.loc[out.index, "answers"].to_numpy()
+        # a.labels holds the tasks with codes >= 0 in task-code order: position by a running count
+        pos = (np.cumsum(a.codes >= 0) - 1)[differ]
+        out[m] = a.labels["label"].iloc[pos].to_numpy()
+        out[f"{m}_confidence"] = a.labels["confidence"].to_numpy()[pos]
+    pos0 = (np.cumsum(aggs[0].codes >= 0) - 1)[differ]
+    out["answers"] = aggs[0].labels["answers"].to_numpy()[pos0]
     if len(out):
         out["min_confidence"] = out[[f"{m}_confidence" for m in methods]].min(axis=1)
         out = out.sort_values(["min_confidence"], kind="stable").drop(columns="min_confidence")
@@ -423,4 +453,6 @@ __all__ = [
     "truth_codes",
     "pool_rows",
     "pool_codes",
+    "pool_vote_counts",
+    "pool_task_answers",
 ]

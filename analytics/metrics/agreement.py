@@ -16,7 +16,7 @@ import pandas as pd
 from analytics import kernels
 from analytics.kernels import wilson_interval
 from analytics.metrics._base import MetricUnavailable, check_int, rate
-from analytics.metrics.aggregation import Aggregation, aggregate, pool_codes
+from analytics.metrics.aggregation import Aggregation, aggregate, pool_codes, pool_task_answers, pool_vote_counts
 from analytics.model import KINDS, Run
 
 
@@ -56,19 +56,17 @@ def _pool(run: Run):
 
 def run_agreement(run: Run) -> AgreementSummary:
     """Krippendorff's alpha and Fleiss' kappa of the labeling pool (see AgreementSummary)."""
-    c, rows, t, lab = _pool(run)
-    per_task = np.bincount(t, minlength=c.n_tasks)
+    per_task = pool_task_answers(run)
     answered = per_task[per_task > 0]
     pairable = per_task >= 2
     if not pairable.any():
         raise MetricUnavailable("agreement needs tasks answered by at least two annotators; every task here has a single answer (overlap 1)")
-    keep = pairable[t]
-    tk, lk = t[keep], lab[keep]
+    counts = pool_vote_counts(run)  # both coefficients leave out tasks with a single answer themselves
     return AgreementSummary(
-        krippendorff_alpha=kernels.krippendorff_alpha_nominal(tk, lk, c.n_tasks, c.n_labels),
-        fleiss_kappa=kernels.fleiss_kappa(tk, lk, c.n_tasks, c.n_labels),
+        krippendorff_alpha=kernels.alpha_from_counts(counts),
+        fleiss_kappa=kernels.fleiss_from_counts(counts),
         items=int(pairable.sum()),
-        answers=int(keep.sum()),
+        answers=int(per_task[pairable].sum()),
         overlap_mean=float(answered.mean()),
         overlap_min=int(answered.min()),
         overlap_max=int(answered.max()),
@@ -88,7 +86,7 @@ def item_agreement(run: Run, aggregation: Aggregation | None = None) -> pd.DataF
     """
     agg = aggregation or aggregate(run, "mv")
     c, rows, t, lab = _pool(run)
-    ia = kernels.item_agreement(t, lab, c.n_tasks, c.n_labels, aggregate=agg.codes)
+    ia = kernels.item_agreement_from_counts(pool_vote_counts(run), aggregate=agg.codes)
     keep = agg.codes >= 0
     kind_of_task = np.full(c.n_tasks, -1, dtype=np.int64)
     kind_of_task[t] = run.codes.kind[rows]
@@ -100,7 +98,7 @@ def item_agreement(run: Run, aggregation: Aggregation | None = None) -> pd.DataF
         {
             "kind": pd.Categorical.from_codes(kind_of_task[keep], categories=list(KINDS)),
             "answers": n.astype(np.int64),
-            "label": agg.labels["label"].to_numpy(),
+            "label": agg.labels["label"].array,  # the categorical itself, not 10^6 strings
             "agree": np.rint(share * n).astype(np.int64),
             "agreement": share,
             "entropy_bits": ia.entropy_bits[keep],

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.metrics import agreement, control, exam, labels, rules, speed
-from analytics.metrics._base import MetricUnavailable, kind_mask
+from analytics.metrics._base import MetricUnavailable, kind_mask, per_run_cache
 from analytics.metrics.exam import HARD_GAP
 from analytics.model import STATUSES_WITHOUT_ANSWER, Run
 
@@ -268,31 +268,57 @@ def _seconds_per_task(run: Run, rows: np.ndarray) -> np.ndarray:
     return np.where(n > 0, secs / np.maximum(n, 1), np.nan)
 
 
+_CHECKS = pd.CategoricalDtype(["right", "wrong", ""])
+
+
 def _answers_frame(run: Run, rows: np.ndarray) -> pd.DataFrame:
+    """The answers at ``rows``. Text columns stay categoricals of the run (a gather of integer
+    codes: one annotator can have millions of answers, and turning each into a string costs
+    seconds); compare and filter them as strings, and convert the rows you display."""
     a = run.answers
     c = run.codes
     lab, gold = c.label[rows], c.golden[rows]
     graded = (lab >= 0) & (gold >= 0)
     correct = pd.array(np.where(graded, lab == gold, False), dtype="boolean")
     correct[~graded] = pd.NA
+    check = np.where(graded, np.where(lab == gold, 0, 1), 2).astype(np.int8)
     out = pd.DataFrame(
         {
-            "task_id": a["task_id"].iloc[rows].astype("str").to_numpy(),
-            "worker_id": a["worker_id"].iloc[rows].astype("str").to_numpy(),
-            "kind": a["kind"].iloc[rows].astype("str").to_numpy(),
-            "pool_id": a["pool_id"].iloc[rows].astype("str").to_numpy(),
-            "assignment_id": a["assignment_id"].iloc[rows].astype("str").to_numpy(),
-            "status": a["status"].iloc[rows].astype("str").to_numpy(),
-            "label": a["label"].iloc[rows].to_numpy(),
-            "golden": a["golden"].iloc[rows].to_numpy(),
+            **{col: a[col].array.take(rows) for col in ("task_id", "worker_id", "kind", "pool_id", "assignment_id", "status", "label", "golden")},
             "correct": correct,
-            "check": np.where(graded, np.where(lab == gold, "right", "wrong"), ""),
-            "started_at": a["started_at"].iloc[rows].array,
-            "submitted_at": a["submitted_at"].iloc[rows].array,
+            "check": pd.Categorical.from_codes(check, dtype=_CHECKS),
+            "started_at": a["started_at"].array.take(rows),
+            "submitted_at": a["submitted_at"].array.take(rows),
             "seconds_per_task": _seconds_per_task(run, rows),
         }
     )
     return out
+
+
+def _name_rank(names: pd.Index) -> np.ndarray:
+    """Rank of each category name in text order (sorting rows by a categorical's text without
+    turning each row into a string)."""
+    if names.is_monotonic_increasing:
+        return np.arange(len(names), dtype=np.int64)
+    rank = np.empty(len(names), dtype=np.int64)
+    rank[names.argsort()] = np.arange(len(names))
+    return rank
+
+
+@per_run_cache
+def _task_rank(run: Run) -> np.ndarray:
+    return _name_rank(run.codes.task_names)
+
+
+@per_run_cache
+def _assignment_rank(run: Run) -> np.ndarray:
+    return _name_rank(run.answers["assignment_id"].cat.categories)
+
+
+@per_run_cache
+def _task_input_rows(run: Run) -> np.ndarray:
+    """Row of run.tasks for each task code (-1 for a task without inputs)."""
+    return run.tasks.index.get_indexer(run.codes.task_names)
 
 
 def annotator_answers(run: Run, worker_id: str, aggregations: Mapping[str, Any] | None = None) -> pd.DataFrame:
@@ -300,28 +326,35 @@ def annotator_answers(run: Run, worker_id: str, aggregations: Mapping[str, Any] 
 
     One row per answer, in submission order (then assignment and task id; answers without a
     submit time last). Columns: ``task_id``, ``kind``, ``pool_id``, ``assignment_id``,
-    ``status``, ``label``, ``golden``, ``correct`` (label == golden, missing where either is),
-    ``check`` ("right" / "wrong" where graded, else ""), ``started_at``, ``submitted_at``,
-    ``seconds_per_task`` (their suite's seconds over its answers, as speed.assignment_speed);
-    one ``input_<field>`` column per task input field (run.tasks); and for each
-    ``aggregations`` entry {name: Aggregation}: ``<name>_label`` and ``<name>_confidence``
-    (missing on tasks outside the labeling pool, e.g. exam items). Raises ValueError for an
-    annotator who is not in the run.
+    ``status``, ``label``, ``golden`` (categoricals), ``correct`` (label == golden, missing where
+    either is), ``check`` ("right" / "wrong" where graded, else ""), ``started_at``,
+    ``submitted_at``, ``seconds_per_task`` (their suite's seconds over its answers, as
+    speed.assignment_speed); one ``input_<field>`` column per task input field (run.tasks); and
+    for each ``aggregations`` entry {name: Aggregation}: ``<name>_label`` and
+    ``<name>_confidence`` (missing on tasks outside the labeling pool, e.g. exam items). Raises
+    ValueError for an annotator who is not in the run.
     """
     w = _worker_code(run, worker_id, "annotator_answers")
     rows = np.flatnonzero(run.codes.worker == w)
-    out = _answers_frame(run, rows).drop(columns="worker_id")
-    tasks = run.tasks.reindex(out["task_id"])
-    for field in run.tasks.columns:
-        out[f"input_{field}"] = tasks[field].to_numpy()
     t = run.codes.task[rows]
+    out = _answers_frame(run, rows).drop(columns="worker_id")
+    if len(run.tasks.columns):
+        at = _task_input_rows(run)[t]
+        for field in run.tasks.columns:
+            out[f"input_{field}"] = run.tasks[field].array.take(at, allow_fill=True)
     for name, agg in (aggregations or {}).items():
         code = agg.codes[t]
-        lab = pd.Categorical.from_codes(np.where(code >= 0, code, -1), dtype=run.answers["label"].dtype)
-        out[f"{name}_label"] = lab
-        conf = agg.labels["confidence"].reindex(out["task_id"]).to_numpy(dtype=np.float64, na_value=np.nan)
-        out[f"{name}_confidence"] = np.where(code >= 0, conf, np.nan)
-    order = np.lexsort((out["task_id"].to_numpy(), out["assignment_id"].to_numpy(), out["submitted_at"].isna().to_numpy(), out["submitted_at"].to_numpy()))
+        out[f"{name}_label"] = pd.Categorical.from_codes(np.where(code >= 0, code, -1), dtype=run.answers["label"].dtype)
+        confidence = np.full(len(agg.codes), np.nan)
+        confidence[agg.codes >= 0] = agg.labels["confidence"].to_numpy()  # labels: the tasks with codes >= 0, in code order
+        out[f"{name}_confidence"] = confidence[t]
+    submitted = out["submitted_at"].to_numpy(dtype="datetime64[ns]", na_value=np.datetime64("NaT"))
+    when = np.where(np.isnat(submitted), np.iinfo(np.int64).max, submitted.view(np.int64))  # not submitted: last
+    suite = run.answers["assignment_id"].cat.codes.to_numpy()[rows].astype(np.int64)
+    suite_rank = np.zeros(len(suite), dtype=np.int64)  # 0: no suite (first)
+    suite_rank[suite >= 0] = _assignment_rank(run)[suite[suite >= 0]] + 1
+    within = suite_rank * max(1, run.codes.n_tasks) + _task_rank(run)[t]  # (suite, task) in text order, one key
+    order = np.lexsort((within, when))
     return out.iloc[order].reset_index(drop=True)
 
 
@@ -334,7 +367,7 @@ def task_answers(run: Run, task_id: str) -> pd.DataFrame:
     t = _task_code(run, task_id, "task_answers")
     rows = np.flatnonzero(run.codes.task == t)
     out = _answers_frame(run, rows).drop(columns="task_id")
-    order = np.lexsort((out["worker_id"].to_numpy(), out["submitted_at"].isna().to_numpy(), out["submitted_at"].to_numpy()))
+    order = np.lexsort((out["worker_id"].astype(str).to_numpy(), out["submitted_at"].isna().to_numpy(), out["submitted_at"].to_numpy()))
     return out.iloc[order].reset_index(drop=True)
 
 
@@ -354,7 +387,7 @@ def exam_item_answers(run: Run, task_id: str, scores: pd.DataFrame | None = None
         exam_passed=pd.array(scores["passed"].reindex(out["worker_id"]).to_numpy(), dtype="boolean"),
     )
     key = out["correct"].astype("float64").fillna(2.0)
-    return out.assign(_k=key.to_numpy()).sort_values(["_k", "label", "worker_id"], kind="stable").drop(columns="_k").reset_index(drop=True)
+    return out.assign(_k=key.to_numpy(), _w=out["worker_id"].astype(str)).sort_values(["_k", "label", "_w"], kind="stable").drop(columns="_w").drop(columns="_k").reset_index(drop=True)
 
 
 def item_verdicts(items: pd.DataFrame) -> pd.DataFrame:

@@ -209,9 +209,8 @@ else:
             f"{', '.join(aggregation.METHODS[m] for m in methods)}; least confident first."
         )
         if len(dis):
-            table = task_links(dis)
             cfg = {"open": TASK_LINK}
             for m in methods:
                 cfg[m] = st.column_config.TextColumn(aggregation.METHODS[m])
                 cfg[f"{m}_confidence"] = st.column_config.NumberColumn(f"{aggregation.METHODS[m]} confidence", format="percent")
-            widgets.paginated(table, key="disagreements", page_size=20, column_config=cfg)
+            widgets.paginated(dis, key="disagreements", page_size=20, column_config=cfg, prepare=task_links)
