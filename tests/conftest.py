@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,32 @@ def demo_run(demo_workspace, demo_versions):
     """The annotated demo version (1.1.0): exam + reviewed main pool."""
     v = next(v for v in demo_versions if v.version == "1.1.0")
     return demo_workspace.open_run(v.id)
+
+
+@pytest.fixture
+def loopback_only(monkeypatch):
+    """Refuse any connection that is not to this machine: a test must never reach a real server
+    (toloka-kit, clearml and httpx all connect through socket.connect)."""
+    real_connect = socket.socket.connect
+
+    def connect(self, address):
+        host = address[0] if isinstance(address, tuple) else address
+        if host not in ("127.0.0.1", "::1", "localhost") and not str(host).startswith("/"):
+            raise OSError(f"test guard: connection to {address!r} refused (tests reach 127.0.0.1 only)")
+        return real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+
+
+@pytest.fixture
+def stub():
+    """A Toloka API stand-in on 127.0.0.1 loaded with the main scenario (tests/toloka_payloads.py)."""
+    import toloka_payloads as P
+    from toloka_stub import TolokaStub
+
+    with TolokaStub(token=P.TOKEN) as s:
+        P.main_scenario(s)
+        yield s
 
 
 @pytest.fixture(autouse=True)

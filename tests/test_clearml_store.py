@@ -41,18 +41,7 @@ ACCESS = "AKEY-never-shown"
 PROJECT = "crowdlens-tests"
 
 
-@pytest.fixture(autouse=True)
-def _loopback_only(monkeypatch):
-    """Refuse any connection that is not to this machine: a test must never reach a real server."""
-    real_connect = socket.socket.connect
-
-    def connect(self, address):
-        host = address[0] if isinstance(address, tuple) else address
-        if host not in ("127.0.0.1", "::1", "localhost") and not str(host).startswith("/"):
-            raise OSError(f"test guard: connection to {address!r} refused (tests reach 127.0.0.1 only)")
-        return real_connect(self, address)
-
-    monkeypatch.setattr(socket.socket, "connect", connect)
+pytestmark = pytest.mark.usefixtures("loopback_only")
 
 
 @pytest.fixture

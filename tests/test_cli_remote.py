@@ -21,7 +21,6 @@ from analytics.cli import main
 from analytics.sources.clearml_store import ClearMLStore, clearml_id_of
 from analytics.sources.workspace import Workspace, lineage_order
 from clearml_standin import standin_dataset_class
-from toloka_stub import TolokaStub
 
 CLEARML_SECRET = "s3cr3t-Value-never-shown-9876"
 CLEARML_ACCESS = "AKEY-never-shown-5432"
@@ -40,24 +39,7 @@ def _isolated(monkeypatch, tmp_path):
     monkeypatch.chdir(cwd)
 
 
-@pytest.fixture(autouse=True)
-def _only_localhost(monkeypatch):
-    real_connect = socket.socket.connect
-
-    def connect(self, address):
-        host = address[0] if isinstance(address, tuple) else address
-        if host not in ("127.0.0.1", "::1", "localhost") and not str(host).startswith("/"):
-            raise OSError(f"test guard: connection to {address!r} refused (tests reach 127.0.0.1 only)")
-        return real_connect(self, address)
-
-    monkeypatch.setattr(socket.socket, "connect", connect)
-
-
-@pytest.fixture
-def stub():
-    with TolokaStub(token=P.TOKEN) as s:
-        P.main_scenario(s)
-        yield s
+pytestmark = pytest.mark.usefixtures("loopback_only")
 
 
 def run(capsys, *argv) -> tuple[int, str, str]:
@@ -203,30 +185,9 @@ def test_a_bad_environment_setting_is_a_clear_error(capsys, monkeypatch):
 # toloka-progress
 
 
-def _live_pool(stub) -> str:
-    pid = "3000"
-    stub.pools[pid] = P.pool(pid, name="Cats — live", status="OPEN", reward=0.02, overlap=3, mixer=(2, 0, 0), configs=[])
-    stub.assignments += [
-        P.assignment("p1", "w1", "ACCEPTED", [], None, created="2024-05-01T10:25:00", submitted="2024-05-01T10:30:00", pool_id=pid, reward=0.02),
-        P.assignment("p2", "w2", "SUBMITTED", [], None, created="2024-05-01T11:05:00", submitted="2024-05-01T11:10:00", pool_id=pid, reward=0.02),
-    ]
-    stub.analytics[pid] = {
-        "submitted_assignments_count": 9,
-        "approved_assignments_count": 3,
-        "rejected_assignments_count": 1,
-        "skipped_assignments_count": 2,
-        "completion_percentage": {"value": 30.0},
-        "spent_budget": 0.12,
-        "unique_submitters_count": 4,
-        "real_tasks_count": 20,
-        "estimated_assignments_count": {"value": 30},
-    }
-    return pid
-
-
 def test_toloka_progress_text_and_json(stub, capsys, monkeypatch):
     monkeypatch.setenv("TOLOKA_TOKEN", P.TOKEN)
-    pid = _live_pool(stub)
+    pid = P.live_pool(stub)
     code, out, err = run(capsys, "toloka-progress", "--pool", pid, "--url", stub.url)
     assert code == 0, err
     assert "pool 3000 'Cats — live': OPEN" in out

@@ -282,19 +282,6 @@ def test_live_page_without_credentials_shows_the_runs_progress(demo_workspace, d
         assert pd.isna(comp.loc[next(p.pool_id for p in run.meta.pools if p.kind == "exam"), "expected_answers"])
 
 
-@pytest.fixture
-def only_localhost(monkeypatch):
-    import httpx
-
-    send = httpx.Client.send
-
-    def guarded(self, request, *args, **kwargs):
-        assert request.url.host == "127.0.0.1", f"a test tried to reach {request.url.host}"
-        return send(self, request, *args, **kwargs)
-
-    monkeypatch.setattr(httpx.Client, "send", guarded)
-
-
 def open_with_secrets(workspace, page: str, secrets: dict, **params) -> AppTest:
     at = AppTest.from_file(str(APP), default_timeout=120)
     at.secrets["CROWDLENS_WORKSPACE"] = str(workspace)
@@ -308,33 +295,10 @@ def open_with_secrets(workspace, page: str, secrets: dict, **params) -> AppTest:
     return at
 
 
-def running_pool(stub) -> str:
-    pid = "3000"
-    stub.pools[pid] = P.pool(pid, name="Cats — live", status="OPEN", reward=0.02, overlap=3, mixer=(2, 0, 0), configs=[])
-    A_ = P.assignment
-    stub.assignments += [
-        A_("p1", "w1", "ACCEPTED", [], None, created="2024-05-01T10:25:00", submitted="2024-05-01T10:30:00", pool_id=pid, reward=0.02),
-        A_("p2", "w2", "SUBMITTED", [], None, created="2024-05-01T11:05:00", submitted="2024-05-01T11:10:00", pool_id=pid, reward=0.02),
-    ]
-    stub.tasks += [P.task(f"g{i:02d}", f"https://img.invalid/g{i}.jpg", pool_id=pid) for i in range(20)]
-    stub.analytics[pid] = {
-        "submitted_assignments_count": 9,
-        "approved_assignments_count": 3,
-        "rejected_assignments_count": 1,
-        "skipped_assignments_count": 2,
-        "completion_percentage": {"value": 30.0},
-        "spent_budget": 0.12,
-        "unique_submitters_count": 4,
-        "real_tasks_count": 20,
-        "estimated_assignments_count": {"value": 30},
-    }
-    return pid
-
-
-def test_live_page_with_credentials_reads_the_pool_from_toloka(demo_workspace, demo_versions, only_localhost):
+def test_live_page_with_credentials_reads_the_pool_from_toloka(demo_workspace, demo_versions, loopback_only):
     v = demo_versions[-1]
     with TolokaStub(token=P.TOKEN) as stub:
-        pid = running_pool(stub)
+        pid = P.live_pool(stub, tasks=20)
         at = open_with_secrets(demo_workspace.root, "live.py", {"TOLOKA_TOKEN": P.TOKEN, "TOLOKA_URL": stub.url}, version=v.id, pool=pid)
         ok(at)
         m = metrics(at)

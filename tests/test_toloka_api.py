@@ -25,7 +25,6 @@ from analytics.sources.toloka_api import (
 from analytics.sources.toloka_tsv import read_toloka_tsv
 from analytics.sources.workspace import Workspace
 from toloka_fixtures import ROWS, col, write_tsv
-from toloka_stub import TolokaStub
 
 UTC = "UTC"
 
@@ -41,25 +40,7 @@ def _no_toloka_environment(monkeypatch):
         monkeypatch.delenv(var, raising=False)
 
 
-@pytest.fixture(autouse=True)
-def _only_localhost(monkeypatch):
-    # toloka-kit sends through httpx.Client.send: anything but the stub on 127.0.0.1 fails the test
-    import httpx
-
-    send = httpx.Client.send
-
-    def guarded(self, request, *args, **kwargs):
-        assert request.url.host == "127.0.0.1", f"a test tried to reach {request.url.host}"
-        return send(self, request, *args, **kwargs)
-
-    monkeypatch.setattr(httpx.Client, "send", guarded)
-
-
-@pytest.fixture
-def stub():
-    with TolokaStub(token=P.TOKEN) as s:
-        P.main_scenario(s)
-        yield s
+pytestmark = pytest.mark.usefixtures("loopback_only")
 
 
 @pytest.fixture

@@ -191,6 +191,34 @@ def exam_pool() -> dict:
     return pool(EXAM_POOL_ID, name="Cats — exam", reward=0.01, overlap=1, mixer=(0, 2, 0), configs=[])
 
 
+LIVE_POOL_ID = "3000"
+LIVE_ANALYTICS = {
+    "submitted_assignments_count": 9,
+    "approved_assignments_count": 3,
+    "rejected_assignments_count": 1,
+    "skipped_assignments_count": 2,
+    "completion_percentage": {"value": 30.0},
+    "spent_budget": 0.12,
+    "unique_submitters_count": 4,
+    "real_tasks_count": 20,
+    "estimated_assignments_count": {"value": 30},
+}
+
+
+def live_pool(stub, *, tasks: int = 0) -> str:
+    """An open pool (LIVE_POOL_ID) with two submitted suites, ``tasks`` general tasks and Toloka's
+    pool analytics (LIVE_ANALYTICS); returns its id."""
+    pid = LIVE_POOL_ID
+    stub.pools[pid] = pool(pid, name="Cats — live", status="OPEN", reward=0.02, overlap=3, mixer=(2, 0, 0), configs=[])
+    stub.assignments += [
+        assignment("p1", "w1", "ACCEPTED", [], None, created="2024-05-01T10:25:00", submitted="2024-05-01T10:30:00", pool_id=pid, reward=0.02),
+        assignment("p2", "w2", "SUBMITTED", [], None, created="2024-05-01T11:05:00", submitted="2024-05-01T11:10:00", pool_id=pid, reward=0.02),
+    ]
+    stub.tasks += [task(f"g{i:02d}", f"https://img.invalid/g{i}.jpg", pool_id=pid) for i in range(tasks)]
+    stub.analytics[pid] = copy.deepcopy(LIVE_ANALYTICS)
+    return pid
+
+
 def main_scenario(stub) -> None:
     """Load the project, the main and exam pools, their assignments and the restrictions."""
     stub.projects[PROJECT_ID] = copy.deepcopy(PROJECT)
