@@ -363,37 +363,20 @@ def test_an_empty_pool_is_a_validation_problem(stub, client):
 # live progress
 
 
-def _running_pool(stub) -> str:
-    pid = "3000"
-    stub.pools[pid] = P.pool(pid, name="Cats — live", status="OPEN", reward=0.02, overlap=3, mixer=(2, 0, 0), configs=[])
-    A = P.assignment
-    stub.assignments += [
-        A("p1", "w1", "ACCEPTED", [], None, created="2024-05-01T10:25:00", submitted="2024-05-01T10:30:00", pool_id=pid, reward=0.02),
-        A("p2", "w1", "SUBMITTED", [], None, created="2024-05-01T11:05:00", submitted="2024-05-01T11:10:00", pool_id=pid, reward=0.02),
-        A("p3", "w2", "REJECTED", [], None, created="2024-05-01T11:25:00", submitted="2024-05-01T11:30:00", pool_id=pid, reward=0.02),
-        A("p4", "w1", "SUBMITTED", [], None, created="2024-05-01T11:45:00", submitted="2024-05-01T11:50:00", pool_id=pid, reward=0.02),
-        A("p5", "w3", "SKIPPED", [], None, created="2024-05-01T11:40:00", skipped="2024-05-01T11:41:00", pool_id=pid, reward=0.02),
-        A("p6", "w4", "ACTIVE", [], None, created="2024-05-01T11:55:00", pool_id=pid, reward=0.02),
-    ]
-    # 20 general tasks and 2 control tasks
-    stub.tasks += [P.task(f"g{i:02d}", f"https://img.invalid/g{i}.jpg", pool_id=pid) for i in range(20)]
-    stub.tasks += [P.task(f"c{i}", f"https://img.invalid/c{i}.jpg", known="cat", pool_id=pid) for i in range(2)]
-    return pid
+def _running_pool(stub, analytics: bool = False) -> str:
+    # 20 general tasks, 2 control tasks; suites in every state
+    return P.live_pool(stub, tasks=20, controls=2, analytics=analytics, assignments=[
+        ("p1", "w1", "ACCEPTED", {"created": "2024-05-01T10:25:00", "submitted": "2024-05-01T10:30:00"}),
+        ("p2", "w1", "SUBMITTED", {"created": "2024-05-01T11:05:00", "submitted": "2024-05-01T11:10:00"}),
+        ("p3", "w2", "REJECTED", {"created": "2024-05-01T11:25:00", "submitted": "2024-05-01T11:30:00"}),
+        ("p4", "w1", "SUBMITTED", {"created": "2024-05-01T11:45:00", "submitted": "2024-05-01T11:50:00"}),
+        ("p5", "w3", "SKIPPED", {"created": "2024-05-01T11:40:00", "skipped": "2024-05-01T11:41:00"}),
+        ("p6", "w4", "ACTIVE", {"created": "2024-05-01T11:55:00"}),
+    ])
 
 
 def test_pool_progress_from_analytics(stub, client):
-    pid = _running_pool(stub)
-    stub.analytics[pid] = {
-        "submitted_assignments_count": 9,  # SUBMITTED + ACCEPTED + REJECTED
-        "approved_assignments_count": 3,
-        "rejected_assignments_count": 1,
-        "skipped_assignments_count": 2,
-        "completion_percentage": {"value": 30.0},
-        "spent_budget": 0.12,
-        "unique_submitters_count": 4,
-        "real_tasks_count": 20,
-        "estimated_assignments_count": {"value": 30},
-    }
+    pid = _running_pool(stub, analytics=True)  # submitted 9 = SUBMITTED + ACCEPTED + REJECTED
     p = pool_progress(client, pid, now=ts("2024-05-01 12:00"))
     assert (p.status, p.source, p.name) == ("OPEN", "analytics", "Cats — live")
     assert (p.submitted_assignments, p.total_assignments, p.percent_done) == (9, 30, 30.0)

@@ -205,17 +205,22 @@ LIVE_ANALYTICS = {
 }
 
 
-def live_pool(stub, *, tasks: int = 0) -> str:
-    """An open pool (LIVE_POOL_ID) with two submitted suites, ``tasks`` general tasks and Toloka's
-    pool analytics (LIVE_ANALYTICS); returns its id."""
+def live_pool(stub, *, tasks: int = 0, controls: int = 0, analytics: bool = True, assignments: list[tuple] | None = None) -> str:
+    """An open pool (LIVE_POOL_ID) with ``tasks`` general and ``controls`` control tasks, its suites
+    (``assignments``: (id, worker, status, times...) as for :func:`assignment`; default two
+    submitted suites) and, with ``analytics``, Toloka's pool analytics (LIVE_ANALYTICS); returns its id."""
     pid = LIVE_POOL_ID
     stub.pools[pid] = pool(pid, name="Cats — live", status="OPEN", reward=0.02, overlap=3, mixer=(2, 0, 0), configs=[])
-    stub.assignments += [
-        assignment("p1", "w1", "ACCEPTED", [], None, created="2024-05-01T10:25:00", submitted="2024-05-01T10:30:00", pool_id=pid, reward=0.02),
-        assignment("p2", "w2", "SUBMITTED", [], None, created="2024-05-01T11:05:00", submitted="2024-05-01T11:10:00", pool_id=pid, reward=0.02),
-    ]
+    if assignments is None:
+        assignments = [
+            ("p1", "w1", "ACCEPTED", {"created": "2024-05-01T10:25:00", "submitted": "2024-05-01T10:30:00"}),
+            ("p2", "w2", "SUBMITTED", {"created": "2024-05-01T11:05:00", "submitted": "2024-05-01T11:10:00"}),
+        ]
+    stub.assignments += [assignment(aid, w, status, [], None, pool_id=pid, reward=0.02, **times) for aid, w, status, times in assignments]
     stub.tasks += [task(f"g{i:02d}", f"https://img.invalid/g{i}.jpg", pool_id=pid) for i in range(tasks)]
-    stub.analytics[pid] = copy.deepcopy(LIVE_ANALYTICS)
+    stub.tasks += [task(f"c{i}", f"https://img.invalid/c{i}.jpg", known="cat", pool_id=pid) for i in range(controls)]
+    if analytics:
+        stub.analytics[pid] = copy.deepcopy(LIVE_ANALYTICS)
     return pid
 
 
