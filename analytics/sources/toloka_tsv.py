@@ -204,6 +204,7 @@ def _read_opened(
         idx = pa.array(first.index.to_numpy())
         tasks = pd.DataFrame({c[len("INPUT:"):]: table.column(c).take(idx).to_numpy(zero_copy_only=False) for c in inputs})
         tasks.insert(0, "task_id", frame["task_id"].cat.categories[first.to_numpy()])
+    del table, cats  # the parsed text (GBs at 10^7 rows) is not needed past this point: free it before build_run
 
     pid = str(frame["pool_id"].iloc[0])
     meta = meta or RunMeta()
