@@ -218,3 +218,16 @@ def test_demo_people_figures_equal_their_metrics(demo_run):
     trap = items.index[(items["golden"] == "other")]
     assert len(trap) == 1 and v.loc[trap[0], "verdict"] == "trap" and v.loc[trap[0], "low_pass_rate"]
     assert v["low_pass_rate"].sum() == 1
+
+
+def test_annotator_answers_sort_by_text_whatever_the_category_order():
+    # readers of large files keep categories in order of appearance, not in text order
+    rows = []
+    for task in ("t3", "t1", "t2"):
+        rows.append({"assignment_id": "s1", "worker_id": "w1", "pool_id": "pm", "task_id": task, "label": "x", "golden": None,
+                     "kind": "regular", "started_at": at(0), "submitted_at": at(1), "status": "ACCEPTED", "reward": 0.01})
+    frame = pd.DataFrame(rows)
+    frame["task_id"] = pd.Categorical(frame["task_id"], categories=["t3", "t1", "t2"])
+    run = build_run(frame, file="toy", labels=["x", "y"])
+    assert list(run.codes.task_names) == ["t3", "t1", "t2"]
+    assert people.annotator_answers(run, "w1")["task_id"].tolist() == ["t1", "t2", "t3"]
