@@ -49,18 +49,29 @@ def find_version(version_id: str | None) -> VersionInfo | None:
     return matches[0] if len(matches) == 1 else None
 
 
-@st.cache_resource(max_entries=256, show_spinner=False)
-def _metric(root: str, version_id: str, name: str, params: tuple) -> object:
-    from analytics.metrics import REGISTRY, MetricUnavailable
+def _or_unavailable(figure, *args) -> object:
+    """``figure(*args)``, or the MetricUnavailable it raised: returned (and so cached) like a
+    result, since a run that cannot give a figure will not give it on the next rerun either."""
+    from analytics.metrics import MetricUnavailable
+
+    try:
+        return figure(*args)
+    except MetricUnavailable as err:
+        return err
+
+
+def _metric_figure(root: str, version_id: str, name: str, params: dict) -> object:
+    from analytics.metrics import REGISTRY
 
     the_run = run(root, version_id)
-    try:
-        if params:
-            return _PARAMETRIZED[name](the_run, **dict(params))
-        return REGISTRY[name].compute(the_run)
-    except MetricUnavailable as err:
-        # cached too: a run that cannot give a figure will not give it on the next rerun either
-        return err
+    if params:
+        return _PARAMETRIZED[name](the_run, **params)
+    return REGISTRY[name].compute(the_run)
+
+
+@st.cache_resource(max_entries=256, show_spinner=False)
+def _metric(root: str, version_id: str, name: str, params: tuple) -> object:
+    return _or_unavailable(_metric_figure, root, version_id, name, dict(params))
 
 
 def _parametrized() -> dict:
@@ -138,12 +149,7 @@ def _people_figure(root: str, version_id: str, name: str, params: dict) -> objec
 
 @st.cache_resource(max_entries=256, show_spinner=False)
 def _people(root: str, version_id: str, name: str, params: tuple) -> object:
-    from analytics.metrics import MetricUnavailable
-
-    try:
-        return _people_figure(root, version_id, name, dict(params))
-    except MetricUnavailable as err:
-        return err
+    return _or_unavailable(_people_figure, root, version_id, name, dict(params))
 
 
 def people(version_id: str, name: str, **params) -> object:
@@ -160,41 +166,6 @@ def people(version_id: str, name: str, **params) -> object:
 
 
 # ---- quality and cost pages (Agreement, Labels, Cost, Live monitor, Versions)
-
-
-def _pool_completion(the_run: Run):
-    """Per pool: answers submitted against those its overlap asks for.
-
-    Index pool_id; columns name, kind, overlap (the pool's, else the run's for a main pool),
-    tasks (distinct tasks answered in the pool), expected_answers = tasks × overlap (missing
-    without an overlap, e.g. an exam pool), submitted_answers (labeled answers in SUBMITTED,
-    ACCEPTED or REJECTED suites, or without a recorded status), accepted_answers, done = submitted
-    / expected."""
-    import numpy as np
-    import pandas as pd
-
-    a = the_run.answers
-    status = a["status"].astype("str")
-    submitted = a["label"].notna() & (a["status"].isna() | status.isin(["SUBMITTED", "ACCEPTED", "REJECTED"]))
-    g = pd.DataFrame({"pool_id": a["pool_id"].astype("str").fillna("(no pool)"), "task_id": a["task_id"], "submitted": submitted,
-                      "accepted": status.eq("ACCEPTED")}).groupby("pool_id", sort=True)
-    out = pd.DataFrame({"tasks": g["task_id"].nunique(), "submitted_answers": g["submitted"].sum(), "accepted_answers": g["accepted"].sum()})
-    info = {p.pool_id: p for p in the_run.meta.pools}
-    out.insert(0, "name", [info[p].name if p in info else "" for p in out.index])
-    out.insert(1, "kind", [info[p].kind if p in info else "" for p in out.index])
-    overlap = []
-    for p in out.index:
-        pool = info.get(p)
-        o = pool.overlap if pool is not None else None
-        if o is None and (pool is None or pool.kind == "main"):
-            o = the_run.meta.overlap
-        overlap.append(o)
-    out.insert(2, "overlap", pd.array(overlap, dtype="Int64"))
-    out.insert(4, "expected_answers", (out["tasks"].astype("Int64") * out["overlap"]).astype("Int64"))
-    out["done"] = (out["submitted_answers"] / out["expected_answers"].astype("float64")).astype("float64")
-    out["done"] = out["done"].where(np.isfinite(out["done"]))
-    out.index.name = "pool_id"
-    return out
 
 
 def _quality_figure(root: str, version_id: str, name: str, params: dict) -> object:
@@ -214,26 +185,19 @@ def _quality_figure(root: str, version_id: str, name: str, params: dict) -> obje
         from analytics.report import headline_figures
 
         return headline_figures(the_run)
-    if name == "pool_completion":
-        return _pool_completion(the_run)
     raise ValueError(f"Unknown quality figure {name!r}")
 
 
 @st.cache_resource(max_entries=128, show_spinner=False)
 def _quality(root: str, version_id: str, name: str, params: tuple) -> object:
-    from analytics.metrics import MetricUnavailable
-
-    try:
-        return _quality_figure(root, version_id, name, dict(params))
-    except MetricUnavailable as err:
-        return err
+    return _or_unavailable(_quality_figure, root, version_id, name, dict(params))
 
 
 def quality(version_id: str, name: str, **params) -> object:
     """A figure for the quality and cost pages, cached per (version, name, params): ``accuracy``
     (method, reference "golden"/"truth": the aggregate of data.metric("aggregate") against it),
     ``cost_quality_curve`` (its parameters), ``headline`` (analytics.report.headline_figures, the
-    figures a version stores at import), ``pool_completion``. Returns the result or the
+    figures a version stores at import). Returns the result or the
     MetricUnavailable saying why there is none; never modify it."""
     return _quality(str(workspace_root()), version_id, name, tuple(sorted(params.items())))
 

@@ -231,3 +231,14 @@ def test_annotator_answers_sort_by_text_whatever_the_category_order():
     run = build_run(frame, file="toy", labels=["x", "y"])
     assert list(run.codes.task_names) == ["t3", "t1", "t2"]
     assert people.annotator_answers(run, "w1")["task_id"].tolist() == ["t1", "t2", "t3"]
+
+
+def test_pool_completion_by_hand(run):
+    from analytics.metrics import progress
+
+    comp = progress.pool_completion(run)
+    assert list(comp.index) == ["pe", "pm"]
+    # pm: tasks t1 t2 t3 c1 c2 = 5 distinct, 13 labeled answers in ACCEPTED suites; no overlap recorded
+    assert comp.loc["pm", "tasks"] == 5 and comp.loc["pm", "submitted_answers"] == 13 and comp.loc["pm", "accepted_answers"] == 13
+    assert comp.loc["pe", "tasks"] == 2 and comp.loc["pe", "submitted_answers"] == 6
+    assert pd.isna(comp.loc["pe", "expected_answers"]) and pd.isna(comp.loc["pe", "done"])

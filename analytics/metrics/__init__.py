@@ -66,6 +66,7 @@ REGISTRY: dict[str, Metric] = {
         Metric("replay_rules", rules.replay_rules, "table", "the pools' ban rules replayed against recorded bans", "rules"),
         Metric("throughput", progress.throughput, "table", "answers and active annotators per hour", "times"),
         Metric("status_mix", progress.status_mix, "table", "assignments by status", "any"),
+        Metric("pool_completion", progress.pool_completion, "table", "answers submitted per pool against tasks x overlap", "any"),
     ]
 }
 

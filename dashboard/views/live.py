@@ -115,7 +115,7 @@ else:
     st.plotly_chart(charts.throughput_chart(tp), width="stretch")
 
 st.markdown("**Submitted against expected, per pool**")
-comp = data.quality(version.id, "pool_completion")
+comp = data.metric(version.id, "pool_completion")
 if isinstance(comp, MetricUnavailable):
     widgets.unavailable(comp)
 else:
