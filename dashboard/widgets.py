@@ -155,14 +155,25 @@ def md_code(text: object) -> str:
 LARGE_RUN_ANSWERS = 2_000_000
 
 
-def run_on_request(key: str, label: str, note: str, *, needed: bool) -> bool:
+def run_on_request(key: str, label: str, note: str, *, needed: bool, button_key: str | None = None) -> bool:
     """True when a costly section may run: always where ``needed`` is False, else once its button
     was pressed in this session. Otherwise shows the button and ``note`` (what it costs)."""
     if not needed or st.session_state.get(key):
         return True
     c = st.columns([1, 3])
-    if c[0].button(label, key=f"{key}_button"):
+    if c[0].button(label, key=button_key or f"{key}_button"):
         st.session_state[key] = True
         return True
     c[1].caption(note)
     return False
+
+
+def computed_on_request(key: str, label: str, note: str, *, needed: bool, spinner: str, compute, button_key: str | None = None):
+    """``compute()`` where run_on_request allows it (under a spinner when it was ``needed``), else
+    None: the button and its note are shown instead."""
+    if not run_on_request(key, label, note, needed=needed, button_key=button_key):
+        return None
+    if not needed:
+        return compute()
+    with st.spinner(spinner):
+        return compute()

@@ -87,14 +87,11 @@ value = c[1].radio("Show", ["kappa", "agreement"], format_func={"kappa": "Cohen'
 max_workers = int(c[2].slider("Annotators in the matrix", min_value=5, max_value=60, value=30, step=5, key="pair_max",
                               help="The annotators who are in the most measured pairs"))
 large = len(run.answers) > widgets.LARGE_RUN_ANSWERS
-if widgets.run_on_request(
+pairs = widgets.computed_on_request(
     f"pairs_{version.id}", "Compute annotator pairs",
     f"{len(run.answers):,} answers: pairwise κ takes about {len(run.answers) / 1.3e6:,.0f} s on a run this size.", needed=large,
-):
-    with st.spinner("Measuring every pair of annotators…"):
-        pairs = data.metric(version.id, "pairwise_kappa", min_shared=min_shared)
-else:
-    pairs = None
+    spinner="Measuring every pair of annotators…", compute=lambda: data.metric(version.id, "pairwise_kappa", min_shared=min_shared),
+)
 if pairs is None:
     pass
 elif isinstance(pairs, MetricUnavailable):
@@ -134,24 +131,18 @@ picked = st.multiselect(
     help="Majority vote, Wawa and (one-coin) Dawid-Skene run at once on runs where they take a few seconds; GLAD and MACE, and any method "
     f"estimated over {aggregation.ON_REQUEST_SECONDS:.0f} s on this run, only when started.",
 )
-started = st.session_state.setdefault("slow_started", set())
 ready: dict[str, object] = {}
 for m in picked:
     wait = aggregation.on_request(run, m)
-    if wait and (version.id, m) not in started:
-        est = aggregation.estimate_seconds(run, m)
-        c = st.columns([1, 3])
-        if c[0].button(f"Run {aggregation.METHODS[m]}", key=f"start_{m}"):
-            started.add((version.id, m))
-        else:
-            c[1].caption(f"{aggregation.METHODS[m]} on {len(aggregation.pool_rows(run)):,} answers takes about {est:,.0f} s (estimated).")
-            continue
-    if wait:
-        est = aggregation.estimate_seconds(run, m)
-        with st.spinner(f"Running {aggregation.METHODS[m]} — about {est:,.0f} s…"):
-            ready[m] = data.metric(version.id, "aggregate", method=m)
-    else:
-        ready[m] = data.metric(version.id, "aggregate", method=m)
+    est = aggregation.estimate_seconds(run, m) if wait else 0.0
+    result = widgets.computed_on_request(
+        f"aggregate_{version.id}_{m}", f"Run {aggregation.METHODS[m]}",
+        f"{aggregation.METHODS[m]} on {len(aggregation.pool_rows(run)):,} answers takes about {est:,.0f} s (estimated).",
+        needed=wait, button_key=f"start_{m}", spinner=f"Running {aggregation.METHODS[m]} — about {est:,.0f} s…",
+        compute=lambda m=m: data.metric(version.id, "aggregate", method=m),
+    )
+    if result is not None:
+        ready[m] = result
 
 refs = ["golden"] + (["truth"] if run.truth is not None and len(run.truth) else [])
 mv = ready.get("mv")

@@ -137,15 +137,12 @@ else:
 st.subheader("What more overlap would cost and buy")
 repeats = int(st.number_input("Subsampling repeats", min_value=1, max_value=50, value=5, step=1, key="cq_repeats",
                               help="Each task's answers are subsampled this many times (seeded) per overlap"))
-if widgets.run_on_request(
+cq = widgets.computed_on_request(
     f"curve_{version.id}", "Compute the curve",
     f"{len(run.answers):,} answers: subsampling every overlap takes about {len(run.answers) / 1e6:,.0f} s on a run this size.",
     needed=len(run.answers) > widgets.LARGE_RUN_ANSWERS,
-):
-    with st.spinner("Subsampling answers at every overlap…"):
-        cq = data.quality(version.id, "cost_quality_curve", repeats=repeats)
-else:
-    cq = None
+    spinner="Subsampling answers at every overlap…", compute=lambda: data.quality(version.id, "cost_quality_curve", repeats=repeats),
+)
 if cq is None:
     pass
 elif isinstance(cq, MetricUnavailable):
