@@ -47,7 +47,7 @@ SETUP_SLACK_SECONDS = 120  # a crowd-kit process also opens the run before its t
 # at the fork (1.6 GB held here shows up as a 1.6 GB peak in a child that allocates nothing).
 BASELINE_STEPS = ("MajorityVote", "pandas (rest)", "DawidSkene(20)", "alpha_krippendorff", "Wawa", "OneCoinDawidSkene(20)")
 SAME_WORK_AS_REPORT = BASELINE_STEPS[:4]  # the report has no Wawa and no one-coin DS
-PRIOR_SECONDS_PER_MILLION = {"DawidSkene(20)": 40.0, "OneCoinDawidSkene(20)": 40.0}  # DESIGN.md: ~2 s/iteration per 10^6
+PRIOR_SECONDS_PER_MILLION = {"DawidSkene(20)": 40.0, "OneCoinDawidSkene(20)": 40.0}  # ../shared/DESIGN.md: ~2 s/iteration per 10^6
 GOALS = {"report_1e6_seconds": 3.0, "speedup_1e6": 10.0, "report_1e7_seconds": 30.0, "report_1e7_peak_gb": 6.0}
 
 

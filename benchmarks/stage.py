@@ -103,19 +103,17 @@ def stage_open(workspace: str, version: str) -> dict[str, Any]:
 def stage_report(workspace: str, version: str, profile: bool = False) -> dict[str, Any]:
     import workloads
 
-    what, report = workloads.report_function()
     warm_up("analytics.metrics")
     run = open_run(workspace, version)
     profiler = cProfile.Profile() if profile else None
     if profiler:
         profiler.enable()
-    out, result = timed(lambda: report(run))
+    out, result = timed(lambda: workloads.report(run))
     if profiler:
         profiler.disable()
         result["profile"] = top_calls(profiler)
-    result["path"] = what
-    # seconds per part: direct_report returns them, build_report(timings=True) holds them
-    result["parts"] = out if report is workloads.direct_report else out.get("seconds", {})
+    result["path"] = workloads.REPORT
+    result["parts"] = out.get("seconds", {})  # each section's seconds (timings=True)
     return result
 
 
@@ -188,7 +186,7 @@ def top_calls(profiler: cProfile.Profile) -> list[dict[str, Any]]:
     rows = []
     for (file, _line, name), (_cc, calls, _tt, cum, _callers) in stats.items():
         module = file.split("/analytics/", 1)[-1].removesuffix(".py").replace("/", ".")
-        if "/analytics/" in file and name not in ("build_report", "direct_report", "<lambda>") and (module, name) != ("report", "get"):
+        if "/analytics/" in file and name not in ("build_report", "<lambda>") and (module, name) != ("report", "get"):
             rows.append({"function": f"{module}.{name}", "calls": calls, "seconds": cum})
     rows.sort(key=lambda r: -r["seconds"])
     return rows[:PROFILE_TOP]

@@ -1,8 +1,7 @@
 """The work the bench times: crowdlens's full report, and the same figures through crowd-kit and pandas.
 
-Fast side: ``analytics.report.build_report(run, method="ds", n_iter=20)`` when it can be
-imported; otherwise the metrics and kernels behind the report's figures are called one by one
-(:func:`direct_report`), and the bench says which of the two it timed.
+Fast side: ``analytics.report.build_report(run, method="ds", n_iter=20, timings=True)``
+(:func:`report`).
 
 Baseline side (:data:`BASELINE_STEPS`): what one would write without crowdlens. crowd-kit's
 MajorityVote, DawidSkene(n_iter=20) and ``crowdkit.metrics.data.alpha_krippendorff`` on a
@@ -18,14 +17,12 @@ control), as analytics.metrics.aggregation does.
 
 from __future__ import annotations
 
-import inspect
 import time
 from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
 
-from analytics import kernels
 from analytics.model import KINDS, Run
 
 N_ITER = 20
@@ -39,16 +36,14 @@ MAX_TASK_PAIRS = 10**8  # control tasks are shared by many annotators: room for 
 # the fast side
 
 
-def report_function() -> tuple[str, Callable[[Run], Any]]:
-    """(what is timed, a function of the run) - build_report if importable, else direct_report."""
-    try:
-        from analytics.report import build_report
-    except ImportError as err:
-        return f"fallback: analytics.metrics.* and analytics.kernels called directly (build_report not importable: {err})", direct_report
-    # timings=True adds each section's seconds (a perf_counter pair each) to the report
-    extra = {"timings": True} if "timings" in inspect.signature(build_report).parameters else {}
-    what = f"analytics.report.build_report(run, method='ds', n_iter={N_ITER}{', timings=True' if extra else ''})"
-    return what, lambda run: build_report(run, method="ds", n_iter=N_ITER, **extra)
+REPORT = f"analytics.report.build_report(run, method='ds', n_iter={N_ITER}, timings=True)"
+
+
+def report(run: Run) -> dict[str, Any]:
+    """The fast side (:data:`REPORT`); timings=True adds each section's seconds to the report."""
+    from analytics.report import build_report
+
+    return build_report(run, method="ds", n_iter=N_ITER, timings=True)
 
 
 def pool_codes(run: Run) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -57,77 +52,6 @@ def pool_codes(run: Run) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     pool = (c.kind == KINDS.index("regular")) | (c.kind == KINDS.index("control"))
     rows = np.flatnonzero(pool & (c.label >= 0))
     return c.task[rows], c.worker[rows], c.label[rows]
-
-
-def _metric_calls() -> list[tuple[str, Callable[[Run], Any]]]:
-    """The analytics.metrics functions whose figures the report holds."""
-    from analytics.metrics import control, cost, exam, labels, rules, speed
-
-    return [
-        ("labels.label_distribution", labels.label_distribution),
-        ("control.control_accuracy", control.control_accuracy),
-        ("control.control_task_difficulty", control.control_task_difficulty),
-        ("control.accuracy_vs_truth", control.accuracy_vs_truth),
-        ("exam.exam_summary", exam.exam_summary),
-        ("exam.exam_item_pass_rate", exam.exam_item_pass_rate),
-        ("speed.assignment_speed", speed.assignment_speed),
-        ("speed.worker_speed", speed.worker_speed),
-        ("speed.fast_responders", speed.fast_responders),
-        ("cost.cost_breakdown", cost.cost_breakdown),
-        ("cost.spend_on_banned", cost.spend_on_banned),
-        ("rules.replay_rules", rules.replay_rules),
-    ]
-
-
-def _kernel_calls(run: Run) -> list[tuple[str, Callable[[], Any]]]:
-    """Aggregation (majority vote and Dawid-Skene) and agreement on the labeling pool's codes."""
-    c = run.codes
-    nt, nw, nl = c.n_tasks, c.n_workers, c.n_labels
-    held: dict[str, Any] = {}
-
-    def codes():
-        held["tlw"] = pool_codes(run)
-
-    def ds():
-        t, w, lab = held["tlw"]
-        held["ds"] = kernels.dawid_skene(t, w, lab, nt, nw, nl, n_iter=N_ITER)
-
-    def on_codes(fn):
-        return lambda: fn(*held["tlw"])
-
-    return [
-        ("run.codes + labeling-pool rows", codes),
-        ("kernels.majority_vote", on_codes(lambda t, w, lab: kernels.majority_vote(t, lab, nt, nl))),
-        ("kernels.dawid_skene(20)", ds),
-        ("kernels.krippendorff_alpha_nominal", on_codes(lambda t, w, lab: kernels.krippendorff_alpha_nominal(t, lab, nt, nl))),
-        ("kernels.fleiss_kappa", on_codes(lambda t, w, lab: kernels.fleiss_kappa(t, lab, nt, nl))),
-        ("kernels.item_agreement vs DS", on_codes(lambda t, w, lab: kernels.item_agreement(t, lab, nt, nl, held["ds"].labels))),
-        (
-            "kernels.pairwise_agreement",
-            on_codes(lambda t, w, lab: kernels.pairwise_agreement(t, w, lab, nw, nl, min_shared=MIN_SHARED, max_task_pairs=MAX_TASK_PAIRS)),
-        ),
-        ("kernels.worker_accuracy vs DS", on_codes(lambda t, w, lab: kernels.worker_accuracy(w, lab == held["ds"].labels[t], nw))),
-    ]
-
-
-def direct_report(run: Run) -> dict[str, float]:
-    """Every metric and kernel on ``run``, one after the other; seconds per call by name.
-
-    A metric the run cannot support (no exam pool, no truth) raises MetricUnavailable, which
-    is what a report would show; it counts with the time it took to find out.
-    """
-    from analytics.metrics._base import MetricUnavailable
-
-    seconds: dict[str, float] = {}
-    calls = _kernel_calls(run) + [(name, (lambda f=f: f(run))) for name, f in _metric_calls()]
-    for name, call in calls:
-        start = time.perf_counter()
-        try:
-            call()
-        except MetricUnavailable:
-            name += " (unavailable)"
-        seconds[name] = time.perf_counter() - start
-    return seconds
 
 
 # --------------------------------------------------------------------------------------------
@@ -245,9 +169,9 @@ def pd_suites(run: Run) -> pd.DataFrame:
     return s
 
 
-def pd_speed(run: Run) -> Any:
+def pd_speed(suites: pd.DataFrame) -> Any:
     """Seconds per task per suite and per annotator; Toloka's fast-response rule replayed."""
-    s = pd_suites(run)
+    s = suites.copy()
     s["per_task"] = s["seconds"] / s["tasks"]
     per_worker = s.groupby("worker_id", observed=True)["per_task"].agg(["size", "median", "mean"])
     ordered = s.sort_values(["worker_id", "submitted_at"])
@@ -257,14 +181,14 @@ def pd_speed(run: Run) -> Any:
     return per_worker, flagged
 
 
-def pd_cost(run: Run, answers: pd.DataFrame) -> Any:
+def pd_cost(suites: pd.DataFrame, answers: pd.DataFrame, n_answers: int) -> Any:
     """Spend on paid suites, per pool, per answer, per accepted suite and per final label."""
-    s = pd_suites(run)
+    s = suites
     paid = s[s["status"].isin(["ACCEPTED", "SUBMITTED"])]
     total = paid["reward"].sum()
     by_pool = paid.groupby("pool_id", observed=True)["reward"].agg(["size", "sum"])
     final_labels = answers.loc[answers["kind"] == "regular", "task_id"].nunique()
-    return total, by_pool, total / len(run.answers), total / max(len(paid), 1), total / max(final_labels, 1)
+    return total, by_pool, total / max(n_answers, 1), total / max(len(paid), 1), total / max(final_labels, 1)
 
 
 def pandas_rest(run: Run) -> dict[str, float]:
@@ -282,8 +206,9 @@ def pandas_rest(run: Run) -> dict[str, float]:
     timed("item agreement + Fleiss", lambda: pd_item_agreement(answers))
     timed("pairwise Cohen's kappa", lambda: pd_pairwise(answers))
     timed("figures on the aggregate", lambda: pd_aggregate_figures(answers))
-    timed("speed + fast responders", lambda: pd_speed(run))
-    timed("cost", lambda: pd_cost(run, answers))
+    suites = timed("suites", lambda: pd_suites(run))  # one groupby serves speed and cost
+    timed("speed + fast responders", lambda: pd_speed(suites))
+    timed("cost", lambda: pd_cost(suites, answers, len(run.answers)))
     return seconds
 
 
