@@ -70,6 +70,13 @@ def stub():
 
 
 @pytest.fixture(autouse=True)
+def _no_toloka_environment(monkeypatch):
+    # a developer's own Toloka settings must never reach a test (nor a test reach Toloka)
+    for var in ("TOLOKA_TOKEN", "TOLOKA_ENVIRONMENT", "TOLOKA_URL"):
+        monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture(autouse=True)
 def _no_home_workspace(monkeypatch, tmp_path):
     # a test must never read or write the user's default workspace
     monkeypatch.setenv("CROWDLENS_WORKSPACE", str(tmp_path / "default-ws"))

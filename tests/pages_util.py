@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
+import pandas as pd
+import pytest
 from streamlit.testing.v1 import AppTest
 
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
 
 
-def open_page(workspace: Path | str, page: str, *, timeout: float = 60, **params: str) -> AppTest:
+def open_page(workspace: Path | str, page: str, *, timeout: float = 60, secrets: dict | None = None, **params: str) -> AppTest:
     """Run ``dashboard/app.py`` on ``workspace`` switched to ``views/<page>`` with ``params`` in the URL.
 
     The workspace is passed as a secret (the dashboard reads CROWDLENS_WORKSPACE from st.secrets
-    before the environment), so tests never depend on the caller's environment.
+    before the environment), so tests never depend on the caller's environment; ``secrets`` adds
+    others (e.g. TOLOKA_TOKEN).
     """
     at = AppTest.from_file(str(APP), default_timeout=timeout)
     at.secrets["CROWDLENS_WORKSPACE"] = str(workspace)
+    for k, v in (secrets or {}).items():
+        at.secrets[k] = v
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     at.switch_page(f"views/{page}")
@@ -33,3 +39,50 @@ def texts(at: AppTest) -> str:
         parts += [str(e.value) for e in getattr(at, kind)]
     parts += [f"{m.label}: {m.value}" for m in at.metric]
     return "\n".join(parts)
+
+
+def ran(at: AppTest) -> AppTest:
+    """``at`` after asserting the page raised nothing (it may show an st.error, e.g. for a bad link)."""
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def ok(at: AppTest) -> AppTest:
+    """``at`` after asserting the page raised nothing and showed no st.error."""
+    ran(at)
+    assert not at.error, [e.value for e in at.error]
+    return at
+
+
+def frame_with(at: AppTest, column: str) -> pd.DataFrame:
+    """The first dataframe on the page that has ``column``."""
+    for d in at.dataframe:
+        if column in d.value.columns:
+            return d.value
+    raise AssertionError(f"no dataframe with a {column!r} column; columns: {[list(d.value.columns) for d in at.dataframe]}")
+
+
+@pytest.fixture
+def downloads(monkeypatch):
+    """file id -> bytes of every st.download_button payload of the AppTest runs in this test
+    (use with :func:`download`; import this fixture into the test module)."""
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+    from streamlit.testing.v1 import app_test
+
+    files: dict[str, bytes] = {}
+
+    class Recording(MemoryMediaFileStorage):
+        def load_and_get_id(self, path_or_data, mimetype, kind, filename=None):
+            file_id = super().load_and_get_id(path_or_data, mimetype, kind, filename)
+            files[file_id] = self._files_by_id[file_id].content
+            return file_id
+
+    monkeypatch.setattr(app_test, "MemoryMediaFileStorage", Recording)
+    return files
+
+
+def download(at: AppTest, files: dict, key: str | None = None, label: str | None = None) -> pd.DataFrame:
+    """The CSV behind the download button with ``key`` (or whose label starts with ``label``)."""
+    button = next(b for b in at.download_button if (key is not None and b.key == key) or (label is not None and b.label.startswith(label)))
+    file_id = Path(button.proto.url).stem
+    return pd.read_csv(io.BytesIO(files[file_id]), dtype={"pool_id": str, "worker_id": str})

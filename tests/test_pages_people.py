@@ -17,7 +17,7 @@ from analytics.metrics import aggregation, control, exam, people
 from analytics.model import build_run
 from analytics.sources.workspace import Workspace
 from dashboard import widgets
-from pages_util import open_page, texts
+from pages_util import download, downloads, frame_with, open_page, ran, texts  # noqa: F401 (downloads: a fixture)
 
 
 @pytest.fixture(scope="module")
@@ -38,19 +38,6 @@ def run11(ws, v11):
     return ws.open_run(v11.id)
 
 
-def ok(at):
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def frame_with(at, column: str) -> pd.DataFrame:
-    """The first dataframe on the page that has ``column``."""
-    for d in at.dataframe:
-        if column in d.value.columns:
-            return d.value
-    raise AssertionError(f"no dataframe with a {column!r} column; columns: {[list(d.value.columns) for d in at.dataframe]}")
-
-
 def banned_worker(run) -> str:
     return str(sorted(run.restrictions["worker_id"].astype(str))[0])
 
@@ -59,7 +46,7 @@ def banned_worker(run) -> str:
 
 
 def test_exam_page_shows_the_trap_item_with_its_pass_rate(ws, v11, run11):
-    at = ok(open_page(ws.root, "exam.py", version=v11.id))
+    at = ran(open_page(ws.root, "exam.py", version=v11.id))
     items = exam.exam_item_pass_rate(run11)
     summary = exam.exam_summary(run11)
     trap = items.index[items["golden"] == "other"][0]
@@ -95,7 +82,7 @@ def test_exam_page_shows_the_trap_item_with_its_pass_rate(ws, v11, run11):
 def test_exam_item_deep_link(ws, v11, run11):
     items = exam.exam_item_pass_rate(run11)
     item = items["pass_rate"].idxmax()
-    at = ok(open_page(ws.root, "exam.py", version=v11.id, item=item))
+    at = ran(open_page(ws.root, "exam.py", version=v11.id, item=item))
     assert at.selectbox(key="exam_item").value == item
     right = people.exam_item_answers(run11, item)
     shown = frame_with(at, "exam_score")
@@ -106,7 +93,7 @@ def test_exam_item_deep_link(ws, v11, run11):
 
 
 def test_exam_unknown_item_says_so(ws, v11):
-    at = ok(open_page(ws.root, "exam.py", version=v11.id, item="no-such-item"))
+    at = ran(open_page(ws.root, "exam.py", version=v11.id, item="no-such-item"))
     assert any("no-such-item" in str(e.value) for e in at.error)
 
 
@@ -114,7 +101,7 @@ def test_exam_without_exam_answers_explains(tmp_path):
     ws = Workspace(tmp_path / "ws")
     frame = pd.DataFrame({"worker_id": ["a", "b", "a", "b"], "task_id": ["t1", "t1", "t2", "t2"], "label": ["x", "y", "x", "x"]})
     v = ws.add_version(build_run(frame, file="toy", labels=["x", "y"]), name="no-exam", version="1.0.0")
-    at = ok(open_page(ws.root, "exam.py", version=v.id))
+    at = ran(open_page(ws.root, "exam.py", version=v.id))
     assert "no exam answers" in texts(at)
 
 
@@ -122,7 +109,7 @@ def test_exam_without_exam_answers_explains(tmp_path):
 
 
 def test_annotators_page_numbers_equal_the_metrics(ws, v11, run11):
-    at = ok(open_page(ws.root, "annotators.py", version=v11.id))
+    at = ran(open_page(ws.root, "annotators.py", version=v11.id))
     page = texts(at)
     table = people.annotator_table(run11)
     assert f"Annotators: {len(table):,}" in page
@@ -143,9 +130,9 @@ def test_annotators_page_numbers_equal_the_metrics(ws, v11, run11):
 
 
 def test_annotators_filters_and_search(ws, v11, run11):
-    at = ok(open_page(ws.root, "annotators.py", version=v11.id))
+    at = ran(open_page(ws.root, "annotators.py", version=v11.id))
     at.toggle(key="flagged_only").set_value(True).run()
-    ok(at)
+    ran(at)
     shown = frame_with(at, "control_accuracy")
     flagged = people.annotator_table(run11)
     flagged = flagged[flagged["flagged"]]
@@ -153,7 +140,7 @@ def test_annotators_filters_and_search(ws, v11, run11):
     assert set(shown["ban_status"]) <= set(flagged["ban_status"])
     w = banned_worker(run11)
     at.text_input(key="search").input(w[:10].upper()).run()
-    shown = frame_with(ok(at), "control_accuracy")
+    shown = frame_with(ran(at), "control_accuracy")
     assert len(shown) == 1 and shown["open"].iloc[0].endswith(f"annotator={w}")
     ctl = control.control_accuracy(run11).loc[w]
     assert shown["control_correct"].iloc[0] == ctl["correct"] and shown["control_answers"].iloc[0] == ctl["answers"]
@@ -162,7 +149,7 @@ def test_annotators_filters_and_search(ws, v11, run11):
 
 def test_ban_review_shows_the_evidence_and_records_a_decision(ws, v11, run11):
     w = banned_worker(run11)
-    at = ok(open_page(ws.root, "annotators.py", version=v11.id, annotator=w))
+    at = ran(open_page(ws.root, "annotators.py", version=v11.id, annotator=w))
     assert at.selectbox(key="review_annotator").value == w
     bans = frame_with(at, "recorded_rule")
     assert bans["rule"].iloc[0] == bans["recorded_rule"].iloc[0] and bool(bans["agrees"].iloc[0])
@@ -172,7 +159,7 @@ def test_ban_review_shows_the_evidence_and_records_a_decision(ws, v11, run11):
     at.radio(key="decision").set_value("overturn")
     at.text_area(key="note").input("no name")
     next(b for b in at.button if b.label == "Record decision").click().run()
-    ok(at)
+    ran(at)
     assert any("reviewer" in str(e.value) for e in at.error)
     assert ws.decisions(v11.id).empty
 
@@ -180,7 +167,7 @@ def test_ban_review_shows_the_evidence_and_records_a_decision(ws, v11, run11):
     at.text_input(key="reviewer").input("Dana QA")
     at.text_area(key="note").input("the fast suite was a re-submit <b>after</b> a crash")
     next(b for b in at.button if b.label == "Record decision").click().run()
-    ok(at)
+    ran(at)
     d = ws.decisions(v11.id)
     assert len(d) == 1
     assert d.iloc[0][["worker_id", "decision", "reviewer"]].tolist() == [w, "overturn", "Dana QA"]
@@ -192,14 +179,19 @@ def test_ban_review_shows_the_evidence_and_records_a_decision(ws, v11, run11):
     assert not any("<b>" in str(m.value) for m in at.markdown)
     # and the table's last decision column shows it after the rerun
     at.text_input(key="search").input(w).run()
-    assert frame_with(ok(at), "control_accuracy")["last_decision"].tolist() == ["overturn"]
+    assert frame_with(ran(at), "control_accuracy")["last_decision"].tolist() == ["overturn"]
 
 
-def test_annotators_csv_download_is_the_filtered_table(ws, v11):
-    at = ok(open_page(ws.root, "annotators.py", version=v11.id))
+def test_annotators_csv_download_is_the_filtered_table(ws, v11, run11, downloads):
+    at = ran(open_page(ws.root, "annotators.py", version=v11.id))
     at.toggle(key="flagged_only").set_value(True).run()
-    csv = ok(at).get("download_button")[0]
+    csv = ran(at).get("download_button")[0]
     assert csv.label.startswith("Download these annotators")
+    # the file holds every flagged annotator (not one page of them), and only those
+    expected = people.filter_annotators(people.annotator_table(run11), flagged_only=True)
+    got = download(at, downloads, key="annotators_csv")
+    assert len(expected) > 0
+    assert sorted(got["worker_id"]) == sorted(expected.index)
 
 
 # ---- Annotator detail
@@ -207,7 +199,7 @@ def test_annotators_csv_download_is_the_filtered_table(ws, v11):
 
 def test_annotator_deep_link_numbers(ws, v11, run11):
     w = banned_worker(run11)
-    at = ok(open_page(ws.root, "annotator.py", version=v11.id, annotator=w))
+    at = ran(open_page(ws.root, "annotator.py", version=v11.id, annotator=w))
     page = texts(at)
     assert w in at.title[0].value
     mine = run11.answers[run11.answers["worker_id"] == w]
@@ -234,13 +226,13 @@ def test_annotator_deep_link_numbers(ws, v11, run11):
     assert regular["ds_confidence"] == pytest.approx(ds.labels.loc[tid, "confidence"])
     # the wrong-only filter
     at.toggle(key="wrong_only").set_value(True).run()
-    assert (frame_with(ok(at), "task")["check"] == "wrong").all()
+    assert (frame_with(ran(at), "task")["check"] == "wrong").all()
 
 
 def test_annotator_with_exam_only(ws, v11, run11):
     t = people.annotator_table(run11)
     w = t.index[t["labeling_answers"] == 0][0]
-    at = ok(open_page(ws.root, "annotator.py", version=v11.id, annotator=w))
+    at = ran(open_page(ws.root, "annotator.py", version=v11.id, annotator=w))
     page = texts(at)
     assert "Control accuracy: n/a" in page and "No regular answers" in page
 
@@ -251,7 +243,7 @@ def test_annotator_with_exam_only(ws, v11, run11):
 def test_task_deep_link_numbers(ws, v11, run11):
     a = run11.answers
     tid = str(a.loc[a["kind"] == "control", "task_id"].iloc[0])
-    at = ok(open_page(ws.root, "task.py", version=v11.id, task=tid))
+    at = ran(open_page(ws.root, "task.py", version=v11.id, task=tid))
     page = texts(at)
     assert tid in at.title[0].value
     mine = a[a["task_id"] == tid]
@@ -277,12 +269,12 @@ def test_task_inputs_are_text_never_markup(tmp_path):
     frame = pd.DataFrame({"worker_id": ["w_*1*", "w2", "w_*1*", "w2"], "task_id": ["t[1]", "t[1]", "t2", "t2"], "label": ["x", "y", "x", "x"]})
     tasks = pd.DataFrame({"task_id": ["t[1]", "t2"], "text": [evil, "plain"]})
     v = ws.add_version(build_run(frame, file="toy", labels=["x", "y"], tasks=tasks), name="evil", version="1.0.0")
-    at = ok(open_page(ws.root, "task.py", version=v.id, task="t[1]"))
+    at = ran(open_page(ws.root, "task.py", version=v.id, task="t[1]"))
     assert evil in [c.value for c in at.code]
     rendered = "\n".join(str(m.value) for m in [*at.markdown, *at.title, *at.caption])
     assert "<img" not in rendered and "](javascript" not in rendered
     assert at.title[0].value == "Task t\\[1\\]"
-    at = ok(open_page(ws.root, "annotator.py", version=v.id, annotator="w_*1*"))
+    at = ran(open_page(ws.root, "annotator.py", version=v.id, annotator="w_*1*"))
     assert at.title[0].value == "Annotator w\\_\\*1\\*"
 
 
@@ -291,15 +283,15 @@ def test_task_inputs_are_text_never_markup(tmp_path):
 
 @pytest.mark.parametrize("page", ["exam.py", "annotators.py", "annotator.py", "task.py"])
 def test_unknown_version(ws, page):
-    at = ok(open_page(ws.root, page, version="deadbeef", annotator="x", task="y"))
+    at = ran(open_page(ws.root, page, version="deadbeef", annotator="x", task="y"))
     assert any("No dataset version has the id `deadbeef`" in str(e.value) for e in at.error)
 
 
 @pytest.mark.parametrize("page, param, what", [("annotator.py", "annotator", "annotator"), ("task.py", "task", "task")])
 def test_unknown_and_missing_drill_down_ids(ws, v11, page, param, what):
-    at = ok(open_page(ws.root, page, version=v11.id, **{param: "no-such-id"}))
+    at = ran(open_page(ws.root, page, version=v11.id, **{param: "no-such-id"}))
     assert any(f"There is no {what} `no-such-id`" in str(e.value) for e in at.error)
-    at = ok(open_page(ws.root, page, version=v11.id))
+    at = ran(open_page(ws.root, page, version=v11.id))
     assert any(f"it needs `{param}` in the URL" in str(i.value) for i in at.info)
 
 
@@ -323,7 +315,7 @@ def test_a_run_with_rules_but_no_restrictions_is_reviewed_from_the_replay(tmp_pa
     run = dataclasses.replace(run, restrictions=run.restrictions.iloc[0:0])
     ws = Workspace(tmp_path / "ws")
     v = ws.add_version(run, name="toy", version="1.0.0")
-    at = ok(open_page(ws.root, "annotators.py", version=v.id))
+    at = ran(open_page(ws.root, "annotators.py", version=v.id))
     assert at.selectbox(key="review_annotator").value == "w2"
     assert "Flagged, not banned: 1" in texts(at)
     table = frame_with(at, "ban_status")

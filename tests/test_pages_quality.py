@@ -8,7 +8,6 @@ with the tables they export. The live monitor runs against the local Toloka stub
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 from pathlib import Path
@@ -24,54 +23,14 @@ from analytics.metrics.curve import cost_quality_curve
 from analytics.report import headline_figures
 from analytics.sources.workspace import Workspace
 from dashboard import widgets
-from pages_util import APP, open_page, texts
+from pages_util import download, downloads, frame_with, ok, open_page, texts  # noqa: F401 (downloads: a fixture)
 from toloka_stub import TolokaStub
 
 MY_PAGES = ["agreement.py", "labels.py", "cost.py", "live.py"]
 
 
-@pytest.fixture(autouse=True)
-def _no_toloka_environment(monkeypatch):
-    # a developer's Toloka settings must never reach a test (nor a test reach Toloka)
-    for var in ("TOLOKA_TOKEN", "TOLOKA_ENVIRONMENT", "TOLOKA_URL"):
-        monkeypatch.delenv(var, raising=False)
-
-
-@pytest.fixture
-def downloads(monkeypatch):
-    """file id -> bytes of every st.download_button payload of the AppTest runs in this test."""
-    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
-    from streamlit.testing.v1 import app_test
-
-    files: dict[str, bytes] = {}
-
-    class Recording(MemoryMediaFileStorage):
-        def load_and_get_id(self, path_or_data, mimetype, kind, filename=None):
-            file_id = super().load_and_get_id(path_or_data, mimetype, kind, filename)
-            files[file_id] = self._files_by_id[file_id].content
-            return file_id
-
-    monkeypatch.setattr(app_test, "MemoryMediaFileStorage", Recording)
-    return files
-
-
-def download(at: AppTest, files: dict, key: str) -> pd.DataFrame:
-    button = next(b for b in at.download_button if b.key == key)
-    file_id = Path(button.proto.url).stem
-    return pd.read_csv(io.BytesIO(files[file_id]), dtype={"pool_id": str, "worker_id": str})
-
-
 def metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
-
-
-def frame_with(at: AppTest, column: str) -> pd.DataFrame:
-    return next(d.value for d in at.dataframe if column in d.value.columns)
-
-
-def ok(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
 
 
 # --------------------------------------------------------------------------------------------
@@ -198,6 +157,8 @@ def test_labels_compare_link_and_aggregated_basis(demo_workspace, demo_versions)
 
 
 def test_cost_page_shows_the_breakdown_and_exports_its_tables(demo_workspace, demo_versions, downloads):
+    # per version: every version of the workspace, opened on its own (the same table on each page)
+    all_versions = cost.compare_versions_cost({f"{o.label} · {o.id[:8]}": demo_workspace.open_run(o.id) for o in demo_versions})
     for v in demo_versions:
         run = demo_workspace.open_run(v.id)
         at = open_page(demo_workspace.root, "cost.py", version=v.id)
@@ -219,7 +180,7 @@ def test_cost_page_shows_the_breakdown_and_exports_its_tables(demo_workspace, de
         pd.testing.assert_frame_equal(shown.reset_index(drop=True), pools, check_dtype=False)
         pd.testing.assert_frame_equal(download(at, downloads, "csv_pools"), pools, check_dtype=False)
         # per version: every version of the workspace, opened on its own
-        per_version = cost.compare_versions_cost({f"{o.label} · {o.id[:8]}": demo_workspace.open_run(o.id) for o in demo_versions})
+        per_version = all_versions
         got = download(at, downloads, "csv_versions").set_index("version")
         assert list(got.index) == list(per_version.index)
         assert got["cost_per_final_label"].to_numpy() == pytest.approx(per_version["cost_per_final_label"].to_numpy())
@@ -282,24 +243,11 @@ def test_live_page_without_credentials_shows_the_runs_progress(demo_workspace, d
         assert pd.isna(comp.loc[next(p.pool_id for p in run.meta.pools if p.kind == "exam"), "expected_answers"])
 
 
-def open_with_secrets(workspace, page: str, secrets: dict, **params) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=120)
-    at.secrets["CROWDLENS_WORKSPACE"] = str(workspace)
-    for k, val in secrets.items():
-        at.secrets[k] = val
-    at.run()
-    at.switch_page(f"views/{page}")
-    for k, val in params.items():
-        at.query_params[k] = val
-    at.run()
-    return at
-
-
 def test_live_page_with_credentials_reads_the_pool_from_toloka(demo_workspace, demo_versions, loopback_only):
     v = demo_versions[-1]
     with TolokaStub(token=P.TOKEN) as stub:
         pid = P.live_pool(stub, tasks=20)
-        at = open_with_secrets(demo_workspace.root, "live.py", {"TOLOKA_TOKEN": P.TOKEN, "TOLOKA_URL": stub.url}, version=v.id, pool=pid)
+        at = open_page(demo_workspace.root, "live.py", secrets={"TOLOKA_TOKEN": P.TOKEN, "TOLOKA_URL": stub.url}, version=v.id, pool=pid)
         ok(at)
         m = metrics(at)
         assert m["Pool status"] == "OPEN"
@@ -322,7 +270,7 @@ def test_live_page_with_credentials_reads_the_pool_from_toloka(demo_workspace, d
         assert not at.exception and at.error and "4040" in at.error[0].value
         # a wrong token: an error, never the token
         wrong = "AQAAAAAwrongTOKEN000000000000"
-        bad = open_with_secrets(demo_workspace.root, "live.py", {"TOLOKA_TOKEN": wrong, "TOLOKA_URL": stub.url}, version=v.id, pool=pid)
+        bad = open_page(demo_workspace.root, "live.py", secrets={"TOLOKA_TOKEN": wrong, "TOLOKA_URL": stub.url}, version=v.id, pool=pid)
         assert not bad.exception and bad.error
         assert wrong not in texts(bad)
         # the run's own progress is still there

@@ -61,6 +61,7 @@ def test_report_of_a_toloka_export_has_every_key_and_the_metrics_values(demo_exp
     assert rep["agreement"]["fleiss_kappa"] == pytest.approx(s.fleiss_kappa, abs=1e-12)
     # overlap 3, less where a rejected suite's answers were thrown out
     assert rep["overlap"]["max"] == 3 and 2.5 < rep["overlap"]["mean"] <= 3.0
+    assert (rep["overlap"]["min"], rep["overlap"]["max"]) == (s.overlap_min, s.overlap_max) and rep["overlap"]["mean"] == pytest.approx(s.overlap_mean)
     agg = A.aggregate(run, "ds", n_iter=100)
     assert rep["aggregation"]["method"] == "ds" and rep["aggregation"]["tie_rule"] == A.TIE_RULE
     assert rep["aggregation"]["accuracy_vs_golden"] == pytest.approx(A.accuracy_vs_golden(run, agg).accuracy)
@@ -73,6 +74,7 @@ def test_report_of_a_toloka_export_has_every_key_and_the_metrics_values(demo_exp
     assert w[some]["correct"] == ca.loc[some, "correct"] and w[some]["ci_low"] == pytest.approx(ca.loc[some, "ci_low"])
     cb = cost.cost_breakdown(run)
     assert cb.final_labels == 882  # regular tasks; the 98 control tasks are not delivered labels
+    assert cb.final_labels == run.answers.loc[run.answers["kind"] == "regular", "task_id"].nunique()
     assert rep["cost"]["total"] == pytest.approx(cb.total) and rep["cost"]["per_label"] == pytest.approx(cb.cost_per_final_label)
     assert sum(rep["labels"]["aggregated"].values()) == len(agg.labels)
     assert rep["labels"]["raw"] == {k: int(v) for k, v in run.answers[run.answers["kind"].isin(["regular", "control"])]["label"].value_counts().items()}

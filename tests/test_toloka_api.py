@@ -33,13 +33,6 @@ def ts(text: str) -> pd.Timestamp:
     return pd.Timestamp(text, tz=UTC)
 
 
-@pytest.fixture(autouse=True)
-def _no_toloka_environment(monkeypatch):
-    # a developer's own Toloka settings must never reach a test (nor a test reach Toloka)
-    for var in ("TOLOKA_TOKEN", "TOLOKA_ENVIRONMENT", "TOLOKA_URL"):
-        monkeypatch.delenv(var, raising=False)
-
-
 pytestmark = pytest.mark.usefixtures("loopback_only")
 
 

@@ -92,7 +92,7 @@ widgets.paginated(
 )
 st.download_button(
     "Download these annotators (CSV)", shown.to_csv().encode("utf-8"), file_name=f"annotators-{version.id[:8]}.csv",
-    mime="text/csv", icon=":material/download:",
+    mime="text/csv", icon=":material/download:", key="annotators_csv",
 )
 
 st.subheader("Ban review")
