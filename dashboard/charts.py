@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import html
 from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+
+def _plain(text) -> str:
+    """Data (labels, ids, version names) as plotly text: plotly renders <b>, <a href>, <span
+    style> and the like inside labels, ticks and hovers, so <, > and & are escaped (shown as is)."""
+    return html.escape(str(text), quote=False)
+
+
+def _plains(values) -> list[str]:
+    return [_plain(v) for v in values]
+
 
 PALETTE = ["#2f6fde", "#e4572e", "#29a36a", "#f3a712", "#8e44ad", "#16a2b8", "#7f8c8d", "#c0392b"]
 
@@ -56,9 +67,9 @@ def lineage_graph(nodes: Sequence[Mapping], edges: Sequence[tuple[str, str]]) ->
             y=[pos[i][1] for i in ids],
             mode="markers+text",
             marker=dict(size=26, color=[PALETTE[0] if not n.get("simulated") else "#9aa9c9" for n in nodes], line=dict(width=1, color="white")),
-            text=[n["label"] for n in nodes],
+            text=[_plain(n["label"]) for n in nodes],
             textposition="bottom center",
-            hovertext=[n.get("hover", n["label"]) for n in nodes],
+            hovertext=[_plain(n.get("hover", n["label"])) for n in nodes],
             hoverinfo="text",
             customdata=ids,
             name="versions",
@@ -120,7 +131,8 @@ VERDICT_COLORS = {"trap": PALETTE[3], "check item": PALETTE[1], "works": PALETTE
 
 
 def _short(task_id: str, n: int = 10) -> str:
-    return task_id if len(task_id) <= n + 1 else task_id[:n] + "…"
+    """An id cut to ``n`` characters (plus …), escaped for plotly (see _plain)."""
+    return _plain(task_id if len(task_id) <= n + 1 else task_id[:n] + "…")
 
 
 def exam_item_chart(items, verdicts) -> go.Figure:
@@ -142,7 +154,7 @@ def exam_item_chart(items, verdicts) -> go.Figure:
                 error_x=dict(type="data", symmetric=False, array=100 * (f["ci_high"] - f["pass_rate"]), arrayminus=100 * (f["pass_rate"] - f["ci_low"]), color=color),
                 text=[f"{k}/{n}" + ("  low" if low else "") for k, n, low in zip(f["correct"], f["answers"], f["low_pass_rate"])],
                 textposition="middle right",
-                customdata=list(zip(f.index, 100 * f["ci_low"], 100 * f["ci_high"], f["golden"].astype(str), f["discrimination"], f["reading"])),
+                customdata=list(zip(_plains(f.index), 100 * f["ci_low"], 100 * f["ci_high"], _plains(f["golden"].astype(str)), f["discrimination"], f["reading"])),
                 hovertemplate="item %{customdata[0]}<br>pass rate %{x:.1f} % (95 % CI %{customdata[1]:.1f}–%{customdata[2]:.1f} %)"
                 "<br>%{text}<br>golden: %{customdata[3]}<br>discrimination %{customdata[4]:.2f}<br>%{customdata[5]}<extra></extra>",
             )
@@ -176,7 +188,7 @@ def item_discrimination_chart(items, verdicts, floor: float = 0.20) -> go.Figure
                 # only the items that need a look are named: "works" items cluster and their names overlap
                 x=100 * f["pass_rate"], y=f["discrimination"], mode="markers+text", name=verdict, text=[_short(i, 8) if verdict != "works" else "" for i in f.index],
                 textposition="top center", marker=dict(size=11, color=color),
-                customdata=list(zip(f.index, f["candidates"])),
+                customdata=list(zip(_plains(f.index), f["candidates"])),
                 hovertemplate="item %{customdata[0]}<br>pass rate %{x:.1f} %<br>discrimination %{y:.2f} over %{customdata[1]} candidates<extra></extra>",
             )
         )
@@ -238,9 +250,9 @@ def label_use_chart(shares) -> go.Figure:
     """One annotator's label shares against everyone else's (rows of labels.LabelUse.shares for
     one worker: index label; columns count, share, others_share)."""
     fig = go.Figure()
-    fig.add_trace(go.Bar(x=list(shares.index), y=100 * shares["others_share"], name="everyone else", marker_color="#b8c2d6",
+    fig.add_trace(go.Bar(x=_plains(shares.index), y=100 * shares["others_share"], name="everyone else", marker_color="#b8c2d6",
                          hovertemplate="%{x}: %{y:.1f} % of the others' answers<extra></extra>"))
-    fig.add_trace(go.Bar(x=list(shares.index), y=100 * shares["share"], name="this annotator", marker_color=PALETTE[1], customdata=shares["count"],
+    fig.add_trace(go.Bar(x=_plains(shares.index), y=100 * shares["share"], name="this annotator", marker_color=PALETTE[1], customdata=shares["count"],
                          text=[f"{c:,}" for c in shares["count"]], textposition="outside",
                          hovertemplate="%{x}: %{y:.1f} % of their answers (%{customdata:,})<extra></extra>"))
     fig.update_layout(barmode="group", height=300, margin=dict(l=10, r=10, t=10, b=10), legend=dict(orientation="h", y=1.12),
@@ -285,7 +297,7 @@ def agreement_histogram(items) -> go.Figure:
 def agreement_heatmap(matrix, value: str = "kappa") -> go.Figure:
     """Annotator x annotator matrix (metrics.agreement.agreement_matrix); blank where a pair
     shares too few tasks. Axis labels are shortened ids; the hover shows the full ones."""
-    names = [str(i) for i in matrix.index]
+    names = _plains(matrix.index)
     short = [n if len(n) <= 10 else n[:8] + "…" for n in names]
     title = {"kappa": "Cohen's κ", "agreement": "share agreeing", "shared": "shared tasks"}[value]
     zmin, zmax = (-1.0, 1.0) if value == "kappa" else (0.0, 1.0) if value == "agreement" else (0.0, None)
@@ -330,9 +342,9 @@ def distribution_bars(frame, series: Mapping[str, str], y_title: str = "% of the
     for i, (col, name) in enumerate(series.items()):
         counts = frame[col.replace("share", "count")]
         fig.add_trace(go.Bar(
-            x=list(frame.index), y=100 * frame[col].to_numpy(dtype=float), name=name, marker_color=PALETTE[i % len(PALETTE)],
+            x=_plains(frame.index), y=100 * frame[col].to_numpy(dtype=float), name=_plain(name), marker_color=PALETTE[i % len(PALETTE)],
             customdata=counts.to_numpy(), text=[f"{int(c):,}" for c in counts.to_numpy()], textposition="outside",
-            hovertemplate="%{x}: %{y:.1f} % (%{customdata:,})<extra>" + name + "</extra>",
+            hovertemplate="%{x}: %{y:.1f} % (%{customdata:,})<extra>" + _plain(name) + "</extra>",
         ))
     fig.update_layout(barmode="group", height=320, margin=dict(l=10, r=10, t=10, b=10), legend=dict(orientation="h", y=1.12),
                       xaxis=dict(title="label"), yaxis=dict(title=y_title))
@@ -342,11 +354,11 @@ def distribution_bars(frame, series: Mapping[str, str], y_title: str = "% of the
 def label_bias_heatmap(diff) -> go.Figure:
     """Annotators (rows) x labels (columns): their share of a label minus everyone else's, in
     percentage points (labels.LabelUse.shares["difference_pp"] unstacked)."""
-    names = [str(i) for i in diff.index]
+    names = _plains(diff.index)
     short = [n if len(n) <= 10 else n[:8] + "…" for n in names]
     lim = float(max(10.0, abs(diff.to_numpy(dtype=float)).max() if diff.size else 10.0))
     fig = go.Figure(go.Heatmap(
-        z=diff.to_numpy(dtype=float), x=[str(c) for c in diff.columns], y=short, customdata=[[n] * diff.shape[1] for n in names],
+        z=diff.to_numpy(dtype=float), x=_plains(diff.columns), y=short, customdata=[[n] * diff.shape[1] for n in names],
         colorscale="RdBu", reversescale=True, zmid=0, zmin=-lim, zmax=lim, colorbar=dict(title="pp"),
         hovertemplate="%{customdata}<br>%{x}: %{z:+.1f} percentage points vs the others<extra></extra>",
     ))
@@ -357,9 +369,10 @@ def label_bias_heatmap(diff) -> go.Figure:
 
 def cost_by_version_chart(frame, currency: str) -> go.Figure:
     """Cost per final label per version (metrics.cost.compare_versions_cost; index version)."""
+    currency = _plain(currency)
     y = frame["cost_per_final_label"].to_numpy(dtype=float)
     fig = go.Figure(go.Bar(
-        x=list(frame.index), y=y, marker_color=PALETTE[0], customdata=list(zip(frame["total"], frame["final_labels"])),
+        x=_plains(frame.index), y=y, marker_color=PALETTE[0], customdata=list(zip(frame["total"], frame["final_labels"])),
         text=[f"{v:.4f}" if v == v else "n/a" for v in y], textposition="outside",
         hovertemplate="%{x}<br>%{y:.4f} " + currency + " a label<br>total %{customdata[0]:.2f} " + currency + " / %{customdata[1]:,} labels<extra></extra>",
     ))
@@ -372,6 +385,7 @@ def cost_quality_chart(points, currency: str, reference: str = "golden") -> go.F
     """The cost-quality curve (metrics.curve.cost_quality_curve().points): subsampled accuracy
     at overlap 1..K with its spread over repeats (bars: min–max) and 95 % interval (band), the
     model's accuracy at every k (dashed beyond K: a projection), cost per label on the ticks."""
+    currency = _plain(currency)
     ks = list(points.index)
     obs = points[points["basis"] == "subsampled"]
     col = f"{reference}_accuracy"

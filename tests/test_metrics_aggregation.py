@@ -95,6 +95,19 @@ def test_estimate_grows_with_the_run():
     assert A.estimate_seconds(run, "glad") == pytest.approx(A.SECONDS_PER_ANSWER["glad"] * 8)
 
 
+def test_a_run_without_pool_answers_is_not_asked_for_but_unavailable():
+    # an exam-only run: nothing to aggregate, so no button to press; aggregate says why
+    frame = pd.DataFrame([("w1", "q1", "x", "x"), ("w2", "q1", "y", "x")], columns=["worker_id", "task_id", "label", "golden"])
+    frame["kind"] = "exam"
+    run = build_run(frame, file="toy", labels=["x", "y"])
+    for method in A.METHODS:
+        assert A.on_request(run, method) is False
+    with pytest.raises(MetricUnavailable, match="no labeled answers in its labeling pool"):
+        A.aggregate(run, "ds")
+    with pytest.raises(MetricUnavailable):
+        A.task_votes(run, "q1")
+
+
 # --- crowd-kit called directly on the same answers -----------------------------------------
 
 

@@ -174,6 +174,10 @@ def on_request(run: Run, method: str) -> bool:
     estimate_seconds exceeds ON_REQUEST_SECONDS and the result is not computed yet."""
     if cached(run, method) is not None:
         return False
+    try:
+        pool_rows(run)
+    except MetricUnavailable:
+        return False  # nothing to aggregate: aggregate() itself says why, at once
     return method in SLOW_METHODS or estimate_seconds(run, method) > ON_REQUEST_SECONDS
 
 

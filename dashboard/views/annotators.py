@@ -158,7 +158,7 @@ if submitted:
     except ValueError as err:
         st.error(str(err))
     else:
-        st.session_state["decision_flash"] = f"Recorded “{decision}” on {worker} by {reviewer.strip()}."
+        st.session_state["decision_flash"] = f"Recorded “{widgets.md_escape(decision)}” on {widgets.md_escape(worker)} by {widgets.md_escape(reviewer.strip())}."
         st.rerun()
 
 history = ws.decisions(version.id)
