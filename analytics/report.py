@@ -13,7 +13,6 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from analytics import kernels
 from analytics.metrics import MetricUnavailable, aggregation, agreement, control, cost, exam, labels, rules, speed
 from analytics.model import Run
 
@@ -138,9 +137,7 @@ def build_report(run: Run, *, method: str = "mv", truth: pd.Series | None = None
         else:
             col.unavailable["aggregation.accuracy_vs_truth"] = "no truth file given (--truth CSV)"
         if method != "mv":
-            rows = aggregation.pool_rows(run)
-            c = run.codes
-            mv = kernels.majority_vote(c.task[rows], c.label[rows], c.n_tasks, c.n_labels).labels
+            mv = aggregation.aggregate(run, "mv").codes  # cached per run, shared with the pages
             both = (mv >= 0) & (agg.codes >= 0)
             rep["aggregation"]["tasks_differing_from_majority_vote"] = int((mv[both] != agg.codes[both]).sum())
 

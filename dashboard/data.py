@@ -263,6 +263,20 @@ def _least_agreed(root: str, version_id: str) -> object:
     return items.iloc[order]
 
 
+def pool_votes(version_id: str, task_id: str):
+    """A task's votes per label (in run.labels order) as the aggregators count them (labeling
+    pool, rejected suites left out), or None where it has none; from the run's cached count."""
+    from analytics.metrics import MetricUnavailable, aggregation
+
+    the_run = run(str(workspace_root()), version_id)
+    try:
+        counts = aggregation.pool_vote_counts(the_run)
+    except MetricUnavailable:
+        return None
+    code = the_run.codes.task_names.get_indexer([str(task_id)])[0]
+    return None if code < 0 else counts[code]
+
+
 def least_agreed(version_id: str) -> object:
     """Tasks with two or more answers, least agreement with the majority first (then the most
     spread answers): sorted once per version, not on every rerun."""

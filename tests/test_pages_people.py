@@ -321,3 +321,16 @@ def test_a_run_with_rules_but_no_restrictions_is_reviewed_from_the_replay(tmp_pa
     table = frame_with(at, "ban_status")
     status = dict(zip(table["open"].str.split("annotator=").str[1], table["ban_status"]))
     assert status["w2"] == "not banned; the replay of golden_set would ban"
+
+
+def test_task_votes_caption_counts_what_the_aggregators_count(ws, v11, run11):
+    # a task with an answer in a rejected suite: that answer is not a vote (as in aggregation)
+    a = run11.answers
+    rejected = a[(a["status"] == "REJECTED") & a["kind"].isin(["regular", "control"]) & a["label"].notna()]
+    assert len(rejected), "the reviewed demo version has rejected suites"
+    task = str(rejected["task_id"].iloc[0])
+    at = ran(open_page(ws.root, "task.py", version=v11.id, task=task))
+    mine = a[(a["task_id"] == task) & a["kind"].isin(["regular", "control"]) & a["label"].notna() & (a["status"] != "REJECTED")]
+    counts = mine["label"].astype(str).value_counts()
+    expected = " · ".join(f"{widgets.md_escape(lab)} {int(counts.get(lab, 0)):,}" for lab in run11.labels) + f" (of {len(mine):,})"
+    assert expected in texts(at)

@@ -47,10 +47,11 @@ with right:
                 "tied": st.column_config.CheckboxColumn("tie", help="the tie rule decided it (the label listed first in the label set wins)"),
             },
         )
-    pool = answers[answers["kind"].isin(["regular", "control"]) & answers["label"].notna()]
-    counts = pool["label"].astype(str).value_counts().reindex(list(run.labels), fill_value=0)
-    if len(pool):
-        st.caption("Votes in the labeling pool: " + " · ".join(f"{widgets.md_escape(lab)} {n:,}" for lab, n in counts.items()) + f" (of {len(pool):,})")
+    # the votes the aggregators count (labeling pool, rejected suites left out), from the run's cached count
+    votes_here = data.pool_votes(version.id, task)
+    if votes_here is not None and votes_here.sum() > 0:
+        st.caption("Votes in the labeling pool (rejected suites left out): "
+                   + " · ".join(f"{widgets.md_escape(lab)} {int(n):,}" for lab, n in zip(run.labels, votes_here)) + f" (of {int(votes_here.sum()):,})")
 
 st.subheader("Every answer")
 view = answers.assign(annotator=[nav.url("annotator.py", version=version.id, annotator=w) for w in answers["worker_id"]])
