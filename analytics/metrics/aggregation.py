@@ -29,7 +29,7 @@ import pandas as pd
 
 from analytics import kernels
 from analytics.kernels import wilson_interval
-from analytics.metrics._base import MetricUnavailable, category_in, check_int, kind_mask
+from analytics.metrics._base import MetricUnavailable, category_in, check_int, kind_mask, per_run_cache
 from analytics.model import Run
 
 METHODS: dict[str, str] = {
@@ -99,59 +99,44 @@ def _check_method(method: str, func: str) -> str:
 def pool_rows(run: Run) -> np.ndarray:
     """Row positions of the labeled answers of the labeling pool (regular and control tasks, suites
     not REJECTED). Computed once per run (every agreement figure and aggregator starts here)."""
-    return _pool_codes(run)[0]
+    return pool_codes(run)[0]
 
 
+@per_run_cache
 def pool_codes(run: Run) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(rows, task, worker, label) codes of the labeling pool's answers (see pool_rows), cached
-    per run; treat the arrays as read-only."""
-    return _pool_codes(run)
-
-
-def _pool_codes(run: Run):
-    cache = _CACHE.setdefault(run, {})
-    if "pool" not in cache:
-        rows = _pool_rows(run)
-        c = run.codes
-        cache["pool"] = (rows, c.task[rows], c.worker[rows], c.label[rows])
-    return cache["pool"]
-
-
-def _cached(run: Run, key: str, make):
-    cache = _CACHE.setdefault(run, {})
-    if key not in cache:
-        value = make()
-        if isinstance(value, np.ndarray):
-            value.flags.writeable = False  # shared by every caller
-        cache[key] = value
-    return cache[key]
-
-
-def pool_vote_counts(run: Run) -> np.ndarray:
-    """Answers per task and label of the labeling pool, (n_tasks, n_labels) float64 as
-    kernels.vote_counts, counted once per run: majority vote, Wawa, alpha, Fleiss' kappa and the
-    per-task agreement all start from it. Read-only."""
-    def make():
-        _, t, _, lab = pool_codes(run)
-        return kernels.vote_counts(t, lab, run.codes.n_tasks, run.codes.n_labels)
-
-    return _cached(run, "vote_counts", make)
-
-
-def pool_task_answers(run: Run) -> np.ndarray:
-    """Answers per task code in the labeling pool (int64, 0 for tasks outside it), once per run. Read-only."""
-    return _cached(run, "task_answers", lambda: np.bincount(pool_codes(run)[1], minlength=run.codes.n_tasks))
-
-
-def _pool_rows(run: Run) -> np.ndarray:
-    """Row positions of the labeled answers of the labeling pool (regular and control tasks, suites
-    not REJECTED)."""
+    """(rows, task, worker, label) codes of the labeling pool's answers (see pool_rows), once per
+    run; the arrays are read-only. Raises MetricUnavailable when the pool has no labeled answer."""
     c = run.codes
     rejected = category_in(run.answers["status"], ["REJECTED"])
     rows = np.flatnonzero(kind_mask(run, "regular", "control") & (c.label >= 0) & ~rejected)
     if len(rows) == 0:
         raise MetricUnavailable("the run has no labeled answers in its labeling pool (only exam, training, rejected, skipped or expired ones)")
-    return rows
+    out = (rows, c.task[rows], c.worker[rows], c.label[rows])
+    for arr in out:
+        arr.flags.writeable = False  # shared by every caller
+    return out
+
+
+@per_run_cache
+def pool_vote_counts(run: Run) -> np.ndarray:
+    """Answers per task and label of the labeling pool, (n_tasks, n_labels) float64 as
+    kernels.vote_counts, counted once per run: majority vote, Wawa, alpha, Fleiss' kappa and the
+    per-task agreement all start from it. Read-only."""
+    _, t, _, lab = pool_codes(run)
+    return kernels.vote_counts(t, lab, run.codes.n_tasks, run.codes.n_labels)
+
+
+@per_run_cache
+def pool_task_answers(run: Run) -> np.ndarray:
+    """Answers per task code in the labeling pool (int64, 0 for tasks outside it), once per run. Read-only."""
+    return np.bincount(pool_codes(run)[1], minlength=run.codes.n_tasks)
+
+
+@per_run_cache
+def _answered_tasks(run: Run) -> tuple[np.ndarray, pd.Index]:
+    """(codes, names) of the tasks with a pool answer: the tasks every method labels."""
+    keep = np.flatnonzero(pool_task_answers(run) > 0)
+    return keep, run.codes.task_names.take(keep).rename("task_id")
 
 
 def estimate_seconds(run: Run, method: str, n_iter: int = 100) -> float:
@@ -271,9 +256,8 @@ def _result(run, method, rows, labels, probas, tied, skill, iters, converged, se
     c = run.codes
     n_answers = pool_task_answers(run)
     keep = np.flatnonzero((labels >= 0) & (n_answers > 0))
-    # every method labels the same tasks (those with a pool answer): one index per run
-    answered = _cached(run, "answered", lambda: (keep, c.task_names.take(keep).rename("task_id")))
-    index = answered[1] if np.array_equal(answered[0], keep) else c.task_names.take(keep).rename("task_id")
+    answered, names = _answered_tasks(run)  # one index per run, where a method labels them all
+    index = names if np.array_equal(answered, keep) else c.task_names.take(keep).rename("task_id")
     lab = labels[keep]
     conf = probas[keep, lab]
     frame = pd.DataFrame(

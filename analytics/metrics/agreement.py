@@ -50,8 +50,7 @@ class AgreementSummary:
 
 
 def _pool(run: Run):
-    rows, t, _, lab = pool_codes(run)
-    return run.codes, rows, t, lab
+    return (run.codes, *pool_codes(run))
 
 
 def run_agreement(run: Run) -> AgreementSummary:
@@ -85,7 +84,7 @@ def item_agreement(run: Run, aggregation: Aggregation | None = None) -> pd.DataF
     least-agreed items.
     """
     agg = aggregation or aggregate(run, "mv")
-    c, rows, t, lab = _pool(run)
+    c, rows, t, _, lab = _pool(run)
     ia = kernels.item_agreement_from_counts(pool_vote_counts(run), aggregate=agg.codes)
     keep = agg.codes >= 0
     kind_of_task = np.full(c.n_tasks, -1, dtype=np.int64)
@@ -124,11 +123,11 @@ def pairwise_kappa(run: Run, min_shared: int = 10, include_control: bool = False
     and the same label). Empty when no pair shares enough tasks.
     """
     min_shared = check_int(min_shared, "min_shared", "pairwise_kappa", low=1)
-    c, rows, t, lab = _pool(run)
+    c, rows, t, w, lab = _pool(run)
     if not include_control:
         keep = run.codes.kind[rows] == KINDS.index("regular")
-        rows, t, lab = rows[keep], t[keep], lab[keep]
-    pa = kernels.pairwise_agreement(t, c.worker[rows], lab, c.n_workers, c.n_labels, min_shared=min_shared)
+        t, w, lab = t[keep], w[keep], lab[keep]
+    pa = kernels.pairwise_agreement(t, w, lab, c.n_workers, c.n_labels, min_shared=min_shared)
     names = np.asarray(c.worker_names, dtype=object)
     return pd.DataFrame(
         {
@@ -150,10 +149,10 @@ def worker_agreement(run: Run, aggregation: Aggregation | None = None) -> pd.Dat
     ``ci_high`` (95 % Wilson).
     """
     agg = aggregation or aggregate(run, "mv")
-    c, rows, t, lab = _pool(run)
+    c, rows, t, w_all, lab = _pool(run)
     ref = agg.codes[t]
     on = ref >= 0
-    w = c.worker[rows][on]
+    w = w_all[on]
     correct = lab[on] == ref[on]
     counts = kernels.worker_accuracy(w, correct, c.n_workers)
     active = np.unique(w)
