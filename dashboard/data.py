@@ -202,18 +202,20 @@ def quality(version_id: str, name: str, **params) -> object:
     return _quality(str(workspace_root()), version_id, name, tuple(sorted(params.items())))
 
 
-@st.cache_resource(max_entries=8, show_spinner=False)
-def _versions_cost(root: str, ids: tuple):
-    from analytics.metrics.cost import compare_versions_cost
-
-    by_id = listing(root).by_id()
-    return compare_versions_cost({f"{by_id[i].label} · {i[:8]}" if i in by_id else i: run(root, i) for i in ids})
-
-
 def versions_cost(version_ids) -> object:
-    """metrics.cost.compare_versions_cost over the given versions (each opened via :func:`run`),
-    one row per version named "label · id prefix", in the order given."""
-    return _versions_cost(str(workspace_root()), tuple(version_ids))
+    """metrics.cost.compare_versions_cost over the given versions, one row per version named
+    "label · id prefix", in the order given: from each version's cached cost_breakdown, so the
+    runs are opened one at a time (and only once per server), never all held together."""
+    from analytics.metrics.cost import compare_breakdowns
+
+    by_id = listing(str(workspace_root())).by_id()
+    breakdowns = {}
+    for i in version_ids:
+        b = metric(i, "cost_breakdown")
+        if isinstance(b, Exception):
+            raise b
+        breakdowns[f"{by_id[i].label} · {i[:8]}" if i in by_id else i] = b
+    return compare_breakdowns(breakdowns)
 
 
 TOLOKA_SETTINGS = ("TOLOKA_TOKEN", "TOLOKA_URL", "TOLOKA_ENVIRONMENT")

@@ -355,9 +355,16 @@ def compare_versions_cost(runs: Mapping[str, Run]) -> pd.DataFrame:
     """
     if not isinstance(runs, Mapping) or not runs:
         raise ValueError(f"The 'runs' parameter of compare_versions_cost must be a non-empty dict of version name -> Run. Got {runs!r} instead.")
+    return compare_breakdowns({name: cost_breakdown(run) for name, run in runs.items()})
+
+
+def compare_breakdowns(breakdowns: Mapping[str, "CostBreakdown"]) -> pd.DataFrame:
+    """compare_versions_cost from each version's cost_breakdown, already computed (a caller that
+    has them need not hold every version's run in memory at once)."""
+    if not isinstance(breakdowns, Mapping) or not breakdowns:
+        raise ValueError(f"The 'breakdowns' parameter of compare_breakdowns must be a non-empty dict of version name -> CostBreakdown. Got {breakdowns!r} instead.")
     rows = []
-    for name, run in runs.items():
-        b = cost_breakdown(run)
+    for name, b in breakdowns.items():
         rows.append(
             {
                 "version": str(name),
