@@ -7,7 +7,7 @@ import streamlit as st
 
 from analytics.metrics import aggregation
 from analytics.metrics._base import MetricUnavailable
-from analytics.metrics.labels import MIN_OVER_USE_PP, compare_distributions, distribution_of
+from analytics.metrics.labels import MIN_OVER_USE_PP, compare_distributions
 from dashboard import charts, data, nav, widgets
 
 version = nav.require_version("labels.py")
@@ -15,11 +15,6 @@ root = str(data.workspace_root())
 run = data.run(root, version.id)
 st.title("Labels")
 st.caption(f"{widgets.md_escape(version.label)} · id `{version.id}` · label set in tie order: {', '.join(widgets.md_escape(x) for x in run.labels)}")
-
-
-def aggregated_distribution(version_id: str, labels, method: str = "mv"):
-    return data.aggregated_distribution(version_id, method)
-
 
 # ---- raw and aggregated
 st.subheader("Distribution")
@@ -29,7 +24,7 @@ method = st.selectbox(
     help="Methods that take long on this run appear here once run on the Agreement page.",
 )
 raw = data.metric(version.id, "label_distribution")
-agg = aggregated_distribution(version.id, run.labels, method)
+agg = data.aggregated_distribution(version.id, method)
 if isinstance(raw, MetricUnavailable):
     widgets.unavailable(raw)
 else:
@@ -130,7 +125,7 @@ other_run = data.run(root, other.id)
 if basis == "raw":
     a_dist, b_dist = data.metric(version.id, "label_distribution"), data.metric(other.id, "label_distribution")
 else:
-    a_dist, b_dist = aggregated_distribution(version.id, run.labels), aggregated_distribution(other.id, other_run.labels)
+    a_dist, b_dist = data.aggregated_distribution(version.id), data.aggregated_distribution(other.id)
 bad = next((x for x in (a_dist, b_dist) if isinstance(x, MetricUnavailable)), None)
 if bad is not None:
     widgets.unavailable(bad)
