@@ -242,3 +242,12 @@ def test_pool_completion_by_hand(run):
     assert comp.loc["pm", "tasks"] == 5 and comp.loc["pm", "submitted_answers"] == 13 and comp.loc["pm", "accepted_answers"] == 13
     assert comp.loc["pe", "tasks"] == 2 and comp.loc["pe", "submitted_answers"] == 6
     assert pd.isna(comp.loc["pe", "expected_answers"]) and pd.isna(comp.loc["pe", "done"])
+
+
+def test_annotator_table_is_sorted_by_id_whatever_the_category_order():
+    frame = pd.DataFrame([("w2", "t1", "x"), ("w1", "t1", "y"), ("w3", "t2", "x")], columns=["worker_id", "task_id", "label"])
+    frame["worker_id"] = pd.Categorical(frame["worker_id"], categories=["w2", "w3", "w1"])
+    frame["kind"] = "regular"
+    run = build_run(frame, file="toy", labels=["x", "y"])
+    t = people.annotator_table(run)
+    assert list(t.index) == ["w1", "w2", "w3"] and t["answers"].tolist() == [1, 1, 1]

@@ -98,12 +98,14 @@ def annotator_table(
     """
     c = run.codes
     unavailable: dict[str, str] = {}
-    present = np.unique(c.worker)
+    per_worker = np.bincount(c.worker, minlength=c.n_workers)
+    present = np.flatnonzero(per_worker)
+    present = present[np.argsort(np.asarray(c.worker_names[present], dtype=object), kind="stable")]  # sorted by id, whatever the code order
     names = pd.Index(np.asarray(c.worker_names, dtype=object)[present], name="worker_id", dtype="str")
     labeled_pool = kind_mask(run, "regular", "control") & (c.label >= 0)
     out = pd.DataFrame(
         {
-            "answers": np.bincount(c.worker, minlength=c.n_workers)[present].astype(np.int64),
+            "answers": per_worker[present].astype(np.int64),
             "labeling_answers": np.bincount(c.worker[labeled_pool], minlength=c.n_workers)[present].astype(np.int64),
         },
         index=names,
