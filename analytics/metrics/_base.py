@@ -7,7 +7,7 @@ import numbers
 import numpy as np
 import pandas as pd
 
-from analytics.model import KINDS, Run
+from analytics.model import KINDS, Run, category_values
 
 
 class MetricUnavailable(ValueError):
@@ -115,6 +115,15 @@ def per_run_cache(func):
 def category_in(s: pd.Series, names) -> np.ndarray:
     """Boolean mask of a categorical's rows whose value is one of ``names``, on the integer codes
     (pandas' isin on a categorical of 10^7 rows costs a string lookup per row)."""
-    cats = s.cat.categories
-    wanted = [cats.get_loc(x) for x in names if x in cats]
-    return np.isin(s.cat.codes.to_numpy(), wanted)
+    wanted = list(names)
+    return category_values(s, lambda cats: cats.isin(wanted), False).astype(bool)
+
+
+def name_rank(names: pd.Index) -> np.ndarray:
+    """Rank of each category name in text order: sorts rows by a categorical's text without turning
+    each row into a string (codes follow the category order, which depends on how the run was read)."""
+    if names.is_monotonic_increasing:
+        return np.arange(len(names), dtype=np.int64)
+    rank = np.empty(len(names), dtype=np.int64)
+    rank[names.argsort()] = np.arange(len(names))
+    return rank

@@ -79,7 +79,7 @@ import pandas as pd
 
 from analytics import kernels
 from analytics.kernels import wilson_interval
-from analytics.metrics._base import check_int, kind_mask
+from analytics.metrics._base import check_int, kind_mask, name_rank
 from analytics.metrics.aggregation import TIE_RULE, aggregate, golden_codes, pool_rows, truth_codes
 from analytics.metrics.cost import assignment_table, cost_breakdown
 from analytics.model import Run
@@ -152,14 +152,6 @@ class CostQualityCurve:
         return self.points[self.points["basis"] == PROJECTED]
 
 
-def _name_rank(names: pd.Index) -> np.ndarray:
-    """Per code, the rank of its name in sorted order (codes follow the category order, which
-    depends on how the run was read; names do not)."""
-    rank = np.empty(len(names), dtype=np.int64)
-    rank[np.argsort(np.asarray(names, dtype=str), kind="stable")] = np.arange(len(names))
-    return rank
-
-
 def _summary(values: np.ndarray, n: int) -> dict[str, float]:
     """mean, spread and a Wilson interval (n tasks) of one figure over the repeats."""
     if n == 0 or len(values) == 0:
@@ -191,7 +183,7 @@ def _model(run: Run, rows: np.ndarray, gold_tasks: np.ndarray, ks: range, simula
     p_w = (k_w + PRIOR_STRENGTH * pooled) / (n_w + PRIOR_STRENGTH)
     share = np.bincount(c.worker[rows], minlength=nw).astype(np.float64)
     active = np.flatnonzero(share > 0)
-    active = active[np.argsort(_name_rank(c.worker_names)[active], kind="stable")]  # draws by name, not code
+    active = active[np.argsort(name_rank(c.worker_names)[active], kind="stable")]  # draws by name, not code
     pi = share[active] / share[active].sum()
     p_active = p_w[active]
     prior = np.bincount(gold_tasks, minlength=nl).astype(np.float64)
@@ -286,7 +278,7 @@ def cost_quality_curve(
     t, w, lab = c.task[keep].astype(np.int64), c.worker[keep].astype(np.int64), c.label[keep].astype(np.int64)
     # work on compact task positions 0..len(T)-1 (T is sorted): votes over 10^5 tasks, not 10^6
     t = np.searchsorted(T, t)
-    o = np.lexsort((lab, _name_rank(c.worker_names)[w], _name_rank(c.task_names.take(T))[t]))
+    o = np.lexsort((lab, name_rank(c.worker_names)[w], name_rank(c.task_names.take(T))[t]))
     t, lab = t[o], lab[o]
 
     gold = golden_codes(run)

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.metrics import agreement, control, exam, labels, rules, speed
-from analytics.metrics._base import MetricUnavailable, kind_mask, per_run_cache
+from analytics.metrics._base import MetricUnavailable, kind_mask, name_rank, per_run_cache
 from analytics.metrics.exam import HARD_GAP
 from analytics.model import STATUSES_WITHOUT_ANSWER, Run
 
@@ -297,24 +297,14 @@ def _answers_frame(run: Run, rows: np.ndarray) -> pd.DataFrame:
     return out
 
 
-def _name_rank(names: pd.Index) -> np.ndarray:
-    """Rank of each category name in text order (sorting rows by a categorical's text without
-    turning each row into a string)."""
-    if names.is_monotonic_increasing:
-        return np.arange(len(names), dtype=np.int64)
-    rank = np.empty(len(names), dtype=np.int64)
-    rank[names.argsort()] = np.arange(len(names))
-    return rank
-
-
 @per_run_cache
 def _task_rank(run: Run) -> np.ndarray:
-    return _name_rank(run.codes.task_names)
+    return name_rank(run.codes.task_names)
 
 
 @per_run_cache
 def _assignment_rank(run: Run) -> np.ndarray:
-    return _name_rank(run.answers["assignment_id"].cat.categories)
+    return name_rank(run.answers["assignment_id"].cat.categories)
 
 
 @per_run_cache

@@ -156,9 +156,14 @@ def _where(client) -> str:
     return str(getattr(client, "url", "") or "Toloka")
 
 
-def _scrub(text: str, client) -> str:
-    token = getattr(client, "token", None)
+def scrub_token(text: str, token: str | None) -> str:
+    """``text`` with the token's value blanked out (a token under 4 characters is left: blanking
+    it would mangle ordinary words and it would not be a real token)."""
     return text.replace(token, "***") if token and len(token) >= 4 else text
+
+
+def _scrub(text: str, client) -> str:
+    return scrub_token(text, getattr(client, "token", None))
 
 
 def _api_error(err: Exception, client, what: str) -> TolokaAPIError:

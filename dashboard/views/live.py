@@ -7,6 +7,7 @@ import streamlit as st
 
 from analytics.metrics import progress
 from analytics.metrics._base import MetricUnavailable
+from analytics.sources.toloka_api import scrub_token
 from dashboard import charts, data, nav, widgets
 
 version = nav.require_version("live.py")
@@ -19,8 +20,7 @@ settings = data.toloka_settings()
 
 def scrub(text: str) -> str:
     """A message with the token's value blanked out, whatever produced it."""
-    token = settings.get("TOLOKA_TOKEN", ("", ""))[0]
-    return text.replace(token, "***") if token else text
+    return scrub_token(text, settings.get("TOLOKA_TOKEN", ("", ""))[0])
 
 
 def show_progress(p) -> None:
