@@ -108,3 +108,12 @@ def test_demo_agreement_uses_only_the_labeling_pool(demo_run):
     per_task = a["task_id"].value_counts()
     assert s.items == int((per_task >= 2).sum()) and s.answers == int(per_task[per_task >= 2].sum())
     assert s.overlap_max == 3 and s.overlap_varies == (per_task.min() < 3)
+
+
+def test_least_agreed_order_by_hand():
+    items = pd.DataFrame(
+        {"answers": [3, 3, 1, 4, 3], "agreement": [2 / 3, 1 / 3, 1.0, 0.5, 1 / 3], "entropy_bits": [0.92, 1.58, 0.0, 1.0, 0.92]},
+        index=pd.Index(["a", "b", "single", "d", "e"], name="task_id"),
+    )
+    # lowest agreement first; among equal agreement the higher entropy; single answers left out
+    assert list(G.least_agreed(items).index) == ["b", "e", "d", "a"]

@@ -108,6 +108,15 @@ def item_agreement(run: Run, aggregation: Aggregation | None = None) -> pd.DataF
     return out
 
 
+def least_agreed(items: pd.DataFrame) -> pd.DataFrame:
+    """The tasks of item_agreement with two or more answers, least agreement with the aggregate
+    first, then the most spread answers (entropy), then the most answers. One numpy lexsort
+    (stable; several times faster than a three-key sort_values on 10^6 rows)."""
+    items = items[items["answers"] >= 2]
+    order = np.lexsort((-items["answers"].to_numpy(), -items["entropy_bits"].to_numpy(), items["agreement"].to_numpy()))
+    return items.iloc[order]
+
+
 def pairwise_kappa(run: Run, min_shared: int = 10, include_control: bool = False) -> pd.DataFrame:
     """Cohen's kappa between every two annotators who answered at least ``min_shared`` same tasks.
 

@@ -55,6 +55,9 @@ if isinstance(row["over_used_label"], str):
     st.warning(f"Over-uses the label {widgets.md_escape(row['over_used_label'])} compared with everyone else (see label use below).", icon=":material/balance:")
 
 answers = data.people(version.id, "annotator_answers", worker_id=worker)
+if isinstance(answers, Exception):
+    widgets.unavailable(answers)
+    st.stop()
 wrong_control = answers[(answers["kind"] == "control") & (answers["check"] == "wrong")]
 if len(wrong_control):
     st.markdown(f"**Wrong control answers** ({len(wrong_control):,} of {int(row['control_answers']):,})")
@@ -70,7 +73,7 @@ wrong_only = f[1].toggle("Wrong graded answers only", key="wrong_only")
 shown = answers[answers["kind"].isin(kinds)]
 if wrong_only:
     shown = shown[shown["check"] == "wrong"]
-n_wrong = int(((answers["kind"] == "control") & (answers["check"] == "wrong")).sum())
+n_wrong = len(wrong_control)
 st.caption(f"{len(shown):,} of {len(answers):,} answers · {n_wrong:,} wrong control answers (marked “wrong”) · aggregated labels: majority vote (MV) and Dawid-Skene (DS), converged")
 view = shown.assign(task=shown["task_id"])  # made a link on the shown page only (see prepare)
 inputs = [col for col in view.columns if col.startswith("input_")]
