@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.metrics._base import MetricUnavailable, category_in, per_run_cache, rate
-from analytics.model import KINDS, STATUSES, Run
+from analytics.model import KINDS, Run
 
 PAID_STATUSES = ("ACCEPTED", "SUBMITTED")
 
@@ -52,26 +52,21 @@ def assignment_table(run: Run) -> pd.DataFrame:
     s = suites(run)
     if len(s) == 0:
         return pd.DataFrame({c: pd.Series(dtype="float64" if c == "reward" else "object") for c in cols})
-    codes = a["assignment_id"].cat.codes.to_numpy()
-    known = np.flatnonzero(codes >= 0)
-    first = np.full(len(a["assignment_id"].cat.categories), len(codes), dtype=np.int64)
-    np.minimum.at(first, codes[known], known)
-    rows = first[s["assignment_code"].to_numpy()]
+    rows = s["first_row"].to_numpy()  # the suite's first answer carries its reward
     t = pd.DataFrame(
         {
             "assignment_id": s["assignment_id"].to_numpy(),
             "assignment_code": s["assignment_code"].to_numpy(),
             "pool_id": s["pool_id"].to_numpy(),
             "worker_id": s["worker_id"].to_numpy(),
-            "status": s["status"].to_numpy(),
+            "status": s["status"].array,
             "answers": s["tasks"].to_numpy(),
             "reward": a["reward"].to_numpy(dtype="float64", na_value=np.nan)[rows],
             "submitted_at": s["submitted_at"].array,
         }
     )
     for col in ("assignment_id", "pool_id", "worker_id"):
-        t[col] = t[col].astype("str")
-    t["status"] = t["status"].astype(pd.CategoricalDtype(list(STATUSES)))
+        t[col] = t[col].astype("str")  # suites' text columns (already strings) with the str dtype
     fallback = {p.pool_id: p.reward_per_assignment for p in run.meta.pools}
     reward = t["reward"]
     if any(v is not None for v in fallback.values()):

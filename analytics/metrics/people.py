@@ -19,7 +19,7 @@ import pandas as pd
 from analytics.metrics import agreement, control, exam, labels, rules, speed
 from analytics.metrics._base import MetricUnavailable, kind_mask, name_rank, per_run_cache
 from analytics.metrics.exam import HARD_GAP
-from analytics.model import STATUSES_WITHOUT_ANSWER, Run
+from analytics.model import Run
 
 # exam item verdicts (from exam_item_pass_rate's ``reading``) in the words of the Exam page
 VERDICTS = ("trap", "check item", "works", "easy", "too few answers")
@@ -254,20 +254,12 @@ def filter_annotators(
 
 
 def _seconds_per_task(run: Run, rows: np.ndarray) -> np.ndarray:
-    """Seconds per task of each row's suite (suite seconds / answers in the suite), as speed.suites:
-    NaN for a suite never submitted (skipped, expired), without times, or submitted before it began."""
-    a = run.answers
-    codes = a["assignment_id"].cat.codes.to_numpy()
-    per_suite = np.bincount(codes[codes >= 0], minlength=len(a["assignment_id"].cat.categories))
-    sub = a["submitted_at"].iloc[rows]
-    start = a["started_at"].iloc[rows]
-    secs = (sub - start).dt.total_seconds().to_numpy(dtype=np.float64, na_value=np.nan)
-    secs = np.where(secs >= 0, secs, np.nan)
-    secs = np.where(a["status"].iloc[rows].isin(STATUSES_WITHOUT_ANSWER).to_numpy(), np.nan, secs)
-    k = codes[rows]
-    n = np.zeros(len(rows), dtype=np.int64)
-    n[k >= 0] = per_suite[k[k >= 0]]
-    return np.where(n > 0, secs / np.maximum(n, 1), np.nan)
+    """Seconds per task of each row's suite (speed.suites: NaN for a suite never submitted, without
+    times, or submitted before it began; NaN for a row without a suite)."""
+    s = speed.suites(run)
+    per_code = np.full(len(run.answers["assignment_id"].cat.categories) + 1, np.nan)  # last slot: no suite (code -1)
+    per_code[s["assignment_code"].to_numpy()] = s["seconds_per_task"].to_numpy()
+    return per_code[run.answers["assignment_id"].cat.codes.to_numpy()[rows]]
 
 
 _CHECKS = pd.CategoricalDtype(["right", "wrong", ""])

@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 
 from analytics.metrics._base import MetricUnavailable, category_in, check_float, check_int, per_run_cache, rate
-from analytics.model import STATUSES, Run
+from analytics.model import STATUSES, STATUSES_WITHOUT_ANSWER, Run
 
 # Toloka's fast-response rule where a pool records none (its usual defaults in the demo project)
 DEFAULT_FAST_RULE = {"type": "fast_responses", "history_size": 5, "count": 1, "fast_submit_threshold_seconds": 15}
-UNSUBMITTED = ("SKIPPED", "EXPIRED")
+UNSUBMITTED = STATUSES_WITHOUT_ANSWER  # skipped or expired: no answer, no duration
 
 
 def _require_times(run: Run, what: str) -> None:
@@ -36,7 +36,9 @@ def _require_times(run: Run, what: str) -> None:
 def suites(run: Run) -> pd.DataFrame:
     """One row per known assignment (positional, in code order): the columns assignment_speed
     documents, plus ``assignment_code`` (the assignment's integer code in run.answers, for
-    lookups without string joins); built on integer codes (no groupby over strings)."""
+    lookups without string joins) and ``first_row`` (the position in run.answers of its first
+    answer, which carries the suite's reward, times and status); built on integer codes (no
+    groupby over strings)."""
     a = run.answers
     codes = a["assignment_id"].cat.codes.to_numpy()
     known = np.flatnonzero(codes >= 0)
@@ -60,6 +62,7 @@ def suites(run: Run) -> pd.DataFrame:
         {
             "assignment_id": pd.Index(a["assignment_id"].cat.categories[used], dtype="str"),
             "assignment_code": np.flatnonzero(used),
+            "first_row": rows,
             "worker_id": a["worker_id"].iloc[rows].astype("str").to_numpy(),
             "pool_id": a["pool_id"].iloc[rows].astype("str").to_numpy(),
             "status": status.to_numpy(),
@@ -89,7 +92,7 @@ def assignment_speed(run: Run) -> pd.DataFrame:
     dropped at import), and ASSIGNMENT:assignment_id where answers have no suite.
     """
     _require_times(run, "speed")
-    return suites(run).drop(columns="assignment_code").set_index("assignment_id").sort_index()
+    return suites(run).drop(columns=["assignment_code", "first_row"]).set_index("assignment_id").sort_index()
 
 
 def worker_speed(run: Run) -> pd.DataFrame:
