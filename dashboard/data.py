@@ -63,9 +63,11 @@ def _metric_figure(root: str, version_id: str, name: str, params: dict) -> objec
     from analytics.metrics import REGISTRY
 
     the_run = run(root, version_id)
-    if params:
-        return _PARAMETRIZED[name](the_run, **params)
-    return REGISTRY[name].compute(the_run)
+    if not params and name in REGISTRY:
+        return REGISTRY[name].compute(the_run)
+    if not _PARAMETRIZED:
+        _PARAMETRIZED.update(_parametrized())
+    return _PARAMETRIZED[name](the_run, **params)
 
 
 @st.cache_resource(max_entries=256, show_spinner=False)
@@ -100,6 +102,13 @@ def metric(version_id: str, name: str, **params) -> object:
     widgets.unavailable). Results are shared: never modify them in place."""
     if params and not _PARAMETRIZED:
         _PARAMETRIZED.update(_parametrized())
+    if params and name in _PARAMETRIZED:
+        # a parameter at the function's own default is left out: one cache entry (and one
+        # computation) for metric(v, name) and metric(v, name, param=<its default>)
+        import inspect
+
+        defaults = {k: p.default for k, p in inspect.signature(_PARAMETRIZED[name]).parameters.items() if p.default is not p.empty}
+        params = {k: v for k, v in params.items() if not (k in defaults and defaults[k] == v)}
     return _metric(str(workspace_root()), version_id, name, tuple(sorted(params.items())))
 
 

@@ -60,7 +60,7 @@ else:
 # ---- per annotator
 st.subheader("Label use per annotator")
 min_answers = int(st.number_input("Test annotators with at least … regular answers", min_value=1, max_value=10_000, value=20, step=5, key="min_answers"))
-use = data.metric(version.id, "annotator_label_use") if min_answers == 20 else data.metric(version.id, "annotator_label_use", min_answers=min_answers)
+use = data.metric(version.id, "annotator_label_use", min_answers=min_answers)
 if isinstance(use, MetricUnavailable):
     widgets.unavailable(use)
 else:

@@ -95,7 +95,7 @@ else:
 # ---- the run's own progress
 st.subheader("This run's progress")
 freq = st.radio("Period", progress.FREQS, index=1, horizontal=True, key="live_freq")
-tp = data.metric(version.id, "throughput") if freq == "1h" else data.metric(version.id, "throughput", freq=freq)
+tp = data.metric(version.id, "throughput", freq=freq)
 if isinstance(tp, MetricUnavailable):
     widgets.unavailable(tp)
 else:
