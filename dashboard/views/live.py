@@ -88,7 +88,7 @@ else:
                     st.session_state[key] = f"Toloka could not be read ({type(err).__name__}): {scrub(str(err))[:300]}"
         result = st.session_state[key]
         if isinstance(result, str):
-            st.error(result)
+            st.error(widgets.md_escape(result))  # the server's words: shown as text
         else:
             show_progress(result)
 

@@ -14,7 +14,7 @@ answers = data.people(version.id, "task_answers", task_id=task)
 
 st.title(f"Task {widgets.md_escape(task)}")
 kinds = sorted(answers["kind"].unique())
-st.caption(f"{len(answers):,} answers · kind: {', '.join(kinds)} · pool {', '.join(sorted(answers['pool_id'].unique()))}")
+st.caption(f"{len(answers):,} answers · kind: {', '.join(kinds)} · pool {', '.join(widgets.md_escape(p) for p in sorted(answers['pool_id'].dropna().unique()))}")
 if "exam" in kinds:
     nav.link("exam.py", "This item on the Exam page", icon=":material/quiz:", version=version.id, item=task)
 

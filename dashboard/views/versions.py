@@ -7,7 +7,7 @@ from contextlib import nullcontext
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, data, nav
+from dashboard import charts, data, nav, widgets
 
 st.title("Dataset versions")
 root = str(data.workspace_root())
@@ -110,6 +110,6 @@ st.subheader("Open a version")
 cols = st.columns(min(4, len(ls.versions)))
 for i, v in enumerate(reversed(ls.versions)):
     with cols[i % len(cols)]:
-        nav.link("overview.py", f"{v.label} · {v.id[:8]}", version=v.id)
+        nav.link("overview.py", f"{widgets.md_escape(v.label)} · {v.id[:8]}", version=v.id)
         if v.metadata.get("description"):
-            st.caption(v.metadata["description"])
+            st.caption(widgets.md_escape(v.metadata["description"]))
