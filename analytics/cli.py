@@ -24,7 +24,9 @@ def _pairs(text: str | None) -> dict[str, str]:
     out = {}
     for part in text.split(","):
         if "=" not in part:
-            raise argparse.ArgumentTypeError(f"--columns takes name=column pairs separated by commas, e.g. task=question,worker=annotator; got {part!r}")
+            raise argparse.ArgumentTypeError(
+                f"--columns takes name=column pairs separated by commas, e.g. task=question,worker=annotator; got {part!r}"
+            )
         k, v = part.split("=", 1)
         out[k.strip()] = v.strip()
     return out
@@ -35,19 +37,46 @@ def _list(text: str | None) -> list[str] | None:
 
 
 def _add_read_options(p: argparse.ArgumentParser, format_flag: str = "--format") -> None:
-    p.add_argument("paths", nargs="+", metavar="PATH", help="results file(s) of the main pool(s): Toloka TSV or a long table")
-    p.add_argument("--exam", action="append", default=[], metavar="PATH", help="results TSV of an exam pool (repeatable)")
+    p.add_argument(
+        "paths", nargs="+", metavar="PATH", help="results file(s) of the main pool(s): Toloka TSV or a long table"
+    )
+    p.add_argument(
+        "--exam", action="append", default=[], metavar="PATH", help="results TSV of an exam pool (repeatable)"
+    )
     p.add_argument("--truth", metavar="CSV", help="truth file: task, label (for evaluation only)")
-    p.add_argument(format_flag, dest="input_format", choices=FORMATS, default="auto", help="file format (default: recognise a Toloka TSV by its header)")
+    p.add_argument(
+        format_flag,
+        dest="input_format",
+        choices=FORMATS,
+        default="auto",
+        help="file format (default: recognise a Toloka TSV by its header)",
+    )
     p.add_argument("--label-field", metavar="NAME", help="the OUTPUT: field holding the label, when there are several")
-    p.add_argument("--columns", type=_pairs, default={}, metavar="MAP", help="long tables: task=COL,worker=COL,label=COL[,golden=COL,truth=COL,started=COL,submitted=COL]")
-    p.add_argument("--names", type=_list, metavar="A,B,C", help="column names of a headerless file, e.g. worker,task,label")
-    p.add_argument("--labels", type=_list, metavar="A,B,C", help="the label set in tie order (default: the labels seen, sorted)")
+    p.add_argument(
+        "--columns",
+        type=_pairs,
+        default={},
+        metavar="MAP",
+        help="long tables: task=COL,worker=COL,label=COL[,golden=COL,truth=COL,started=COL,submitted=COL]",
+    )
+    p.add_argument(
+        "--names", type=_list, metavar="A,B,C", help="column names of a headerless file, e.g. worker,task,label"
+    )
+    p.add_argument(
+        "--labels", type=_list, metavar="A,B,C", help="the label set in tie order (default: the labels seen, sorted)"
+    )
     p.add_argument("--dedupe", action="store_true", help="keep only a worker's first answer to a task")
     p.add_argument("--project", default="", help="project name")
     p.add_argument("--currency", default="USD")
-    p.add_argument("--reward-per-suite", type=float, metavar="X", help="reward per assignment where the export has no ASSIGNMENT:reward")
-    p.add_argument("--fee-rate", type=float, default=0.0, metavar="F", help="platform fee as a fraction of rewards (Toloka: 0.3)")
+    p.add_argument(
+        "--reward-per-suite",
+        type=float,
+        metavar="X",
+        help="reward per assignment where the export has no ASSIGNMENT:reward",
+    )
+    p.add_argument(
+        "--fee-rate", type=float, default=0.0, metavar="F", help="platform fee as a fraction of rewards (Toloka: 0.3)"
+    )
     p.add_argument("--fee-minimum", type=float, default=0.0, metavar="X", help="minimum platform fee per assignment")
     p.add_argument("--instructions", metavar="FILE", help="a text file with the annotators' instructions")
     p.add_argument("--language", help="language of the tasks, e.g. en")
@@ -88,8 +117,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     s = run.summary()
     print(
         f"OK: {s['answers']:,} answers, {s['tasks']:,} tasks, {s['workers']:,} annotators, "
-        f"labels {', '.join(s['labels'])}; kinds "
-        + ", ".join(f"{k} {v:,}" for k, v in s["kinds"].items())
+        f"labels {', '.join(s['labels'])}; kinds " + ", ".join(f"{k} {v:,}" for k, v in s["kinds"].items())
     )
     _print_notes(run, sys.stdout)
     return 0
@@ -100,7 +128,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     run = _read(args)
     info = ws.add_version(run, name=args.name, version=args.version, parents=args.parent or [])
     s = run.summary()
-    print(f"imported {info.label} as {info.id} into {ws.root}: {s['answers']:,} answers, {s['tasks']:,} tasks, {s['workers']:,} annotators")
+    print(
+        f"imported {info.label} as {info.id} into {ws.root}: {s['answers']:,} answers, {s['tasks']:,} tasks, {s['workers']:,} annotators"
+    )
     _print_notes(run, sys.stdout)
     return 0
 
@@ -177,9 +207,13 @@ def _report_run(args: argparse.Namespace) -> Run:
         if len(matches) == 1:
             return ws.open_run(matches[0].id)
         what = "no dataset version" if not matches else f"{len(matches)} dataset versions"
-        raise ValueError(f"{wanted!r} is neither a file nor a version id: {what} in workspace {ws.root} match it (see `crowdlens versions`)")
+        raise ValueError(
+            f"{wanted!r} is neither a file nor a version id: {what} in workspace {ws.root} match it (see `crowdlens versions`)"
+        )
     missing = [str(p) for p in paths if not p.exists()]
-    raise ValueError(f"file not found: {', '.join(missing)} (give a Toloka TSV, a long table, or a workspace version id)")
+    raise ValueError(
+        f"file not found: {', '.join(missing)} (give a Toloka TSV, a long table, or a workspace version id)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -210,8 +244,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="every quality and cost figure of a run (a results file or a workspace version)")
     _add_read_options(p, format_flag="--input-format")
     p.add_argument("--workspace", help=ws_help)
-    p.add_argument("--method", choices=("mv", "wawa", "ds", "onecoin", "glad", "mace"), default="mv", help="aggregator (default mv; glad and mace run through crowd-kit and are slow)")
-    p.add_argument("--iterations", type=int, default=100, metavar="N", help="EM iterations for ds/onecoin/glad (default 100)")
+    p.add_argument(
+        "--method",
+        choices=("mv", "wawa", "ds", "onecoin", "glad", "mace"),
+        default="mv",
+        help="aggregator (default mv; glad and mace run through crowd-kit and are slow)",
+    )
+    p.add_argument(
+        "--iterations", type=int, default=100, metavar="N", help="EM iterations for ds/onecoin/glad (default 100)"
+    )
     p.add_argument("--format", choices=("text", "json"), default="text", help="output format")
     p.set_defaults(func=cmd_report)
 

@@ -71,8 +71,16 @@ def read_secrets(files: Sequence[str | os.PathLike] | None = None) -> dict[str, 
             # the decoder's message gives a position only, never the text around it
             raise SecretsFileError(f"{path} is not valid TOML ({err}); fix the file or move it away.") from None
         except (OSError, UnicodeDecodeError) as err:
-            raise SecretsFileError(f"{path} cannot be read ({type(err).__name__}); check its permissions and that it is UTF-8 text.") from None
-        out.update({str(k): str(v).strip() for k, v in doc.items() if isinstance(v, (str, int, float)) and not isinstance(v, bool)})
+            raise SecretsFileError(
+                f"{path} cannot be read ({type(err).__name__}); check its permissions and that it is UTF-8 text."
+            ) from None
+        out.update(
+            {
+                str(k): str(v).strip()
+                for k, v in doc.items()
+                if isinstance(v, (str, int, float)) and not isinstance(v, bool)
+            }
+        )
     return out
 
 
@@ -180,7 +188,9 @@ def cmd_toloka_import(args: argparse.Namespace) -> int:
     # checked before Toloka is asked anything; version ids may be given as printed by `versions` (a prefix)
     parents = [ws.get(p).id for p in (args.parent or [])]
     if any(v.name == args.name.strip() and v.version == args.version.strip() for v in ws.versions()):
-        raise ValueError(f"a version {args.name} {args.version} already exists in {ws.root}; versions are immutable, choose a new version number.")
+        raise ValueError(
+            f"a version {args.name} {args.version} already exists in {ws.root}; versions are immutable, choose a new version number."
+        )
     client = toloka_client(args.url, args.environment)
     pools, exams = list(args.pool or []), list(args.exam_pool or [])
     if args.project:
@@ -223,9 +233,14 @@ def _format_progress(p: toloka_api.PoolProgress, fee_rate: float) -> list[str]:
         f"{p.window_hours:g} h, {p.rate_per_hour:.1f} suites/h",
     ]
     if p.spent_rewards is not None:
-        lines.append(f"  spent: {p.spent_rewards:.2f} {p.currency} in rewards, {p.spent_total:.2f} {p.currency} with a {fee_rate:.0%} fee")
+        lines.append(
+            f"  spent: {p.spent_rewards:.2f} {p.currency} in rewards, {p.spent_total:.2f} {p.currency} with a {fee_rate:.0%} fee"
+        )
     lines.append(f"  estimated finish: {p.estimated_finish.isoformat() if p.estimated_finish is not None else 'none'}")
-    lines.append("  figures from: " + ("Toloka's pool analytics" if p.source == "analytics" else "the pool's assignments, counted"))
+    lines.append(
+        "  figures from: "
+        + ("Toloka's pool analytics" if p.source == "analytics" else "the pool's assignments, counted")
+    )
     return lines
 
 
@@ -256,7 +271,9 @@ def clearml_settings() -> Iterator[None]:
     restored afterwards.
     """
     secrets = read_secrets()
-    added = {k: v for k, v in secrets.items() if k.startswith("CLEARML_") and v and not (os.environ.get(k) or "").strip()}
+    added = {
+        k: v for k, v in secrets.items() if k.startswith("CLEARML_") and v and not (os.environ.get(k) or "").strip()
+    }
     previous = {k: os.environ.get(k) for k in added}
     os.environ.update(added)
     try:
@@ -296,7 +313,9 @@ def cmd_clearml_pull(args: argparse.Namespace) -> int:
         info = store.pull(args.clearml_id, ws, with_parents=not args.no_parents)
     new = [v for v in lineage_order(ws.versions()) if v.id not in before]
     if not new:
-        print(f"ClearML dataset {args.clearml_id} is already in {ws.root} as {info.label} ({info.id}); nothing was copied.")
+        print(
+            f"ClearML dataset {args.clearml_id} is already in {ws.root} as {info.label} ({info.id}); nothing was copied."
+        )
     for v in new:
         print(f"pulled {v.label} as {v.id} into {ws.root}")
     return 0
@@ -342,7 +361,9 @@ def _toloka_target(p: argparse.ArgumentParser) -> None:
 def add_remote_commands(subparsers: Any) -> None:
     """Register toloka-import, toloka-progress, clearml-publish, clearml-pull and clearml-list."""
     ws_help = f"workspace folder (default: $CROWDLENS_WORKSPACE, else ./{default_workspace()})"
-    secrets_note = f"The token comes from $TOLOKA_TOKEN or TOLOKA_TOKEN in {_secrets_files_text()}, never from the command line."
+    secrets_note = (
+        f"The token comes from $TOLOKA_TOKEN or TOLOKA_TOKEN in {_secrets_files_text()}, never from the command line."
+    )
     clearml_note = (
         "Credentials: CLEARML_API_HOST, CLEARML_API_ACCESS_KEY and CLEARML_API_SECRET_KEY in the environment or in "
         f"{_secrets_files_text()}, else ~/clearml.conf."
@@ -351,20 +372,47 @@ def add_remote_commands(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "toloka-import",
         help="read pools from the Toloka API and store them as a new dataset version",
-        description="Read main and exam pools from the Toloka API and store them as a new workspace version. " + secrets_note,
+        description="Read main and exam pools from the Toloka API and store them as a new workspace version. "
+        + secrets_note,
     )
     p.add_argument("--pool", action="append", required=True, metavar="ID", help="a main pool (repeatable)")
-    p.add_argument("--exam-pool", action="append", default=[], metavar="ID", help="an exam (qualification) pool (repeatable)")
-    p.add_argument("--project", metavar="ID", help="the Toloka project id: every pool must belong to it (checked before downloading)")
+    p.add_argument(
+        "--exam-pool", action="append", default=[], metavar="ID", help="an exam (qualification) pool (repeatable)"
+    )
+    p.add_argument(
+        "--project",
+        metavar="ID",
+        help="the Toloka project id: every pool must belong to it (checked before downloading)",
+    )
     p.add_argument("--name", required=True, help="dataset name, e.g. food-types")
     p.add_argument("--version", required=True, help="version, e.g. 1.0.0")
-    p.add_argument("--parent", action="append", metavar="VERSION_ID", help="parent version id or its prefix (repeatable)")
+    p.add_argument(
+        "--parent", action="append", metavar="VERSION_ID", help="parent version id or its prefix (repeatable)"
+    )
     p.add_argument("--workspace", help=ws_help)
-    p.add_argument("--label-field", metavar="NAME", help="the output field holding the label, when the project has several")
-    p.add_argument("--labels", type=_labels, metavar="A,B,C", help="the label set in tie order (default: the field's allowed values, else those seen)")
-    p.add_argument("--fee-rate", type=float, default=toloka_api.DEFAULT_FEE_RATE, metavar="F",
-                   help=f"platform fee as a fraction of rewards (default {toloka_api.DEFAULT_FEE_RATE:g}; the API does not report it)")
-    p.add_argument("--fee-minimum", type=float, default=toloka_api.DEFAULT_FEE_MINIMUM, metavar="X", help="minimum platform fee per assignment")
+    p.add_argument(
+        "--label-field", metavar="NAME", help="the output field holding the label, when the project has several"
+    )
+    p.add_argument(
+        "--labels",
+        type=_labels,
+        metavar="A,B,C",
+        help="the label set in tie order (default: the field's allowed values, else those seen)",
+    )
+    p.add_argument(
+        "--fee-rate",
+        type=float,
+        default=toloka_api.DEFAULT_FEE_RATE,
+        metavar="F",
+        help=f"platform fee as a fraction of rewards (default {toloka_api.DEFAULT_FEE_RATE:g}; the API does not report it)",
+    )
+    p.add_argument(
+        "--fee-minimum",
+        type=float,
+        default=toloka_api.DEFAULT_FEE_MINIMUM,
+        metavar="X",
+        help="minimum platform fee per assignment",
+    )
     _toloka_target(p)
     p.set_defaults(func=cmd_toloka_import)
 
@@ -374,8 +422,20 @@ def add_remote_commands(subparsers: Any) -> None:
         description="Where a Toloka pool stands now. " + secrets_note,
     )
     p.add_argument("--pool", required=True, metavar="ID", help="the pool")
-    p.add_argument("--window-hours", type=float, default=1.0, metavar="H", help="the recent window for active annotators and the rate (default 1)")
-    p.add_argument("--fee-rate", type=float, default=toloka_api.DEFAULT_FEE_RATE, metavar="F", help="platform fee added to the spend")
+    p.add_argument(
+        "--window-hours",
+        type=float,
+        default=1.0,
+        metavar="H",
+        help="the recent window for active annotators and the rate (default 1)",
+    )
+    p.add_argument(
+        "--fee-rate",
+        type=float,
+        default=toloka_api.DEFAULT_FEE_RATE,
+        metavar="F",
+        help="platform fee added to the spend",
+    )
     p.add_argument("--format", choices=("text", "json"), default="text")
     _toloka_target(p)
     p.set_defaults(func=cmd_toloka_progress)
@@ -383,7 +443,8 @@ def add_remote_commands(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "clearml-publish",
         help="publish a workspace version unchanged as a finalized ClearML dataset version",
-        description="Publish a workspace version to ClearML Data (its files, its manifest as metadata, its parents as ClearML parents). " + clearml_note,
+        description="Publish a workspace version to ClearML Data (its files, its manifest as metadata, its parents as ClearML parents). "
+        + clearml_note,
     )
     p.add_argument("version_id", metavar="VERSION_ID", help="the workspace version (id or prefix)")
     p.add_argument("--workspace", help=ws_help)
@@ -394,12 +455,19 @@ def add_remote_commands(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "clearml-pull",
         help="copy a finalized ClearML version (and its parents) into the workspace",
-        description="Copy a ClearML dataset version into the workspace under the same id, to open it offline. " + clearml_note,
+        description="Copy a ClearML dataset version into the workspace under the same id, to open it offline. "
+        + clearml_note,
     )
     p.add_argument("clearml_id", metavar="CLEARML_ID", help="the ClearML dataset id (as clearml-list prints it)")
     p.add_argument("--workspace", help=ws_help)
-    p.add_argument("--project", metavar="NAME", help=f"ClearML project recorded for the version when its metadata has none (default {DEFAULT_PROJECT})")
-    p.add_argument("--no-parents", action="store_true", help="fail instead of pulling parents that are not in the workspace")
+    p.add_argument(
+        "--project",
+        metavar="NAME",
+        help=f"ClearML project recorded for the version when its metadata has none (default {DEFAULT_PROJECT})",
+    )
+    p.add_argument(
+        "--no-parents", action="store_true", help="fail instead of pulling parents that are not in the workspace"
+    )
     p.set_defaults(func=cmd_clearml_pull)
 
     p = subparsers.add_parser(

@@ -224,8 +224,7 @@ def _check_codes(func: str, name: str, codes, size: int, size_name: str, length:
         raise ValueError(f"The {name!r} parameter of {func} must be a 1-D array. Got {arr.ndim} dimensions instead.")
     if length is not None and arr.shape[0] != length:
         raise ValueError(
-            f"The {name!r} parameter of {func} must have one element per answer ({length}). "
-            f"Got {arr.shape[0]} instead."
+            f"The {name!r} parameter of {func} must have one element per answer ({length}). Got {arr.shape[0]} instead."
         )
     if arr.size == 0:
         return arr.astype(np.int64)
@@ -320,7 +319,9 @@ def _vote_counts(task, label, n_tasks, n_labels, weights=None) -> np.ndarray:
 def _check_counts(func: str, counts) -> np.ndarray:
     c = np.asarray(counts, dtype=np.float64)
     if c.ndim != 2:
-        raise ValueError(f"The 'counts' parameter of {func} must be a (n_tasks, n_labels) array (see vote_counts). Got {c.ndim} dimensions instead.")
+        raise ValueError(
+            f"The 'counts' parameter of {func} must be a (n_tasks, n_labels) array (see vote_counts). Got {c.ndim} dimensions instead."
+        )
     if c.size and (not np.isfinite(c).all() or c.min() < 0):
         raise ValueError(f"The 'counts' parameter of {func} must hold finite vote counts >= 0 (see vote_counts).")
     return c
@@ -413,14 +414,14 @@ def wawa(task, worker, label, n_tasks: int, n_workers: int, n_labels: int, count
     else:
         counts = _check_counts(func, counts)
         if counts.shape != (n_tasks, n_labels):
-            raise ValueError(f"The 'counts' parameter of {func} must have shape ({n_tasks}, {n_labels}). Got {counts.shape} instead.")
+            raise ValueError(
+                f"The 'counts' parameter of {func} must have shape ({n_tasks}, {n_labels}). Got {counts.shape} instead."
+            )
     mv = _majority(counts, counts.sum(axis=1))
 
     (t_u, w_u, l_u), _ = _unique_rows([task, worker, label], [n_tasks, n_workers, n_labels])
     hit = (l_u == mv.labels[t_u]).astype(np.float64)
-    skills = _safe_divide(
-        np.bincount(w_u, weights=hit, minlength=n_workers), np.bincount(w_u, minlength=n_workers)
-    )
+    skills = _safe_divide(np.bincount(w_u, weights=hit, minlength=n_workers), np.bincount(w_u, minlength=n_workers))
 
     w = skills[worker] if len(task) else np.zeros(0)
     weighted = _vote_counts(task, label, n_tasks, n_labels, w)

@@ -117,8 +117,7 @@ class ValidationError(ValueError):
                 {
                     "file": p.file,
                     "column": p.column or "",
-                    "lines": ", ".join(str(r) for r in p.rows[:50])
-                    + (" …" if p.count > 50 else ""),
+                    "lines": ", ".join(str(r) for r in p.rows[:50]) + (" …" if p.count > 50 else ""),
                     "rows affected": p.count,
                     "problem": p.message,
                     "fix": p.fix,
@@ -474,7 +473,9 @@ def drop_unused(s: pd.Series) -> pd.Series:
         return s
     remap = np.full(len(used) + 1, -1, dtype=np.int32)
     remap[:-1][used] = np.arange(int(used.sum()), dtype=np.int32)
-    return pd.Series(pd.Categorical.from_codes(remap[codes], categories=s.cat.categories[used], validate=False), index=s.index)
+    return pd.Series(
+        pd.Categorical.from_codes(remap[codes], categories=s.cat.categories[used], validate=False), index=s.index
+    )
 
 
 def map_categories(s: pd.Series, fn) -> pd.Series:
@@ -605,7 +606,9 @@ def build_run(
         raise ValidationError(problems.errors)
 
     n = len(raw)
-    empty_cat = pd.Series(pd.Categorical.from_codes(np.full(n, -1, dtype=np.int32), categories=pd.Index([], dtype="str")), index=raw.index)
+    empty_cat = pd.Series(
+        pd.Categorical.from_codes(np.full(n, -1, dtype=np.int32), categories=pd.Index([], dtype="str")), index=raw.index
+    )
 
     def text_col(col: str) -> pd.Series:
         return to_category(raw[col]) if col in raw.columns else empty_cat
@@ -617,7 +620,7 @@ def build_run(
     out: dict[str, pd.Series] = {}
     for col in ("task_id", "worker_id"):
         s = text_col(col)
-        empty = (s.cat.codes.to_numpy() < 0)
+        empty = s.cat.codes.to_numpy() < 0
         if empty.any():
             problems.add(
                 f"{int(empty.sum()):,} answer(s) have no {col.replace('_id', '')} id.",
@@ -629,7 +632,10 @@ def build_run(
     out["assignment_id"] = text_col("assignment_id")
     pool = text_col("pool_id")
     if (pool.cat.codes.to_numpy() < 0).all():
-        pool = pd.Series(pd.Categorical.from_codes(np.zeros(n, dtype=np.int32), categories=pd.Index(["pool"], dtype="str")), index=raw.index)
+        pool = pd.Series(
+            pd.Categorical.from_codes(np.zeros(n, dtype=np.int32), categories=pd.Index(["pool"], dtype="str")),
+            index=raw.index,
+        )
     out["pool_id"] = pool
 
     # status
@@ -663,7 +669,9 @@ def build_run(
                 lines=_lines(raw, bad_kind),
                 values=list(pd.unique(kind[bad_kind].astype(str)))[:10],
             )
-        given = category_values(kind, lambda c: np.array([KINDS.index(x) if x in KINDS else -1 for x in c], dtype=np.int8), np.int8(-1))
+        given = category_values(
+            kind, lambda c: np.array([KINDS.index(x) if x in KINDS else -1 for x in c], dtype=np.int8), np.int8(-1)
+        )
         kind_codes = np.where(given >= 0, given, default_kind).astype(np.int8)
 
     # labels
@@ -721,7 +729,9 @@ def build_run(
                 label_set = label_set + sorted(unseen, key=_natural_key)
                 problems.add(
                     f"{len(unseen):,} truth label(s) were never given by any annotator: "
-                    + ", ".join(unseen[:10]) + ("…" if len(unseen) > 10 else "") + ".",
+                    + ", ".join(unseen[:10])
+                    + ("…" if len(unseen) > 10 else "")
+                    + ".",
                     "check the truth file for typos; if these are real classes, nothing to do.",
                     column="truth",
                     values=unseen[:10],
@@ -903,7 +913,9 @@ def _natural_key(s: str):
         return (1, 0.0, str(s))
 
 
-def merge_runs(runs: Sequence[Run], *, meta: RunMeta | None = None, pricing: Pricing | None = None, file: str = "merged run") -> Run:
+def merge_runs(
+    runs: Sequence[Run], *, meta: RunMeta | None = None, pricing: Pricing | None = None, file: str = "merged run"
+) -> Run:
     """Combine validated runs (pools of one project, or a re-annotation merged back) into one.
 
     Label sets are united in the order first seen (the first run's tie order is kept); pools,
@@ -949,7 +961,9 @@ def merge_runs(runs: Sequence[Run], *, meta: RunMeta | None = None, pricing: Pri
     problems.raise_if_errors()
     tasks = pd.concat([r.tasks for r in runs])
     tasks = tasks[~tasks.index.duplicated()]
-    restrictions = pd.concat([r.restrictions for r in runs if len(r.restrictions)] or [empty_restrictions()], ignore_index=True)
+    restrictions = pd.concat(
+        [r.restrictions for r in runs if len(r.restrictions)] or [empty_restrictions()], ignore_index=True
+    )
     truths = [r.truth for r in runs if r.truth is not None]
     truth = None
     if truths:
@@ -962,7 +976,9 @@ def merge_runs(runs: Sequence[Run], *, meta: RunMeta | None = None, pricing: Pri
     base = meta or runs[0].meta
     # the label field survives when every run that names one names the same one; a given meta's wins
     fields = {r.meta.label_field for r in runs if r.meta.label_field}
-    label_field = base.label_field if meta is not None and meta.label_field else (fields.pop() if len(fields) == 1 else None)
+    label_field = (
+        base.label_field if meta is not None and meta.label_field else (fields.pop() if len(fields) == 1 else None)
+    )
     meta = dataclasses.replace(
         base,
         labels=tuple(labels),

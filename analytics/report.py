@@ -61,7 +61,9 @@ def _records(df: pd.DataFrame, columns: list[str], index_name: str) -> list[dict
     return out.to_dict(orient="records")
 
 
-def build_report(run: Run, *, method: str = "mv", truth: pd.Series | None = None, n_iter: int = 20, timings: bool = False) -> dict:
+def build_report(
+    run: Run, *, method: str = "mv", truth: pd.Series | None = None, n_iter: int = 20, timings: bool = False
+) -> dict:
     """Every figure of ``run`` as a JSON-able dict.
 
     ``method`` picks the aggregator for the aggregated labels and the figures built on them
@@ -72,14 +74,22 @@ def build_report(run: Run, *, method: str = "mv", truth: pd.Series | None = None
     depend on it.
     """
     if method not in REPORT_METHODS:
-        raise ValueError(f"The 'method' parameter of build_report must be one of {', '.join(REPORT_METHODS)}. Got {method!r} instead.")
+        raise ValueError(
+            f"The 'method' parameter of build_report must be one of {', '.join(REPORT_METHODS)}. Got {method!r} instead."
+        )
     if truth is None:
         truth = run.truth
     col = _Collector()
     lists: dict[str, list] = {}
     s = run.summary()
     rep: dict[str, Any] = {
-        "run": {"project": run.meta.project, "source_files": list(run.meta.source_files), "simulated": run.meta.simulated, "labels": list(run.labels), "label_field": run.meta.label_field},
+        "run": {
+            "project": run.meta.project,
+            "source_files": list(run.meta.source_files),
+            "simulated": run.meta.simulated,
+            "labels": list(run.labels),
+            "label_field": run.meta.label_field,
+        },
         "answers": s["answers"],
         "tasks": s["tasks"],
         "workers": s["workers"],
@@ -111,7 +121,11 @@ def build_report(run: Run, *, method: str = "mv", truth: pd.Series | None = None
             rep["agreement"]["median_worker_agreement_with_aggregate"] = float(wa["agreement"].median())
     pairs = col.get("agreement.pairwise", lambda: agreement.pairwise_kappa(run))
     if pairs is not None:
-        rep["agreement"]["pairwise"] = {"pairs": int(len(pairs)), "min_shared": 10, "median_kappa": float(pairs["kappa"].median()) if len(pairs) else None}
+        rep["agreement"]["pairwise"] = {
+            "pairs": int(len(pairs)),
+            "min_shared": 10,
+            "median_kappa": float(pairs["kappa"].median()) if len(pairs) else None,
+        }
 
     rep["aggregation"] = {
         "method": method,
@@ -152,10 +166,14 @@ def build_report(run: Run, *, method: str = "mv", truth: pd.Series | None = None
             workers_too_few_answers=int((~ca["enough"]).sum()),
             workers=[],
         )
-        lists["control.workers"] = _records(ca[ca["answers"] > 0], ["answers", "correct", "accuracy", "ci_low", "ci_high"], "worker_id")
+        lists["control.workers"] = _records(
+            ca[ca["answers"] > 0], ["answers", "correct", "accuracy", "ci_low", "ci_high"], "worker_id"
+        )
         diff = col.get("control.tasks", lambda: control.control_task_difficulty(run))
         if diff is not None and "suspect" in diff.columns:
-            rep["control"]["suspect_control_tasks"] = [str(t) for t in diff.index[diff["suspect"].fillna(False).astype(bool)]]
+            rep["control"]["suspect_control_tasks"] = [
+                str(t) for t in diff.index[diff["suspect"].fillna(False).astype(bool)]
+            ]
     if truth is not None:
         wt = col.get("workers_vs_truth", lambda: control.accuracy_vs_truth(run, truth))
         rep["workers_vs_truth"] = None
@@ -169,7 +187,15 @@ def build_report(run: Run, *, method: str = "mv", truth: pd.Series | None = None
     if ex is not None:
         items = col.get("exam.items", lambda: exam.exam_item_pass_rate(run))
         if items is not None:
-            rep["exam"]["items"] = _records(items, [c for c in ("answers", "correct", "pass_rate", "ci_low", "ci_high", "discrimination", "reading") if c in items.columns], "task_id")
+            rep["exam"]["items"] = _records(
+                items,
+                [
+                    c
+                    for c in ("answers", "correct", "pass_rate", "ci_low", "ci_high", "discrimination", "reading")
+                    if c in items.columns
+                ],
+                "task_id",
+            )
 
     cb = col.get("cost", lambda: cost.cost_breakdown(run))
     rep["cost"] = {"total": None, "per_label": None}
@@ -195,7 +221,9 @@ def build_report(run: Run, *, method: str = "mv", truth: pd.Series | None = None
     raw = col.get("labels.raw", lambda: labels.label_distribution(run))
     rep["labels"] = {
         "raw": {str(k): int(v) for k, v in raw["count"].items()} if raw is not None else None,
-        "aggregated": {str(l): int(n) for l, n in zip(run.labels, aggregation.label_counts(agg, run.labels))} if agg is not None else None,
+        "aggregated": {str(l): int(n) for l, n in zip(run.labels, aggregation.label_counts(agg, run.labels))}
+        if agg is not None
+        else None,
     }
 
     ws = col.get("speed", lambda: speed.worker_speed(run))
@@ -249,8 +277,17 @@ def report_text(rep: dict) -> str:
         f"agreement: Krippendorff's alpha {_fmt(g['krippendorff_alpha'])}, Fleiss' kappa {_fmt(g['fleiss_kappa'])} on {_fmt(g['items'])} items",
         f"aggregation: {a['method_name']}; {_fmt(a['tasks'])} labels, {_fmt(a['tied'])} decided by the tie rule ({a['tie_rule']})",
         f"  accuracy vs golden: {_fmt(a['accuracy_vs_golden'], pct=True)}"
-        + (f" ({a['golden']['correct']:,} of {a['golden']['tasks']:,} control tasks, 95 % CI {_fmt(a['golden']['ci_low'], pct=True)}-{_fmt(a['golden']['ci_high'], pct=True)})" if a.get("golden") else ""),
-        f"  accuracy vs truth: {_fmt(a['accuracy_vs_truth'], pct=True)}" + (f" ({a['truth']['correct']:,} of {a['truth']['tasks']:,} tasks; strict, ties wrong: {_fmt(a['truth']['strict'], pct=True)})" if a.get("truth") else ""),
+        + (
+            f" ({a['golden']['correct']:,} of {a['golden']['tasks']:,} control tasks, 95 % CI {_fmt(a['golden']['ci_low'], pct=True)}-{_fmt(a['golden']['ci_high'], pct=True)})"
+            if a.get("golden")
+            else ""
+        ),
+        f"  accuracy vs truth: {_fmt(a['accuracy_vs_truth'], pct=True)}"
+        + (
+            f" ({a['truth']['correct']:,} of {a['truth']['tasks']:,} tasks; strict, ties wrong: {_fmt(a['truth']['strict'], pct=True)})"
+            if a.get("truth")
+            else ""
+        ),
         f"control: {_fmt(c['answers'])} answers, accuracy {_fmt(c['accuracy'], pct=True)}, {len(c['workers']):,} annotators judged",
         f"cost: total {_fmt(co['total'], digits=2)} {cur}; per answer {_fmt(co.get('per_answer'), digits=4)}; per final label {_fmt(co['per_label'], digits=4)} {cur}",
         f"labels raw: {rep['labels']['raw']}",

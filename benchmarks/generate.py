@@ -26,7 +26,7 @@ def generate(n_answers: int, overlap: int = 3, seed: int = 0, n_workers: int | N
     n_regular_slots = n_suites * (SUITE - 1)
     n_tasks = max(1, n_regular_slots // overlap)
     n_control = max(1, n_tasks // 50)
-    n_workers = n_workers or max(20, int(n_answers ** 0.62))
+    n_workers = n_workers or max(20, int(n_answers**0.62))
     # ---- annotators: heavy-tailed activity, 5 % spammers
     activity = rng.pareto(1.2, n_workers) + 0.05
     spammer = rng.random(n_workers) < 0.05
@@ -70,7 +70,12 @@ def generate(n_answers: int, overlap: int = 3, seed: int = 0, n_workers: int | N
     task_ids = hexid(np.arange(n_tasks + n_control), "0000a1b2c3--")
     worker_ids = hexid(np.arange(n_workers) * 2654435761 % (1 << 40), "")
     assign_ids = hexid(np.arange(n_suites), "0000f0e1d2--")
-    images = pa.array(np.char.add(np.char.add("https://bench.crowdlens.invalid/img/", np.char.mod("%08d", np.arange(n_tasks + n_control))), ".jpg"))
+    images = pa.array(
+        np.char.add(
+            np.char.add("https://bench.crowdlens.invalid/img/", np.char.mod("%08d", np.arange(n_tasks + n_control))),
+            ".jpg",
+        )
+    )
 
     def take(arr: pa.Array, idx: np.ndarray) -> pa.Array:
         return arr.take(pa.array(idx))
@@ -99,7 +104,9 @@ def write(table: pa.Table, path: Path) -> Path:
     # Toloka's download has a bare header line; pyarrow would quote it
     with path.open("wb") as f:
         f.write(("\t".join(table.column_names) + "\n").encode())
-        pacsv.write_csv(table, f, write_options=pacsv.WriteOptions(delimiter="\t", quoting_style="none", include_header=False))
+        pacsv.write_csv(
+            table, f, write_options=pacsv.WriteOptions(delimiter="\t", quoting_style="none", include_header=False)
+        )
     return path
 
 

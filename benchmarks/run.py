@@ -45,9 +45,19 @@ SETUP_SLACK_SECONDS = 120  # a crowd-kit process also opens the run before its t
 # The step names and order of workloads.BASELINE_STEPS, repeated so that this process imports
 # neither pandas nor numpy: on Linux a child's ru_maxrss starts from its parent's resident memory
 # at the fork (1.6 GB held here shows up as a 1.6 GB peak in a child that allocates nothing).
-BASELINE_STEPS = ("MajorityVote", "pandas (rest)", "DawidSkene(20)", "alpha_krippendorff", "Wawa", "OneCoinDawidSkene(20)")
+BASELINE_STEPS = (
+    "MajorityVote",
+    "pandas (rest)",
+    "DawidSkene(20)",
+    "alpha_krippendorff",
+    "Wawa",
+    "OneCoinDawidSkene(20)",
+)
 SAME_WORK_AS_REPORT = BASELINE_STEPS[:4]  # the report has no Wawa and no one-coin DS
-PRIOR_SECONDS_PER_MILLION = {"DawidSkene(20)": 40.0, "OneCoinDawidSkene(20)": 40.0}  # ../shared/DESIGN.md: ~2 s/iteration per 10^6
+PRIOR_SECONDS_PER_MILLION = {
+    "DawidSkene(20)": 40.0,
+    "OneCoinDawidSkene(20)": 40.0,
+}  # ../shared/DESIGN.md: ~2 s/iteration per 10^6
 GOALS = {"report_1e6_seconds": 3.0, "speedup_1e6": 10.0, "report_1e7_seconds": 30.0, "report_1e7_peak_gb": 6.0}
 
 
@@ -67,7 +77,9 @@ def parse_sizes(text: str) -> list[int]:
     try:
         sizes = sorted({int(float(x)) for x in text.split(",") if x.strip()})
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--sizes takes numbers of answers separated by commas, e.g. 1e5,1e6; got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"--sizes takes numbers of answers separated by commas, e.g. 1e5,1e6; got {text!r}"
+        )
     if not sizes or sizes[0] < 100:
         raise argparse.ArgumentTypeError(f"--sizes must name at least one size of 100 answers or more; got {text!r}")
     return sizes
@@ -79,7 +91,9 @@ def parse_overlaps(text: str) -> list[int]:
     except ValueError:
         raise argparse.ArgumentTypeError(f"--overlaps takes integers separated by commas, e.g. 3,5; got {text!r}")
     if not overlaps or overlaps[0] < 1 or overlaps[-1] > 9:
-        raise argparse.ArgumentTypeError(f"--overlaps must be integers in [1, 9] (a suite holds 9 regular tasks); got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"--overlaps must be integers in [1, 9] (a suite holds 9 regular tasks); got {text!r}"
+        )
     return overlaps
 
 
@@ -91,15 +105,44 @@ def positive_int(text: str) -> int:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--sizes", type=parse_sizes, default=parse_sizes("1e5,1e6,1e7"), help="numbers of answers (default 1e5,1e6,1e7)")
-    p.add_argument("--overlaps", type=parse_overlaps, default=parse_overlaps("3,5"), help="answers per task (default 3,5)")
+    p.add_argument(
+        "--sizes", type=parse_sizes, default=parse_sizes("1e5,1e6,1e7"), help="numbers of answers (default 1e5,1e6,1e7)"
+    )
+    p.add_argument(
+        "--overlaps", type=parse_overlaps, default=parse_overlaps("3,5"), help="answers per task (default 3,5)"
+    )
     p.add_argument("--skip-crowdkit", action="store_true", help="time crowdlens only")
-    p.add_argument("--crowdkit-limit-seconds", type=float, default=600.0, metavar="S", help="budget of the crowd-kit side per size and overlap (default 600)")
-    p.add_argument("--repeat", type=positive_int, default=1, metavar="K", help="run import, store, open and report K times each (fresh processes) and keep the fastest (default 1)")
-    p.add_argument("--skip-pages", action="store_true", help="do not time the dashboard pages (AppTest) on each version")
-    p.add_argument("--profile", action="store_true", help="also run each report once under cProfile and print where its time goes")
-    p.add_argument("--workdir", type=Path, help="where generated files and workspaces go (default: a temporary folder, removed afterwards)")
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON with every figure (default {DEFAULT_OUT.relative_to(BENCH_DIR.parent)})")
+    p.add_argument(
+        "--crowdkit-limit-seconds",
+        type=float,
+        default=600.0,
+        metavar="S",
+        help="budget of the crowd-kit side per size and overlap (default 600)",
+    )
+    p.add_argument(
+        "--repeat",
+        type=positive_int,
+        default=1,
+        metavar="K",
+        help="run import, store, open and report K times each (fresh processes) and keep the fastest (default 1)",
+    )
+    p.add_argument(
+        "--skip-pages", action="store_true", help="do not time the dashboard pages (AppTest) on each version"
+    )
+    p.add_argument(
+        "--profile", action="store_true", help="also run each report once under cProfile and print where its time goes"
+    )
+    p.add_argument(
+        "--workdir",
+        type=Path,
+        help="where generated files and workspaces go (default: a temporary folder, removed afterwards)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=DEFAULT_OUT,
+        help=f"JSON with every figure (default {DEFAULT_OUT.relative_to(BENCH_DIR.parent)})",
+    )
     return p.parse_args(argv)
 
 
@@ -170,7 +213,9 @@ class History:
         return t2 * (answers / n2) ** exponent
 
 
-def crowdkit_side(answers: int, overlap: int, ws: Path, version: str, folder: Path, args: argparse.Namespace, history: History) -> dict[str, Any]:
+def crowdkit_side(
+    answers: int, overlap: int, ws: Path, version: str, folder: Path, args: argparse.Namespace, history: History
+) -> dict[str, Any]:
     """Each crowd-kit/pandas step in its own process, within --crowdkit-limit-seconds in total."""
     steps: dict[str, dict[str, Any]] = {}
     if args.skip_crowdkit:
@@ -181,7 +226,11 @@ def crowdkit_side(answers: int, overlap: int, ws: Path, version: str, folder: Pa
         est = history.estimate(step, answers, overlap)
         remaining = limit - spent
         if est is not None and est > remaining:
-            steps[step] = {"status": "estimated", "seconds": est, "why": f"estimate {est:.0f} s > {remaining:.0f} s left of the {limit:.0f} s limit"}
+            steps[step] = {
+                "status": "estimated",
+                "seconds": est,
+                "why": f"estimate {est:.0f} s > {remaining:.0f} s left of the {limit:.0f} s limit",
+            }
             log(f"    crowd-kit {step}: skipped, estimated {est:.0f} s")
             continue
         params = {"workspace": str(ws), "version": version, "step": step}
@@ -234,24 +283,41 @@ def bench_case(answers: int, overlap: int, workdir: Path, args: argparse.Namespa
     case: dict[str, Any] = {"answers_requested": answers, "overlap": overlap}
     try:
         log(f"{answers:,} answers, overlap {overlap}")
-        case["generate"] = run_stage("generate", {"answers": answers, "overlap": overlap, "seed": SEED, "tsv": str(tsv)}, folder)
-        case["import"] = best_of(args.repeat, lambda i: run_stage("import", {"tsv": str(tsv), "pickled": str(pickled)}, folder))
+        case["generate"] = run_stage(
+            "generate", {"answers": answers, "overlap": overlap, "seed": SEED, "tsv": str(tsv)}, folder
+        )
+        case["import"] = best_of(
+            args.repeat, lambda i: run_stage("import", {"tsv": str(tsv), "pickled": str(pickled)}, folder)
+        )
         # a version is immutable: each repeat stores into a workspace of its own
-        case["store"] = best_of(args.repeat, lambda i: run_stage("store", {"pickled": str(pickled), "workspace": f"{ws}-{i}"}, folder))
+        case["store"] = best_of(
+            args.repeat, lambda i: run_stage("store", {"pickled": str(pickled), "workspace": f"{ws}-{i}"}, folder)
+        )
         ws = Path(f"{ws}-0")
         version = case["store"]["version"] = case["store"]["versions"][0]
-        case["open"] = best_of(args.repeat, lambda i: run_stage("open", {"workspace": str(ws), "version": version}, folder))
-        case["report"] = best_of(args.repeat, lambda i: run_stage("report", {"workspace": str(ws), "version": version}, folder))
-        log("    " + ", ".join(f"{s} {case[s]['seconds']:.2f} s" for s in ("generate", "import", "store", "open", "report")))
+        case["open"] = best_of(
+            args.repeat, lambda i: run_stage("open", {"workspace": str(ws), "version": version}, folder)
+        )
+        case["report"] = best_of(
+            args.repeat, lambda i: run_stage("report", {"workspace": str(ws), "version": version}, folder)
+        )
+        log(
+            "    "
+            + ", ".join(f"{s} {case[s]['seconds']:.2f} s" for s in ("generate", "import", "store", "open", "report"))
+        )
         if not args.skip_pages:
             case["pages"] = run_stage("pages", {"workspace": str(ws), "version": version}, folder)
-            log("    dashboard: cold open {:.2f} s, slowest first open {:.2f} s, slowest rerun {:.2f} s".format(
-                case["pages"]["cold_open_seconds"],
-                max(p["first_seconds"] for p in case["pages"]["pages"].values()),
-                max(p["rerun_seconds"] for p in case["pages"]["pages"].values()),
-            ))
+            log(
+                "    dashboard: cold open {:.2f} s, slowest first open {:.2f} s, slowest rerun {:.2f} s".format(
+                    case["pages"]["cold_open_seconds"],
+                    max(p["first_seconds"] for p in case["pages"]["pages"].values()),
+                    max(p["rerun_seconds"] for p in case["pages"]["pages"].values()),
+                )
+            )
         if args.profile:
-            case["profile"] = run_stage("report", {"workspace": str(ws), "version": version, "profile": True}, folder).get("profile", [])
+            case["profile"] = run_stage(
+                "report", {"workspace": str(ws), "version": version, "profile": True}, folder
+            ).get("profile", [])
         case["crowdkit"] = crowdkit_side(answers, overlap, ws, version, folder, args, history)
     except StageFailed as err:
         case["error"] = str(err)
@@ -282,8 +348,20 @@ def render(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 MAIN_COLUMNS = (
-    "answers", "overlap", "gen s", "import s", "store s", "open s", "report s", "crowd-kit s", "ratio",
-    "mem import", "mem store", "mem open", "mem report", "mem crowd-kit",
+    "answers",
+    "overlap",
+    "gen s",
+    "import s",
+    "store s",
+    "open s",
+    "report s",
+    "crowd-kit s",
+    "ratio",
+    "mem import",
+    "mem store",
+    "mem open",
+    "mem report",
+    "mem crowd-kit",
 )
 
 
@@ -333,7 +411,8 @@ def step_cell(s: dict[str, Any]) -> str:
 
 def crowdkit_table(cases: list[dict[str, Any]]) -> str:
     rows = [
-        [f"{c['import']['answers']:,}", str(c["overlap"])] + [step_cell(c["crowdkit"]["steps"][s]) for s in BASELINE_STEPS]
+        [f"{c['import']['answers']:,}", str(c["overlap"])]
+        + [step_cell(c["crowdkit"]["steps"][s]) for s in BASELINE_STEPS]
         for c in cases
         if c.get("crowdkit")
     ]
@@ -378,13 +457,25 @@ def goal_lines(cases: list[dict[str, Any]]) -> list[str]:
 
     lines = []
     specs = [
-        (f"full report on 10^6 answers opened from the workspace < {GOALS['report_1e6_seconds']:g} s", MILLION,
-         lambda c: (f"{c['report']['seconds']:.2f} s", c["report"]["seconds"] < GOALS["report_1e6_seconds"])),
+        (
+            f"full report on 10^6 answers opened from the workspace < {GOALS['report_1e6_seconds']:g} s",
+            MILLION,
+            lambda c: (f"{c['report']['seconds']:.2f} s", c["report"]["seconds"] < GOALS["report_1e6_seconds"]),
+        ),
         (f"full report on 10^6 answers >= {GOALS['speedup_1e6']:g}x faster than crowd-kit", MILLION, speedup_goal),
-        (f"full report on 10^7 answers < {GOALS['report_1e7_seconds']:g} s", 10 * MILLION,
-         lambda c: (f"{c['report']['seconds']:.1f} s", c["report"]["seconds"] < GOALS["report_1e7_seconds"])),
-        (f"peak memory of the report on 10^7 answers < {GOALS['report_1e7_peak_gb']:g} GB", 10 * MILLION,
-         lambda c: (f"{c['report']['peak_bytes'] / GB:.2f} GB", c["report"]["peak_bytes"] < GOALS["report_1e7_peak_gb"] * GB)),
+        (
+            f"full report on 10^7 answers < {GOALS['report_1e7_seconds']:g} s",
+            10 * MILLION,
+            lambda c: (f"{c['report']['seconds']:.1f} s", c["report"]["seconds"] < GOALS["report_1e7_seconds"]),
+        ),
+        (
+            f"peak memory of the report on 10^7 answers < {GOALS['report_1e7_peak_gb']:g} GB",
+            10 * MILLION,
+            lambda c: (
+                f"{c['report']['peak_bytes'] / GB:.2f} GB",
+                c["report"]["peak_bytes"] < GOALS["report_1e7_peak_gb"] * GB,
+            ),
+        ),
     ]
     for text, n, check in specs:
         found = at(n)
@@ -417,14 +508,23 @@ def print_results(cases: list[dict[str, Any]], report_path: str) -> None:
     print("to stay within --crowdkit-limit-seconds; * = peak of the crowd-kit calls that ran.")
     print(f"report timed: {report_path}")
     busy = [c[s]["other_cores"] for c in done for s in ("import", "store", "open", "report")]
-    busy += [s["other_cores"] for c in done for s in c.get("crowdkit", {}).get("steps", {}).values() if s["status"] == "measured"]
+    busy += [
+        s["other_cores"]
+        for c in done
+        for s in c.get("crowdkit", {}).get("steps", {}).values()
+        if s["status"] == "measured"
+    ]
     if busy:
-        print(f"other processes kept {min(busy):.1f} to {max(busy):.1f} of the {os.cpu_count()} cores busy during the stages"
-              + (" (figures slower than on a quiet machine)" if max(busy) > 0.3 else ""))
+        print(
+            f"other processes kept {min(busy):.1f} to {max(busy):.1f} of the {os.cpu_count()} cores busy during the stages"
+            + (" (figures slower than on a quiet machine)" if max(busy) > 0.3 else "")
+        )
     if any(s["status"] != "skipped" for c in done for s in c.get("crowdkit", {}).get("steps", {}).values()):
         print()
         others = ", ".join(s for s in BASELINE_STEPS if s not in SAME_WORK_AS_REPORT)
-        print(f"crowd-kit side, seconds per call (each in its own process; crowd-kit on int64 codes; {others} not in the ratio):")
+        print(
+            f"crowd-kit side, seconds per call (each in its own process; crowd-kit on int64 codes; {others} not in the ratio):"
+        )
         print(crowdkit_table(done))
         for c in done:
             for line in pandas_parts(c):
@@ -444,15 +544,19 @@ def print_results(cases: list[dict[str, Any]], report_path: str) -> None:
         rows = []
         for c in paged:
             pg = c["pages"]
-            rows.append([f"{c['answers_requested']:,}", str(c["overlap"]), f"{pg['cold_open_seconds']:.2f}"]
-                        + [f"{pg['pages'][t]['first_seconds']:.2f}/{pg['pages'][t]['rerun_seconds']:.2f}" for t in titles])
+            rows.append(
+                [f"{c['answers_requested']:,}", str(c["overlap"]), f"{pg['cold_open_seconds']:.2f}"]
+                + [f"{pg['pages'][t]['first_seconds']:.2f}/{pg['pages'][t]['rerun_seconds']:.2f}" for t in titles]
+            )
         print(render(header, rows))
         big = [c for c in paged if c["answers_requested"] >= 10 * MILLION]
         for c in big:
             first = max(p["first_seconds"] for p in c["pages"]["pages"].values())
             rerun = max(p["rerun_seconds"] for p in c["pages"]["pages"].values())
-            print(f"dashboard on {c['answers_requested']:,} answers, overlap {c['overlap']}: slowest first open {first:.1f} s (goal < 10 s: "
-                  f"{'met' if first < 10 else 'NOT met'}), slowest rerun {rerun:.2f} s (goal < 1 s: {'met' if rerun < 1 else 'NOT met'})")
+            print(
+                f"dashboard on {c['answers_requested']:,} answers, overlap {c['overlap']}: slowest first open {first:.1f} s (goal < 10 s: "
+                f"{'met' if first < 10 else 'NOT met'}), slowest rerun {rerun:.2f} s (goal < 1 s: {'met' if rerun < 1 else 'NOT met'})"
+            )
     print()
     print("goals (printed, not asserted):")
     print("\n".join(goal_lines(done)))
@@ -468,7 +572,12 @@ def environment() -> dict[str, Any]:
             versions[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
             versions[dist] = None
-    return {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(), "versions": versions}
+    return {
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "versions": versions,
+    }
 
 
 def report_path_of(cases: list[dict[str, Any]]) -> str:
@@ -493,7 +602,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     path = report_path_of(cases)
     print_results(cases, path)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    doc = {"args": {k: str(v) for k, v in vars(args).items()}, "environment": environment(), "report_path": path, "goals": GOALS, "cases": cases}
+    doc = {
+        "args": {k: str(v) for k, v in vars(args).items()},
+        "environment": environment(),
+        "report_path": path,
+        "goals": GOALS,
+        "cases": cases,
+    }
     args.out.write_text(json.dumps(doc, indent=1), encoding="utf-8")
     print(f"\nfigures written to {args.out}")
     return 1 if any("error" in c for c in cases) else 0

@@ -99,7 +99,9 @@ def _wilson(k: pd.Series, n: pd.Series, z: float = 1.959964) -> tuple[pd.Series,
 
 def pd_control(a: pd.DataFrame) -> Any:
     """Control accuracy per annotator and per control task, with Wilson intervals."""
-    ctrl = a[(a["kind"] == "control") & a["golden"].notna()].assign(correct=lambda d: d["label"].astype(str) == d["golden"].astype(str))
+    ctrl = a[(a["kind"] == "control") & a["golden"].notna()].assign(
+        correct=lambda d: d["label"].astype(str) == d["golden"].astype(str)
+    )
     out = []
     for key in ("worker_id", "task_id"):
         g = ctrl.groupby(key, observed=True)["correct"].agg(["size", "sum"])
@@ -230,4 +232,3 @@ def warm_up() -> None:
     """Import crowd-kit before the clock starts (a one-time cost of a process, not of the data)."""
     import crowdkit.aggregation  # noqa: F401
     import crowdkit.metrics.data  # noqa: F401
-

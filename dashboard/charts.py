@@ -6,8 +6,8 @@ import html
 from typing import Mapping, Sequence
 
 import numpy as np
-import pandas as pd
 import plotly.graph_objects as go
+
 
 def _plain(text) -> str:
     """Data (labels, ids, version names) as plotly text: plotly renders <b>, <a href>, <span
@@ -56,17 +56,33 @@ def lineage_graph(nodes: Sequence[Mapping], edges: Sequence[tuple[str, str]]) ->
     for p, c in edges:
         if p in pos and c in pos:
             fig.add_annotation(
-                x=pos[c][0], y=pos[c][1], ax=pos[p][0], ay=pos[p][1],
-                xref="x", yref="y", axref="x", ayref="y",
-                showarrow=True, arrowhead=3, arrowsize=1.4, arrowwidth=1.5, arrowcolor="#8a94a6",
-                standoff=18, startstandoff=18, text="",
+                x=pos[c][0],
+                y=pos[c][1],
+                ax=pos[p][0],
+                ay=pos[p][1],
+                xref="x",
+                yref="y",
+                axref="x",
+                ayref="y",
+                showarrow=True,
+                arrowhead=3,
+                arrowsize=1.4,
+                arrowwidth=1.5,
+                arrowcolor="#8a94a6",
+                standoff=18,
+                startstandoff=18,
+                text="",
             )
     fig.add_trace(
         go.Scatter(
             x=[pos[i][0] for i in ids],
             y=[pos[i][1] for i in ids],
             mode="markers+text",
-            marker=dict(size=26, color=[PALETTE[0] if not n.get("simulated") else "#9aa9c9" for n in nodes], line=dict(width=1, color="white")),
+            marker=dict(
+                size=26,
+                color=[PALETTE[0] if not n.get("simulated") else "#9aa9c9" for n in nodes],
+                line=dict(width=1, color="white"),
+            ),
             text=[_plain(n["label"]) for n in nodes],
             textposition="bottom center",
             hovertext=[_plain(n.get("hover", n["label"])) for n in nodes],
@@ -89,11 +105,24 @@ def lineage_graph(nodes: Sequence[Mapping], edges: Sequence[tuple[str, str]]) ->
 def throughput_chart(frame, title: str = "") -> go.Figure:
     """Answers per period (bars) and active annotators (line, right axis) from metrics.progress.throughput."""
     fig = go.Figure()
-    fig.add_trace(go.Bar(x=frame.index, y=frame["answers"], name="answers", marker_color=PALETTE[0], hovertemplate="%{x}<br>%{y:,} answers<extra></extra>"))
+    fig.add_trace(
+        go.Bar(
+            x=frame.index,
+            y=frame["answers"],
+            name="answers",
+            marker_color=PALETTE[0],
+            hovertemplate="%{x}<br>%{y:,} answers<extra></extra>",
+        )
+    )
     fig.add_trace(
         go.Scatter(
-            x=frame.index, y=frame["active_annotators"], name="active annotators", yaxis="y2", mode="lines+markers",
-            line=dict(color=PALETTE[1]), hovertemplate="%{x}<br>%{y:,} annotators<extra></extra>",
+            x=frame.index,
+            y=frame["active_annotators"],
+            name="active annotators",
+            yaxis="y2",
+            mode="lines+markers",
+            line=dict(color=PALETTE[1]),
+            hovertemplate="%{x}<br>%{y:,} annotators<extra></extra>",
         )
     )
     fig.update_layout(
@@ -111,10 +140,18 @@ def throughput_chart(frame, title: str = "") -> go.Figure:
 def status_chart(frame) -> go.Figure:
     """Assignments per status (horizontal bars) from metrics.progress.status_mix."""
     f = frame[frame["answers"] > 0]
-    colors = {"ACCEPTED": PALETTE[2], "SUBMITTED": PALETTE[0], "REJECTED": PALETTE[1], "SKIPPED": PALETTE[6], "EXPIRED": PALETTE[3]}
+    colors = {
+        "ACCEPTED": PALETTE[2],
+        "SUBMITTED": PALETTE[0],
+        "REJECTED": PALETTE[1],
+        "SKIPPED": PALETTE[6],
+        "EXPIRED": PALETTE[3],
+    }
     fig = go.Figure(
         go.Bar(
-            x=f["answers"], y=f.index, orientation="h",
+            x=f["answers"],
+            y=f.index,
+            orientation="h",
             marker_color=[colors.get(s, PALETTE[6]) for s in f.index],
             text=[f"{a:,} answers · {s:,} suites" for a, s in zip(f["answers"], f["assignments"])],
             textposition="auto",
@@ -127,7 +164,13 @@ def status_chart(frame) -> go.Figure:
 
 # ---- people pages (Exam, Annotator detail)
 
-VERDICT_COLORS = {"trap": PALETTE[3], "check item": PALETTE[1], "works": PALETTE[0], "easy": PALETTE[6], "too few answers": "#c3c9d3"}
+VERDICT_COLORS = {
+    "trap": PALETTE[3],
+    "check item": PALETTE[1],
+    "works": PALETTE[0],
+    "easy": PALETTE[6],
+    "too few answers": "#c3c9d3",
+}
 
 
 def _short(task_id: str, n: int = 10) -> str:
@@ -149,23 +192,54 @@ def exam_item_chart(items, verdicts) -> go.Figure:
             continue
         fig.add_trace(
             go.Scatter(
-                x=100 * f["pass_rate"], y=[_short(i) for i in f.index], mode="markers+text", name=verdict,
-                marker=dict(size=11, color=color, symbol=["diamond" if low else "circle" for low in f["low_pass_rate"]]),
-                error_x=dict(type="data", symmetric=False, array=100 * (f["ci_high"] - f["pass_rate"]), arrayminus=100 * (f["pass_rate"] - f["ci_low"]), color=color),
-                text=[f"{k}/{n}" + ("  low" if low else "") for k, n, low in zip(f["correct"], f["answers"], f["low_pass_rate"])],
+                x=100 * f["pass_rate"],
+                y=[_short(i) for i in f.index],
+                mode="markers+text",
+                name=verdict,
+                marker=dict(
+                    size=11, color=color, symbol=["diamond" if low else "circle" for low in f["low_pass_rate"]]
+                ),
+                error_x=dict(
+                    type="data",
+                    symmetric=False,
+                    array=100 * (f["ci_high"] - f["pass_rate"]),
+                    arrayminus=100 * (f["pass_rate"] - f["ci_low"]),
+                    color=color,
+                ),
+                text=[
+                    f"{k}/{n}" + ("  low" if low else "")
+                    for k, n, low in zip(f["correct"], f["answers"], f["low_pass_rate"])
+                ],
                 textposition="middle right",
-                customdata=list(zip(_plains(f.index), 100 * f["ci_low"], 100 * f["ci_high"], _plains(f["golden"].astype(str)), f["discrimination"], f["reading"])),
+                customdata=list(
+                    zip(
+                        _plains(f.index),
+                        100 * f["ci_low"],
+                        100 * f["ci_high"],
+                        _plains(f["golden"].astype(str)),
+                        f["discrimination"],
+                        f["reading"],
+                    )
+                ),
                 hovertemplate="item %{customdata[0]}<br>pass rate %{x:.1f} % (95 % CI %{customdata[1]:.1f}–%{customdata[2]:.1f} %)"
                 "<br>%{text}<br>golden: %{customdata[3]}<br>discrimination %{customdata[4]:.2f}<br>%{customdata[5]}<extra></extra>",
             )
         )
     median = float(100 * t["pass_rate"].median()) if t["pass_rate"].notna().any() else None
     if median is not None:
-        fig.add_vline(x=median, line_dash="dash", line_color="#8a94a6", annotation_text=f"median item {median:.0f} %", annotation_position="top")
+        fig.add_vline(
+            x=median,
+            line_dash="dash",
+            line_color="#8a94a6",
+            annotation_text=f"median item {median:.0f} %",
+            annotation_position="top",
+        )
     fig.update_layout(
-        height=80 + 34 * len(t), margin=dict(l=10, r=10, t=30, b=10),
+        height=80 + 34 * len(t),
+        margin=dict(l=10, r=10, t=30, b=10),
         xaxis=dict(title="candidates who get the item right (%, 95 % Wilson interval)", range=[0, 105]),
-        yaxis=dict(title="exam item", autorange="reversed"), legend=dict(orientation="h", y=1.06, title="verdict"),
+        yaxis=dict(title="exam item", autorange="reversed"),
+        legend=dict(orientation="h", y=1.06, title="verdict"),
     )
     return fig
 
@@ -186,17 +260,33 @@ def item_discrimination_chart(items, verdicts, floor: float = 0.20) -> go.Figure
         fig.add_trace(
             go.Scatter(
                 # only the items that need a look are named: "works" items cluster and their names overlap
-                x=100 * f["pass_rate"], y=f["discrimination"], mode="markers+text", name=verdict, text=[_short(i, 8) if verdict != "works" else "" for i in f.index],
-                textposition="top center", marker=dict(size=11, color=color),
+                x=100 * f["pass_rate"],
+                y=f["discrimination"],
+                mode="markers+text",
+                name=verdict,
+                text=[_short(i, 8) if verdict != "works" else "" for i in f.index],
+                textposition="top center",
+                marker=dict(size=11, color=color),
                 customdata=list(zip(_plains(f.index), f["candidates"])),
                 hovertemplate="item %{customdata[0]}<br>pass rate %{x:.1f} %<br>discrimination %{y:.2f} over %{customdata[1]} candidates<extra></extra>",
             )
         )
-    fig.add_hline(y=floor, line_dash="dash", line_color="#8a94a6", annotation_text=f"{floor:.2f}: marginal floor", annotation_position="bottom right")
-    fig.add_hline(y=0, line_color="#c0392b", annotation_text="0: broken or ambiguous below", annotation_position="bottom right")
+    fig.add_hline(
+        y=floor,
+        line_dash="dash",
+        line_color="#8a94a6",
+        annotation_text=f"{floor:.2f}: marginal floor",
+        annotation_position="bottom right",
+    )
+    fig.add_hline(
+        y=0, line_color="#c0392b", annotation_text="0: broken or ambiguous below", annotation_position="bottom right"
+    )
     fig.update_layout(
-        height=360, margin=dict(l=10, r=10, t=10, b=10), legend=dict(orientation="h", y=1.08),
-        xaxis=dict(title="pass rate (%)", range=[0, 105]), yaxis=dict(title="discrimination (item–rest correlation)", range=[-1, 1]),
+        height=360,
+        margin=dict(l=10, r=10, t=10, b=10),
+        legend=dict(orientation="h", y=1.08),
+        xaxis=dict(title="pass rate (%)", range=[0, 105]),
+        yaxis=dict(title="discrimination (item–rest correlation)", range=[-1, 1]),
     )
     return fig
 
@@ -207,21 +297,38 @@ def exam_score_histogram(scores, threshold: float | None) -> go.Figure:
     s = scores[scores["score"].notna()]
     step = 100.0 / max(int(s["items"].max()) if len(s) else 1, 1)
     fig = go.Figure()
-    groups = [("passed", PALETTE[2], s["passed"] == True), ("failed", PALETTE[1], s["passed"] == False), ("no threshold", PALETTE[0], s["passed"].isna())]  # noqa: E712
+    groups = [
+        ("passed", PALETTE[2], s["passed"] == True),
+        ("failed", PALETTE[1], s["passed"] == False),
+        ("no threshold", PALETTE[0], s["passed"].isna()),
+    ]  # noqa: E712
     for name, color, mask in groups:
         x = 100 * s.loc[mask.fillna(False).to_numpy(dtype=bool), "score"]
         if len(x):
             fig.add_trace(
                 go.Histogram(
-                    x=x, name=f"{name} ({len(x):,})", marker_color=color, xbins=dict(start=-step / 2, end=100 + step / 2, size=step),
+                    x=x,
+                    name=f"{name} ({len(x):,})",
+                    marker_color=color,
+                    xbins=dict(start=-step / 2, end=100 + step / 2, size=step),
                     hovertemplate="score %{x:.0f} %: %{y:,} candidates<extra></extra>",
                 )
             )
     if threshold is not None:
-        fig.add_vline(x=100 * threshold - step / 2, line_dash="dash", line_color="#2d3436", annotation_text=f"pass ≥ {100 * threshold:.0f} %", annotation_position="top")
+        fig.add_vline(
+            x=100 * threshold - step / 2,
+            line_dash="dash",
+            line_color="#2d3436",
+            annotation_text=f"pass ≥ {100 * threshold:.0f} %",
+            annotation_position="top",
+        )
     fig.update_layout(
-        barmode="stack", height=320, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=1.12),
-        xaxis=dict(title="exam score (% of items right)"), yaxis=dict(title="candidates"),
+        barmode="stack",
+        height=320,
+        margin=dict(l=10, r=10, t=30, b=10),
+        legend=dict(orientation="h", y=1.12),
+        xaxis=dict(title="exam score (% of items right)"),
+        yaxis=dict(title="candidates"),
     )
     return fig
 
@@ -233,15 +340,49 @@ def speed_histogram(cmp) -> go.Figure:
     mid = (h["bin_left"] + h["bin_right"]) / 2
     width = float((h["bin_right"] - h["bin_left"]).iloc[0]) if len(h) else 1.0
     fig = go.Figure()
-    fig.add_trace(go.Bar(x=mid, y=100 * h["pool_share"], width=width, name=f"everyone in these pools ({cmp.pool_suites:,} suites)", marker_color="#b8c2d6",
-                         customdata=h["pool_count"], hovertemplate="%{x:.1f} s/task: %{y:.1f} % of suites (%{customdata:,})<extra></extra>"))
-    fig.add_trace(go.Bar(x=mid, y=100 * h["share"], width=width, name=f"this annotator ({cmp.suites:,} suites)", marker_color=PALETTE[1], opacity=0.75,
-                         customdata=h["count"], hovertemplate="%{x:.1f} s/task: %{y:.1f} % of their suites (%{customdata:,})<extra></extra>"))
-    fig.add_vline(x=cmp.pool_median_seconds_per_task, line_dash="dash", line_color="#5d6d7e", annotation_text=f"pool median {cmp.pool_median_seconds_per_task:.1f} s", annotation_position="top right")
-    fig.add_vline(x=cmp.median_seconds_per_task, line_color=PALETTE[1], annotation_text=f"theirs {cmp.median_seconds_per_task:.1f} s", annotation_position="top left")
+    fig.add_trace(
+        go.Bar(
+            x=mid,
+            y=100 * h["pool_share"],
+            width=width,
+            name=f"everyone in these pools ({cmp.pool_suites:,} suites)",
+            marker_color="#b8c2d6",
+            customdata=h["pool_count"],
+            hovertemplate="%{x:.1f} s/task: %{y:.1f} % of suites (%{customdata:,})<extra></extra>",
+        )
+    )
+    fig.add_trace(
+        go.Bar(
+            x=mid,
+            y=100 * h["share"],
+            width=width,
+            name=f"this annotator ({cmp.suites:,} suites)",
+            marker_color=PALETTE[1],
+            opacity=0.75,
+            customdata=h["count"],
+            hovertemplate="%{x:.1f} s/task: %{y:.1f} % of their suites (%{customdata:,})<extra></extra>",
+        )
+    )
+    fig.add_vline(
+        x=cmp.pool_median_seconds_per_task,
+        line_dash="dash",
+        line_color="#5d6d7e",
+        annotation_text=f"pool median {cmp.pool_median_seconds_per_task:.1f} s",
+        annotation_position="top right",
+    )
+    fig.add_vline(
+        x=cmp.median_seconds_per_task,
+        line_color=PALETTE[1],
+        annotation_text=f"theirs {cmp.median_seconds_per_task:.1f} s",
+        annotation_position="top left",
+    )
     fig.update_layout(
-        barmode="overlay", height=360, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=-0.32, yanchor="top"),
-        xaxis=dict(title="seconds per task (suite duration / tasks in it; last bin: that or more)"), yaxis=dict(title="% of suites"),
+        barmode="overlay",
+        height=360,
+        margin=dict(l=10, r=10, t=30, b=10),
+        legend=dict(orientation="h", y=-0.32, yanchor="top"),
+        xaxis=dict(title="seconds per task (suite duration / tasks in it; last bin: that or more)"),
+        yaxis=dict(title="% of suites"),
     )
     return fig
 
@@ -250,13 +391,35 @@ def label_use_chart(shares) -> go.Figure:
     """One annotator's label shares against everyone else's (rows of labels.LabelUse.shares for
     one worker: index label; columns count, share, others_share)."""
     fig = go.Figure()
-    fig.add_trace(go.Bar(x=_plains(shares.index), y=100 * shares["others_share"], name="everyone else", marker_color="#b8c2d6",
-                         hovertemplate="%{x}: %{y:.1f} % of the others' answers<extra></extra>"))
-    fig.add_trace(go.Bar(x=_plains(shares.index), y=100 * shares["share"], name="this annotator", marker_color=PALETTE[1], customdata=shares["count"],
-                         text=[f"{c:,}" for c in shares["count"]], textposition="outside",
-                         hovertemplate="%{x}: %{y:.1f} % of their answers (%{customdata:,})<extra></extra>"))
-    fig.update_layout(barmode="group", height=300, margin=dict(l=10, r=10, t=10, b=10), legend=dict(orientation="h", y=1.12),
-                      xaxis=dict(title="label"), yaxis=dict(title="% of regular answers"))
+    fig.add_trace(
+        go.Bar(
+            x=_plains(shares.index),
+            y=100 * shares["others_share"],
+            name="everyone else",
+            marker_color="#b8c2d6",
+            hovertemplate="%{x}: %{y:.1f} % of the others' answers<extra></extra>",
+        )
+    )
+    fig.add_trace(
+        go.Bar(
+            x=_plains(shares.index),
+            y=100 * shares["share"],
+            name="this annotator",
+            marker_color=PALETTE[1],
+            customdata=shares["count"],
+            text=[f"{c:,}" for c in shares["count"]],
+            textposition="outside",
+            hovertemplate="%{x}: %{y:.1f} % of their answers (%{customdata:,})<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        barmode="group",
+        height=300,
+        margin=dict(l=10, r=10, t=10, b=10),
+        legend=dict(orientation="h", y=1.12),
+        xaxis=dict(title="label"),
+        yaxis=dict(title="% of regular answers"),
+    )
     return fig
 
 
@@ -275,22 +438,36 @@ def agreement_histogram(items) -> go.Figure:
     fig = go.Figure()
     if len(level) <= 15:
         n = per_level[level]
-        fig.add_trace(go.Bar(
-            x=level / 10, y=n, marker_color=PALETTE[0],
-            text=[f"{k:,}" for k in n], textposition="outside",
-            hovertemplate="%{x:.1f} % agreeing: %{y:,} tasks<extra></extra>",
-        ))
+        fig.add_trace(
+            go.Bar(
+                x=level / 10,
+                y=n,
+                marker_color=PALETTE[0],
+                text=[f"{k:,}" for k in n],
+                textposition="outside",
+                hovertemplate="%{x:.1f} % agreeing: %{y:,} tasks<extra></extra>",
+            )
+        )
     else:
         # binned here: a plotly Histogram would send every task's value to the browser
         counts, edges = np.histogram(100 * share, bins=20, range=(0, 100))
-        fig.add_trace(go.Bar(
-            x=(edges[:-1] + edges[1:]) / 2, y=counts, width=edges[1] - edges[0], marker_color=PALETTE[0],
-            customdata=np.stack([edges[:-1], edges[1:]], axis=1),
-            hovertemplate="%{customdata[0]:.0f}–%{customdata[1]:.0f} % agreeing: %{y:,} tasks<extra></extra>",
-        ))
-    fig.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10), bargap=0.2,
-                      xaxis=dict(title="answers agreeing with the task's majority label (%)", range=[-8, 108]),
-                      yaxis=dict(title="tasks"))
+        fig.add_trace(
+            go.Bar(
+                x=(edges[:-1] + edges[1:]) / 2,
+                y=counts,
+                width=edges[1] - edges[0],
+                marker_color=PALETTE[0],
+                customdata=np.stack([edges[:-1], edges[1:]], axis=1),
+                hovertemplate="%{customdata[0]:.0f}–%{customdata[1]:.0f} % agreeing: %{y:,} tasks<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        height=300,
+        margin=dict(l=10, r=10, t=10, b=10),
+        bargap=0.2,
+        xaxis=dict(title="answers agreeing with the task's majority label (%)", range=[-8, 108]),
+        yaxis=dict(title="tasks"),
+    )
     return fig
 
 
@@ -301,15 +478,28 @@ def agreement_heatmap(matrix, value: str = "kappa") -> go.Figure:
     short = [n if len(n) <= 10 else n[:8] + "…" for n in names]
     title = {"kappa": "Cohen's κ", "agreement": "share agreeing", "shared": "shared tasks"}[value]
     zmin, zmax = (-1.0, 1.0) if value == "kappa" else (0.0, 1.0) if value == "agreement" else (0.0, None)
-    fig = go.Figure(go.Heatmap(
-        z=matrix.to_numpy(dtype=float), x=short, y=short, customdata=[[(a, b) for b in names] for a in names],
-        colorscale="RdBu" if value == "kappa" else "Blues", zmid=0 if value == "kappa" else None, zmin=zmin, zmax=zmax,
-        colorbar=dict(title=title), hoverongaps=False,
-        hovertemplate="%{customdata[0]}<br>%{customdata[1]}<br>" + title + ": %{z:.3f}<extra></extra>",
-    ))
+    fig = go.Figure(
+        go.Heatmap(
+            z=matrix.to_numpy(dtype=float),
+            x=short,
+            y=short,
+            customdata=[[(a, b) for b in names] for a in names],
+            colorscale="RdBu" if value == "kappa" else "Blues",
+            zmid=0 if value == "kappa" else None,
+            zmin=zmin,
+            zmax=zmax,
+            colorbar=dict(title=title),
+            hoverongaps=False,
+            hovertemplate="%{customdata[0]}<br>%{customdata[1]}<br>" + title + ": %{z:.3f}<extra></extra>",
+        )
+    )
     side = max(320, min(900, 18 * len(names) + 120))
-    fig.update_layout(height=side, margin=dict(l=10, r=10, t=10, b=10), xaxis=dict(tickangle=-60, title="annotator"),
-                      yaxis=dict(autorange="reversed", title="annotator"))
+    fig.update_layout(
+        height=side,
+        margin=dict(l=10, r=10, t=10, b=10),
+        xaxis=dict(tickangle=-60, title="annotator"),
+        yaxis=dict(autorange="reversed", title="annotator"),
+    )
     return fig
 
 
@@ -317,21 +507,36 @@ def accuracy_by_method(frame) -> go.Figure:
     """Accuracy of each aggregator against a reference with its 95 % interval. ``frame``: one row
     per method with columns method, accuracy, ci_low, ci_high, correct, tasks."""
     y = 100 * frame["accuracy"].to_numpy(dtype=float)
-    fig = go.Figure(go.Scatter(
-        x=list(frame["method"]), y=y, mode="markers+text", marker=dict(size=12, color=PALETTE[0]),
-        error_y=dict(type="data", symmetric=False, array=100 * frame["ci_high"].to_numpy(dtype=float) - y,
-                     arrayminus=y - 100 * frame["ci_low"].to_numpy(dtype=float), color="#8a94a6"),
-        text=[f"{a:.1f} %" for a in y], textposition="middle right",
-        customdata=list(zip(frame["correct"], frame["tasks"])),
-        hovertemplate="%{x}: %{y:.1f} % (%{customdata[0]:,} of %{customdata[1]:,} tasks)<extra></extra>",
-    ))
+    fig = go.Figure(
+        go.Scatter(
+            x=list(frame["method"]),
+            y=y,
+            mode="markers+text",
+            marker=dict(size=12, color=PALETTE[0]),
+            error_y=dict(
+                type="data",
+                symmetric=False,
+                array=100 * frame["ci_high"].to_numpy(dtype=float) - y,
+                arrayminus=y - 100 * frame["ci_low"].to_numpy(dtype=float),
+                color="#8a94a6",
+            ),
+            text=[f"{a:.1f} %" for a in y],
+            textposition="middle right",
+            customdata=list(zip(frame["correct"], frame["tasks"])),
+            hovertemplate="%{x}: %{y:.1f} % (%{customdata[0]:,} of %{customdata[1]:,} tasks)<extra></extra>",
+        )
+    )
     import numpy as np
 
     # dots with intervals need no zero baseline: zoom to the intervals so differences show
     low = float(np.nanmin(100 * frame["ci_low"].to_numpy(dtype=float))) if len(frame) else 0.0
     bottom = max(0.0, 5 * np.floor((low - 3) / 5)) if np.isfinite(low) else 0.0
-    fig.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10), xaxis=dict(title="aggregator", range=[-0.5, len(frame) - 0.2]),
-                      yaxis=dict(title="accuracy, % (95 % Wilson interval)", range=[bottom, 101]))
+    fig.update_layout(
+        height=300,
+        margin=dict(l=10, r=10, t=10, b=10),
+        xaxis=dict(title="aggregator", range=[-0.5, len(frame) - 0.2]),
+        yaxis=dict(title="accuracy, % (95 % Wilson interval)", range=[bottom, 101]),
+    )
     return fig
 
 
@@ -341,13 +546,26 @@ def distribution_bars(frame, series: Mapping[str, str], y_title: str = "% of the
     fig = go.Figure()
     for i, (col, name) in enumerate(series.items()):
         counts = frame[col.replace("share", "count")]
-        fig.add_trace(go.Bar(
-            x=_plains(frame.index), y=100 * frame[col].to_numpy(dtype=float), name=_plain(name), marker_color=PALETTE[i % len(PALETTE)],
-            customdata=counts.to_numpy(), text=[f"{int(c):,}" for c in counts.to_numpy()], textposition="outside",
-            hovertemplate="%{x}: %{y:.1f} % (%{customdata:,})<extra>" + _plain(name) + "</extra>",
-        ))
-    fig.update_layout(barmode="group", height=320, margin=dict(l=10, r=10, t=10, b=10), legend=dict(orientation="h", y=1.12),
-                      xaxis=dict(title="label"), yaxis=dict(title=y_title))
+        fig.add_trace(
+            go.Bar(
+                x=_plains(frame.index),
+                y=100 * frame[col].to_numpy(dtype=float),
+                name=_plain(name),
+                marker_color=PALETTE[i % len(PALETTE)],
+                customdata=counts.to_numpy(),
+                text=[f"{int(c):,}" for c in counts.to_numpy()],
+                textposition="outside",
+                hovertemplate="%{x}: %{y:.1f} % (%{customdata:,})<extra>" + _plain(name) + "</extra>",
+            )
+        )
+    fig.update_layout(
+        barmode="group",
+        height=320,
+        margin=dict(l=10, r=10, t=10, b=10),
+        legend=dict(orientation="h", y=1.12),
+        xaxis=dict(title="label"),
+        yaxis=dict(title=y_title),
+    )
     return fig
 
 
@@ -357,13 +575,27 @@ def label_bias_heatmap(diff) -> go.Figure:
     names = _plains(diff.index)
     short = [n if len(n) <= 10 else n[:8] + "…" for n in names]
     lim = float(max(10.0, abs(diff.to_numpy(dtype=float)).max() if diff.size else 10.0))
-    fig = go.Figure(go.Heatmap(
-        z=diff.to_numpy(dtype=float), x=_plains(diff.columns), y=short, customdata=[[n] * diff.shape[1] for n in names],
-        colorscale="RdBu", reversescale=True, zmid=0, zmin=-lim, zmax=lim, colorbar=dict(title="pp"),
-        hovertemplate="%{customdata}<br>%{x}: %{z:+.1f} percentage points vs the others<extra></extra>",
-    ))
-    fig.update_layout(height=max(260, 22 * len(names) + 80), margin=dict(l=10, r=10, t=10, b=10),
-                      yaxis=dict(autorange="reversed", title="annotator"), xaxis=dict(title="label"))
+    fig = go.Figure(
+        go.Heatmap(
+            z=diff.to_numpy(dtype=float),
+            x=_plains(diff.columns),
+            y=short,
+            customdata=[[n] * diff.shape[1] for n in names],
+            colorscale="RdBu",
+            reversescale=True,
+            zmid=0,
+            zmin=-lim,
+            zmax=lim,
+            colorbar=dict(title="pp"),
+            hovertemplate="%{customdata}<br>%{x}: %{z:+.1f} percentage points vs the others<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        height=max(260, 22 * len(names) + 80),
+        margin=dict(l=10, r=10, t=10, b=10),
+        yaxis=dict(autorange="reversed", title="annotator"),
+        xaxis=dict(title="label"),
+    )
     return fig
 
 
@@ -371,13 +603,27 @@ def cost_by_version_chart(frame, currency: str) -> go.Figure:
     """Cost per final label per version (metrics.cost.compare_versions_cost; index version)."""
     currency = _plain(currency)
     y = frame["cost_per_final_label"].to_numpy(dtype=float)
-    fig = go.Figure(go.Bar(
-        x=_plains(frame.index), y=y, marker_color=PALETTE[0], customdata=list(zip(frame["total"], frame["final_labels"])),
-        text=[f"{v:.4f}" if v == v else "n/a" for v in y], textposition="outside",
-        hovertemplate="%{x}<br>%{y:.4f} " + currency + " a label<br>total %{customdata[0]:.2f} " + currency + " / %{customdata[1]:,} labels<extra></extra>",
-    ))
-    fig.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10), xaxis=dict(title="dataset version"),
-                      yaxis=dict(title=f"cost per final label ({currency})", rangemode="tozero"))
+    fig = go.Figure(
+        go.Bar(
+            x=_plains(frame.index),
+            y=y,
+            marker_color=PALETTE[0],
+            customdata=list(zip(frame["total"], frame["final_labels"])),
+            text=[f"{v:.4f}" if v == v else "n/a" for v in y],
+            textposition="outside",
+            hovertemplate="%{x}<br>%{y:.4f} "
+            + currency
+            + " a label<br>total %{customdata[0]:.2f} "
+            + currency
+            + " / %{customdata[1]:,} labels<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        height=300,
+        margin=dict(l=10, r=10, t=10, b=10),
+        xaxis=dict(title="dataset version"),
+        yaxis=dict(title=f"cost per final label ({currency})", rangemode="tozero"),
+    )
     return fig
 
 
@@ -392,36 +638,94 @@ def cost_quality_chart(points, currency: str, reference: str = "golden") -> go.F
     cost = points["cost_per_final_label"] if "cost_per_final_label" in points else points["cost_per_label"]
     fig = go.Figure()
     if obs[col].notna().any():
-        fig.add_trace(go.Scatter(
-            x=list(obs.index) + list(obs.index)[::-1],
-            y=list(100 * obs[f"{reference}_ci_high"]) + list(100 * obs[f"{reference}_ci_low"])[::-1],
-            fill="toself", fillcolor="rgba(47,111,222,0.12)", mode="lines", line=dict(width=0), hoverinfo="skip", name="95 % interval (tasks)",
-        ))
+        fig.add_trace(
+            go.Scatter(
+                x=list(obs.index) + list(obs.index)[::-1],
+                y=list(100 * obs[f"{reference}_ci_high"]) + list(100 * obs[f"{reference}_ci_low"])[::-1],
+                fill="toself",
+                fillcolor="rgba(47,111,222,0.12)",
+                mode="lines",
+                line=dict(width=0),
+                hoverinfo="skip",
+                name="95 % interval (tasks)",
+            )
+        )
         y = 100 * obs[col].to_numpy(dtype=float)
-        fig.add_trace(go.Scatter(
-            x=list(obs.index), y=y, mode="lines+markers", name=f"subsampled, vs {reference}", line=dict(color=PALETTE[0], width=3),
-            error_y=dict(type="data", symmetric=False, array=100 * obs[f"{reference}_max"].to_numpy(dtype=float) - y,
-                         arrayminus=y - 100 * obs[f"{reference}_min"].to_numpy(dtype=float), color=PALETTE[0], thickness=1),
-            customdata=list(zip(obs[f"{reference}_tasks"].astype("float"), cost[obs.index])),
-            hovertemplate="overlap %{x}: %{y:.1f} % (mean over repeats; %{customdata[0]:,.0f} tasks)<br>%{customdata[1]:.4f} " + currency + " a final label<extra></extra>",
-        ))
+        fig.add_trace(
+            go.Scatter(
+                x=list(obs.index),
+                y=y,
+                mode="lines+markers",
+                name=f"subsampled, vs {reference}",
+                line=dict(color=PALETTE[0], width=3),
+                error_y=dict(
+                    type="data",
+                    symmetric=False,
+                    array=100 * obs[f"{reference}_max"].to_numpy(dtype=float) - y,
+                    arrayminus=y - 100 * obs[f"{reference}_min"].to_numpy(dtype=float),
+                    color=PALETTE[0],
+                    thickness=1,
+                ),
+                customdata=list(zip(obs[f"{reference}_tasks"].astype("float"), cost[obs.index])),
+                hovertemplate="overlap %{x}: %{y:.1f} % (mean over repeats; %{customdata[0]:,.0f} tasks)<br>%{customdata[1]:.4f} "
+                + currency
+                + " a final label<extra></extra>",
+            )
+        )
     if reference == "golden" and points["model_accuracy"].notna().any():
         K = max(obs.index) if len(obs) else 0
         inside = points[points.index <= K]
         beyond = points[points.index >= K]
-        fig.add_trace(go.Scatter(x=list(inside.index), y=100 * inside["model_accuracy"], mode="lines+markers", name="model (fit to control accuracy)",
-                                 line=dict(color=PALETTE[3], dash="dot"), hovertemplate="overlap %{x}: model %{y:.1f} %<extra></extra>"))
-        fig.add_trace(go.Scatter(x=list(beyond.index), y=100 * beyond["model_accuracy"], mode="lines+markers", name="model projection",
-                                 line=dict(color=PALETTE[1], dash="dash"), marker=dict(symbol="diamond-open", size=10),
-                                 hovertemplate="overlap %{x}: projected %{y:.1f} %<extra></extra>"))
+        fig.add_trace(
+            go.Scatter(
+                x=list(inside.index),
+                y=100 * inside["model_accuracy"],
+                mode="lines+markers",
+                name="model (fit to control accuracy)",
+                line=dict(color=PALETTE[3], dash="dot"),
+                hovertemplate="overlap %{x}: model %{y:.1f} %<extra></extra>",
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=list(beyond.index),
+                y=100 * beyond["model_accuracy"],
+                mode="lines+markers",
+                name="model projection",
+                line=dict(color=PALETTE[1], dash="dash"),
+                marker=dict(symbol="diamond-open", size=10),
+                hovertemplate="overlap %{x}: projected %{y:.1f} %<extra></extra>",
+            )
+        )
         if K:
-            fig.add_vline(x=K + 0.5, line_dash="dot", line_color="#8a94a6", annotation_text="projection →", annotation_position="top right")
+            fig.add_vline(
+                x=K + 0.5,
+                line_dash="dot",
+                line_color="#8a94a6",
+                annotation_text="projection →",
+                annotation_position="top right",
+            )
     if "agreement_with_full" in obs and obs["agreement_with_full"].notna().any():
-        fig.add_trace(go.Scatter(x=list(obs.index), y=100 * obs["agreement_with_full"], mode="lines+markers", name="agreement with the full-overlap label",
-                                 line=dict(color=PALETTE[6], width=1), marker=dict(size=6), visible="legendonly",
-                                 hovertemplate="overlap %{x}: %{y:.1f} % of tasks get the full-overlap label<extra></extra>"))
+        fig.add_trace(
+            go.Scatter(
+                x=list(obs.index),
+                y=100 * obs["agreement_with_full"],
+                mode="lines+markers",
+                name="agreement with the full-overlap label",
+                line=dict(color=PALETTE[6], width=1),
+                marker=dict(size=6),
+                visible="legendonly",
+                hovertemplate="overlap %{x}: %{y:.1f} % of tasks get the full-overlap label<extra></extra>",
+            )
+        )
     ticks = [f"{k}<br>{c:.4f} {currency}" if c == c else f"{k}" for k, c in zip(ks, cost)]
-    fig.update_layout(height=380, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=1.15),
-                      xaxis=dict(title="answers per task (overlap) · cost per final label", tickmode="array", tickvals=ks, ticktext=ticks),
-                      yaxis=dict(title=f"accuracy vs {reference}, %"))
+    fig.update_layout(
+        height=380,
+        margin=dict(l=10, r=10, t=30, b=10),
+        legend=dict(orientation="h", y=1.15),
+        xaxis=dict(
+            title="answers per task (overlap) · cost per final label", tickmode="array", tickvals=ks, ticktext=ticks
+        ),
+        yaxis=dict(title=f"accuracy vs {reference}, %"),
+    )
     return fig

@@ -107,7 +107,11 @@ def metric(version_id: str, name: str, **params) -> object:
         # computation) for metric(v, name) and metric(v, name, param=<its default>)
         import inspect
 
-        defaults = {k: p.default for k, p in inspect.signature(_PARAMETRIZED[name]).parameters.items() if p.default is not p.empty}
+        defaults = {
+            k: p.default
+            for k, p in inspect.signature(_PARAMETRIZED[name]).parameters.items()
+            if p.default is not p.empty
+        }
         params = {k: v for k, v in params.items() if not (k in defaults and defaults[k] == v)}
     return _metric(str(workspace_root()), version_id, name, tuple(sorted(params.items())))
 
@@ -132,8 +136,14 @@ def _people_figure(root: str, version_id: str, name: str, params: dict) -> objec
     if name == "annotator_answers":
         # the converged aggregations (n_iter 100), the same ones task_votes shows on Task detail
         # DS only where it is cheap here or already computed (see aggregation.on_request)
-        aggs = {m: metric(version_id, "aggregate", method=m) for m in ("mv", "ds") if m == "mv" or not aggregation.on_request(the_run, m)}
-        return people.annotator_answers(the_run, params["worker_id"], {m: a for m, a in aggs.items() if not isinstance(a, Exception)})
+        aggs = {
+            m: metric(version_id, "aggregate", method=m)
+            for m in ("mv", "ds")
+            if m == "mv" or not aggregation.on_request(the_run, m)
+        }
+        return people.annotator_answers(
+            the_run, params["worker_id"], {m: a for m, a in aggs.items() if not isinstance(a, Exception)}
+        )
     if name == "speed_vs_pool":
         suites = metric(version_id, "assignment_speed")
         if isinstance(suites, Exception):
@@ -256,7 +266,11 @@ def live_pool_progress(pool_id: str, window_hours: float = 1.0, fee_rate: float 
     token = s.get("TOLOKA_TOKEN", ("", ""))[0]
     url = s.get("TOLOKA_URL", (None, ""))[0]
     env = None if url else s.get("TOLOKA_ENVIRONMENT", (None, ""))[0]
-    client = toloka_api.make_client(token, environment=env, url=url) if (url or env) else toloka_api.make_client(token, environment="PRODUCTION")
+    client = (
+        toloka_api.make_client(token, environment=env, url=url)
+        if (url or env)
+        else toloka_api.make_client(token, environment="PRODUCTION")
+    )
     kw = {} if fee_rate is None else {"fee_rate": fee_rate}
     return toloka_api.pool_progress(client, pool_id, window_hours=window_hours, **kw)
 

@@ -60,7 +60,9 @@ def navigation_pages() -> dict[str, list]:
     return out
 
 
-def link(file: str, label: str | None = None, *, icon: str | None = None, help: str | None = None, **params: str | None) -> None:
+def link(
+    file: str, label: str | None = None, *, icon: str | None = None, help: str | None = None, **params: str | None
+) -> None:
     """A link to another page with query parameters (None values are left out)."""
     spec = BY_FILE[file]
     qp = {k: str(v) for k, v in params.items() if v is not None}
@@ -132,7 +134,9 @@ def require_version(page: str) -> VersionInfo:
     return version
 
 
-def require_param(name: str, what: str, known: "set[str] | None" = None, back: str | None = None, version: str | None = None) -> str:
+def require_param(
+    name: str, what: str, known: "set[str] | None" = None, back: str | None = None, version: str | None = None
+) -> str:
     """A drill-down parameter (annotator, task) that must be present and known to the run."""
     value = param(name)
     if value is None:
@@ -141,7 +145,9 @@ def require_param(name: str, what: str, known: "set[str] | None" = None, back: s
             link(back, version=version)
         st.stop()
     if known is not None and value not in known:
-        st.error(f"There is no {what} {widgets.md_code(value)} in this dataset version. Check the link, or pick one from the list.")
+        st.error(
+            f"There is no {what} {widgets.md_code(value)} in this dataset version. Check the link, or pick one from the list."
+        )
         if back:
             link(back, version=version)
         st.stop()

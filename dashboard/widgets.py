@@ -41,7 +41,7 @@ def paginated(df: pd.DataFrame, key: str, page_size: int = 50, prepare=None, **k
     else:
         page = 1
     start = (page - 1) * page_size
-    view = df.iloc[start:start + page_size]
+    view = df.iloc[start : start + page_size]
     if prepare is not None:
         view = prepare(view)
     view = plain_categories(view)
@@ -76,8 +76,10 @@ def md_escape(text: object) -> str:
     return "".join(out)
 
 
-def rate_with_counts(k: int | float | None, n: int | float | None, low: float | None = None, high: float | None = None, unit: str = "") -> str:
-    """"50.5 % (53 of 105 answers; 95 % CI 41.1–59.8 %)": a rate with the counts behind it and,
+def rate_with_counts(
+    k: int | float | None, n: int | float | None, low: float | None = None, high: float | None = None, unit: str = ""
+) -> str:
+    """ "50.5 % (53 of 105 answers; 95 % CI 41.1–59.8 %)": a rate with the counts behind it and,
     where given, its 95 % interval; "n/a (0 answers)" where n is 0."""
     if n is None or (isinstance(n, float) and math.isnan(n)) or n == 0:
         return f"n/a (0{' ' + unit if unit else ''})"
@@ -127,9 +129,16 @@ def task_input(field: str, value: object) -> None:
     text = str(value)
     parsed = urlparse(text.strip())
     is_http = parsed.scheme in ("http", "https") and bool(parsed.netloc)
-    if is_http and (parsed.path.lower().endswith(IMAGE_EXTENSIONS) or any(w in field.lower() for w in ("image", "img", "photo", "picture"))):
+    if is_http and (
+        parsed.path.lower().endswith(IMAGE_EXTENSIONS)
+        or any(w in field.lower() for w in ("image", "img", "photo", "picture"))
+    ):
         try:
-            st.image(text.strip(), width=420, caption="the image as the browser loads it (blank where it cannot reach the address)")
+            st.image(
+                text.strip(),
+                width=420,
+                caption="the image as the browser loads it (blank where it cannot reach the address)",
+            )
         except Exception as err:  # a URL st.image rejects is still shown as text below
             st.caption(f"Could not show the image: {type(err).__name__}")
     st.code(text, language=None, wrap_lines=True)
@@ -168,7 +177,9 @@ def run_on_request(key: str, label: str, note: str, *, needed: bool, button_key:
     return False
 
 
-def computed_on_request(key: str, label: str, note: str, *, needed: bool, spinner: str, compute, button_key: str | None = None):
+def computed_on_request(
+    key: str, label: str, note: str, *, needed: bool, spinner: str, compute, button_key: str | None = None
+):
     """``compute()`` where run_on_request allows it (under a spinner when it was ``needed``), else
     None: the button and its note are shown instead."""
     if not run_on_request(key, label, note, needed=needed, button_key=button_key):

@@ -24,7 +24,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
     # every host name but this machine resolves to nothing: the demo's image URLs (*.invalid) and
     # anything else a page links to are never looked up, let alone fetched
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",
@@ -55,9 +60,21 @@ def served_dashboard(workspace: Path | str, timeout: float = 30):
     env = {**os.environ, "CROWDLENS_WORKSPACE": str(workspace), "PYTHONUNBUFFERED": "1"}
     log = tempfile.TemporaryFile()
     cmd = [
-        sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"),
-        "--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless", "true",
-        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(ROOT / "dashboard" / "app.py"),
+        "--server.address",
+        "127.0.0.1",
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
     ]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
@@ -66,7 +83,9 @@ def served_dashboard(workspace: Path | str, timeout: float = 30):
         while True:
             if proc.poll() is not None:
                 log.seek(0)
-                raise RuntimeError(f"streamlit exited with {proc.returncode}:\n{log.read().decode(errors='replace')[-3000:]}")
+                raise RuntimeError(
+                    f"streamlit exited with {proc.returncode}:\n{log.read().decode(errors='replace')[-3000:]}"
+                )
             try:
                 with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
                     if r.status == 200:

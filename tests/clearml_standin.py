@@ -168,12 +168,22 @@ class StandInDataset:
         include_archived: bool = True,
     ) -> List[dict]:
         cls.server.log(
-            "list_datasets", None, dataset_project=dataset_project, partial_name=partial_name, tags=tags, ids=ids,
-            only_completed=only_completed, recursive_project_search=recursive_project_search, include_archived=include_archived,
+            "list_datasets",
+            None,
+            dataset_project=dataset_project,
+            partial_name=partial_name,
+            tags=tags,
+            ids=ids,
+            only_completed=only_completed,
+            recursive_project_search=recursive_project_search,
+            include_archived=include_archived,
         )
         out = []
         for r in cls.server.records.values():
-            if dataset_project and not (r.project == dataset_project or (recursive_project_search and r.project.startswith(dataset_project + "/"))):
+            if dataset_project and not (
+                r.project == dataset_project
+                or (recursive_project_search and r.project.startswith(dataset_project + "/"))
+            ):
                 continue
             if partial_name and not re.search(partial_name, r.name):
                 continue
@@ -185,7 +195,17 @@ class StandInDataset:
                 continue
             if r.archived and not include_archived:
                 continue
-            out.append({"name": r.name, "created": r.created, "project": r.project, "id": r.id, "tags": list(r.tags), "version": r.version, "status": r.status})
+            out.append(
+                {
+                    "name": r.name,
+                    "created": r.created,
+                    "project": r.project,
+                    "id": r.id,
+                    "tags": list(r.tags),
+                    "version": r.version,
+                    "status": r.status,
+                }
+            )
         return out
 
     @classmethod
@@ -207,7 +227,13 @@ class StandInDataset:
         silence_alias_warnings: bool = False,
         **kwargs: Any,
     ) -> "StandInDataset":
-        cls.server.log("get", dataset_id, dataset_project=dataset_project, dataset_name=dataset_name, dataset_version=dataset_version)
+        cls.server.log(
+            "get",
+            dataset_id,
+            dataset_project=dataset_project,
+            dataset_name=dataset_name,
+            dataset_version=dataset_version,
+        )
         if not any([dataset_id, dataset_project, dataset_name, dataset_tags]):
             raise ValueError("Dataset selection criteria not met. Didn't provide id/name/project/tags correctly.")
         if dataset_id and (dataset_project or dataset_name):
@@ -220,17 +246,26 @@ class StandInDataset:
                 raise ValueError(f"Could not find Dataset id {dataset_id}")
         else:
             candidates = [
-                r for r in cls.server.records.values()
+                r
+                for r in cls.server.records.values()
                 if (not dataset_project or r.project == dataset_project)
                 and (not dataset_name or r.name == dataset_name)
                 and (not dataset_version or r.version == dataset_version)
                 and (not dataset_tags or set(dataset_tags) <= set(r.tags))
                 and (include_archived or not r.archived)
-                and (r.status == "published" if only_published else (r.status in FINAL_STATUSES if only_completed else True))
+                and (
+                    r.status == "published"
+                    if only_published
+                    else (r.status in FINAL_STATUSES if only_completed else True)
+                )
             ]
             if not candidates:
-                raise ValueError(f"Could not find Dataset project/name/version {(dataset_project, dataset_name, dataset_version)}")
-            record = max(candidates, key=lambda r: ([int(x) if x.isdigit() else 0 for x in r.version.split(".")], r.created))
+                raise ValueError(
+                    f"Could not find Dataset project/name/version {(dataset_project, dataset_name, dataset_version)}"
+                )
+            record = max(
+                candidates, key=lambda r: ([int(x) if x.isdigit() else 0 for x in r.version.split(".")], r.created)
+            )
         if record.status == "created":
             raise ValueError(f"Dataset id={record.id} is in draft mode, delete and recreate it")
         return cls(record)
@@ -250,9 +285,15 @@ class StandInDataset:
         description: Optional[str] = None,
     ) -> "StandInDataset":
         cls.server.log(
-            "create", None, dataset_name=dataset_name, dataset_project=dataset_project, dataset_tags=list(dataset_tags or []),
+            "create",
+            None,
+            dataset_name=dataset_name,
+            dataset_project=dataset_project,
+            dataset_tags=list(dataset_tags or []),
             parent_datasets=[p if isinstance(p, str) else p.id for p in parent_datasets or []],
-            dataset_version=dataset_version, output_uri=output_uri, description=description,
+            dataset_version=dataset_version,
+            output_uri=output_uri,
+            description=description,
         )
         if use_current_task:
             raise NotImplementedError("the stand-in has no current Task")
@@ -267,9 +308,24 @@ class StandInDataset:
             dataset_project = parents[-1].project
         version = str(dataset_version).strip() if dataset_version else None
         if not version:
-            same = [r.version for r in cls.server.records.values() if r.project == dataset_project and r.name == dataset_name and r.version]
-            version = _next_version(max(same, key=lambda v: [int(x) if x.isdigit() else 0 for x in v.split(".")])) if same else "1.0.0"
-        record = _Record(id=uuid.uuid4().hex, name=dataset_name or "", project=dataset_project, version=version, tags=list(dataset_tags or []), description=description)
+            same = [
+                r.version
+                for r in cls.server.records.values()
+                if r.project == dataset_project and r.name == dataset_name and r.version
+            ]
+            version = (
+                _next_version(max(same, key=lambda v: [int(x) if x.isdigit() else 0 for x in v.split(".")]))
+                if same
+                else "1.0.0"
+            )
+        record = _Record(
+            id=uuid.uuid4().hex,
+            name=dataset_name or "",
+            project=dataset_project,
+            version=version,
+            tags=list(dataset_tags or []),
+            description=description,
+        )
         for p in parents:
             record.files.update(copy.deepcopy(p._record.files))
             record.graph.update(copy.deepcopy(p._record.graph))
@@ -287,7 +343,9 @@ class StandInDataset:
         verbose: bool = False,
         max_workers: Optional[int] = None,
     ) -> int:
-        self.server.log("add_files", self.id, path=str(path), wildcard=wildcard, dataset_path=dataset_path, recursive=recursive)
+        self.server.log(
+            "add_files", self.id, path=str(path), wildcard=wildcard, dataset_path=dataset_path, recursive=recursive
+        )
         self._require_mutable()
         self._dirty = True
         path = Path(path)
@@ -325,7 +383,13 @@ class StandInDataset:
         return len(gone)
 
     def set_metadata(self, metadata: Any, metadata_name: str = "metadata", ui_visible: bool = True) -> None:
-        self.server.log("set_metadata", self.id, metadata=copy.deepcopy(metadata), metadata_name=metadata_name, ui_visible=ui_visible)
+        self.server.log(
+            "set_metadata",
+            self.id,
+            metadata=copy.deepcopy(metadata),
+            metadata_name=metadata_name,
+            ui_visible=ui_visible,
+        )
         if metadata_name.startswith("data_"):
             raise ValueError("metadata_name can not start with 'data_'")
         if isinstance(metadata, pd.DataFrame):
@@ -422,7 +486,9 @@ class StandInDataset:
         target.mkdir(parents=True, exist_ok=True)
         return target.as_posix()
 
-    def list_files(self, dataset_path: Optional[str] = None, recursive: bool = True, dataset_id: Optional[str] = None) -> List[str]:
+    def list_files(
+        self, dataset_path: Optional[str] = None, recursive: bool = True, dataset_id: Optional[str] = None
+    ) -> List[str]:
         self.server.log("list_files", self.id, dataset_path=dataset_path, dataset_id=dataset_id)
         files = [k for k, (owner, _) in self._record.files.items() if not dataset_id or owner == dataset_id]
         if not dataset_path:

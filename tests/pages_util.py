@@ -12,7 +12,9 @@ from streamlit.testing.v1 import AppTest
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
 
 
-def open_page(workspace: Path | str, page: str, *, timeout: float = 60, secrets: dict | None = None, **params: str) -> AppTest:
+def open_page(
+    workspace: Path | str, page: str, *, timeout: float = 60, secrets: dict | None = None, **params: str
+) -> AppTest:
     """Run ``dashboard/app.py`` on ``workspace`` switched to ``views/<page>`` with ``params`` in the URL.
 
     The workspace is passed as a secret (the dashboard reads CROWDLENS_WORKSPACE from st.secrets
@@ -59,7 +61,9 @@ def frame_with(at: AppTest, column: str) -> pd.DataFrame:
     for d in at.dataframe:
         if column in d.value.columns:
             return d.value
-    raise AssertionError(f"no dataframe with a {column!r} column; columns: {[list(d.value.columns) for d in at.dataframe]}")
+    raise AssertionError(
+        f"no dataframe with a {column!r} column; columns: {[list(d.value.columns) for d in at.dataframe]}"
+    )
 
 
 @pytest.fixture
@@ -83,6 +87,10 @@ def downloads(monkeypatch):
 
 def download(at: AppTest, files: dict, key: str | None = None, label: str | None = None) -> pd.DataFrame:
     """The CSV behind the download button with ``key`` (or whose label starts with ``label``)."""
-    button = next(b for b in at.download_button if (key is not None and b.key == key) or (label is not None and b.label.startswith(label)))
+    button = next(
+        b
+        for b in at.download_button
+        if (key is not None and b.key == key) or (label is not None and b.label.startswith(label))
+    )
     file_id = Path(button.proto.url).stem
     return pd.read_csv(io.BytesIO(files[file_id]), dtype={"pool_id": str, "worker_id": str})

@@ -28,13 +28,40 @@ def test_bench_prints_every_column_at_a_tiny_size(tmp_path):
     # crowd-kit's calls each start a process that imports it (about 3 s each): they are
     # exercised in-process below, so that this test stays well under 20 s
     proc = subprocess.run(
-        [sys.executable, str(BENCH / "run.py"), "--sizes", "2e3", "--overlaps", "3", "--skip-crowdkit", "--out", str(out)],
-        capture_output=True, text=True, timeout=120, cwd=ROOT,
+        [
+            sys.executable,
+            str(BENCH / "run.py"),
+            "--sizes",
+            "2e3",
+            "--overlaps",
+            "3",
+            "--skip-crowdkit",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
     )
     assert proc.returncode == 0, proc.stderr
     header = next(line for line in proc.stdout.splitlines() if line.lstrip().startswith("answers"))
-    for column in ("answers", "overlap", "gen s", "import s", "store s", "open s", "report s", "crowd-kit s", "ratio",
-                   "mem import", "mem store", "mem open", "mem report", "mem crowd-kit"):
+    for column in (
+        "answers",
+        "overlap",
+        "gen s",
+        "import s",
+        "store s",
+        "open s",
+        "report s",
+        "crowd-kit s",
+        "ratio",
+        "mem import",
+        "mem store",
+        "mem open",
+        "mem report",
+        "mem crowd-kit",
+    ):
         assert column in header
     row = next(line for line in proc.stdout.splitlines() if line.lstrip().startswith("2,000"))
     assert "skipped" in row and "failed" not in row

@@ -11,9 +11,9 @@ import os
 import re
 import time
 
+import browser_util
 import pytest
 
-import browser_util
 from analytics.metrics import people
 
 pytestmark = pytest.mark.browser

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from clearml_standin import LIST_DATASETS_KEYS, USED_METHODS, USED_PROPERTIES, StandInDataset, standin_dataset_class
 
 from analytics.sources.clearml_store import (
     ClearMLCredentialsError,
@@ -33,7 +34,6 @@ from analytics.sources.clearml_store import (
 )
 from analytics.sources.long_table import read_long_table
 from analytics.sources.workspace import Workspace, lineage_order
-from clearml_standin import LIST_DATASETS_KEYS, USED_METHODS, USED_PROPERTIES, StandInDataset, standin_dataset_class
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "s3cr3t-Value-never-shown"
@@ -88,7 +88,11 @@ def test_publish_sends_name_version_parents_files_and_metadata(ws, store, Datase
 
     # per dataset: create -> add_files -> set_metadata -> upload -> finalize, in that order
     for cid in ids:
-        seq = [c[0] for c in Dataset.server.calls if c[1] == cid and c[0] in ("add_files", "set_metadata", "upload", "finalize")]
+        seq = [
+            c[0]
+            for c in Dataset.server.calls
+            if c[1] == cid and c[0] in ("add_files", "set_metadata", "upload", "finalize")
+        ]
         assert seq == ["add_files", "set_metadata", "set_metadata", "upload", "finalize"]
 
     for v, cid in zip((v1, v2, v3), ids):
@@ -97,7 +101,17 @@ def test_publish_sends_name_version_parents_files_and_metadata(ws, store, Datase
         assert ds.list_files() == sorted(v.metadata["files"])
         md = ds.get_metadata()
         assert md == json.loads(manifests_before[v.id])  # the manifest, unchanged
-        for key in ("annotation_cost", "currency", "pools", "instructions", "language", "answers", "tasks", "workers", "assignments"):
+        for key in (
+            "annotation_cost",
+            "currency",
+            "pools",
+            "instructions",
+            "language",
+            "answers",
+            "tasks",
+            "workers",
+            "assignments",
+        ):
             assert md["metadata"][key] == v.metadata[key]
         summary = ds.get_metadata(metadata_name="summary").set_index("field")["value"]
         assert summary["annotation cost"] == f"{v.metadata['annotation_cost']:.4f} USD"
@@ -113,7 +127,9 @@ def test_publishing_a_child_before_its_parent_is_a_clear_error(ws, store, Datase
     with pytest.raises(MissingParentError) as err:
         store.publish(ws, v2.id)
     msg = str(err.value)
-    assert "food-types 1.0.0" in msg and v1.id in msg and "Publish the parent first" in msg and "with_parents=True" in msg
+    assert (
+        "food-types 1.0.0" in msg and v1.id in msg and "Publish the parent first" in msg and "with_parents=True" in msg
+    )
     assert _calls(Dataset, "create") == []
     assert clearml_id_of(ws, v2.id) is None
 
@@ -162,7 +178,9 @@ def test_a_childs_version_does_not_inherit_files_its_parent_alone_has(tmp_path, 
     p = tmp_path / "a.csv"
     p.write_text("task,worker,label\nt1,w1,x\nt1,w2,y\nt2,w1,y\nt2,w2,y\n")
     run = read_long_table(p)
-    with_truth = dataclasses.replace(run, truth=pd.Series(["x", "y"], index=pd.Index(["t1", "t2"], name="task_id"), name="truth"))
+    with_truth = dataclasses.replace(
+        run, truth=pd.Series(["x", "y"], index=pd.Index(["t1", "t2"], name="task_id"), name="truth")
+    )
     ws = Workspace(tmp_path / "small")
     a = ws.add_version(with_truth, name="toy", version="1", created="2024-01-01T00:00:00Z")
     b = ws.add_version(run, name="toy", version="2", parents=[a.id], created="2024-01-02T00:00:00Z")
@@ -188,14 +206,18 @@ def test_listing_matches_the_local_versions(ws, store, Dataset, tmp_path):
     local = _chain(ws)
     store.publish(ws, local[-1].id, with_parents=True)
     to_clearml = {v.id: clearml_id_of(ws, v.id) for v in local}
-    draft = Dataset.create(dataset_name="food-types", dataset_project=PROJECT, dataset_version="9.9.9")  # never finalized
+    draft = Dataset.create(
+        dataset_name="food-types", dataset_project=PROJECT, dataset_version="9.9.9"
+    )  # never finalized
 
     listing = store.listing()
     assert listing.problems == ()
     got = listing.versions
     assert [v.id for v in got] == [to_clearml[v.id] for v in local]
     assert draft.id not in {v.id for v in got}
-    assert [(v.name, v.version, v.created, v.project) for v in got] == [(v.name, v.version, v.created, v.project) for v in local]
+    assert [(v.name, v.version, v.created, v.project) for v in got] == [
+        (v.name, v.version, v.created, v.project) for v in local
+    ]
     assert sorted(listing.lineage()) == sorted((to_clearml[p], to_clearml[c]) for p, c in ws.listing().lineage())
     assert all(v.source == "clearml" for v in got)
     for remote, mine in zip(got, local):
@@ -282,7 +304,9 @@ def test_pull_into_an_empty_workspace_opens_offline(ws, store, Dataset, tmp_path
     for v, cid in zip(local, ids):
         pd.testing.assert_frame_equal(empty.open_run(cid).answers, ws.open_run(v.id).answers)
         assert empty.get(cid).created == v.created
-        assert {k: x for k, x in empty.get(cid).metadata.items() if k != "files"} == {k: x for k, x in v.metadata.items() if k != "files"}
+        assert {k: x for k, x in empty.get(cid).metadata.items() if k != "files"} == {
+            k: x for k, x in v.metadata.items() if k != "files"
+        }
         assert clearml_id_of(empty, cid) == cid
     n = len(Workspace(empty.root).versions())
     assert store.pull(ids[-1], empty).id == ids[-1] and len(empty.versions()) == n
@@ -317,7 +341,9 @@ def test_standin_signatures_match_clearml_dataset():
         return isinstance(raw, classmethod), isinstance(raw, staticmethod), params
 
     for name in USED_METHODS:
-        assert shape(StandInDataset, name) == shape(Real, name), f"Dataset.{name} differs from clearml {clearml.__version__}"
+        assert shape(StandInDataset, name) == shape(Real, name), (
+            f"Dataset.{name} differs from clearml {clearml.__version__}"
+        )
     for name in USED_PROPERTIES:
         assert isinstance(inspect.getattr_static(Real, name), property), name
         assert isinstance(inspect.getattr_static(StandInDataset, name), property), name
@@ -381,7 +407,15 @@ class _Api(http.server.BaseHTTPRequestHandler):
     """Answers every request as a ClearML server that rejects the credentials."""
 
     def _answer(self):
-        body = json.dumps({"meta": {"result_code": 401, "result_msg": "Unauthorized (invalid credentials) (failed to locate provided credentials)"}, "data": {}}).encode()
+        body = json.dumps(
+            {
+                "meta": {
+                    "result_code": 401,
+                    "result_msg": "Unauthorized (invalid credentials) (failed to locate provided credentials)",
+                },
+                "data": {},
+            }
+        ).encode()
         self.send_response(401)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -432,11 +466,15 @@ def _run_real_sdk(tmp_path, env_extra):
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "PYTHONPATH": str(ROOT), **env_extra}
     proc = subprocess.run(
         [sys.executable, "-c", _SUBPROCESS.format(cache=str(tmp_path / "cache"))],
-        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     assert lines, f"no result (exit {proc.returncode}): {proc.stdout[-2000:]} {proc.stderr[-2000:]}"
-    out = json.loads(lines[-1][len("RESULT "):])
+    out = json.loads(lines[-1][len("RESULT ") :])
     assert all("127.0.0.1" in a or "::1" in a for a in out["attempts"]), out["attempts"]
     return out, proc
 
@@ -447,13 +485,22 @@ def test_the_sdks_missing_config_error_becomes_our_message(tmp_path, api_server)
     conf.write_text("api { }\n")
     out, proc = _run_real_sdk(tmp_path, {"CLEARML_CONFIG_FILE": str(conf), "CLEARML_API_HOST": api_server})
     assert out["error"] == "ClearMLCredentialsError", out
-    assert "credentials are missing" in out["message"] and "CLEARML_API_ACCESS_KEY" in out["message"] and ".streamlit/secrets.toml" in out["message"]
+    assert (
+        "credentials are missing" in out["message"]
+        and "CLEARML_API_ACCESS_KEY" in out["message"]
+        and ".streamlit/secrets.toml" in out["message"]
+    )
 
 
 def test_rejected_credentials_get_our_message_without_the_secret(tmp_path, api_server):
     out, proc = _run_real_sdk(
         tmp_path,
-        {"CLEARML_CONFIG_FILE": str(tmp_path / "absent.conf"), "CLEARML_API_HOST": api_server, "CLEARML_API_ACCESS_KEY": ACCESS, "CLEARML_API_SECRET_KEY": SECRET},
+        {
+            "CLEARML_CONFIG_FILE": str(tmp_path / "absent.conf"),
+            "CLEARML_API_HOST": api_server,
+            "CLEARML_API_ACCESS_KEY": ACCESS,
+            "CLEARML_API_SECRET_KEY": SECRET,
+        },
     )
     assert out["error"] == "ClearMLCredentialsError", out
     assert "refused the credentials" in out["message"] and "CLEARML_API_SECRET_KEY" in out["message"]

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 
-import pytest
+from toloka_fixtures import ROWS, col, write_tsv
 
 from analytics.cli import main
 from analytics.sources.workspace import Workspace
-from toloka_fixtures import ROWS, col, write_tsv
 
 
 def test_validate_ok_and_problems(tmp_path, capsys):
@@ -29,7 +28,10 @@ def test_import_then_versions(tmp_path, capsys):
     good = write_tsv(tmp_path / "good.tsv")
     assert main(["import", str(good), "--workspace", str(ws), "--name", "cats", "--version", "1.0"]) == 0
     first = Workspace(ws).versions()[0]
-    assert main(["import", str(good), "--workspace", str(ws), "--name", "cats", "--version", "1.1", "--parent", first.id]) == 0
+    assert (
+        main(["import", str(good), "--workspace", str(ws), "--name", "cats", "--version", "1.1", "--parent", first.id])
+        == 0
+    )
     capsys.readouterr()
     assert main(["versions", "--workspace", str(ws)]) == 0
     out = capsys.readouterr().out
@@ -50,7 +52,9 @@ def test_bad_import_writes_nothing(tmp_path, capsys):
 
 def test_unknown_parent_is_a_message_not_a_traceback(tmp_path, capsys):
     good = write_tsv(tmp_path / "good.tsv")
-    code = main(["import", str(good), "--workspace", str(tmp_path / "ws"), "--name", "x", "--version", "1", "--parent", "abc"])
+    code = main(
+        ["import", str(good), "--workspace", str(tmp_path / "ws"), "--name", "x", "--version", "1", "--parent", "abc"]
+    )
     assert code == 2
     assert "parent version 'abc'" in capsys.readouterr().err
 

@@ -14,13 +14,13 @@ import socket
 from pathlib import Path
 
 import pytest
-
 import toloka_payloads as P
+from clearml_standin import standin_dataset_class
+
 from analytics import cli_remote
 from analytics.cli import main
 from analytics.sources.clearml_store import ClearMLStore, clearml_id_of
 from analytics.sources.workspace import Workspace, lineage_order
-from clearml_standin import standin_dataset_class
 
 CLEARML_SECRET = "s3cr3t-Value-never-shown-9876"
 CLEARML_ACCESS = "AKEY-never-shown-5432"
@@ -56,7 +56,10 @@ def files_holding(root: Path, secret: str) -> list[Path]:
 def write_secrets(folder: Path, **values: str) -> Path:
     path = folder / ".streamlit" / "secrets.toml"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(f'{k} = "{v}"\n' for k, v in values.items()) + '\n[connections.other]\nTOLOKA_TOKEN = "nested-ignored"\n')
+    path.write_text(
+        "".join(f'{k} = "{v}"\n' for k, v in values.items())
+        + '\n[connections.other]\nTOLOKA_TOKEN = "nested-ignored"\n'
+    )
     return path
 
 
@@ -64,15 +67,33 @@ def write_secrets(folder: Path, **values: str) -> Path:
 # toloka-import
 
 
-def test_toloka_import_stores_a_version_and_never_shows_or_writes_the_token(stub, tmp_path, capsys, monkeypatch, caplog):
+def test_toloka_import_stores_a_version_and_never_shows_or_writes_the_token(
+    stub, tmp_path, capsys, monkeypatch, caplog
+):
     import logging
 
     caplog.set_level(logging.DEBUG)
     monkeypatch.setenv("TOLOKA_TOKEN", P.TOKEN)
     ws = tmp_path / "ws"
     code, out, err = run(
-        capsys, "toloka-import", "--pool", P.POOL_ID, "--exam-pool", P.EXAM_POOL_ID, "--project", P.PROJECT_ID,
-        "--name", "cats", "--version", "1.0.0", "--workspace", ws, "--label-field", "result", "--url", stub.url,
+        capsys,
+        "toloka-import",
+        "--pool",
+        P.POOL_ID,
+        "--exam-pool",
+        P.EXAM_POOL_ID,
+        "--project",
+        P.PROJECT_ID,
+        "--name",
+        "cats",
+        "--version",
+        "1.0.0",
+        "--workspace",
+        ws,
+        "--label-field",
+        "result",
+        "--url",
+        stub.url,
     )
     assert code == 0, err
     (info,) = Workspace(ws).versions()
@@ -92,14 +113,32 @@ def test_a_child_version_takes_a_parent_prefix(stub, tmp_path, capsys, monkeypat
     monkeypatch.setenv("TOLOKA_TOKEN", P.TOKEN)
     monkeypatch.setenv("TOLOKA_URL", stub.url)  # the endpoint from the environment
     ws = tmp_path / "ws"
-    assert run(capsys, "toloka-import", "--pool", P.POOL_ID, "--name", "cats", "--version", "1.0.0", "--workspace", ws)[0] == 0
+    assert (
+        run(capsys, "toloka-import", "--pool", P.POOL_ID, "--name", "cats", "--version", "1.0.0", "--workspace", ws)[0]
+        == 0
+    )
     first = Workspace(ws).versions()[0]
-    code, out, err = run(capsys, "toloka-import", "--pool", P.POOL_ID, "--name", "cats", "--version", "1.1.0", "--workspace", ws, "--parent", first.id[:8])
+    code, out, err = run(
+        capsys,
+        "toloka-import",
+        "--pool",
+        P.POOL_ID,
+        "--name",
+        "cats",
+        "--version",
+        "1.1.0",
+        "--workspace",
+        ws,
+        "--parent",
+        first.id[:8],
+    )
     assert code == 0, err
     assert Workspace(ws).listing().lineage() == [(first.id, lineage_order(Workspace(ws).versions())[1].id)]
     # the same name and version again: refused before Toloka is asked anything (a usage error, as `import`)
     asked = len(stub.requests)
-    code, out, err = run(capsys, "toloka-import", "--pool", P.POOL_ID, "--name", "cats", "--version", "1.1.0", "--workspace", ws)
+    code, out, err = run(
+        capsys, "toloka-import", "--pool", P.POOL_ID, "--name", "cats", "--version", "1.1.0", "--workspace", ws
+    )
     assert code == 2 and "already exists" in err and len(stub.requests) == asked
 
 
@@ -107,7 +146,18 @@ def test_the_token_comes_from_the_projects_secrets_file(stub, tmp_path, capsys):
     # the user's file holds a stale token; the project's (in the working directory) wins, as in Streamlit
     write_secrets(Path.home(), TOLOKA_TOKEN="AQAAAAAstaleTOKEN000000000000")
     write_secrets(Path.cwd(), TOLOKA_TOKEN=P.TOKEN, TOLOKA_URL=stub.url)
-    code, out, err = run(capsys, "toloka-import", "--pool", P.POOL_ID, "--name", "cats", "--version", "1.0.0", "--workspace", tmp_path / "ws")
+    code, out, err = run(
+        capsys,
+        "toloka-import",
+        "--pool",
+        P.POOL_ID,
+        "--name",
+        "cats",
+        "--version",
+        "1.0.0",
+        "--workspace",
+        tmp_path / "ws",
+    )
     assert code == 0, err
     assert stub.requests and all(r.authorised for r in stub.requests)
     assert P.TOKEN not in out + err and files_holding(tmp_path / "ws", P.TOKEN) == []
@@ -121,7 +171,20 @@ def test_the_users_secrets_file_is_read_when_the_project_has_none(stub, tmp_path
 
 
 def test_a_missing_token_says_where_to_put_it_and_asks_nothing(stub, tmp_path, capsys):
-    code, out, err = run(capsys, "toloka-import", "--pool", P.POOL_ID, "--name", "cats", "--version", "1.0.0", "--workspace", tmp_path / "ws", "--url", stub.url)
+    code, out, err = run(
+        capsys,
+        "toloka-import",
+        "--pool",
+        P.POOL_ID,
+        "--name",
+        "cats",
+        "--version",
+        "1.0.0",
+        "--workspace",
+        tmp_path / "ws",
+        "--url",
+        stub.url,
+    )
     assert code == 1
     assert "TOLOKA_TOKEN" in err and ".streamlit/secrets.toml" in err and "Traceback" not in err
     assert stub.requests == [] and Workspace(tmp_path / "ws").versions() == []
@@ -130,7 +193,20 @@ def test_a_missing_token_says_where_to_put_it_and_asks_nothing(stub, tmp_path, c
 def test_a_rejected_token_is_a_message_without_the_token(stub, tmp_path, capsys, monkeypatch):
     wrong = "AQAAAAAwrongTOKEN9876543210"
     monkeypatch.setenv("TOLOKA_TOKEN", wrong)
-    code, out, err = run(capsys, "toloka-import", "--pool", P.POOL_ID, "--name", "cats", "--version", "1.0.0", "--workspace", tmp_path / "ws", "--url", stub.url)
+    code, out, err = run(
+        capsys,
+        "toloka-import",
+        "--pool",
+        P.POOL_ID,
+        "--name",
+        "cats",
+        "--version",
+        "1.0.0",
+        "--workspace",
+        tmp_path / "ws",
+        "--url",
+        stub.url,
+    )
     assert code == 1
     assert "rejected the token" in err and "401" in err
     assert wrong not in out + err and P.TOKEN not in out + err
@@ -148,8 +224,23 @@ def test_an_unreadable_secrets_file_is_named_without_its_content(tmp_path, capsy
 def test_invalid_answers_are_all_printed_and_nothing_is_written(stub, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("TOLOKA_TOKEN", P.TOKEN)
     stub.assignments[0].pop("user_id")  # a1 without an annotator
-    stub.assignments[1]["tasks"][1]["known_solutions"][0]["output_values"]["result"] = "cow"  # golden outside the label set
-    code, out, err = run(capsys, "toloka-import", "--pool", P.POOL_ID, "--name", "cats", "--version", "1.0.0", "--workspace", tmp_path / "ws", "--url", stub.url)
+    stub.assignments[1]["tasks"][1]["known_solutions"][0]["output_values"]["result"] = (
+        "cow"  # golden outside the label set
+    )
+    code, out, err = run(
+        capsys,
+        "toloka-import",
+        "--pool",
+        P.POOL_ID,
+        "--name",
+        "cats",
+        "--version",
+        "1.0.0",
+        "--workspace",
+        tmp_path / "ws",
+        "--url",
+        stub.url,
+    )
     assert code == 1
     assert "2 problems found; nothing was imported." in err
     assert "assignment.user_id" in err and "'cow'" in err and "Traceback" not in err
@@ -159,12 +250,37 @@ def test_invalid_answers_are_all_printed_and_nothing_is_written(stub, tmp_path, 
 def test_pools_of_another_project_are_refused_before_downloading(stub, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("TOLOKA_TOKEN", P.TOKEN)
     code, out, err = run(
-        capsys, "toloka-import", "--pool", P.POOL_ID, "--project", "88", "--name", "cats", "--version", "1.0.0",
-        "--workspace", tmp_path / "ws", "--url", stub.url,
+        capsys,
+        "toloka-import",
+        "--pool",
+        P.POOL_ID,
+        "--project",
+        "88",
+        "--name",
+        "cats",
+        "--version",
+        "1.0.0",
+        "--workspace",
+        tmp_path / "ws",
+        "--url",
+        stub.url,
     )
     assert code == 1 and "1234 (project 77) is not in project 88" in err
     assert stub.requests_to("/api/v1/assignments") == []
-    code, out, err = run(capsys, "toloka-import", "--pool", "999999", "--name", "c", "--version", "1", "--workspace", tmp_path / "ws", "--url", stub.url)
+    code, out, err = run(
+        capsys,
+        "toloka-import",
+        "--pool",
+        "999999",
+        "--name",
+        "c",
+        "--version",
+        "1",
+        "--workspace",
+        tmp_path / "ws",
+        "--url",
+        stub.url,
+    )
     assert code == 1 and "pool 999999" in err and "does not exist" in err
 
 
@@ -196,10 +312,17 @@ def test_toloka_progress_text_and_json(stub, capsys, monkeypatch):
     assert "annotators: 4 submitted" in out and "0.12 USD in rewards, 0.16 USD with a 30% fee" in out
     # the assignments are from 2024: nobody submitted in the last hour
     assert "estimated finish: none" in out and "note: No suite was submitted in the last 1 h" in out
-    code, out, err = run(capsys, "toloka-progress", "--pool", pid, "--url", stub.url, "--format", "json", "--fee-rate", "0.2")
+    code, out, err = run(
+        capsys, "toloka-progress", "--pool", pid, "--url", stub.url, "--format", "json", "--fee-rate", "0.2"
+    )
     assert code == 0, err
     d = json.loads(out)
-    assert (d["pool_id"], d["submitted_assignments"], d["total_assignments"], d["percent_done"]) == ("3000", 9, 30, 30.0)
+    assert (d["pool_id"], d["submitted_assignments"], d["total_assignments"], d["percent_done"]) == (
+        "3000",
+        9,
+        30,
+        30.0,
+    )
     assert d["by_status"] == {"SUBMITTED": 5, "ACCEPTED": 3, "REJECTED": 1, "SKIPPED": 2}
     assert d["spent_total"] == pytest.approx(0.144) and d["source"] == "analytics"
     assert P.TOKEN not in out + err
@@ -241,11 +364,16 @@ def test_publish_list_and_pull_through_the_cli(ws, standin, Dataset, tmp_path, c
     assert code == 1 and "not published to ClearML yet" in err and "with_parents" in err and "Traceback" not in err
     assert Dataset.server.count("create") == 0
 
-    code, out, err = run(capsys, "clearml-publish", v3.id[:8], "--workspace", ws.root, "--with-parents", "--project", "qa-runs")
+    code, out, err = run(
+        capsys, "clearml-publish", v3.id[:8], "--workspace", ws.root, "--with-parents", "--project", "qa-runs"
+    )
     assert code == 0, err
     ids = [clearml_id_of(ws, v.id) for v in (v1, v2, v3)]
     assert all(ids) and standin[-1] == "qa-runs"
-    assert out.splitlines() == [f"published {v.label} ({v.id}) as ClearML dataset {cid} in project 'qa-runs'" for v, cid in zip((v1, v2, v3), ids)]
+    assert out.splitlines() == [
+        f"published {v.label} ({v.id}) as ClearML dataset {cid} in project 'qa-runs'"
+        for v, cid in zip((v1, v2, v3), ids)
+    ]
     code, out, err = run(capsys, "clearml-publish", v2.id, "--workspace", ws.root, "--project", "qa-runs")
     assert code == 0 and "already published" in out and Dataset.server.count("create") == 3
 
@@ -306,7 +434,10 @@ def test_clearml_credentials_come_from_the_secrets_file_and_are_not_kept(tmp_pat
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     write_secrets(
-        Path.cwd(), CLEARML_API_HOST=f"http://127.0.0.1:{port}", CLEARML_API_ACCESS_KEY=CLEARML_ACCESS, CLEARML_API_SECRET_KEY=CLEARML_SECRET,
+        Path.cwd(),
+        CLEARML_API_HOST=f"http://127.0.0.1:{port}",
+        CLEARML_API_ACCESS_KEY=CLEARML_ACCESS,
+        CLEARML_API_SECRET_KEY=CLEARML_SECRET,
     )
     ws = tmp_path / "ws"
     code, out, err = run(capsys, "clearml-pull", "abc", "--workspace", ws)
@@ -322,5 +453,9 @@ def test_read_secrets_takes_top_level_text_and_the_first_file_wins(tmp_path):
     a, b = tmp_path / "a.toml", tmp_path / "b.toml"
     a.write_text('TOLOKA_TOKEN = "from-a"\nPORT = 8501\nFLAG = true\n[section]\nTOLOKA_URL = "nested"\n')
     b.write_text('TOLOKA_TOKEN = "from-b"\nTOLOKA_ENVIRONMENT = "SANDBOX"\n')
-    assert cli_remote.read_secrets([a, b]) == {"TOLOKA_TOKEN": "from-a", "PORT": "8501", "TOLOKA_ENVIRONMENT": "SANDBOX"}
+    assert cli_remote.read_secrets([a, b]) == {
+        "TOLOKA_TOKEN": "from-a",
+        "PORT": "8501",
+        "TOLOKA_ENVIRONMENT": "SANDBOX",
+    }
     assert cli_remote.read_secrets([tmp_path / "absent.toml"]) == {}

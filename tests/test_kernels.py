@@ -270,9 +270,7 @@ def test_wawa_matches_crowdkit(answers, strings):
     w = ck.Wawa()
     probas = w.fit_predict_proba(df)
     np.testing.assert_allclose(res.skills, ck_worker_vector(w.skills_, answers.n_workers), rtol=0, atol=ATOL)
-    np.testing.assert_allclose(
-        res.probas, ck_task_matrix(probas, answers.n_tasks, answers.n_labels), rtol=0, atol=ATOL
-    )
+    np.testing.assert_allclose(res.probas, ck_task_matrix(probas, answers.n_tasks, answers.n_labels), rtol=0, atol=ATOL)
     theirs = ck_task_labels(w.labels_, answers.n_tasks)
     np.testing.assert_array_equal(res.labels[~res.tied], theirs[~res.tied])
     # On tied tasks crowd-kit (rows sorted by label) must have picked one of the top labels.
@@ -467,11 +465,7 @@ def _reference_pairs(a: Answers, min_shared: int) -> dict:
     lowest code on a tie."""
     metrics = pytest.importorskip("sklearn.metrics")
     df = pd.DataFrame({"task": a.task, "worker": a.worker, "label": a.label})
-    one = (
-        df.groupby(["task", "worker"])["label"]
-        .agg(lambda s: s.value_counts().sort_index().idxmax())
-        .reset_index()
-    )
+    one = df.groupby(["task", "worker"])["label"].agg(lambda s: s.value_counts().sort_index().idxmax()).reset_index()
     out = {}
     by_worker = {w: g.set_index("task")["label"] for w, g in one.groupby("worker")}
     workers = sorted(by_worker)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
+from conftest import shared
 
 from analytics.model import ValidationError
-from analytics.sources import read_files, ReadOptions
+from analytics.sources import ReadOptions, read_files
 from analytics.sources.long_table import read_long_table, read_truth
-from conftest import shared
 
 
 def test_crowdkit_and_benchmark_headers_both_load(tmp_path):
@@ -66,7 +65,9 @@ def test_truth_file_forms(tmp_path):
 
 
 def test_placeholder_times_are_dropped_not_shown_as_durations(tmp_path):
-    rows = ["task,worker,label,start,end"] + [f"t{i},w{i % 5},x,2019-03-25 07:39:42,2019-03-25 07:41:05" for i in range(30)]
+    rows = ["task,worker,label,start,end"] + [
+        f"t{i},w{i % 5},x,2019-03-25 07:39:42,2019-03-25 07:41:05" for i in range(30)
+    ]
     p = tmp_path / "a.csv"
     p.write_text("\n".join(rows) + "\n")
     r = read_long_table(p)
@@ -116,7 +117,10 @@ def test_adultcontent2_loads_with_its_counts():
 
 
 @pytest.mark.shared_data
-@pytest.mark.parametrize("name, answers, items, workers, labels", [("rte", 8000, 800, 164, ["0", "1"]), ("temp", 4620, 462, 76, ["after", "before"])])
+@pytest.mark.parametrize(
+    "name, answers, items, workers, labels",
+    [("rte", 8000, 800, 164, ["0", "1"]), ("temp", 4620, 462, 76, ["after", "before"])],
+)
 def test_snow2008_loads_with_its_counts(name, answers, items, workers, labels):
     path = shared("snow2008-rte-temp", f"{name}.standardized.csv")
     run = read_files([path])

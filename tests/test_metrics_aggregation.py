@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import shared
 
 from analytics.metrics import aggregation as A
 from analytics.metrics import control as C
 from analytics.metrics._base import MetricUnavailable
 from analytics.model import build_run
 from analytics.sources import ReadOptions, read_files
-from conftest import shared
 
 
 def toy_run(rows, labels=("x", "y", "z"), truth=None):
@@ -23,9 +23,14 @@ def toy_run(rows, labels=("x", "y", "z"), truth=None):
 
 TOY = [
     # t1: x x y -> x (2/3); t2: y z -> tie between y and z -> y (listed first); c1 control golden x: x y y -> y (wrong)
-    ("w1", "t1", "x", ""), ("w2", "t1", "x", ""), ("w3", "t1", "y", ""),
-    ("w1", "t2", "z", ""), ("w2", "t2", "y", ""),
-    ("w1", "c1", "x", "x"), ("w2", "c1", "y", "x"), ("w3", "c1", "y", "x"),
+    ("w1", "t1", "x", ""),
+    ("w2", "t1", "x", ""),
+    ("w3", "t1", "y", ""),
+    ("w1", "t2", "z", ""),
+    ("w2", "t2", "y", ""),
+    ("w1", "c1", "x", "x"),
+    ("w2", "c1", "y", "x"),
+    ("w3", "c1", "y", "x"),
 ]
 
 
@@ -67,7 +72,10 @@ def test_no_truth_and_no_golden_are_unavailable_with_the_reason():
 
 
 def test_method_is_checked_in_scikit_learn_words():
-    with pytest.raises(ValueError, match=r"The 'method' parameter of aggregate must be one of mv, wawa, ds, onecoin, glad, mace\. Got 'vote' instead\."):
+    with pytest.raises(
+        ValueError,
+        match=r"The 'method' parameter of aggregate must be one of mv, wawa, ds, onecoin, glad, mace\. Got 'vote' instead\.",
+    ):
         A.aggregate(toy_run(TOY), "vote")
 
 
@@ -97,7 +105,9 @@ def test_estimate_grows_with_the_run():
 
 def test_a_run_without_pool_answers_is_not_asked_for_but_unavailable():
     # an exam-only run: nothing to aggregate, so no button to press; aggregate says why
-    frame = pd.DataFrame([("w1", "q1", "x", "x"), ("w2", "q1", "y", "x")], columns=["worker_id", "task_id", "label", "golden"])
+    frame = pd.DataFrame(
+        [("w1", "q1", "x", "x"), ("w2", "q1", "y", "x")], columns=["worker_id", "task_id", "label", "golden"]
+    )
     frame["kind"] = "exam"
     run = build_run(frame, file="toy", labels=["x", "y"])
     for method in A.METHODS:
@@ -114,7 +124,13 @@ def test_a_run_without_pool_answers_is_not_asked_for_but_unavailable():
 def _crowdkit_frame(run):
     rows = A.pool_rows(run)
     a = run.answers.iloc[rows]
-    return pd.DataFrame({"task": a["task_id"].astype(str).to_numpy(), "worker": a["worker_id"].astype(str).to_numpy(), "label": a["label"].astype(str).to_numpy()})
+    return pd.DataFrame(
+        {
+            "task": a["task_id"].astype(str).to_numpy(),
+            "worker": a["worker_id"].astype(str).to_numpy(),
+            "label": a["label"].astype(str).to_numpy(),
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +148,12 @@ def test_fast_methods_equal_crowdkit(dog, method):
     from crowdkit.aggregation import DawidSkene, MajorityVote, OneCoinDawidSkene, Wawa
 
     df = _crowdkit_frame(dog)
-    model = {"ds": DawidSkene(n_iter=20), "onecoin": OneCoinDawidSkene(n_iter=20), "wawa": Wawa(), "mv": MajorityVote()}[method]
+    model = {
+        "ds": DawidSkene(n_iter=20),
+        "onecoin": OneCoinDawidSkene(n_iter=20),
+        "wawa": Wawa(),
+        "mv": MajorityVote(),
+    }[method]
     ck_labels = model.fit_predict(df)
     ours = A.aggregate(dog, method, n_iter=20)
     ck_labels = ck_labels.astype(str).reindex(ours.labels.index)
@@ -198,7 +219,9 @@ def test_zheng2017_majority_vote_accuracy(name):
 
 
 @pytest.mark.shared_data
-@pytest.mark.parametrize("name, figures", [("rte", (0.8562, 0.8969, 0.9187, 65, 0.850)), ("temp", (0.9177, 0.9361, 0.9329, 17, 0.900))])
+@pytest.mark.parametrize(
+    "name, figures", [("rte", (0.8562, 0.8969, 0.9187, 65, 0.850)), ("temp", (0.9177, 0.9361, 0.9329, 17, 0.900))]
+)
 def test_snow2008_majority_vote_accuracy(name, figures):
     _check_mv(read_files([shared("snow2008-rte-temp", f"{name}.standardized.csv")]), figures)
 

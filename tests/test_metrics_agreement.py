@@ -6,15 +6,15 @@ import krippendorff
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import shared
 from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats.inter_rater import fleiss_kappa
 
-from analytics.metrics import agreement as G
 from analytics.metrics import aggregation as A
+from analytics.metrics import agreement as G
 from analytics.metrics._base import MetricUnavailable
 from analytics.model import build_run
 from analytics.sources import read_files
-from conftest import shared
 
 
 def toy_run(rows, labels=("x", "y", "z")):
@@ -23,9 +23,14 @@ def toy_run(rows, labels=("x", "y", "z")):
 
 
 ROWS = [
-    ("w1", "t1", "x"), ("w2", "t1", "x"), ("w3", "t1", "y"),
-    ("w1", "t2", "z"), ("w2", "t2", "z"), ("w3", "t2", "z"),
-    ("w1", "t3", "y"), ("w2", "t3", "x"),
+    ("w1", "t1", "x"),
+    ("w2", "t1", "x"),
+    ("w3", "t1", "y"),
+    ("w1", "t2", "z"),
+    ("w2", "t2", "z"),
+    ("w3", "t2", "z"),
+    ("w1", "t3", "y"),
+    ("w2", "t3", "x"),
     ("w1", "t4", "x"),  # a single answer: not pairable
 ]
 
@@ -35,7 +40,9 @@ def reliability(run) -> np.ndarray:
     a = run.answers
     m = a.pivot(index="worker_id", columns="task_id", values="label")
     codes = {l: i for i, l in enumerate(run.labels)}
-    return m.apply(lambda col: col.map(lambda v: codes.get(v, np.nan) if isinstance(v, str) else np.nan)).to_numpy(dtype=float)
+    return m.apply(lambda col: col.map(lambda v: codes.get(v, np.nan) if isinstance(v, str) else np.nan)).to_numpy(
+        dtype=float
+    )
 
 
 def test_alpha_and_kappa_on_a_toy_frame_against_the_references():
@@ -49,7 +56,9 @@ def test_alpha_and_kappa_on_a_toy_frame_against_the_references():
 
 def test_item_agreement_by_hand():
     t = G.item_agreement(toy_run(ROWS))
-    assert t.loc["t1", "label"] == "x" and t.loc["t1", "agree"] == 2 and t.loc["t1", "agreement"] == pytest.approx(2 / 3)
+    assert (
+        t.loc["t1", "label"] == "x" and t.loc["t1", "agree"] == 2 and t.loc["t1", "agreement"] == pytest.approx(2 / 3)
+    )
     # entropy of (2/3, 1/3) in bits
     assert t.loc["t1", "entropy_bits"] == pytest.approx(-(2 / 3) * np.log2(2 / 3) - (1 / 3) * np.log2(1 / 3))
     assert t.loc["t2", "entropy_bits"] == 0 and t.loc["t2", "pairwise_agreement"] == 1
@@ -112,7 +121,11 @@ def test_demo_agreement_uses_only_the_labeling_pool(demo_run):
 
 def test_least_agreed_order_by_hand():
     items = pd.DataFrame(
-        {"answers": [3, 3, 1, 4, 3], "agreement": [2 / 3, 1 / 3, 1.0, 0.5, 1 / 3], "entropy_bits": [0.92, 1.58, 0.0, 1.0, 0.92]},
+        {
+            "answers": [3, 3, 1, 4, 3],
+            "agreement": [2 / 3, 1 / 3, 1.0, 0.5, 1 / 3],
+            "entropy_bits": [0.92, 1.58, 0.0, 1.0, 0.92],
+        },
         index=pd.Index(["a", "b", "single", "d", "e"], name="task_id"),
     )
     # lowest agreement first; among equal agreement the higher entropy; single answers left out

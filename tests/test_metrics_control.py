@@ -7,13 +7,13 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import shared
 from statsmodels.stats.proportion import proportion_confint
 
 from analytics.metrics._base import MetricUnavailable
 from analytics.metrics.control import accuracy_vs_truth, control_accuracy, control_task_difficulty
 from analytics.model import build_run
 from analytics.sources import ReadOptions, read_files
-from conftest import shared
 
 
 def toy_run(rows, truth=None, labels=("x", "y", "z")):
@@ -25,10 +25,14 @@ def toy_run(rows, truth=None, labels=("x", "y", "z")):
 
 ROWS = [
     # w1: 3 control answers, 2 right; w2: 1 of 1; w3: 0 of 2; w4: regular answers only
-    ("w1", "c1", "x", "x"), ("w1", "c2", "y", "y"), ("w1", "c3", "x", "z"),
+    ("w1", "c1", "x", "x"),
+    ("w1", "c2", "y", "y"),
+    ("w1", "c3", "x", "z"),
     ("w2", "c1", "x", "x"),
-    ("w3", "c1", "y", "x"), ("w3", "c2", "z", "y"),
-    ("w4", "r1", "x", ""), ("w1", "r1", "y", ""),
+    ("w3", "c1", "y", "x"),
+    ("w3", "c2", "z", "y"),
+    ("w4", "r1", "x", ""),
+    ("w1", "r1", "y", ""),
 ]
 
 
@@ -49,7 +53,9 @@ def test_control_accuracy_by_hand():
 
 def test_parameter_errors_in_scikit_learn_words():
     run = toy_run(ROWS)
-    with pytest.raises(ValueError, match=r"^The 'min_answers' parameter of control_accuracy must be an int >= 1\. Got 0 instead\.$"):
+    with pytest.raises(
+        ValueError, match=r"^The 'min_answers' parameter of control_accuracy must be an int >= 1\. Got 0 instead\.$"
+    ):
         control_accuracy(run, min_answers=0)
     with pytest.raises(ValueError, match="Got 2.5 instead"):
         control_accuracy(run, min_answers=2.5)
@@ -74,7 +80,14 @@ def _difficulty_rows():
     # hard: golden "x"; weak annotators k1-k3 say "z" together, strong s4 says "x"
     rows += [("k1", "hard", "z", "x"), ("k2", "hard", "z", "x"), ("k3", "hard", "z", "x"), ("s4", "hard", "x", "x")]
     # weak annotators miss every good task they see
-    rows += [("k1", "g1", "z", "x"), ("k2", "g1", "z", "x"), ("k3", "g2", "y", "x"), ("k1", "g2", "z", "x"), ("k2", "g3", "y", "x"), ("k3", "g3", "z", "x")]
+    rows += [
+        ("k1", "g1", "z", "x"),
+        ("k2", "g1", "z", "x"),
+        ("k3", "g2", "y", "x"),
+        ("k1", "g2", "z", "x"),
+        ("k2", "g3", "y", "x"),
+        ("k3", "g3", "z", "x"),
+    ]
     # split: golden "x" and three different answers
     rows += [("s5", "split", "y", "x"), ("k2", "split", "z", "x"), ("k3", "split", "x", "x")]
     return rows
@@ -83,7 +96,10 @@ def _difficulty_rows():
 def test_control_task_difficulty_flags_a_wrong_golden_not_a_hard_task():
     t = control_task_difficulty(toy_run(_difficulty_rows()))
     # bad: 4 answers, 0 right, all "y"; strong (>= 0.7 on >= 3 other tasks): s1 s2 s3 (4/4 each)
-    assert t.loc["bad", ["answers", "correct", "most_common_count", "strong_answers", "strong_on_most_common", "strong_on_golden"]].tolist() == [4, 0, 4, 3, 3, 0]
+    assert t.loc[
+        "bad",
+        ["answers", "correct", "most_common_count", "strong_answers", "strong_on_most_common", "strong_on_golden"],
+    ].tolist() == [4, 0, 4, 3, 3, 0]
     assert t.loc["bad", "most_common_answer"] == "y" and t.loc["bad", "suspect"]
     # hard: 3 of 4 say "z", but they are weak (k1: 0 of 3 others) and the strong s4 chose golden
     assert t.loc["hard", "most_common_answer"] == "z" and t.loc["hard", "strong_on_golden"] == 1
@@ -119,7 +135,11 @@ def test_demo_wrong_golden_control_tasks(demo_run):
 def test_demo_control_accuracy_matches_the_raw_answers(demo_run):
     a = demo_run.answers
     ctl = a[a["kind"] == "control"]
-    right = (ctl["label"].astype(str) == ctl["golden"].astype(str)).groupby(ctl["worker_id"].astype(str)).agg(["sum", "size"])
+    right = (
+        (ctl["label"].astype(str) == ctl["golden"].astype(str))
+        .groupby(ctl["worker_id"].astype(str))
+        .agg(["sum", "size"])
+    )
     t = control_accuracy(demo_run)
     got = t[t["answers"] > 0]
     assert got["correct"].to_dict() == right["sum"].to_dict()
@@ -129,7 +149,9 @@ def test_demo_control_accuracy_matches_the_raw_answers(demo_run):
 
 def test_accuracy_vs_truth_by_hand():
     truth = pd.Series({"t1": "x", "t2": "y", "t9": "x"})  # t9 has no answers
-    run = toy_run([("w1", "t1", "x", ""), ("w1", "t2", "x", ""), ("w2", "t2", "y", ""), ("w3", "t3", "x", "")], truth=truth)
+    run = toy_run(
+        [("w1", "t1", "x", ""), ("w1", "t2", "x", ""), ("w2", "t2", "y", ""), ("w3", "t3", "x", "")], truth=truth
+    )
     t = accuracy_vs_truth(run)
     # w1: t1 right, t2 wrong -> 1/2; w2: 1/1; w3 answered no task with truth -> not listed
     assert list(t.index) == ["w1", "w2"]
@@ -195,7 +217,9 @@ def test_zheng2017_worker_accuracy(name):
 
 
 @pytest.mark.shared_data
-@pytest.mark.parametrize("name, figures, pooled", [("rte", (0.850, 0.665, 0.950), 0.729), ("temp", (0.900, 0.567, 1.000), 0.734)])
+@pytest.mark.parametrize(
+    "name, figures, pooled", [("rte", (0.850, 0.665, 0.950), 0.729), ("temp", (0.900, 0.567, 1.000), 0.734)]
+)
 def test_snow2008_worker_accuracy(name, figures, pooled):
     run = read_files([shared("snow2008-rte-temp", f"{name}.standardized.csv")])
     t = accuracy_vs_truth(run)

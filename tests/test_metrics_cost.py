@@ -6,6 +6,7 @@ import dataclasses
 
 import pandas as pd
 import pytest
+from toloka_fixtures import write_tsv
 
 from analytics.metrics._base import MetricUnavailable
 from analytics.metrics.cost import (
@@ -18,11 +19,12 @@ from analytics.metrics.cost import (
 )
 from analytics.model import Pricing, build_run, restrictions_frame
 from analytics.sources.toloka_tsv import read_toloka_tsv
-from toloka_fixtures import write_tsv
 
 # the fixture: a1 (w1, APPROVED), a2 (w2, SUBMITTED), a3 (w3, REJECTED); 3 tasks each at 0.030;
 # t3 is a control task. Fee 30 %, at least 0.01 a suite; one bonus of 0.10 to w3.
-BONUS = pd.DataFrame({"worker_id": ["w3"], "amount": [0.10], "reason": ["thanks"], "created_at": [pd.Timestamp("2024-05-02", tz="UTC")]})
+BONUS = pd.DataFrame(
+    {"worker_id": ["w3"], "amount": [0.10], "reason": ["thanks"], "created_at": [pd.Timestamp("2024-05-02", tz="UTC")]}
+)
 PRICING = Pricing(currency="USD", fee_rate=0.3, fee_minimum=0.01, bonuses=BONUS)
 
 
@@ -43,7 +45,9 @@ def test_cost_breakdown_by_hand(tmp_path):
     assert b.cost_per_final_label == pytest.approx(0.21 / 2)
     assert b.reasons == {}
     assert cost_breakdown(fixture_run(tmp_path), final_labels=7).cost_per_final_label == pytest.approx(0.03)
-    with pytest.raises(ValueError, match=r"^The 'final_labels' parameter of cost_breakdown must be an int >= 0\. Got -1 instead\.$"):
+    with pytest.raises(
+        ValueError, match=r"^The 'final_labels' parameter of cost_breakdown must be an int >= 0\. Got -1 instead\.$"
+    ):
         cost_breakdown(fixture_run(tmp_path), final_labels=-1)
 
 
@@ -52,7 +56,19 @@ def test_undefined_unit_costs_are_none_with_a_reason(tmp_path):
     assert b.total is None and b.cost_per_answer is None and b.cost_per_final_label is None
     assert "ASSIGNMENT:reward" in b.reasons["cost_per_answer"]
     # nothing accepted yet (every suite SUBMITTED): no cost per accepted suite
-    run = build_run(pd.DataFrame({"assignment_id": ["a"], "task_id": ["t"], "worker_id": ["w"], "label": ["x"], "status": ["SUBMITTED"], "reward": [0.02]}), file="toy")
+    run = build_run(
+        pd.DataFrame(
+            {
+                "assignment_id": ["a"],
+                "task_id": ["t"],
+                "worker_id": ["w"],
+                "label": ["x"],
+                "status": ["SUBMITTED"],
+                "reward": [0.02],
+            }
+        ),
+        file="toy",
+    )
     b = cost_breakdown(run)
     assert b.total == pytest.approx(0.02) and b.cost_per_accepted_assignment is None
     assert "no accepted task suites" in b.reasons["cost_per_accepted_assignment"]
@@ -88,7 +104,10 @@ def test_spend_on_banned_by_hand(tmp_path):
             "rule": ["fast_responses", "golden_set"],
             "scope": ["PROJECT", "PROJECT"],
             # w2 banned at 11:00:05, before a2 was submitted (11:00:09); w3 after a3 (10:01 UTC)
-            "created_at": [pd.Timestamp("2024-05-01T11:00:05", tz="UTC"), pd.Timestamp("2024-05-01T13:00:00", tz="UTC")],
+            "created_at": [
+                pd.Timestamp("2024-05-01T11:00:05", tz="UTC"),
+                pd.Timestamp("2024-05-01T13:00:00", tz="UTC"),
+            ],
         }
     )
     run = dataclasses.replace(run, restrictions=restrictions_frame(restr))

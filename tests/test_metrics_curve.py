@@ -27,9 +27,12 @@ def toy_run(rows, labels=("x", "y"), truth=None, reward=0.10):
 # overlap 2 everywhere. c1 (golden x): x, y -> a tie, which x (listed first) wins: right.
 # c2 (golden y): y, y -> right. t1: x, x. Full aggregate: c1 x, c2 y, t1 x.
 TOY = [
-    ("w1", "c1", "x", "x"), ("w2", "c1", "y", "x"),
-    ("w1", "c2", "y", "y"), ("w2", "c2", "y", "y"),
-    ("w1", "t1", "x", ""), ("w2", "t1", "x", ""),
+    ("w1", "c1", "x", "x"),
+    ("w2", "c1", "y", "x"),
+    ("w1", "c2", "y", "y"),
+    ("w2", "c2", "y", "y"),
+    ("w1", "t1", "x", ""),
+    ("w2", "t1", "x", ""),
 ]
 
 
@@ -40,7 +43,12 @@ def test_toy_run_by_hand():
     assert cq.max_overlap == cq.typical_overlap == 2 and cq.tasks == 3 and cq.tasks_left_out == 0
     assert list(p.index) == [1, 2, 3, 4]
     assert list(p["basis"]) == [OBSERVED, OBSERVED, PROJECTED, PROJECTED]
-    assert p.loc[1, "tasks"] == 3 and p.loc[1, "answers"] == 3 and p.loc[2, "answers"] == 6 and p.loc[1, "golden_tasks"] == 2
+    assert (
+        p.loc[1, "tasks"] == 3
+        and p.loc[1, "answers"] == 3
+        and p.loc[2, "answers"] == 6
+        and p.loc[1, "golden_tasks"] == 2
+    )
     # k = 1: one answer per task. c2 and t1 are always right/unchanged; c1 is right iff its draw is x.
     rep = cq.per_repeat[cq.per_repeat["overlap"] == 1]
     picked_x = 2 * rep["golden_accuracy"] - 1  # accuracy = (1[x] + 1) / 2
@@ -57,7 +65,11 @@ def test_toy_run_by_hand():
     # no truth: truth columns are NaN with 0 tasks behind them
     assert p.loc[1, "truth_tasks"] == 0 and np.isnan(p.loc[1, "truth_accuracy"])
     # projected rows carry no observed figures
-    assert pd.isna(p.loc[3, "tasks"]) and np.isnan(p.loc[3, "golden_accuracy"]) and np.isnan(p.loc[3, "agreement_with_full"])
+    assert (
+        pd.isna(p.loc[3, "tasks"])
+        and np.isnan(p.loc[3, "golden_accuracy"])
+        and np.isnan(p.loc[3, "agreement_with_full"])
+    )
 
 
 def test_cost_per_label_is_cost_per_answer_times_overlap():
@@ -138,7 +150,15 @@ def test_seed_determinism_and_row_order(demo_run):
     ans = demo_run.answers.sample(frac=1.0, random_state=5).reset_index(drop=True)
     for col in ("assignment_id", "task_id", "worker_id", "pool_id", "label", "golden", "kind", "status"):
         ans[col] = ans[col].astype(object).where(ans[col].notna(), None)
-    shuffled = build_run(ans, file="shuffled", tasks=demo_run.tasks, restrictions=demo_run.restrictions, pricing=demo_run.pricing, meta=demo_run.meta, labels=demo_run.labels)
+    shuffled = build_run(
+        ans,
+        file="shuffled",
+        tasks=demo_run.tasks,
+        restrictions=demo_run.restrictions,
+        pricing=demo_run.pricing,
+        meta=demo_run.meta,
+        labels=demo_run.labels,
+    )
     d = cost_quality_curve(shuffled, repeats=4, seed=11)
     pd.testing.assert_frame_equal(a.points, d.points, check_exact=False, rtol=1e-12)
 
@@ -150,7 +170,10 @@ def test_varying_overlap_uses_the_same_tasks_at_every_k():
     assert (cq.observed["tasks"] == 3).all()
     # t1 has 3 answers (x, x, y): at k = 2 a draw may give x, y (tie -> x) or x, x: always x
     assert cq.points.loc[2, "agreement_with_full"] == 1.0
-    with pytest.raises(ValueError, match=r"^The 'max_overlap' parameter of cost_quality_curve must be an int in \[1, 3\]\. Got 4 instead\.$"):
+    with pytest.raises(
+        ValueError,
+        match=r"^The 'max_overlap' parameter of cost_quality_curve must be an int in \[1, 3\]\. Got 4 instead\.$",
+    ):
         cost_quality_curve(toy_run(rows), max_overlap=4)
     k3 = cost_quality_curve(toy_run(rows), max_overlap=3)
     assert k3.tasks == 1 and k3.points.loc[1, "golden_tasks"] == 0 and np.isnan(k3.points.loc[1, "golden_accuracy"])
@@ -163,7 +186,9 @@ def test_truth_columns():
     assert p.loc[2, "truth_tasks"] == 3
     # at k = 2: c1 -> x (truth y: wrong), c2 right, t1 right
     assert p.loc[2, "truth_accuracy"] == pytest.approx(2 / 3)
-    assert p.loc[2, "truth_accuracy"] == pytest.approx(A.accuracy_vs_truth(toy_run(TOY, truth=truth), A.aggregate(toy_run(TOY, truth=truth), "mv")).accuracy)
+    assert p.loc[2, "truth_accuracy"] == pytest.approx(
+        A.accuracy_vs_truth(toy_run(TOY, truth=truth), A.aggregate(toy_run(TOY, truth=truth), "mv")).accuracy
+    )
 
 
 def test_no_control_tasks_no_model():
@@ -176,14 +201,20 @@ def test_no_control_tasks_no_model():
 
 def test_parameters_are_checked():
     run = toy_run(TOY)
-    with pytest.raises(ValueError, match=r"^The 'method' parameter of cost_quality_curve must be one of mv\. Got 'ds' instead\.$"):
+    with pytest.raises(
+        ValueError, match=r"^The 'method' parameter of cost_quality_curve must be one of mv\. Got 'ds' instead\.$"
+    ):
         cost_quality_curve(run, method="ds")
-    with pytest.raises(ValueError, match=r"^The 'repeats' parameter of cost_quality_curve must be an int >= 1\. Got 0 instead\.$"):
+    with pytest.raises(
+        ValueError, match=r"^The 'repeats' parameter of cost_quality_curve must be an int >= 1\. Got 0 instead\.$"
+    ):
         cost_quality_curve(run, repeats=0)
     with pytest.raises(ValueError, match="'seed' parameter"):
         cost_quality_curve(run, seed=-1)
     exam_only = build_run(
-        pd.DataFrame({"worker_id": ["w"], "task_id": ["e"], "label": ["x"], "golden": ["x"], "kind": ["exam"]}), file="exam", labels=["x", "y"]
+        pd.DataFrame({"worker_id": ["w"], "task_id": ["e"], "label": ["x"], "golden": ["x"], "kind": ["exam"]}),
+        file="exam",
+        labels=["x", "y"],
     )
     with pytest.raises(MetricUnavailable, match="no labeled answers in its labeling pool"):
         cost_quality_curve(exam_only)

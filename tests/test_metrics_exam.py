@@ -19,9 +19,19 @@ EXAM = PoolInfo("p-exam", "exam", "exam", pass_threshold=2 / 3)
 def exam_run(answers: dict[str, dict[str, str]], golden: dict[str, str], threshold=2 / 3, labels=("x", "y", "z")):
     """answers[candidate][item] = label; one suite per candidate."""
     rows = [
-        {"assignment_id": f"a-{w}", "task_id": t, "worker_id": w, "label": lab, "golden": golden[t], "kind": "exam",
-         "pool_id": "p-exam", "submitted_at": f"2024-05-01T10:0{i}:00", "started_at": f"2024-05-01T10:0{i}:00"}
-        for i, (w, items) in enumerate(answers.items()) for t, lab in items.items()
+        {
+            "assignment_id": f"a-{w}",
+            "task_id": t,
+            "worker_id": w,
+            "label": lab,
+            "golden": golden[t],
+            "kind": "exam",
+            "pool_id": "p-exam",
+            "submitted_at": f"2024-05-01T10:0{i}:00",
+            "started_at": f"2024-05-01T10:0{i}:00",
+        }
+        for i, (w, items) in enumerate(answers.items())
+        for t, lab in items.items()
     ]
     meta = RunMeta(pools=(dataclasses.replace(EXAM, pass_threshold=threshold),))
     return build_run(pd.DataFrame(rows), file="toy", meta=meta, labels=list(labels))

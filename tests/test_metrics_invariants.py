@@ -24,7 +24,16 @@ def rebuild(run, answers: pd.DataFrame):
     a = answers.copy()
     for c in ("assignment_id", "task_id", "worker_id", "pool_id", "label", "golden", "kind", "status"):
         a[c] = a[c].astype(object).where(a[c].notna(), None)
-    return build_run(a, file="rebuilt", tasks=run.tasks, restrictions=run.restrictions, pricing=run.pricing, meta=run.meta, truth=run.truth, labels=run.labels)
+    return build_run(
+        a,
+        file="rebuilt",
+        tasks=run.tasks,
+        restrictions=run.restrictions,
+        pricing=run.pricing,
+        meta=run.meta,
+        truth=run.truth,
+        labels=run.labels,
+    )
 
 
 def canonical(x):
@@ -52,9 +61,21 @@ def canonical(x):
 
 def assert_same(a, b, where: str):
     if isinstance(a, pd.DataFrame):
-        pd.testing.assert_frame_equal(a, b, check_dtype=False, check_categorical=False, check_index_type=False, check_column_type=False, rtol=1e-9, atol=1e-12, obj=where)
+        pd.testing.assert_frame_equal(
+            a,
+            b,
+            check_dtype=False,
+            check_categorical=False,
+            check_index_type=False,
+            check_column_type=False,
+            rtol=1e-9,
+            atol=1e-12,
+            obj=where,
+        )
     elif isinstance(a, pd.Series):
-        pd.testing.assert_series_equal(a, b, check_dtype=False, check_categorical=False, check_index_type=False, rtol=1e-9, atol=1e-12, obj=where)
+        pd.testing.assert_series_equal(
+            a, b, check_dtype=False, check_categorical=False, check_index_type=False, rtol=1e-9, atol=1e-12, obj=where
+        )
     elif isinstance(a, dict):
         assert a.keys() == b.keys(), where
         for k in a:

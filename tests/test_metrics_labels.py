@@ -22,8 +22,15 @@ def toy_run(rows, labels=("a", "b", "c")):
 
 
 def test_label_distribution_lists_every_label_with_zeros():
-    run = toy_run([("w1", "t1", "a", "regular"), ("w2", "t1", "a", "regular"), ("w1", "t2", "b", "regular"),
-                   ("w1", "c1", "a", "control"), ("w1", "e1", "b", "exam")])
+    run = toy_run(
+        [
+            ("w1", "t1", "a", "regular"),
+            ("w2", "t1", "a", "regular"),
+            ("w1", "t2", "b", "regular"),
+            ("w1", "c1", "a", "control"),
+            ("w1", "e1", "b", "exam"),
+        ]
+    )
     d = label_distribution(run)
     # regular + control: a a b a -> a 3, b 1, c 0
     assert list(d.index) == ["a", "b", "c"]
@@ -92,7 +99,9 @@ def test_label_the_others_never_use_is_p_zero():
 def test_single_annotator_is_unavailable():
     with pytest.raises(MetricUnavailable, match="single annotator"):
         annotator_label_use(toy_run([("w1", "t1", "a", "regular")]))
-    with pytest.raises(ValueError, match=r"^The 'min_answers' parameter of annotator_label_use must be an int >= 1\. Got -1 instead\.$"):
+    with pytest.raises(
+        ValueError, match=r"^The 'min_answers' parameter of annotator_label_use must be an int >= 1\. Got -1 instead\.$"
+    ):
         annotator_label_use(toy_run(_use_rows()), min_answers=-1)
 
 

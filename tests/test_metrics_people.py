@@ -34,18 +34,51 @@ def toy_run():
     rows = []
     for w, pool, a, minute, secs, answers in SUITES:
         for task, label, golden in answers:
-            rows.append({
-                "assignment_id": a, "worker_id": w, "pool_id": pool, "task_id": task, "label": label, "golden": golden,
-                "kind": "exam" if pool == "pe" else ("control" if golden else "regular"),
-                "started_at": at(minute), "submitted_at": at(minute, secs), "status": "ACCEPTED", "reward": 0.01,
-            })
-    restrictions = pd.DataFrame([
-        {"worker_id": "w2", "pool_id": "pm", "rule": "golden_set", "reason": "control", "scope": "PROJECT", "created_at": at(6, 10)},
-        {"worker_id": "w4", "pool_id": "pm", "rule": None, "reason": "manual ban", "scope": "PROJECT", "created_at": at(9)},
-    ])
+            rows.append(
+                {
+                    "assignment_id": a,
+                    "worker_id": w,
+                    "pool_id": pool,
+                    "task_id": task,
+                    "label": label,
+                    "golden": golden,
+                    "kind": "exam" if pool == "pe" else ("control" if golden else "regular"),
+                    "started_at": at(minute),
+                    "submitted_at": at(minute, secs),
+                    "status": "ACCEPTED",
+                    "reward": 0.01,
+                }
+            )
+    restrictions = pd.DataFrame(
+        [
+            {
+                "worker_id": "w2",
+                "pool_id": "pm",
+                "rule": "golden_set",
+                "reason": "control",
+                "scope": "PROJECT",
+                "created_at": at(6, 10),
+            },
+            {
+                "worker_id": "w4",
+                "pool_id": "pm",
+                "rule": None,
+                "reason": "manual ban",
+                "scope": "PROJECT",
+                "created_at": at(9),
+            },
+        ]
+    )
     meta = RunMeta(pools=(PoolInfo("pe", kind="exam", pass_threshold=0.5), PoolInfo("pm", kind="main", rules=(GOLD,))))
-    tasks = pd.DataFrame({"task_id": ["t1", "t2", "t3"], "image": ["https://x.invalid/1.jpg", "https://x.invalid/2.jpg", "https://x.invalid/3.jpg"]})
-    return build_run(pd.DataFrame(rows), file="toy", meta=meta, labels=["x", "y"], restrictions=restrictions, tasks=tasks)
+    tasks = pd.DataFrame(
+        {
+            "task_id": ["t1", "t2", "t3"],
+            "image": ["https://x.invalid/1.jpg", "https://x.invalid/2.jpg", "https://x.invalid/3.jpg"],
+        }
+    )
+    return build_run(
+        pd.DataFrame(rows), file="toy", meta=meta, labels=["x", "y"], restrictions=restrictions, tasks=tasks
+    )
 
 
 @pytest.fixture(scope="module")
@@ -97,9 +130,27 @@ def test_annotator_table_takes_precomputed_figures_and_notes_missing_ones(run):
 def test_attach_decisions_keeps_the_latest(run):
     decisions = pd.DataFrame(
         [
-            {"worker_id": "w2", "decision": "uphold", "reviewer": "ann", "note": "", "decided_at": "2024-05-02T10:00:00Z"},
-            {"worker_id": "w4", "decision": "needs more evidence", "reviewer": "bob", "note": "", "decided_at": "2024-05-02T11:00:00Z"},
-            {"worker_id": "w2", "decision": "overturn", "reviewer": "cyd", "note": "x", "decided_at": "2024-05-02T12:00:00Z"},
+            {
+                "worker_id": "w2",
+                "decision": "uphold",
+                "reviewer": "ann",
+                "note": "",
+                "decided_at": "2024-05-02T10:00:00Z",
+            },
+            {
+                "worker_id": "w4",
+                "decision": "needs more evidence",
+                "reviewer": "bob",
+                "note": "",
+                "decided_at": "2024-05-02T11:00:00Z",
+            },
+            {
+                "worker_id": "w2",
+                "decision": "overturn",
+                "reviewer": "cyd",
+                "note": "x",
+                "decided_at": "2024-05-02T12:00:00Z",
+            },
         ]
     )
     t = people.attach_decisions(people.annotator_table(run), decisions)
@@ -129,10 +180,21 @@ def test_annotator_answers_by_hand(run):
     assert a["check"].tolist() == ["right", "wrong", "wrong", "", "", "wrong", ""]
     assert a["correct"].tolist()[:3] == [True, False, False] and pd.isna(a["correct"].iloc[3])
     assert a["seconds_per_task"].tolist() == pytest.approx([4, 4, 10, 10, 10, 5, 5])
-    assert a["mv_label"].astype(object).where(a["mv_label"].notna(), None).tolist() == [None, None, "x", "x", "y", "x", "y"]
+    assert a["mv_label"].astype(object).where(a["mv_label"].notna(), None).tolist() == [
+        None,
+        None,
+        "x",
+        "x",
+        "y",
+        "x",
+        "y",
+    ]
     assert a["mv_confidence"].iloc[2] == pytest.approx(0.5) and a["mv_confidence"].iloc[3] == pytest.approx(2 / 3)
     assert a["input_image"].tolist()[3] == "https://x.invalid/1.jpg" and pd.isna(a["input_image"].iloc[0])
-    with pytest.raises(ValueError, match="The 'worker_id' parameter of annotator_answers must be an annotator of this run. Got 'nobody' instead."):
+    with pytest.raises(
+        ValueError,
+        match="The 'worker_id' parameter of annotator_answers must be an annotator of this run. Got 'nobody' instead.",
+    ):
         people.annotator_answers(run, "nobody")
 
 
@@ -224,8 +286,21 @@ def test_annotator_answers_sort_by_text_whatever_the_category_order():
     # readers of large files keep categories in order of appearance, not in text order
     rows = []
     for task in ("t3", "t1", "t2"):
-        rows.append({"assignment_id": "s1", "worker_id": "w1", "pool_id": "pm", "task_id": task, "label": "x", "golden": None,
-                     "kind": "regular", "started_at": at(0), "submitted_at": at(1), "status": "ACCEPTED", "reward": 0.01})
+        rows.append(
+            {
+                "assignment_id": "s1",
+                "worker_id": "w1",
+                "pool_id": "pm",
+                "task_id": task,
+                "label": "x",
+                "golden": None,
+                "kind": "regular",
+                "started_at": at(0),
+                "submitted_at": at(1),
+                "status": "ACCEPTED",
+                "reward": 0.01,
+            }
+        )
     frame = pd.DataFrame(rows)
     frame["task_id"] = pd.Categorical(frame["task_id"], categories=["t3", "t1", "t2"])
     run = build_run(frame, file="toy", labels=["x", "y"])
@@ -239,13 +314,19 @@ def test_pool_completion_by_hand(run):
     comp = progress.pool_completion(run)
     assert list(comp.index) == ["pe", "pm"]
     # pm: tasks t1 t2 t3 c1 c2 = 5 distinct, 13 labeled answers in ACCEPTED suites; no overlap recorded
-    assert comp.loc["pm", "tasks"] == 5 and comp.loc["pm", "submitted_answers"] == 13 and comp.loc["pm", "accepted_answers"] == 13
+    assert (
+        comp.loc["pm", "tasks"] == 5
+        and comp.loc["pm", "submitted_answers"] == 13
+        and comp.loc["pm", "accepted_answers"] == 13
+    )
     assert comp.loc["pe", "tasks"] == 2 and comp.loc["pe", "submitted_answers"] == 6
     assert pd.isna(comp.loc["pe", "expected_answers"]) and pd.isna(comp.loc["pe", "done"])
 
 
 def test_annotator_table_is_sorted_by_id_whatever_the_category_order():
-    frame = pd.DataFrame([("w2", "t1", "x"), ("w1", "t1", "y"), ("w3", "t2", "x")], columns=["worker_id", "task_id", "label"])
+    frame = pd.DataFrame(
+        [("w2", "t1", "x"), ("w1", "t1", "y"), ("w3", "t2", "x")], columns=["worker_id", "task_id", "label"]
+    )
     frame["worker_id"] = pd.Categorical(frame["worker_id"], categories=["w2", "w3", "w1"])
     frame["kind"] = "regular"
     run = build_run(frame, file="toy", labels=["x", "y"])

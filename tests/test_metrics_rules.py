@@ -26,21 +26,50 @@ def submitted(minute: int, secs: float) -> pd.Timestamp:
 # (worker, assignment, start minute, seconds, control answer right?, status)
 SUITES = [
     # w1: control right, wrong, wrong -> 1 of 3 = 33 % < 50 % after a3; a4, a5 come after the ban
-    ("w1", "a1", 0, 60, True, "ACCEPTED"), ("w1", "a2", 2, 60, False, "ACCEPTED"), ("w1", "a3", 4, 60, False, "ACCEPTED"),
-    ("w1", "a4", 6, 60, False, "ACCEPTED"), ("w1", "a5", 8, 60, True, "ACCEPTED"),
+    ("w1", "a1", 0, 60, True, "ACCEPTED"),
+    ("w1", "a2", 2, 60, False, "ACCEPTED"),
+    ("w1", "a3", 4, 60, False, "ACCEPTED"),
+    ("w1", "a4", 6, 60, False, "ACCEPTED"),
+    ("w1", "a5", 8, 60, True, "ACCEPTED"),
     # w2: 10 s, 60 s, 12 s -> 2 fast of the last 3 after b3; b4 after it was rejected (not paid)
-    ("w2", "b1", 0, 10, True, "ACCEPTED"), ("w2", "b2", 2, 60, True, "ACCEPTED"), ("w2", "b3", 4, 12, True, "ACCEPTED"),
+    ("w2", "b1", 0, 10, True, "ACCEPTED"),
+    ("w2", "b2", 2, 60, True, "ACCEPTED"),
+    ("w2", "b3", 4, 12, True, "ACCEPTED"),
     ("w2", "b4", 6, 60, True, "REJECTED"),
     # w3: both rules fire after c3 (2 fast of 3; 0 of 3 right): the rule listed first names it
-    ("w3", "c1", 0, 60, False, "ACCEPTED"), ("w3", "c2", 2, 10, False, "ACCEPTED"), ("w3", "c3", 4, 10, False, "ACCEPTED"),
+    ("w3", "c1", 0, 60, False, "ACCEPTED"),
+    ("w3", "c2", 2, 10, False, "ACCEPTED"),
+    ("w3", "c3", 4, 10, False, "ACCEPTED"),
     # w4: slow and right: never banned, yet a restriction was recorded
-    ("w4", "d1", 0, 60, True, "ACCEPTED"), ("w4", "d2", 2, 60, True, "ACCEPTED"),
+    ("w4", "d1", 0, 60, True, "ACCEPTED"),
+    ("w4", "d2", 2, 60, True, "ACCEPTED"),
 ]
 RECORDED = [
-    {"worker_id": "w1", "pool_id": "p1", "rule": "golden_set", "reason": "control", "scope": "PROJECT", "created_at": submitted(4, 60.5)},
+    {
+        "worker_id": "w1",
+        "pool_id": "p1",
+        "rule": "golden_set",
+        "reason": "control",
+        "scope": "PROJECT",
+        "created_at": submitted(4, 60.5),
+    },
     # recorded after w2's next suite (b4, submitted at 6 min 60 s): late, so it does not agree
-    {"worker_id": "w2", "pool_id": "p1", "rule": "fast_responses", "reason": "fast", "scope": "PROJECT", "created_at": submitted(9, 0)},
-    {"worker_id": "w4", "pool_id": "p1", "rule": "golden_set", "reason": "manual", "scope": "PROJECT", "created_at": submitted(3, 0)},
+    {
+        "worker_id": "w2",
+        "pool_id": "p1",
+        "rule": "fast_responses",
+        "reason": "fast",
+        "scope": "PROJECT",
+        "created_at": submitted(9, 0),
+    },
+    {
+        "worker_id": "w4",
+        "pool_id": "p1",
+        "rule": "golden_set",
+        "reason": "manual",
+        "scope": "PROJECT",
+        "created_at": submitted(3, 0),
+    },
 ]
 
 
@@ -48,12 +77,27 @@ def rules_run(rules=(FAST, GOLD), recorded=RECORDED, suites=SUITES):
     rows = []
     for w, a, minute, secs, right, status in suites:
         start = T0 + pd.Timedelta(minutes=minute)
-        common = {"assignment_id": a, "worker_id": w, "pool_id": "p1", "started_at": start, "submitted_at": start + pd.Timedelta(seconds=secs), "status": status, "reward": REWARD}
+        common = {
+            "assignment_id": a,
+            "worker_id": w,
+            "pool_id": "p1",
+            "started_at": start,
+            "submitted_at": start + pd.Timedelta(seconds=secs),
+            "status": status,
+            "reward": REWARD,
+        }
         rows.append({**common, "task_id": f"{a}-r", "label": "x", "golden": None})
         rows.append({**common, "task_id": f"ctl-{a}", "label": "x" if right else "y", "golden": "x"})
     meta = RunMeta(pools=(PoolInfo("p1", kind="main", rules=tuple(rules)),))
     pricing = Pricing(fee_rate=FEE_RATE, fee_minimum=FEE_MIN)
-    return build_run(pd.DataFrame(rows), file="toy", meta=meta, pricing=pricing, labels=["x", "y"], restrictions=pd.DataFrame(recorded))
+    return build_run(
+        pd.DataFrame(rows),
+        file="toy",
+        meta=meta,
+        pricing=pricing,
+        labels=["x", "y"],
+        restrictions=pd.DataFrame(recorded),
+    )
 
 
 def test_replay_by_hand():
@@ -132,7 +176,10 @@ def test_demo_replay_reproduces_the_recorded_restrictions(demo_run):
     assert (r["suites_after"] == 0).all() and (r["spend_after"] == 0).all()
     # the evidence carries the same numbers as the platform's reason
     for ev, reason in zip(r["evidence"], rec["reason"]):
-        assert re.match(r"\D*(\d+) of the last (\d+)", ev).groups() == re.match(r"\D*(\d+) of the last (\d+)", reason).groups()
+        assert (
+            re.match(r"\D*(\d+) of the last (\d+)", ev).groups()
+            == re.match(r"\D*(\d+) of the last (\d+)", reason).groups()
+        )
 
 
 def test_demo_ban_evidence_shows_the_control_answers(demo_run):
@@ -145,7 +192,7 @@ def test_demo_ban_evidence_shows_the_control_answers(demo_run):
     mine = a[(a["worker_id"] == w) & (a["kind"] == "control")].sort_values("submitted_at")
     right = (mine["label"].astype(str) == mine["golden"].astype(str)).to_numpy()
     assert len(window) == min(len(mine), 10)
-    assert window["correct"].sum() == right[-len(window):].sum()
+    assert window["correct"].sum() == right[-len(window) :].sum()
     assert 100 * window["correct"].mean() < 50
     assert not e.suites["after_ban"].any()
 
@@ -198,7 +245,9 @@ def test_a_whole_history_differs_from_a_short_window():
     # w5: fast, slow, slow, slow, fast: 2 fast in all 5 suites, never 2 in any 3 in a row
     suites = SUITES + [("w5", f"e{i}", 2 * i, secs, True, "ACCEPTED") for i, secs in enumerate((10, 60, 60, 60, 11))]
     short = replay_rules(rules_run(rules=(FAST,), recorded=[], suites=suites)).set_index("worker_id")
-    whole = replay_rules(rules_run(rules=({**FAST, "history_size": None},), recorded=[], suites=suites)).set_index("worker_id")
+    whole = replay_rules(rules_run(rules=({**FAST, "history_size": None},), recorded=[], suites=suites)).set_index(
+        "worker_id"
+    )
     assert "w5" not in short.index
     assert whole.loc["w5", "at"] == submitted(8, 11) and whole.loc["w5", "suites_before"] == 5
 

@@ -7,14 +7,14 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import shared
+from toloka_fixtures import write_tsv
 
 from analytics.metrics._base import MetricUnavailable
 from analytics.metrics.speed import assignment_speed, fast_responders, worker_speed
 from analytics.model import PoolInfo, RunMeta, build_run
 from analytics.sources import read_files
 from analytics.sources.toloka_tsv import read_toloka_tsv
-from conftest import shared
-from toloka_fixtures import write_tsv
 
 T0 = pd.Timestamp("2024-05-01T10:00:00", tz="UTC")
 
@@ -25,8 +25,18 @@ def suites_run(spec, rules=(), pool_kind="main", status="ACCEPTED"):
     for w, a, minute, secs, n in spec:
         start = T0 + pd.Timedelta(minutes=minute)
         for i in range(n):
-            rows.append({"assignment_id": a, "task_id": f"{a}-t{i}", "worker_id": w, "label": "x", "pool_id": "p1",
-                         "started_at": start, "submitted_at": start + pd.Timedelta(seconds=secs), "status": status})
+            rows.append(
+                {
+                    "assignment_id": a,
+                    "task_id": f"{a}-t{i}",
+                    "worker_id": w,
+                    "label": "x",
+                    "pool_id": "p1",
+                    "started_at": start,
+                    "submitted_at": start + pd.Timedelta(seconds=secs),
+                    "status": status,
+                }
+            )
     meta = RunMeta(pools=(PoolInfo("p1", kind=pool_kind, rules=tuple(rules)),))
     return build_run(pd.DataFrame(rows), file="toy", meta=meta)
 
@@ -41,7 +51,9 @@ def test_assignment_and_worker_speed_by_hand(tmp_path):
     assert t["tasks"].tolist() == [3, 3, 3]
     assert t.loc["a3", "submitted_at"] == pd.Timestamp("2024-05-01T10:01:00", tz="UTC")
     assert t["worker_id"].tolist() == ["w1", "w2", "w3"]
-    w = worker_speed(suites_run([("w1", "a", 0, 20, 2), ("w1", "b", 5, 60, 3), ("w1", "c", 9, 40, 4), ("w2", "d", 0, 7, 1)]))
+    w = worker_speed(
+        suites_run([("w1", "a", 0, 20, 2), ("w1", "b", 5, 60, 3), ("w1", "c", 9, 40, 4), ("w2", "d", 0, 7, 1)])
+    )
     # w1: 10, 20, 10 s per task -> median 10; suites 20, 60, 40 -> median 40
     assert w.loc["w1"].tolist() == [3, 9, 10.0, 40.0, 120.0]
     assert w.loc["w2", "median_seconds_per_task"] == 7.0
@@ -58,7 +70,10 @@ def test_missing_times_name_the_field(tmp_path):
         worker_speed(no_start)
     assert err.value.missing_field == "ASSIGNMENT:started"
     # times, but no suites (a long table with per-answer times)
-    long = build_run(pd.DataFrame({"task_id": ["t"], "worker_id": ["w"], "label": ["x"], "started_at": [T0], "submitted_at": [T0]}), file="toy")
+    long = build_run(
+        pd.DataFrame({"task_id": ["t"], "worker_id": ["w"], "label": ["x"], "started_at": [T0], "submitted_at": [T0]}),
+        file="toy",
+    )
     with pytest.raises(MetricUnavailable) as err:
         fast_responders(long)
     assert err.value.missing_field == "ASSIGNMENT:assignment_id"
@@ -82,9 +97,16 @@ def test_skipped_suites_have_no_duration():
 def test_fast_responders_window_by_hand():
     spec = [
         # w1: 40 s, 10 s (fast), 50 s, 12 s (fast): 2 fast among the last 3 at the 4th suite
-        ("w1", "a1", 0, 40, 2), ("w1", "a2", 5, 10, 2), ("w1", "a3", 10, 50, 2), ("w1", "a4", 15, 12, 2),
+        ("w1", "a1", 0, 40, 2),
+        ("w1", "a2", 5, 10, 2),
+        ("w1", "a3", 10, 50, 2),
+        ("w1", "a4", 15, 12, 2),
         # w2: two fast suites, but 4 slow ones between them: never 2 in a window of 3
-        ("w2", "b1", 0, 5, 2), ("w2", "b2", 5, 30, 2), ("w2", "b3", 10, 30, 2), ("w2", "b4", 15, 30, 2), ("w2", "b5", 20, 9, 2),
+        ("w2", "b1", 0, 5, 2),
+        ("w2", "b2", 5, 30, 2),
+        ("w2", "b3", 10, 30, 2),
+        ("w2", "b4", 15, 30, 2),
+        ("w2", "b5", 20, 9, 2),
         # w3: slow
         ("w3", "c1", 0, 100, 2),
     ]
@@ -111,10 +133,18 @@ def test_fast_responders_defaults_come_from_the_pool_rule():
     assert f["worker_id"].tolist() == ["w1"] and "under 30 s" in f.loc[0, "evidence"]
     # a rule without history_size (Toloka: the whole history) counts every suite: w2's 2 fast of 5
     whole = {"type": "fast_responses", "history_size": None, "count": 2, "fast_submit_threshold_seconds": 15}
-    spec2 = [("w2", "b1", 0, 5, 2), ("w2", "b2", 5, 30, 2), ("w2", "b3", 10, 30, 2), ("w2", "b4", 15, 30, 2), ("w2", "b5", 20, 9, 2)]
+    spec2 = [
+        ("w2", "b1", 0, 5, 2),
+        ("w2", "b2", 5, 30, 2),
+        ("w2", "b3", 10, 30, 2),
+        ("w2", "b4", 15, 30, 2),
+        ("w2", "b5", 20, 9, 2),
+    ]
     g = fast_responders(suites_run(spec2, rules=[whole]))
     assert g["worker_id"].tolist() == ["w2"] and (g.loc[0, "fast_suites"], g.loc[0, "suites_considered"]) == (2, 5)
-    with pytest.raises(ValueError, match=r"^The 'history_size' parameter of fast_responders must be an int >= 1\. Got 0 instead\.$"):
+    with pytest.raises(
+        ValueError, match=r"^The 'history_size' parameter of fast_responders must be an int >= 1\. Got 0 instead\.$"
+    ):
         fast_responders(suites_run(spec), history_size=0)
     with pytest.raises(ValueError, match="'count' parameter of fast_responders"):
         fast_responders(suites_run(spec), history_size=2, count=3)
@@ -149,7 +179,7 @@ def test_window_min_against_a_direct_loop():
     group_start = np.repeat([0, 120, 121, 400], [120, 1, 279, 100])
     for h in (1, 2, 5, 64, 1000):
         first = np.maximum(group_start, np.arange(500) - h + 1)
-        expected = [values[f:i + 1].min() for i, f in enumerate(first)]
+        expected = [values[f : i + 1].min() for i, f in enumerate(first)]
         assert np.array_equal(window_min(values, first), expected)
 
 

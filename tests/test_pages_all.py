@@ -8,12 +8,12 @@ prices, no control tasks, repeated answers, ground truth only).
 from __future__ import annotations
 
 import pytest
+from conftest import shared
+from pages_util import open_page
 
 from analytics.sources import ReadOptions, read_files
 from analytics.sources.workspace import Workspace
-from conftest import shared
 from dashboard.nav import PAGES_DIR, SPECS
-from pages_util import open_page
 
 PAGES = [s.file for s in SPECS if (PAGES_DIR / s.file).exists()]
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from pages_util import open_page, texts
 
 from dashboard import widgets
-from pages_util import open_page, texts
 
 
 @pytest.fixture
@@ -42,7 +42,10 @@ def test_tables_send_only_their_rows(demo_workspace, demo_run, demo_versions, pa
     of categories (a page of 50 answers would otherwise carry every task id of the run)."""
     v = next(v for v in demo_versions if v.version == "1.1.0")
     busiest = demo_run.answers["worker_id"].value_counts().index[0]
-    params = {"annotator.py": {"annotator": busiest}, "task.py": {"task": str(demo_run.answers["task_id"].iloc[0])}}.get(page, {})
+    params = {
+        "annotator.py": {"annotator": busiest},
+        "task.py": {"task": str(demo_run.answers["task_id"].iloc[0])},
+    }.get(page, {})
     at = open_page(demo_workspace.root, page, version=v.id, **params)
     assert not at.exception
     assert len(at.dataframe) > 0

@@ -12,12 +12,12 @@ import shutil
 
 import pandas as pd
 import pytest
+from pages_util import download, downloads, frame_with, open_page, ran, texts  # noqa: F401 (downloads: a fixture)
 
 from analytics.metrics import aggregation, control, exam, people
 from analytics.model import build_run
 from analytics.sources.workspace import Workspace
 from dashboard import widgets
-from pages_util import download, downloads, frame_with, open_page, ran, texts  # noqa: F401 (downloads: a fixture)
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +58,9 @@ def test_exam_page_shows_the_trap_item_with_its_pass_rate(ws, v11, run11):
     # the trap stands out: a warning naming it, its counts, interval and reading
     warning = " ".join(str(w.value) for w in at.warning)
     assert trap in warning
-    assert widgets.rate_with_counts(row["correct"], row["answers"], row["ci_low"], row["ci_high"], "candidates") in warning
+    assert (
+        widgets.rate_with_counts(row["correct"], row["answers"], row["ci_low"], row["ci_high"], "candidates") in warning
+    )
     assert "trap" in warning and f"Discrimination {row['discrimination']:.2f}" in warning
     assert not at.error  # no item in the demo looks broken
     # the counts table is the metric, verdicts and low flags included
@@ -99,7 +101,9 @@ def test_exam_unknown_item_says_so(ws, v11):
 
 def test_exam_without_exam_answers_explains(tmp_path):
     ws = Workspace(tmp_path / "ws")
-    frame = pd.DataFrame({"worker_id": ["a", "b", "a", "b"], "task_id": ["t1", "t1", "t2", "t2"], "label": ["x", "y", "x", "x"]})
+    frame = pd.DataFrame(
+        {"worker_id": ["a", "b", "a", "b"], "task_id": ["t1", "t1", "t2", "t2"], "label": ["x", "y", "x", "x"]}
+    )
     v = ws.add_version(build_run(frame, file="toy", labels=["x", "y"]), name="no-exam", version="1.0.0")
     at = ran(open_page(ws.root, "exam.py", version=v.id))
     assert "no exam answers" in texts(at)
@@ -206,7 +210,10 @@ def test_annotator_deep_link_numbers(ws, v11, run11):
     assert f"Answers: {len(mine):,}" in page
     ctl = control.control_accuracy(run11).loc[w]
     assert f"Control accuracy: {widgets.pct(ctl['accuracy'])}" in page
-    assert widgets.rate_with_counts(ctl["correct"], ctl["answers"], ctl["ci_low"], ctl["ci_high"], "control answers") in page
+    assert (
+        widgets.rate_with_counts(ctl["correct"], ctl["answers"], ctl["ci_low"], ctl["ci_high"], "control answers")
+        in page
+    )
     table = people.annotator_table(run11).loc[w]
     assert f"Agreement with MV: {widgets.pct(table['agreement'])}" in page
     assert f"Median s/task: {table['median_seconds_per_task']:.1f} s" in page
@@ -256,7 +263,9 @@ def test_task_deep_link_numbers(ws, v11, run11):
     assert votes["label"].astype(str).tolist() == expected["label"].astype(str).tolist()
     assert votes["confidence"].tolist() == pytest.approx(expected["confidence"].tolist())
     answers = frame_with(at, "annotator")
-    assert sorted(answers["annotator"]) == sorted(f"/annotator?version={v11.id}&annotator={w}" for w in mine["worker_id"].astype(str))
+    assert sorted(answers["annotator"]) == sorted(
+        f"/annotator?version={v11.id}&annotator={w}" for w in mine["worker_id"].astype(str)
+    )
     # the image input: its URL as text (st.code) whatever the image does
     url = run11.tasks.loc[tid, "image"]
     assert url in [c.value for c in at.code]
@@ -265,8 +274,14 @@ def test_task_deep_link_numbers(ws, v11, run11):
 def test_task_inputs_are_text_never_markup(tmp_path):
     """Inputs and ids typed by people are shown as text: no Markdown or HTML comes out of them."""
     ws = Workspace(tmp_path / "ws")
-    evil = '<img src=x onerror=alert(1)> [click](javascript:alert(1)) **bold**'
-    frame = pd.DataFrame({"worker_id": ["w_*1*", "w2", "w_*1*", "w2"], "task_id": ["t[1]", "t[1]", "t2", "t2"], "label": ["x", "y", "x", "x"]})
+    evil = "<img src=x onerror=alert(1)> [click](javascript:alert(1)) **bold**"
+    frame = pd.DataFrame(
+        {
+            "worker_id": ["w_*1*", "w2", "w_*1*", "w2"],
+            "task_id": ["t[1]", "t[1]", "t2", "t2"],
+            "label": ["x", "y", "x", "x"],
+        }
+    )
     tasks = pd.DataFrame({"task_id": ["t[1]", "t2"], "text": [evil, "plain"]})
     v = ws.add_version(build_run(frame, file="toy", labels=["x", "y"], tasks=tasks), name="evil", version="1.0.0")
     at = ran(open_page(ws.root, "task.py", version=v.id, task="t[1]"))
@@ -301,7 +316,12 @@ def test_every_people_page_on_every_demo_version(ws):
         a = run.answers
         w = str(a["worker_id"].value_counts().index[-1])  # the least active annotator
         t = str(a.loc[a["kind"] == "exam", "task_id"].iloc[0])
-        for page, params in [("exam.py", {}), ("annotators.py", {}), ("annotator.py", {"annotator": w}), ("task.py", {"task": t})]:
+        for page, params in [
+            ("exam.py", {}),
+            ("annotators.py", {}),
+            ("annotator.py", {"annotator": w}),
+            ("task.py", {"task": t}),
+        ]:
             at = open_page(ws.root, page, version=v.id, **params)
             assert not at.exception, (v.label, page, [e.value for e in at.exception])
             assert not at.error, (v.label, page, [e.value for e in at.error])
@@ -330,7 +350,15 @@ def test_task_votes_caption_counts_what_the_aggregators_count(ws, v11, run11):
     assert len(rejected), "the reviewed demo version has rejected suites"
     task = str(rejected["task_id"].iloc[0])
     at = ran(open_page(ws.root, "task.py", version=v11.id, task=task))
-    mine = a[(a["task_id"] == task) & a["kind"].isin(["regular", "control"]) & a["label"].notna() & (a["status"] != "REJECTED")]
+    mine = a[
+        (a["task_id"] == task)
+        & a["kind"].isin(["regular", "control"])
+        & a["label"].notna()
+        & (a["status"] != "REJECTED")
+    ]
     counts = mine["label"].astype(str).value_counts()
-    expected = " · ".join(f"{widgets.md_escape(lab)} {int(counts.get(lab, 0)):,}" for lab in run11.labels) + f" (of {len(mine):,})"
+    expected = (
+        " · ".join(f"{widgets.md_escape(lab)} {int(counts.get(lab, 0)):,}" for lab in run11.labels)
+        + f" (of {len(mine):,})"
+    )
     assert expected in texts(at)

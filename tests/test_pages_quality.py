@@ -10,21 +10,20 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import pandas as pd
 import pytest
-from streamlit.testing.v1 import AppTest
-
 import toloka_payloads as P
+from pages_util import download, downloads, frame_with, ok, open_page, texts  # noqa: F401 (downloads: a fixture)
+from streamlit.testing.v1 import AppTest
+from toloka_stub import TolokaStub
+
 from analytics.metrics import aggregation as A
 from analytics.metrics import agreement, cost, labels, progress
 from analytics.metrics.curve import cost_quality_curve
 from analytics.report import headline_figures
 from analytics.sources.workspace import Workspace
 from dashboard import widgets
-from pages_util import download, downloads, frame_with, ok, open_page, texts  # noqa: F401 (downloads: a fixture)
-from toloka_stub import TolokaStub
 
 MY_PAGES = ["agreement.py", "labels.py", "cost.py", "live.py"]
 
@@ -54,7 +53,9 @@ def test_agreement_page_shows_the_metrics(demo_workspace, demo_versions):
         # least-agreed tasks: first page of the sorted item agreement, with links to Task detail
         items = agreement.item_agreement(run)
         least = frame_with(at, "entropy_bits")
-        expected = items[items["answers"] >= 2].sort_values(["agreement", "entropy_bits", "answers"], ascending=[True, False, False], kind="stable")
+        expected = items[items["answers"] >= 2].sort_values(
+            ["agreement", "entropy_bits", "answers"], ascending=[True, False, False], kind="stable"
+        )
         assert list(least["task"]) == list(expected.index[: len(least)])
         assert least["open"].iloc[0] == f"/task?version={v.id}&task={least['task'].iloc[0]}"
         # aggregators: accuracy vs golden of each fast method, with counts and interval
@@ -119,12 +120,17 @@ def test_labels_page_shows_the_distributions(demo_workspace, demo_versions):
         assert dist["tasks"].to_dict() == agg["count"].to_dict()
         assert dist["share of tasks"].to_numpy() == pytest.approx(agg["share"].to_numpy())
         m = metrics(at)
-        assert m["Answers counted"] == f"{int(raw['count'].sum()):,}" and m["Aggregated tasks"] == f"{int(agg['count'].sum()):,}"
+        assert (
+            m["Answers counted"] == f"{int(raw['count'].sum()):,}"
+            and m["Aggregated tasks"] == f"{int(agg['count'].sum()):,}"
+        )
         use = labels.annotator_label_use(run)
         assert m["Over-use a label"] == f"{int(use.annotators['flagged'].sum()):,}"
         assert m["Tested"] == f"{int(use.annotators['p_value'].notna().sum()):,}"
         flagged_shown = frame_with(at, "over_used_label")
-        assert set(flagged_shown.loc[flagged_shown["flagged"], "worker_id"]) <= set(use.annotators.index[use.annotators["flagged"]])
+        assert set(flagged_shown.loc[flagged_shown["flagged"], "worker_id"]) <= set(
+            use.annotators.index[use.annotators["flagged"]]
+        )
         # side by side with the parent (or the last other version): compare_distributions
         others = [o for o in demo_versions if o.id != v.id]
         other = next((o for o in others if o.id in v.parents), others[-1])
@@ -143,8 +149,12 @@ def test_labels_compare_link_and_aggregated_basis(demo_workspace, demo_versions)
     assert at.selectbox(key="compare_pick").value == first.id
     at.radio(key="compare_basis").set_value("aggregated").run()
     ok(at)
-    a = labels.distribution_of(A.aggregate(demo_workspace.open_run(v.id), "mv").labels["label"], ["solid", "liquid", "other"])
-    b = labels.distribution_of(A.aggregate(demo_workspace.open_run(first.id), "mv").labels["label"], ["solid", "liquid", "other"])
+    a = labels.distribution_of(
+        A.aggregate(demo_workspace.open_run(v.id), "mv").labels["label"], ["solid", "liquid", "other"]
+    )
+    b = labels.distribution_of(
+        A.aggregate(demo_workspace.open_run(first.id), "mv").labels["label"], ["solid", "liquid", "other"]
+    )
     table = frame_with(at, "B − A (pp)").set_index("label")
     assert table["A tasks"].to_dict() == a["count"].to_dict() and table["B tasks"].to_dict() == b["count"].to_dict()
     bad = open_page(demo_workspace.root, "labels.py", version=v.id, compare="ffffffff")
@@ -158,7 +168,9 @@ def test_labels_compare_link_and_aggregated_basis(demo_workspace, demo_versions)
 
 def test_cost_page_shows_the_breakdown_and_exports_its_tables(demo_workspace, demo_versions, downloads):
     # per version: every version of the workspace, opened on its own (the same table on each page)
-    all_versions = cost.compare_versions_cost({f"{o.label} · {o.id[:8]}": demo_workspace.open_run(o.id) for o in demo_versions})
+    all_versions = cost.compare_versions_cost(
+        {f"{o.label} · {o.id[:8]}": demo_workspace.open_run(o.id) for o in demo_versions}
+    )
     for v in demo_versions:
         run = demo_workspace.open_run(v.id)
         at = open_page(demo_workspace.root, "cost.py", version=v.id)
@@ -172,7 +184,11 @@ def test_cost_page_shows_the_breakdown_and_exports_its_tables(demo_workspace, de
         assert m["Cost per accepted suite"] == widgets.money(b.cost_per_accepted_assignment, cur, 4)
         assert m["Cost per final label"] == widgets.money(b.cost_per_final_label, cur, 4)
         text = texts(at)
-        for n, what in [(b.answers, "labeled answers in paid suites"), (b.accepted_assignments, "accepted task suites"), (b.final_labels, "final labels")]:
+        for n, what in [
+            (b.answers, "labeled answers in paid suites"),
+            (b.accepted_assignments, "accepted task suites"),
+            (b.final_labels, "final labels"),
+        ]:
             assert f"/ {n:,} {what}" in text
         # per pool: shown and exported, equal to cost_by_pool
         pools = cost.cost_by_pool(run).reset_index()
@@ -187,7 +203,9 @@ def test_cost_page_shows_the_breakdown_and_exports_its_tables(demo_workspace, de
         assert got["this version"].tolist() == [o.id == v.id for o in demo_versions]
         # banned annotators
         sb = cost.spend_on_banned(run)
-        assert m["Annotators banned"] == f"{sb.banned_workers:,}" and m["Paid before their ban"] == widgets.money(sb.spend_before_ban, cur)
+        assert m["Annotators banned"] == f"{sb.banned_workers:,}" and m["Paid before their ban"] == widgets.money(
+            sb.spend_before_ban, cur
+        )
         assert m["Share of total spend"] == widgets.pct(sb.share_of_spend)
         banned = download(at, downloads, "csv_banned").set_index("worker_id")
         assert banned["spend"].to_numpy() == pytest.approx(sb.per_worker["spend"].to_numpy())
@@ -195,12 +213,23 @@ def test_cost_page_shows_the_breakdown_and_exports_its_tables(demo_workspace, de
         # the cost-quality curve: the analytics' figures, exported whole
         cq = cost_quality_curve(run, repeats=5)
         K = cq.max_overlap
-        assert m[f"Cost per final label at overlap {K}"] == widgets.money(cq.points.loc[K, "cost_per_final_label"], cur, 4) == m["Cost per final label"]
+        assert (
+            m[f"Cost per final label at overlap {K}"]
+            == widgets.money(cq.points.loc[K, "cost_per_final_label"], cur, 4)
+            == m["Cost per final label"]
+        )
         assert m[f"Accuracy vs golden at overlap {K}"] == widgets.pct(cq.points.loc[K, "golden_accuracy"])
         assert m[f"Projected at overlap {K + 2} (model)"] == widgets.pct(cq.points.loc[K + 2, "model_accuracy"])
         curve = download(at, downloads, "csv_curve").set_index("overlap")
         assert list(curve["basis"]) == list(cq.points["basis"])
-        for col in ("golden_accuracy", "golden_std", "agreement_with_full", "model_accuracy", "cost_per_label", "cost_per_final_label"):
+        for col in (
+            "golden_accuracy",
+            "golden_std",
+            "agreement_with_full",
+            "model_accuracy",
+            "cost_per_label",
+            "cost_per_final_label",
+        ):
             assert curve[col].to_numpy() == pytest.approx(cq.points[col].to_numpy(), nan_ok=True), col
         assert f"Overlap {K + 1}–{K + 2} is a projection, not a measurement." in text
 
@@ -247,7 +276,13 @@ def test_live_page_with_credentials_reads_the_pool_from_toloka(demo_workspace, d
     v = demo_versions[-1]
     with TolokaStub(token=P.TOKEN) as stub:
         pid = P.live_pool(stub, tasks=20)
-        at = open_page(demo_workspace.root, "live.py", secrets={"TOLOKA_TOKEN": P.TOKEN, "TOLOKA_URL": stub.url}, version=v.id, pool=pid)
+        at = open_page(
+            demo_workspace.root,
+            "live.py",
+            secrets={"TOLOKA_TOKEN": P.TOKEN, "TOLOKA_URL": stub.url},
+            version=v.id,
+            pool=pid,
+        )
         ok(at)
         m = metrics(at)
         assert m["Pool status"] == "OPEN"
@@ -270,7 +305,13 @@ def test_live_page_with_credentials_reads_the_pool_from_toloka(demo_workspace, d
         assert not at.exception and at.error and "4040" in at.error[0].value
         # a wrong token: an error, never the token
         wrong = "AQAAAAAwrongTOKEN000000000000"
-        bad = open_page(demo_workspace.root, "live.py", secrets={"TOLOKA_TOKEN": wrong, "TOLOKA_URL": stub.url}, version=v.id, pool=pid)
+        bad = open_page(
+            demo_workspace.root,
+            "live.py",
+            secrets={"TOLOKA_TOKEN": wrong, "TOLOKA_URL": stub.url},
+            version=v.id,
+            pool=pid,
+        )
         assert not bad.exception and bad.error
         assert wrong not in texts(bad)
         # the run's own progress is still there
@@ -291,7 +332,10 @@ def test_versions_table_shows_stored_headline_figures(demo_workspace, demo_versi
         assert row["figures"] == "stored at import"
         assert (row["answers"], row["annotators"]) == (h["answers"], h["annotators"])
         assert row["alpha"] == pytest.approx(h["krippendorff_alpha"])
-        assert row["control accuracy"] == pytest.approx(h["control_accuracy"]) and row["control answers"] == h["control_answers"]
+        assert (
+            row["control accuracy"] == pytest.approx(h["control_accuracy"])
+            and row["control answers"] == h["control_answers"]
+        )
         assert row["cost per label"] == pytest.approx(h["cost_per_label"]) and row["currency"] == h["currency"]
 
 
@@ -310,7 +354,9 @@ def test_versions_table_computes_figures_a_version_does_not_store(demo_workspace
     assert row["figures"] == "computed now"
     h = headline_figures(Workspace(root).open_run(old.id))
     assert (row["answers"], row["annotators"]) == (h["answers"], h["annotators"])
-    assert row["alpha"] == pytest.approx(h["krippendorff_alpha"]) and row["cost per label"] == pytest.approx(h["cost_per_label"])
+    assert row["alpha"] == pytest.approx(h["krippendorff_alpha"]) and row["cost per label"] == pytest.approx(
+        h["cost_per_label"]
+    )
     assert row["control accuracy"] == pytest.approx(h["control_accuracy"])
     assert (table.drop(index=old.label)["figures"] == "stored at import").all()
 

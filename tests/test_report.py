@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import shared
 
 from analytics.cli import main
 from analytics.metrics import aggregation as A
@@ -13,13 +14,26 @@ from analytics.metrics import control as C
 from analytics.metrics import cost
 from analytics.report import build_report
 from analytics.sources import read_files
-from conftest import shared
 
 REQUIRED = [
-    "answers", "tasks", "workers", "overlap.mean", "agreement.krippendorff_alpha", "agreement.fleiss_kappa",
-    "aggregation.method", "aggregation.tie_rule", "aggregation.accuracy_vs_golden", "aggregation.accuracy_vs_truth",
-    "control.answers", "control.workers", "workers_vs_truth", "cost.total", "cost.per_label", "labels.raw",
-    "labels.aggregated", "speed.median_seconds_per_task",
+    "answers",
+    "tasks",
+    "workers",
+    "overlap.mean",
+    "agreement.krippendorff_alpha",
+    "agreement.fleiss_kappa",
+    "aggregation.method",
+    "aggregation.tie_rule",
+    "aggregation.accuracy_vs_golden",
+    "aggregation.accuracy_vs_truth",
+    "control.answers",
+    "control.workers",
+    "workers_vs_truth",
+    "cost.total",
+    "cost.per_label",
+    "labels.raw",
+    "labels.aggregated",
+    "speed.median_seconds_per_task",
 ]
 
 
@@ -61,7 +75,9 @@ def test_report_of_a_toloka_export_has_every_key_and_the_metrics_values(demo_exp
     assert rep["agreement"]["fleiss_kappa"] == pytest.approx(s.fleiss_kappa, abs=1e-12)
     # overlap 3, less where a rejected suite's answers were thrown out
     assert rep["overlap"]["max"] == 3 and 2.5 < rep["overlap"]["mean"] <= 3.0
-    assert (rep["overlap"]["min"], rep["overlap"]["max"]) == (s.overlap_min, s.overlap_max) and rep["overlap"]["mean"] == pytest.approx(s.overlap_mean)
+    assert (rep["overlap"]["min"], rep["overlap"]["max"]) == (s.overlap_min, s.overlap_max) and rep["overlap"][
+        "mean"
+    ] == pytest.approx(s.overlap_mean)
     agg = A.aggregate(run, "ds", n_iter=100)
     assert rep["aggregation"]["method"] == "ds" and rep["aggregation"]["tie_rule"] == A.TIE_RULE
     assert rep["aggregation"]["accuracy_vs_golden"] == pytest.approx(A.accuracy_vs_golden(run, agg).accuracy)
@@ -75,9 +91,14 @@ def test_report_of_a_toloka_export_has_every_key_and_the_metrics_values(demo_exp
     cb = cost.cost_breakdown(run)
     assert cb.final_labels == 882  # regular tasks; the 98 control tasks are not delivered labels
     assert cb.final_labels == run.answers.loc[run.answers["kind"] == "regular", "task_id"].nunique()
-    assert rep["cost"]["total"] == pytest.approx(cb.total) and rep["cost"]["per_label"] == pytest.approx(cb.cost_per_final_label)
+    assert rep["cost"]["total"] == pytest.approx(cb.total) and rep["cost"]["per_label"] == pytest.approx(
+        cb.cost_per_final_label
+    )
     assert sum(rep["labels"]["aggregated"].values()) == len(agg.labels)
-    assert rep["labels"]["raw"] == {k: int(v) for k, v in run.answers[run.answers["kind"].isin(["regular", "control"])]["label"].value_counts().items()}
+    assert rep["labels"]["raw"] == {
+        k: int(v)
+        for k, v in run.answers[run.answers["kind"].isin(["regular", "control"])]["label"].value_counts().items()
+    }
     assert rep["speed"]["median_seconds_per_task"] > 0
     assert rep["workers_vs_truth"] is None
 

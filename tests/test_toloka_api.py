@@ -8,8 +8,9 @@ import math
 
 import pandas as pd
 import pytest
-
 import toloka_payloads as P
+from toloka_fixtures import ROWS, col, write_tsv
+
 from analytics.model import ValidationError
 from analytics.sources import toloka_api
 from analytics.sources.toloka_api import (
@@ -24,7 +25,6 @@ from analytics.sources.toloka_api import (
 )
 from analytics.sources.toloka_tsv import read_toloka_tsv
 from analytics.sources.workspace import Workspace
-from toloka_fixtures import ROWS, col, write_tsv
 
 UTC = "UTC"
 
@@ -94,7 +94,17 @@ def test_read_pool_answers(client):
     assert list(a["task_id"].astype(str)) == ["t1", "t2", "t3"] * 3
     assert list(a["worker_id"].astype(str)) == ["w1"] * 3 + ["w2"] * 3 + ["w3"] * 3
     # a2's training task t3: its first answer ("cat"), not the one given after the hint
-    assert a["label"].astype(object).where(a["label"].notna(), None).tolist() == ["cat", "cat", "dog", "dog", "dog", "cat", None, None, None]
+    assert a["label"].astype(object).where(a["label"].notna(), None).tolist() == [
+        "cat",
+        "cat",
+        "dog",
+        "dog",
+        "dog",
+        "cat",
+        None,
+        None,
+        None,
+    ]
     assert list(a["kind"].astype(str)) == ["regular", "control", "training"] * 3
     assert a["golden"].astype(object).where(a["golden"].notna(), None).tolist() == [None, "cat", "dog"] * 3
     assert list(a["status"].astype(str)) == ["ACCEPTED"] * 3 + ["REJECTED"] * 3 + ["SKIPPED"] * 3
@@ -115,17 +125,32 @@ def test_read_pool_meta_rules_pricing(client):
     run = read_pool(client, P.POOL_ID)
     (info,) = run.meta.pools
     assert (info.pool_id, info.name, info.kind, info.reward_per_assignment, info.overlap, info.tasks_per_suite) == (
-        "1234", "Cats — main", "main", 0.03, 3, 3,
+        "1234",
+        "Cats — main",
+        "main",
+        0.03,
+        3,
+        3,
     )
     assert info.opened_at == "2024-05-01T09:00:00+00:00" and info.closed_at == "2024-05-03T18:00:00+00:00"
     fast, golden, skipped = info.rules
     assert fast == {
-        "type": "fast_responses", "history_size": 5, "count": 1, "fast_submit_threshold_seconds": 15,
-        "ban_days": 1, "scope": "PROJECT", "reason": "Fast responses",
+        "type": "fast_responses",
+        "history_size": 5,
+        "count": 1,
+        "fast_submit_threshold_seconds": 15,
+        "ban_days": 1,
+        "scope": "PROJECT",
+        "reason": "Fast responses",
     }
     assert golden == {
-        "type": "golden_set", "history_size": 10, "min_answers": 4, "min_correct_percent": 50,
-        "ban_days": 7, "scope": "PROJECT", "reason": "Control tasks",
+        "type": "golden_set",
+        "history_size": 10,
+        "min_answers": 4,
+        "min_correct_percent": 50,
+        "ban_days": 7,
+        "scope": "PROJECT",
+        "reason": "Control tasks",
     }
     # a rule with no replayable equivalent is kept whole, not dropped
     assert skipped["type"] == "SKIPPED_IN_ROW_ASSIGNMENTS"
@@ -142,17 +167,40 @@ def test_read_pool_restrictions(client, stub):
     r = read_pool(client, P.POOL_ID).restrictions
     got = r.astype(object).where(r.notna(), None).to_dict("records")
     assert got == [
-        {"worker_id": "w1", "scope": "ALL_PROJECTS", "pool_id": None, "reason": "Suspected bot", "rule": "manual",
-         "created_at": ts("2024-05-03 08:00:00"), "expires_at": ts("2024-06-03 08:00:00")},
+        {
+            "worker_id": "w1",
+            "scope": "ALL_PROJECTS",
+            "pool_id": None,
+            "reason": "Suspected bot",
+            "rule": "manual",
+            "created_at": ts("2024-05-03 08:00:00"),
+            "expires_at": ts("2024-06-03 08:00:00"),
+        },
         # the fast-response rule's comment names the rule, and the pool whose rule it is
-        {"worker_id": "w2", "scope": "PROJECT", "pool_id": "1234", "reason": "Fast responses", "rule": "fast_responses",
-         "created_at": ts("2024-05-01 11:00:06"), "expires_at": ts("2024-05-02 11:00:06")},
-        {"worker_id": "w3", "scope": "POOL", "pool_id": "1234", "reason": "Skips everything, reviewed by hand", "rule": "manual",
-         "created_at": ts("2024-05-01 12:10:00"), "expires_at": None},
+        {
+            "worker_id": "w2",
+            "scope": "PROJECT",
+            "pool_id": "1234",
+            "reason": "Fast responses",
+            "rule": "fast_responses",
+            "created_at": ts("2024-05-01 11:00:06"),
+            "expires_at": ts("2024-05-02 11:00:06"),
+        },
+        {
+            "worker_id": "w3",
+            "scope": "POOL",
+            "pool_id": "1234",
+            "reason": "Skips everything, reviewed by hand",
+            "rule": "manual",
+            "created_at": ts("2024-05-01 12:10:00"),
+            "expires_at": None,
+        },
     ]
     asked = [r.query for r in stub.requests_to("/api/v1/user-restrictions")]
     assert [{k: v for k, v in q.items() if k in ("pool_id", "project_id", "scope")} for q in asked] == [
-        {"pool_id": "1234"}, {"project_id": "77"}, {"scope": "ALL_PROJECTS"},
+        {"pool_id": "1234"},
+        {"project_id": "77"},
+        {"scope": "ALL_PROJECTS"},
     ]
 
 
@@ -169,25 +217,70 @@ def test_pool_rules_conversions():
 
     configs = [
         # no history_size (Toloka: the whole history), a permanent ban, incorrect-rate form
-        {"collector_config": {"type": "GOLDEN_SET", "parameters": {}},
-         "rules": [{"conditions": [{"key": "golden_set_incorrect_answers_rate", "operator": "GT", "value": 40},
-                                   {"key": "golden_set_answers_count", "operator": "GT", "value": 2}],
-                    "action": {"type": "RESTRICTION_V2", "parameters": {"scope": "ALL_PROJECTS", "duration_unit": "PERMANENT"}}},
-                   # "<=" has no equivalent in the replay: kept raw
-                   {"conditions": [{"key": "golden_set_correct_answers_rate", "operator": "LTE", "value": 50}],
-                    "action": {"type": "RESTRICTION_V2", "parameters": {"scope": "PROJECT", "duration": 1, "duration_unit": "DAYS"}}}]},
+        {
+            "collector_config": {"type": "GOLDEN_SET", "parameters": {}},
+            "rules": [
+                {
+                    "conditions": [
+                        {"key": "golden_set_incorrect_answers_rate", "operator": "GT", "value": 40},
+                        {"key": "golden_set_answers_count", "operator": "GT", "value": 2},
+                    ],
+                    "action": {
+                        "type": "RESTRICTION_V2",
+                        "parameters": {"scope": "ALL_PROJECTS", "duration_unit": "PERMANENT"},
+                    },
+                },
+                # "<=" has no equivalent in the replay: kept raw
+                {
+                    "conditions": [{"key": "golden_set_correct_answers_rate", "operator": "LTE", "value": 50}],
+                    "action": {
+                        "type": "RESTRICTION_V2",
+                        "parameters": {"scope": "PROJECT", "duration": 1, "duration_unit": "DAYS"},
+                    },
+                },
+            ],
+        },
         # the old Restriction action, hours, and a fast rule that rejects instead of banning
-        {"collector_config": {"type": "ASSIGNMENT_SUBMIT_TIME", "parameters": {"fast_submit_threshold_seconds": 20, "history_size": 10}},
-         "rules": [{"conditions": [{"key": "fast_submitted_count", "operator": "GT", "value": 2}],
-                    "action": {"type": "RESTRICTION", "parameters": {"scope": "POOL", "duration_days": 3, "private_comment": "too fast"}}},
-                   {"conditions": [{"key": "fast_submitted_count", "operator": "GTE", "value": 1}],
-                    "action": {"type": "REJECT_ALL_ASSIGNMENTS", "parameters": {"public_comment": "Too fast"}}}]},
+        {
+            "collector_config": {
+                "type": "ASSIGNMENT_SUBMIT_TIME",
+                "parameters": {"fast_submit_threshold_seconds": 20, "history_size": 10},
+            },
+            "rules": [
+                {
+                    "conditions": [{"key": "fast_submitted_count", "operator": "GT", "value": 2}],
+                    "action": {
+                        "type": "RESTRICTION",
+                        "parameters": {"scope": "POOL", "duration_days": 3, "private_comment": "too fast"},
+                    },
+                },
+                {
+                    "conditions": [{"key": "fast_submitted_count", "operator": "GTE", "value": 1}],
+                    "action": {"type": "REJECT_ALL_ASSIGNMENTS", "parameters": {"public_comment": "Too fast"}},
+                },
+            ],
+        },
     ]
     rules = pool_rules(structure(P.pool(configs=configs), Pool))
-    assert rules[0] == {"type": "golden_set", "history_size": None, "min_answers": 3, "max_incorrect_percent": 40, "ban_days": None, "scope": "ALL_PROJECTS"}
+    assert rules[0] == {
+        "type": "golden_set",
+        "history_size": None,
+        "min_answers": 3,
+        "max_incorrect_percent": 40,
+        "ban_days": None,
+        "scope": "ALL_PROJECTS",
+    }
     assert rules[1]["type"] == "GOLDEN_SET" and "not of the form < x" in rules[1]["why"]
     assert rules[1]["raw"]["rules"][0]["conditions"][0]["operator"] == "LTE"
-    assert rules[2] == {"type": "fast_responses", "history_size": 10, "count": 3, "fast_submit_threshold_seconds": 20, "ban_days": 3, "scope": "POOL", "reason": "too fast"}
+    assert rules[2] == {
+        "type": "fast_responses",
+        "history_size": 10,
+        "count": 3,
+        "fast_submit_threshold_seconds": 20,
+        "ban_days": 3,
+        "scope": "POOL",
+        "reason": "too fast",
+    }
     assert rules[3]["type"] == "ASSIGNMENT_SUBMIT_TIME" and "REJECT_ALL_ASSIGNMENTS" in rules[3]["why"]
 
 
@@ -232,8 +325,16 @@ def test_every_page_is_read_once(stub, client, monkeypatch):
     stub.pools[pid] = P.pool(pid, mixer=(2, 0, 0), configs=[])
     tasks = [P.task(f"p{i}", f"https://img.invalid/p{i}.jpg", pool_id=pid) for i in range(2)]
     stub.assignments += [
-        P.assignment(f"b{i:03d}", f"w{i % 7}", "ACCEPTED", tasks, ["cat", "dog"], created="2024-05-01T10:00:00",
-                     submitted="2024-05-01T10:01:00", pool_id=pid)
+        P.assignment(
+            f"b{i:03d}",
+            f"w{i % 7}",
+            "ACCEPTED",
+            tasks,
+            ["cat", "dog"],
+            created="2024-05-01T10:00:00",
+            submitted="2024-05-01T10:01:00",
+            pool_id=pid,
+        )
         for i in range(25)
     ]
     stub.max_limit = 4  # the server gives at most 4 per page, whatever is asked
@@ -358,14 +459,20 @@ def test_an_empty_pool_is_a_validation_problem(stub, client):
 
 def _running_pool(stub, analytics: bool = False) -> str:
     # 20 general tasks, 2 control tasks; suites in every state
-    return P.live_pool(stub, tasks=20, controls=2, analytics=analytics, assignments=[
-        ("p1", "w1", "ACCEPTED", {"created": "2024-05-01T10:25:00", "submitted": "2024-05-01T10:30:00"}),
-        ("p2", "w1", "SUBMITTED", {"created": "2024-05-01T11:05:00", "submitted": "2024-05-01T11:10:00"}),
-        ("p3", "w2", "REJECTED", {"created": "2024-05-01T11:25:00", "submitted": "2024-05-01T11:30:00"}),
-        ("p4", "w1", "SUBMITTED", {"created": "2024-05-01T11:45:00", "submitted": "2024-05-01T11:50:00"}),
-        ("p5", "w3", "SKIPPED", {"created": "2024-05-01T11:40:00", "skipped": "2024-05-01T11:41:00"}),
-        ("p6", "w4", "ACTIVE", {"created": "2024-05-01T11:55:00"}),
-    ])
+    return P.live_pool(
+        stub,
+        tasks=20,
+        controls=2,
+        analytics=analytics,
+        assignments=[
+            ("p1", "w1", "ACCEPTED", {"created": "2024-05-01T10:25:00", "submitted": "2024-05-01T10:30:00"}),
+            ("p2", "w1", "SUBMITTED", {"created": "2024-05-01T11:05:00", "submitted": "2024-05-01T11:10:00"}),
+            ("p3", "w2", "REJECTED", {"created": "2024-05-01T11:25:00", "submitted": "2024-05-01T11:30:00"}),
+            ("p4", "w1", "SUBMITTED", {"created": "2024-05-01T11:45:00", "submitted": "2024-05-01T11:50:00"}),
+            ("p5", "w3", "SKIPPED", {"created": "2024-05-01T11:40:00", "skipped": "2024-05-01T11:41:00"}),
+            ("p6", "w4", "ACTIVE", {"created": "2024-05-01T11:55:00"}),
+        ],
+    )
 
 
 def test_pool_progress_from_analytics(stub, client):
@@ -419,7 +526,12 @@ def test_read_project_marks_exam_pools(stub, client):
     a = run.answers
     assert len(a) == 13
     exam = a[a["pool_id"] == P.EXAM_POOL_ID]
-    assert set(exam["kind"].astype(str)) == {"exam"} and exam["golden"].astype(str).tolist() == ["cat", "dog", "cat", "dog"]
+    assert set(exam["kind"].astype(str)) == {"exam"} and exam["golden"].astype(str).tolist() == [
+        "cat",
+        "dog",
+        "cat",
+        "dog",
+    ]
     assert [(p.pool_id, p.kind) for p in run.meta.pools] == [("1234", "main"), ("1233", "exam")]
     assert run.pricing.reward_per_assignment is None  # pools differ; each pool keeps its own
     assert len(run.restrictions) == 3

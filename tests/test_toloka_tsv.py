@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from toloka_fixtures import HEADER, ROWS, col, write_tsv
 
 from analytics.model import ValidationError
 from analytics.sources import ReadOptions, read_files
 from analytics.sources.toloka_tsv import output_fields, read_toloka_tsv
-from toloka_fixtures import HEADER, ROWS, col, write_tsv
 
 
 def test_reads_a_full_export(tmp_path):
@@ -19,7 +19,13 @@ def test_reads_a_full_export(tmp_path):
     assert a["kind"].value_counts()["control"] == 3
     assert a["kind"].value_counts()["regular"] == 6
     # APPROVED is Toloka's download word for ACCEPTED
-    assert a["status"].value_counts().to_dict() == {"ACCEPTED": 3, "SUBMITTED": 3, "REJECTED": 3, "SKIPPED": 0, "EXPIRED": 0}
+    assert a["status"].value_counts().to_dict() == {
+        "ACCEPTED": 3,
+        "SUBMITTED": 3,
+        "REJECTED": 3,
+        "SKIPPED": 0,
+        "EXPIRED": 0,
+    }
     # the pool comes from ASSIGNMENT:link
     assert set(a["pool_id"]) == {"777"}
     assert run.meta.label_field == "result"
@@ -53,7 +59,10 @@ def test_training_rows_are_recognised_by_their_hint(tmp_path):
 
 def test_default_toloka_kit_export_without_task_id_uses_the_input(tmp_path):
     # toloka-kit's default fields: link, assignment_id, worker_id, status, started
-    path = write_tsv(tmp_path / "r.tsv", drop=("ASSIGNMENT:task_id", "ASSIGNMENT:submitted", "ASSIGNMENT:reward", "GOLDEN:result", "HINT:text"))
+    path = write_tsv(
+        tmp_path / "r.tsv",
+        drop=("ASSIGNMENT:task_id", "ASSIGNMENT:submitted", "ASSIGNMENT:reward", "GOLDEN:result", "HINT:text"),
+    )
     run = read_toloka_tsv(path)
     assert set(run.answers["task_id"]) == {"http://img/1.jpg", "http://img/2.jpg", "http://img/3.jpg"}
     assert run.answers["submitted_at"].isna().all()
@@ -75,7 +84,10 @@ def test_several_output_fields_need_a_choice(tmp_path):
 @pytest.mark.parametrize(
     "mutate, expected",
     [
-        (lambda rows: [r[:col("ASSIGNMENT:worker_id")] + r[col("ASSIGNMENT:worker_id") + 1:] for r in rows], "ASSIGNMENT:worker_id"),
+        (
+            lambda rows: [r[: col("ASSIGNMENT:worker_id")] + r[col("ASSIGNMENT:worker_id") + 1 :] for r in rows],
+            "ASSIGNMENT:worker_id",
+        ),
     ],
 )
 def test_missing_worker_column(tmp_path, mutate, expected):

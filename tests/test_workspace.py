@@ -117,8 +117,9 @@ def test_default_workspace_comes_from_the_environment(monkeypatch, tmp_path):
 def test_tasks_keep_their_task_id_index_through_a_round_trip(tmp_path):
     import dataclasses
 
-    from analytics.sources.toloka_tsv import read_toloka_tsv
     from toloka_fixtures import write_tsv
+
+    from analytics.sources.toloka_tsv import read_toloka_tsv
 
     run = read_toloka_tsv(write_tsv(tmp_path / "r.tsv"))
     assert run.tasks.index.name == "task_id"
@@ -140,7 +141,9 @@ def test_a_tasks_file_with_task_id_as_pandas_index_is_read(tmp_path, small_run):
     folder = tmp_path / "files"
     write_run_files(small_run, folder)
     # written by pandas with the index kept (task_id as the index in the file's metadata)
-    pd.DataFrame({"image": ["a", "b"]}, index=pd.Index(["t1", "t2"], name="task_id")).to_parquet(folder / "tasks.parquet")
+    pd.DataFrame({"image": ["a", "b"]}, index=pd.Index(["t1", "t2"], name="task_id")).to_parquet(
+        folder / "tasks.parquet"
+    )
     tasks = read_run_files(folder).tasks
     assert tasks.index.name == "task_id" and list(tasks.index) == ["t1", "t2"]
 
@@ -148,9 +151,10 @@ def test_a_tasks_file_with_task_id_as_pandas_index_is_read(tmp_path, small_run):
 def test_merged_runs_keep_the_label_field_they_agree_on(tmp_path):
     import dataclasses
 
+    from toloka_fixtures import write_tsv
+
     from analytics.model import merge_runs
     from analytics.sources.toloka_tsv import read_toloka_tsv
-    from toloka_fixtures import write_tsv
 
     a = read_toloka_tsv(write_tsv(tmp_path / "main.tsv"))
     assert a.meta.label_field == "result"

@@ -25,7 +25,9 @@ PROJECT = {
     "assignments_issuing_type": "AUTOMATED",
     "task_spec": {
         "input_spec": {"image": {"type": "url", "required": True, "hidden": False}},
-        "output_spec": {"result": {"type": "string", "required": True, "hidden": False, "allowed_values": ["cat", "dog"]}},
+        "output_spec": {
+            "result": {"type": "string", "required": True, "hidden": False, "allowed_values": ["cat", "dog"]}
+        },
         "view_spec": {"type": "classic", "markup": "{{img src=image}}"},
     },
     "localization_config": {"default_language": "EN", "additional_languages": []},
@@ -79,8 +81,17 @@ SKIPPED_CONFIG = {
 }
 
 
-def pool(pool_id: str = POOL_ID, *, name: str = "Cats — main", status: str = "CLOSED", reward: float = 0.03, overlap: int = 3,
-         mixer: tuple[int, int, int] = (1, 1, 1), configs: list | None = None, project_id: str = PROJECT_ID) -> dict:
+def pool(
+    pool_id: str = POOL_ID,
+    *,
+    name: str = "Cats — main",
+    status: str = "CLOSED",
+    reward: float = 0.03,
+    overlap: int = 3,
+    mixer: tuple[int, int, int] = (1, 1, 1),
+    configs: list | None = None,
+    project_id: str = PROJECT_ID,
+) -> dict:
     real, golden, training = mixer
     return {
         "id": pool_id,
@@ -94,7 +105,9 @@ def pool(pool_id: str = POOL_ID, *, name: str = "Cats — main", status: str = "
         "will_expire": "2024-06-01T00:00:00",
         "defaults": {"default_overlap_for_new_task_suites": overlap, "default_overlap_for_new_tasks": overlap},
         "mixer_config": {"real_tasks_count": real, "golden_tasks_count": golden, "training_tasks_count": training},
-        "quality_control": {"configs": copy.deepcopy(configs if configs is not None else [FAST_CONFIG, GOLDEN_CONFIG, SKIPPED_CONFIG])},
+        "quality_control": {
+            "configs": copy.deepcopy(configs if configs is not None else [FAST_CONFIG, GOLDEN_CONFIG, SKIPPED_CONFIG])
+        },
         "status": status,
         "created": "2024-04-30T08:00:00",
         "last_started": "2024-05-01T09:00:00",
@@ -103,7 +116,9 @@ def pool(pool_id: str = POOL_ID, *, name: str = "Cats — main", status: str = "
     }
 
 
-def task(task_id: str, image: str, *, known: str | None = None, hint: str | None = None, pool_id: str = POOL_ID) -> dict:
+def task(
+    task_id: str, image: str, *, known: str | None = None, hint: str | None = None, pool_id: str = POOL_ID
+) -> dict:
     t = {"id": task_id, "pool_id": pool_id, "input_values": {"image": image}}
     if known is not None:
         t["known_solutions"] = [{"output_values": {"result": known}, "correctness_weight": 1}]
@@ -112,8 +127,19 @@ def task(task_id: str, image: str, *, known: str | None = None, hint: str | None
     return t
 
 
-def assignment(aid: str, worker: str | None, status: str, tasks: list[dict], answers: list[str] | None, *, created: str,
-               submitted: str | None = None, pool_id: str = POOL_ID, reward: float = 0.03, **times) -> dict:
+def assignment(
+    aid: str,
+    worker: str | None,
+    status: str,
+    tasks: list[dict],
+    answers: list[str] | None,
+    *,
+    created: str,
+    submitted: str | None = None,
+    pool_id: str = POOL_ID,
+    reward: float = 0.03,
+    **times,
+) -> dict:
     a = {
         "id": aid,
         "task_suite_id": f"suite-{aid}",
@@ -143,11 +169,28 @@ T3 = task("t3", "https://img.invalid/3.jpg", known="dog", hint="Look at the ears
 SUITE = [T1, T2, T3]
 
 MAIN_ASSIGNMENTS = [
-    assignment("a1", "w1", "ACCEPTED", SUITE, ["cat", "cat", "dog"], created="2024-05-01T10:00:00",
-               submitted="2024-05-01T10:00:30.250", accepted="2024-05-02T09:00:00"),
+    assignment(
+        "a1",
+        "w1",
+        "ACCEPTED",
+        SUITE,
+        ["cat", "cat", "dog"],
+        created="2024-05-01T10:00:00",
+        submitted="2024-05-01T10:00:30.250",
+        accepted="2024-05-02T09:00:00",
+    ),
     dict(
-        assignment("a2", "w2", "REJECTED", SUITE, ["dog", "dog", "dog"], created="2024-05-01T11:00:00",
-                   submitted="2024-05-01T11:00:05", rejected="2024-05-02T09:00:00", public_comment="Too fast"),
+        assignment(
+            "a2",
+            "w2",
+            "REJECTED",
+            SUITE,
+            ["dog", "dog", "dog"],
+            created="2024-05-01T11:00:00",
+            submitted="2024-05-01T11:00:05",
+            rejected="2024-05-02T09:00:00",
+            public_comment="Too fast",
+        ),
         # the training task was first answered "cat"; "dog" came after the hint
         first_declined_solution_attempt=[{"output_values": {"result": x}} for x in ("dog", "dog", "cat")],
     ),
@@ -158,21 +201,59 @@ MAIN_ASSIGNMENTS = [
 
 RESTRICTIONS = [
     # created by the fast-response rule (its action's private comment)
-    {"id": "101", "scope": "PROJECT", "user_id": "w2", "project_id": PROJECT_ID, "private_comment": "Fast responses",
-     "created": "2024-05-01T11:00:06", "will_expire": "2024-05-02T11:00:06"},
+    {
+        "id": "101",
+        "scope": "PROJECT",
+        "user_id": "w2",
+        "project_id": PROJECT_ID,
+        "private_comment": "Fast responses",
+        "created": "2024-05-01T11:00:06",
+        "will_expire": "2024-05-02T11:00:06",
+    },
     # set by hand on the pool
-    {"id": "102", "scope": "POOL", "user_id": "w3", "pool_id": POOL_ID, "private_comment": "Skips everything, reviewed by hand",
-     "created": "2024-05-01T12:10:00"},
+    {
+        "id": "102",
+        "scope": "POOL",
+        "user_id": "w3",
+        "pool_id": POOL_ID,
+        "private_comment": "Skips everything, reviewed by hand",
+        "created": "2024-05-01T12:10:00",
+    },
     # an annotator who never answered in the pool
-    {"id": "103", "scope": "PROJECT", "user_id": "w9", "project_id": PROJECT_ID, "private_comment": "Fast responses",
-     "created": "2024-04-20T10:00:00", "will_expire": "2024-04-21T10:00:00"},
+    {
+        "id": "103",
+        "scope": "PROJECT",
+        "user_id": "w9",
+        "project_id": PROJECT_ID,
+        "private_comment": "Fast responses",
+        "created": "2024-04-20T10:00:00",
+        "will_expire": "2024-04-21T10:00:00",
+    },
     # another project: not asked for
-    {"id": "104", "scope": "PROJECT", "user_id": "w1", "project_id": "88", "private_comment": "Other project",
-     "created": "2024-04-20T10:00:00"},
+    {
+        "id": "104",
+        "scope": "PROJECT",
+        "user_id": "w1",
+        "project_id": "88",
+        "private_comment": "Other project",
+        "created": "2024-04-20T10:00:00",
+    },
     # all projects of the requester
-    {"id": "105", "scope": "ALL_PROJECTS", "user_id": "w1", "private_comment": "Suspected bot", "created": "2024-05-03T08:00:00",
-     "will_expire": "2024-06-03T08:00:00"},
-    {"id": "106", "scope": "ALL_PROJECTS", "user_id": "w9", "private_comment": "Suspected bot", "created": "2024-05-03T08:00:00"},
+    {
+        "id": "105",
+        "scope": "ALL_PROJECTS",
+        "user_id": "w1",
+        "private_comment": "Suspected bot",
+        "created": "2024-05-03T08:00:00",
+        "will_expire": "2024-06-03T08:00:00",
+    },
+    {
+        "id": "106",
+        "scope": "ALL_PROJECTS",
+        "user_id": "w9",
+        "private_comment": "Suspected bot",
+        "created": "2024-05-03T08:00:00",
+    },
 ]
 
 # ---- an exam pool of the same project: 2 candidates x 2 exam items
@@ -180,10 +261,28 @@ RESTRICTIONS = [
 E1 = task("e1", "https://img.invalid/e1.jpg", known="cat", pool_id=EXAM_POOL_ID)
 E2 = task("e2", "https://img.invalid/e2.jpg", known="dog", pool_id=EXAM_POOL_ID)
 EXAM_ASSIGNMENTS = [
-    assignment("x1", "w1", "ACCEPTED", [E1, E2], ["cat", "dog"], created="2024-04-30T09:00:00", submitted="2024-04-30T09:01:00",
-               pool_id=EXAM_POOL_ID, reward=0.01),
-    assignment("x2", "w2", "ACCEPTED", [E1, E2], ["cat", "cat"], created="2024-04-30T09:05:00", submitted="2024-04-30T09:05:40",
-               pool_id=EXAM_POOL_ID, reward=0.01),
+    assignment(
+        "x1",
+        "w1",
+        "ACCEPTED",
+        [E1, E2],
+        ["cat", "dog"],
+        created="2024-04-30T09:00:00",
+        submitted="2024-04-30T09:01:00",
+        pool_id=EXAM_POOL_ID,
+        reward=0.01,
+    ),
+    assignment(
+        "x2",
+        "w2",
+        "ACCEPTED",
+        [E1, E2],
+        ["cat", "cat"],
+        created="2024-04-30T09:05:00",
+        submitted="2024-04-30T09:05:40",
+        pool_id=EXAM_POOL_ID,
+        reward=0.01,
+    ),
 ]
 
 
@@ -205,7 +304,9 @@ LIVE_ANALYTICS = {
 }
 
 
-def live_pool(stub, *, tasks: int = 0, controls: int = 0, analytics: bool = True, assignments: list[tuple] | None = None) -> str:
+def live_pool(
+    stub, *, tasks: int = 0, controls: int = 0, analytics: bool = True, assignments: list[tuple] | None = None
+) -> str:
     """An open pool (LIVE_POOL_ID) with ``tasks`` general and ``controls`` control tasks, its suites
     (``assignments``: (id, worker, status, times...) as for :func:`assignment`; default two
     submitted suites) and, with ``analytics``, Toloka's pool analytics (LIVE_ANALYTICS); returns its id."""
@@ -216,7 +317,9 @@ def live_pool(stub, *, tasks: int = 0, controls: int = 0, analytics: bool = True
             ("p1", "w1", "ACCEPTED", {"created": "2024-05-01T10:25:00", "submitted": "2024-05-01T10:30:00"}),
             ("p2", "w2", "SUBMITTED", {"created": "2024-05-01T11:05:00", "submitted": "2024-05-01T11:10:00"}),
         ]
-    stub.assignments += [assignment(aid, w, status, [], None, pool_id=pid, reward=0.02, **times) for aid, w, status, times in assignments]
+    stub.assignments += [
+        assignment(aid, w, status, [], None, pool_id=pid, reward=0.02, **times) for aid, w, status, times in assignments
+    ]
     stub.tasks += [task(f"g{i:02d}", f"https://img.invalid/g{i}.jpg", pool_id=pid) for i in range(tasks)]
     stub.tasks += [task(f"c{i}", f"https://img.invalid/c{i}.jpg", known="cat", pool_id=pid) for i in range(controls)]
     if analytics:

@@ -101,7 +101,9 @@ class TolokaStub:
         Handler.stub = stub
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="toloka-stub", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="toloka-stub", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -150,7 +152,12 @@ class TolokaStub:
                     v = key(x)
                     if v is None:
                         continue
-                    if (op == "gt" and v > bound) or (op == "gte" and v >= bound) or (op == "lt" and v < bound) or (op == "lte" and v <= bound):
+                    if (
+                        (op == "gt" and v > bound)
+                        or (op == "gte" and v >= bound)
+                        or (op == "lt" and v < bound)
+                        or (op == "lte" and v <= bound)
+                    ):
                         keep.append(x)
                 items = keep
         items.sort(key=lambda x: _id_key(x["id"]))
@@ -171,9 +178,13 @@ class TolokaStub:
             "approved_assignments_count": count("ACCEPTED"),
             "rejected_assignments_count": count("REJECTED"),
             "skipped_assignments_count": count("SKIPPED"),
-            "unique_submitters_count": len({a["user_id"] for a in mine if a.get("status") in ("SUBMITTED", "ACCEPTED", "REJECTED")}),
+            "unique_submitters_count": len(
+                {a["user_id"] for a in mine if a.get("status") in ("SUBMITTED", "ACCEPTED", "REJECTED")}
+            ),
             "unique_workers_count": len({a["user_id"] for a in mine}),
-            "real_tasks_count": sum(1 for t in self.tasks if str(t.get("pool_id")) == pid and not t.get("known_solutions")),
+            "real_tasks_count": sum(
+                1 for t in self.tasks if str(t.get("pool_id")) == pid and not t.get("known_solutions")
+            ),
         }
         return computed.get(name)
 
@@ -184,20 +195,42 @@ class TolokaStub:
         if path in SEARCHES and method == "GET":
             return self._search(path, query)
         parts = path.strip("/").split("/")
-        if method == "GET" and len(parts) == 4 and parts[:2] == ["api", "v1"] and parts[2] in ("pools", "projects", "operations"):
+        if (
+            method == "GET"
+            and len(parts) == 4
+            and parts[:2] == ["api", "v1"]
+            and parts[2] in ("pools", "projects", "operations")
+        ):
             store = {"pools": self.pools, "projects": self.projects, "operations": self.operations}[parts[2]]
             obj = store.get(parts[3])
             if obj is None:
-                return 404, {"code": "DOES_NOT_EXIST", "message": f"{parts[2][:-1].capitalize()} {parts[3]} does not exist", "request_id": uuid.uuid4().hex}
+                return 404, {
+                    "code": "DOES_NOT_EXIST",
+                    "message": f"{parts[2][:-1].capitalize()} {parts[3]} does not exist",
+                    "request_id": uuid.uuid4().hex,
+                }
             if parts[2] == "operations" and obj["status"] == "PENDING":
                 # the operation finishes the first time it is looked at
-                results = [{"result": self._analytics_result(r), "request": r, "finished": self._now()} for r in obj["parameters"]["value"]]
-                obj.update(status="SUCCESS", started=obj["submitted"], finished=self._now(), progress=100, details={"value": results})
+                results = [
+                    {"result": self._analytics_result(r), "request": r, "finished": self._now()}
+                    for r in obj["parameters"]["value"]
+                ]
+                obj.update(
+                    status="SUCCESS",
+                    started=obj["submitted"],
+                    finished=self._now(),
+                    progress=100,
+                    details={"value": results},
+                )
             return 200, obj
         if method == "POST" and path == "/api/staging/analytics-2":
             if self.analytics_error is not None:
                 status, code = self.analytics_error
-                return status, {"code": code, "message": "analytics are not available to this account", "request_id": uuid.uuid4().hex}
+                return status, {
+                    "code": code,
+                    "message": "analytics are not available to this account",
+                    "request_id": uuid.uuid4().hex,
+                }
             if not isinstance(body, list) or not 1 <= len(body) <= 10:
                 return 400, {"code": "VALIDATION_ERROR", "message": "send 1 to 10 analytics requests"}
             for r in body:
@@ -238,7 +271,14 @@ class _Handler(BaseHTTPRequestHandler):
         with stub._lock:
             stub.requests.append(Recorded(method, parsed.path, query, body, authorised))
             if not authorised:
-                status, payload = 401, {"code": "AUTHENTICATION_ERROR", "message": "Authentication failed", "request_id": uuid.uuid4().hex}
+                status, payload = (
+                    401,
+                    {
+                        "code": "AUTHENTICATION_ERROR",
+                        "message": "Authentication failed",
+                        "request_id": uuid.uuid4().hex,
+                    },
+                )
             else:
                 status, payload = stub.handle(method, parsed.path, query, body)
         data = json.dumps(payload).encode("utf-8")

@@ -47,7 +47,9 @@ def check_int(value, name: str, func: str, *, low: int | None = None, high: int 
     return int(value)
 
 
-def check_float(value, name: str, func: str, *, low: float | None = None, high: float | None = None, low_open: bool = False) -> float:
+def check_float(
+    value, name: str, func: str, *, low: float | None = None, high: float | None = None, low_open: bool = False
+) -> float:
     """``value`` as a finite float within the bounds, else a ValueError in scikit-learn's words."""
     ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)
     if ok and low is not None and (value <= low if low_open else value < low):
@@ -82,7 +84,6 @@ def rate(num, den) -> np.ndarray:
     out = np.full(np.broadcast(num, den).shape, np.nan)
     np.divide(num, den, out=out, where=den > 0)
     return out
-
 
 
 def per_run_cache(func):

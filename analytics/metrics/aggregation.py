@@ -92,7 +92,9 @@ class Aggregation:
 
 def _check_method(method: str, func: str) -> str:
     if method not in METHODS:
-        raise ValueError(f"The 'method' parameter of {func} must be one of {', '.join(METHODS)}. Got {method!r} instead.")
+        raise ValueError(
+            f"The 'method' parameter of {func} must be one of {', '.join(METHODS)}. Got {method!r} instead."
+        )
     return method
 
 
@@ -110,7 +112,9 @@ def pool_codes(run: Run) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
     rejected = category_in(run.answers["status"], ["REJECTED"])
     rows = np.flatnonzero(kind_mask(run, "regular", "control") & (c.label >= 0) & ~rejected)
     if len(rows) == 0:
-        raise MetricUnavailable("the run has no labeled answers in its labeling pool (only exam, training, rejected, skipped or expired ones)")
+        raise MetricUnavailable(
+            "the run has no labeled answers in its labeling pool (only exam, training, rejected, skipped or expired ones)"
+        )
     out = (rows, c.task[rows], c.worker[rows], c.label[rows])
     for arr in out:
         arr.flags.writeable = False  # shared by every caller
@@ -323,7 +327,9 @@ def _accuracy(reference: str, agg: Aggregation, ref_codes: np.ndarray) -> Accura
     ref_in = np.where(ref >= 0, in_top[np.arange(n), np.clip(ref, 0, None)], False)
     expected = float(np.sum(ref_in / in_top.sum(axis=1)) / n)
     low, high = wilson_interval(np.array([k]), np.array([n]))
-    return Accuracy(reference, n, k, k / n, float(low[0]), float(high[0]), int(tied.sum()), float((hit & ~tied).sum() / n), expected)
+    return Accuracy(
+        reference, n, k, k / n, float(low[0]), float(high[0]), int(tied.sum()), float((hit & ~tied).sum() / n), expected
+    )
 
 
 def golden_codes(run: Run) -> np.ndarray:
@@ -357,7 +363,9 @@ def accuracy_vs_golden(run: Run, agg: Aggregation) -> Accuracy:
     the tasks annotators could be judged on; control tasks get the same overlap as the rest)."""
     gold = golden_codes(run)
     if not (gold >= 0).any():
-        raise MetricUnavailable("the run has no control tasks with a known answer", missing_field="GOLDEN:<output field>")
+        raise MetricUnavailable(
+            "the run has no control tasks with a known answer", missing_field="GOLDEN:<output field>"
+        )
     return _accuracy("golden", agg, gold)
 
 
@@ -376,7 +384,9 @@ def disagreements(run: Run, methods=("mv", "wawa", "ds"), *, n_iter: int = 100) 
     """
     methods = tuple(_check_method(m, "disagreements") for m in methods)
     if len(methods) < 2:
-        raise ValueError(f"The 'methods' parameter of disagreements must name at least two methods. Got {methods!r} instead.")
+        raise ValueError(
+            f"The 'methods' parameter of disagreements must name at least two methods. Got {methods!r} instead."
+        )
     aggs = [aggregate(run, m, n_iter=n_iter) for m in methods]
     codes = np.stack([a.codes for a in aggs])
     answered = (codes >= 0).all(axis=0)
@@ -409,7 +419,14 @@ def task_votes(run: Run, task_id: str) -> pd.DataFrame:
         a = aggregate(run, m)
         if task_id in a.labels.index:
             r = a.labels.loc[task_id]
-            rows.append({"method": METHODS[m], "label": r["label"], "confidence": float(r["confidence"]), "tied": bool(r["tied"])})
+            rows.append(
+                {
+                    "method": METHODS[m],
+                    "label": r["label"],
+                    "confidence": float(r["confidence"]),
+                    "tied": bool(r["tied"]),
+                }
+            )
     if not rows:
         raise MetricUnavailable(f"task {task_id!r} has no labeled answer in the labeling pool")
     return pd.DataFrame(rows).set_index("method")

@@ -59,7 +59,9 @@ def run_agreement(run: Run) -> AgreementSummary:
     answered = per_task[per_task > 0]
     pairable = per_task >= 2
     if not pairable.any():
-        raise MetricUnavailable("agreement needs tasks answered by at least two annotators; every task here has a single answer (overlap 1)")
+        raise MetricUnavailable(
+            "agreement needs tasks answered by at least two annotators; every task here has a single answer (overlap 1)"
+        )
     counts = pool_vote_counts(run)  # both coefficients leave out tasks with a single answer themselves
     return AgreementSummary(
         krippendorff_alpha=kernels.alpha_from_counts(counts),
@@ -168,7 +170,13 @@ def worker_agreement(run: Run, aggregation: Aggregation | None = None) -> pd.Dat
     n, k = counts.n[active], counts.n_correct[active]
     low, high = wilson_interval(k, n)
     return pd.DataFrame(
-        {"answers": n.astype(np.int64), "agree": k.astype(np.int64), "agreement": rate(k, n), "ci_low": low, "ci_high": high},
+        {
+            "answers": n.astype(np.int64),
+            "agree": k.astype(np.int64),
+            "agreement": rate(k, n),
+            "ci_low": low,
+            "ci_high": high,
+        },
         index=pd.Index(np.asarray(c.worker_names, dtype=object)[active], name="worker_id", dtype="str"),
     ).sort_index()
 
@@ -178,7 +186,9 @@ def agreement_matrix(pairs: pd.DataFrame, value: str = "kappa", max_workers: int
     few tasks), limited to the ``max_workers`` annotators in the most pairs, for display."""
     check_int(max_workers, "max_workers", "agreement_matrix", low=2)
     if value not in ("kappa", "agreement", "shared"):
-        raise ValueError(f"The 'value' parameter of agreement_matrix must be 'kappa', 'agreement' or 'shared'. Got {value!r} instead.")
+        raise ValueError(
+            f"The 'value' parameter of agreement_matrix must be 'kappa', 'agreement' or 'shared'. Got {value!r} instead."
+        )
     if pairs.empty:
         return pd.DataFrame()
     both = pd.concat([pairs["worker_a"], pairs["worker_b"]])

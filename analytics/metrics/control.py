@@ -169,7 +169,9 @@ def accuracy_vs_truth(run: Run, truth: pd.Series | None = None) -> pd.DataFrame:
             missing_field="truth",
         )
     if not isinstance(truth, pd.Series):
-        raise ValueError(f"The 'truth' parameter of accuracy_vs_truth must be a pandas Series (task_id -> label). Got {type(truth).__name__} instead.")
+        raise ValueError(
+            f"The 'truth' parameter of accuracy_vs_truth must be a pandas Series (task_id -> label). Got {type(truth).__name__} instead."
+        )
     from analytics.metrics.aggregation import truth_codes
 
     c = run.codes

@@ -48,7 +48,17 @@ def assignment_table(run: Run) -> pd.DataFrame:
     from analytics.metrics.speed import suites
 
     a = run.answers
-    cols = ["assignment_id", "assignment_code", "pool_id", "worker_id", "status", "answers", "reward", "paid", "submitted_at"]
+    cols = [
+        "assignment_id",
+        "assignment_code",
+        "pool_id",
+        "worker_id",
+        "status",
+        "answers",
+        "reward",
+        "paid",
+        "submitted_at",
+    ]
     s = suites(run)
     if len(s) == 0:
         return pd.DataFrame({c: pd.Series(dtype="float64" if c == "reward" else "object") for c in cols})
@@ -91,11 +101,26 @@ def spend(run: Run) -> Spend:
     paid = t[t["paid"]]
     n_paid, n_unpaid = int(len(paid)), int(len(t) - len(paid))
     if len(t) == 0:
-        return Spend(p.currency, None, None, bonuses, None, 0, 0, missing="the run has no assignment ids, so there is nothing to price")
+        return Spend(
+            p.currency,
+            None,
+            None,
+            bonuses,
+            None,
+            0,
+            0,
+            missing="the run has no assignment ids, so there is nothing to price",
+        )
     if paid["reward"].isna().any():
         n = int(paid["reward"].isna().sum())
         return Spend(
-            p.currency, None, None, bonuses, None, n_paid, n_unpaid,
+            p.currency,
+            None,
+            None,
+            bonuses,
+            None,
+            n_paid,
+            n_unpaid,
             missing=f"{n:,} paid assignments have no reward: export ASSIGNMENT:reward or set the pool's reward per suite",
         )
     rewards = float(paid["reward"].sum())
@@ -193,7 +218,9 @@ def cost_breakdown(run: Run, final_labels: int | None = None) -> CostBreakdown:
     if final_labels is None:
         final_labels = final_label_count(run)
     elif isinstance(final_labels, bool) or not isinstance(final_labels, (int, np.integer)) or final_labels < 0:
-        raise ValueError(f"The 'final_labels' parameter of cost_breakdown must be an int >= 0. Got {final_labels!r} instead.")
+        raise ValueError(
+            f"The 'final_labels' parameter of cost_breakdown must be an int >= 0. Got {final_labels!r} instead."
+        )
     s = spend(run)
     t = assignment_table(run)
     a = run.answers
@@ -219,8 +246,17 @@ def cost_breakdown(run: Run, final_labels: int | None = None) -> CostBreakdown:
         accepted_assignments=accepted,
         final_labels=int(final_labels),
         cost_per_answer=_per(s.total, answers, "answers in paid task suites", s.missing, reasons, "cost_per_answer"),
-        cost_per_accepted_assignment=_per(s.total, accepted, "accepted task suites", s.missing, reasons, "cost_per_accepted_assignment"),
-        cost_per_final_label=_per(s.total, int(final_labels), "final labels (regular tasks with a label)", s.missing, reasons, "cost_per_final_label"),
+        cost_per_accepted_assignment=_per(
+            s.total, accepted, "accepted task suites", s.missing, reasons, "cost_per_accepted_assignment"
+        ),
+        cost_per_final_label=_per(
+            s.total,
+            int(final_labels),
+            "final labels (regular tasks with a label)",
+            s.missing,
+            reasons,
+            "cost_per_final_label",
+        ),
         reasons=reasons,
     )
 
@@ -237,7 +273,10 @@ def cost_by_pool(run: Run) -> pd.DataFrame:
     """
     t = assignment_cost(run)
     if len(t) == 0:
-        raise MetricUnavailable("cost per pool needs task suites, and this run has no assignment ids", missing_field="ASSIGNMENT:assignment_id")
+        raise MetricUnavailable(
+            "cost per pool needs task suites, and this run has no assignment ids",
+            missing_field="ASSIGNMENT:assignment_id",
+        )
     a = run.answers
     labeled = a[a["label"].notna() & a["assignment_id"].notna()]
     per_assignment = labeled.groupby("assignment_id", observed=True).size()
@@ -251,7 +290,9 @@ def cost_by_pool(run: Run) -> pd.DataFrame:
     out["answers"] = g["labeled"].sum().reindex(out.index, fill_value=0).astype(np.int64)
     out["rewards"] = g["reward"].sum(min_count=1).reindex(out.index).fillna(0.0)
     out["fees"] = g["fee"].sum(min_count=1).reindex(out.index).fillna(0.0)
-    unknown = paid.groupby("pool_id")["reward"].apply(lambda r: bool(r.isna().any())).reindex(out.index, fill_value=False)
+    unknown = (
+        paid.groupby("pool_id")["reward"].apply(lambda r: bool(r.isna().any())).reindex(out.index, fill_value=False)
+    )
     out.loc[unknown, ["rewards", "fees"]] = np.nan
     out["total"] = out["rewards"] + out["fees"]
     out["cost_per_answer"] = rate(out["total"], out["answers"])
@@ -300,7 +341,9 @@ def spend_on_banned(run: Run) -> BannedSpend:
     t = assignment_cost(run)
     r = run.restrictions
     first = (
-        r.dropna(subset=["worker_id"]).sort_values(["worker_id", "created_at"], kind="stable").drop_duplicates("worker_id")
+        r.dropna(subset=["worker_id"])
+        .sort_values(["worker_id", "created_at"], kind="stable")
+        .drop_duplicates("worker_id")
         .set_index("worker_id")[["rule", "created_at"]]
     )
     banned_at = pd.to_datetime(first["created_at"], utc=True).reindex(t["worker_id"].to_numpy())
@@ -311,7 +354,9 @@ def spend_on_banned(run: Run) -> BannedSpend:
     cost = t["cost"].astype("float64").fillna(0.0)
     rejected = t["status"].astype("str") == "REJECTED"
     b = p.bonuses
-    bonus = float(b.loc[b["worker_id"].astype(str).isin(first.index), "amount"].sum()) * (1 + p.fee_rate) if len(b) else 0.0
+    bonus = (
+        float(b.loc[b["worker_id"].astype(str).isin(first.index), "amount"].sum()) * (1 + p.fee_rate) if len(b) else 0.0
+    )
     tb = t[is_banned].assign(after=after[is_banned], rejected=rejected[is_banned], cost=cost[is_banned])
     g = tb.groupby("worker_id")
     per = pd.DataFrame(index=pd.Index(sorted(first.index.astype(str)), name="worker_id", dtype="str"))
@@ -349,7 +394,9 @@ def compare_versions_cost(runs: Mapping[str, Run]) -> pd.DataFrame:
     ``missing`` (why a figure is None, else empty). Figures as cost_breakdown.
     """
     if not isinstance(runs, Mapping) or not runs:
-        raise ValueError(f"The 'runs' parameter of compare_versions_cost must be a non-empty dict of version name -> Run. Got {runs!r} instead.")
+        raise ValueError(
+            f"The 'runs' parameter of compare_versions_cost must be a non-empty dict of version name -> Run. Got {runs!r} instead."
+        )
     return compare_breakdowns({name: cost_breakdown(run) for name, run in runs.items()})
 
 
@@ -357,7 +404,9 @@ def compare_breakdowns(breakdowns: Mapping[str, "CostBreakdown"]) -> pd.DataFram
     """compare_versions_cost from each version's cost_breakdown, already computed (a caller that
     has them need not hold every version's run in memory at once)."""
     if not isinstance(breakdowns, Mapping) or not breakdowns:
-        raise ValueError(f"The 'breakdowns' parameter of compare_breakdowns must be a non-empty dict of version name -> CostBreakdown. Got {breakdowns!r} instead.")
+        raise ValueError(
+            f"The 'breakdowns' parameter of compare_breakdowns must be a non-empty dict of version name -> CostBreakdown. Got {breakdowns!r} instead."
+        )
     rows = []
     for name, b in breakdowns.items():
         rows.append(

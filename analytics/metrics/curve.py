@@ -245,7 +245,9 @@ def cost_quality_curve(
     """
     func = "cost_quality_curve"
     if method not in METHODS:
-        raise ValueError(f"The 'method' parameter of {func} must be one of {', '.join(METHODS)}. Got {method!r} instead.")
+        raise ValueError(
+            f"The 'method' parameter of {func} must be one of {', '.join(METHODS)}. Got {method!r} instead."
+        )
     repeats = check_int(repeats, "repeats", func, low=1)
     seed = check_int(seed, "seed", func, low=0)
     simulations = check_int(simulations, "simulations", func, low=100)
@@ -343,13 +345,23 @@ def cost_quality_curve(
         row["model_accuracy"] = model_acc[i]
         row["model_se"] = model_se[i]
         row["cost_per_label"] = np.nan if cpa is None else cpa * k
-        row["cost_per_final_label"] = np.nan if variable is None or b.final_labels == 0 else (fixed + variable * k / K) / b.final_labels
+        row["cost_per_final_label"] = (
+            np.nan if variable is None or b.final_labels == 0 else (fixed + variable * k / K) / b.final_labels
+        )
         out.append(row)
     points = pd.DataFrame(out).set_index("overlap")
     columns = ["basis", "tasks", "answers", "golden_tasks", "truth_tasks"]
     for ref in ("golden", "truth"):
         columns += [f"{ref}_accuracy", f"{ref}_std", f"{ref}_min", f"{ref}_max", f"{ref}_ci_low", f"{ref}_ci_high"]
-    columns += ["agreement_with_full", "agreement_std", "tied_share", "model_accuracy", "model_se", "cost_per_label", "cost_per_final_label"]
+    columns += [
+        "agreement_with_full",
+        "agreement_std",
+        "tied_share",
+        "model_accuracy",
+        "model_se",
+        "cost_per_label",
+        "cost_per_final_label",
+    ]
     points = points.reindex(columns=columns)
     for col in ("tasks", "answers", "golden_tasks", "truth_tasks"):
         points[col] = points[col].astype("Int64")

@@ -144,7 +144,9 @@ def exam_item_pass_rate(run: Run) -> pd.DataFrame:
             "ci_low": low[sel],
             "ci_high": high[sel],
             "golden": pd.Categorical.from_codes(golden[sel], dtype=run.answers["golden"].dtype),
-            "most_common_wrong": pd.Categorical.from_codes(np.where(top_wrong_n[sel] > 0, top_wrong[sel], -1), dtype=run.answers["label"].dtype),
+            "most_common_wrong": pd.Categorical.from_codes(
+                np.where(top_wrong_n[sel] > 0, top_wrong[sel], -1), dtype=run.answers["label"].dtype
+            ),
             "most_common_wrong_count": top_wrong_n[sel].astype(np.int64),
             "candidates": cand[sel],
             "discrimination": disc[sel],
@@ -220,7 +222,11 @@ def _readings(t: pd.DataFrame) -> pd.Series:
         "works, but separates strong from weak candidates poorly",
     ]
     # np.select takes the first condition that holds; NaN comparisons are False
-    return pd.Series(np.select(conditions, choices, default="works: separates strong from weak candidates"), index=t.index, dtype="str")
+    return pd.Series(
+        np.select(conditions, choices, default="works: separates strong from weak candidates"),
+        index=t.index,
+        dtype="str",
+    )
 
 
 def exam_scores(run: Run) -> pd.DataFrame:

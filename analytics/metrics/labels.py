@@ -21,7 +21,9 @@ def _check_kinds(kinds, func: str) -> tuple[str, ...]:
         kinds = (kinds,)
     kinds = tuple(kinds)
     if not kinds or any(k not in KINDS for k in kinds):
-        raise ValueError(f"The 'kinds' parameter of {func} must be a non-empty subset of {KINDS}. Got {kinds!r} instead.")
+        raise ValueError(
+            f"The 'kinds' parameter of {func} must be a non-empty subset of {KINDS}. Got {kinds!r} instead."
+        )
     return kinds
 
 
@@ -57,7 +59,9 @@ def distribution_of(labels: pd.Series, label_order: Sequence[str]) -> pd.DataFra
     """
     order = [str(x) for x in label_order]
     if len(set(order)) != len(order) or not order:
-        raise ValueError(f"The 'label_order' parameter of distribution_of must be a non-empty sequence of distinct labels. Got {list(label_order)!r} instead.")
+        raise ValueError(
+            f"The 'label_order' parameter of distribution_of must be a non-empty sequence of distinct labels. Got {list(label_order)!r} instead."
+        )
     s = pd.Series(labels)
     s = s[s.notna()].astype(str)
     codes = pd.Index(order).get_indexer(s.to_numpy())
@@ -119,7 +123,9 @@ def annotator_label_use(
     remap = np.full(c.n_workers, -1, dtype=np.int64)
     remap[workers] = np.arange(len(workers))
     w = remap[w_all]
-    counts = np.bincount(w * nl + c.label[rows], minlength=len(workers) * nl).reshape(len(workers), nl).astype(np.float64)
+    counts = (
+        np.bincount(w * nl + c.label[rows], minlength=len(workers) * nl).reshape(len(workers), nl).astype(np.float64)
+    )
     n_w = counts.sum(axis=1)
     total = counts.sum(axis=0)
     others = total[None, :] - counts
@@ -171,7 +177,9 @@ def annotator_label_use(
         },
         index=pd.MultiIndex.from_product([names, pd.Index(list(run.labels), name="label", dtype="str")]),
     )
-    pool_share = pd.Series(total / total.sum(), index=pd.Index(list(run.labels), name="label", dtype="str"), name="share")
+    pool_share = pd.Series(
+        total / total.sum(), index=pd.Index(list(run.labels), name="label", dtype="str"), name="share"
+    )
     order = np.argsort(names.to_numpy(dtype=object), kind="stable")
     return LabelUse(annotators.iloc[order], shares.sort_index(level=0, sort_remaining=False), pool_share)
 
@@ -198,13 +206,19 @@ class DistributionComparison:
 def _counts(x, name: str) -> pd.Series:
     if isinstance(x, pd.DataFrame):
         if "count" not in x.columns:
-            raise ValueError(f"The {name!r} parameter of compare_distributions must be a Series of counts or a frame with a 'count' column. Got columns {list(x.columns)} instead.")
+            raise ValueError(
+                f"The {name!r} parameter of compare_distributions must be a Series of counts or a frame with a 'count' column. Got columns {list(x.columns)} instead."
+            )
         x = x["count"]
     s = pd.Series(x, dtype="float64")
     if s.isna().any() or (s < 0).any():
-        raise ValueError(f"The {name!r} parameter of compare_distributions must hold non-negative counts. Got {s[s.isna() | (s < 0)].head(3).to_dict()} instead.")
+        raise ValueError(
+            f"The {name!r} parameter of compare_distributions must hold non-negative counts. Got {s[s.isna() | (s < 0)].head(3).to_dict()} instead."
+        )
     if s.sum() <= 0:
-        raise ValueError(f"The {name!r} parameter of compare_distributions must hold at least one answer. Got a total of 0 instead.")
+        raise ValueError(
+            f"The {name!r} parameter of compare_distributions must hold at least one answer. Got a total of 0 instead."
+        )
     s.index = s.index.astype(str)
     return s.groupby(level=0, sort=False).sum()
 

@@ -47,7 +47,9 @@ def _worker_code(run: Run, worker_id: str, func: str) -> int:
     names = run.codes.worker_names
     loc = names.get_indexer([str(worker_id)])[0]
     if loc < 0:
-        raise ValueError(f"The 'worker_id' parameter of {func} must be an annotator of this run. Got {worker_id!r} instead.")
+        raise ValueError(
+            f"The 'worker_id' parameter of {func} must be an annotator of this run. Got {worker_id!r} instead."
+        )
     return int(loc)
 
 
@@ -100,7 +102,9 @@ def annotator_table(
     unavailable: dict[str, str] = {}
     per_worker = np.bincount(c.worker, minlength=c.n_workers)
     present = np.flatnonzero(per_worker)
-    present = present[np.argsort(np.asarray(c.worker_names[present], dtype=object), kind="stable")]  # sorted by id, whatever the code order
+    present = present[
+        np.argsort(np.asarray(c.worker_names[present], dtype=object), kind="stable")
+    ]  # sorted by id, whatever the code order
     names = pd.Index(np.asarray(c.worker_names, dtype=object)[present], name="worker_id", dtype="str")
     labeled_pool = kind_mask(run, "regular", "control") & (c.label >= 0)
     out = pd.DataFrame(
@@ -124,21 +128,40 @@ def annotator_table(
     ctl = _figure(control_acc, lambda: control.control_accuracy(run), "control accuracy", unavailable)
     join(
         ctl,
-        {"answers": "control_answers", "correct": "control_correct", "accuracy": "control_accuracy",
-         "ci_low": "control_ci_low", "ci_high": "control_ci_high", "enough": "control_enough"},
+        {
+            "answers": "control_answers",
+            "correct": "control_correct",
+            "accuracy": "control_accuracy",
+            "ci_low": "control_ci_low",
+            "ci_high": "control_ci_high",
+            "enough": "control_enough",
+        },
         {"control_answers": 0, "control_correct": 0, "control_enough": False},
     )
-    agr = _figure(worker_agreement, lambda: agreement.worker_agreement(run), "agreement with the aggregate", unavailable)
+    agr = _figure(
+        worker_agreement, lambda: agreement.worker_agreement(run), "agreement with the aggregate", unavailable
+    )
     join(
         agr,
-        {"answers": "agreement_answers", "agree": "agreement_agree", "agreement": "agreement",
-         "ci_low": "agreement_ci_low", "ci_high": "agreement_ci_high"},
+        {
+            "answers": "agreement_answers",
+            "agree": "agreement_agree",
+            "agreement": "agreement",
+            "ci_low": "agreement_ci_low",
+            "ci_high": "agreement_ci_high",
+        },
         {"agreement_answers": 0, "agreement_agree": 0},
     )
     spd = _figure(worker_speed, lambda: speed.worker_speed(run), "speed", unavailable)
-    join(spd, {"assignments": "timed_suites", "median_seconds_per_task": "median_seconds_per_task"}, {"timed_suites": 0})
+    join(
+        spd, {"assignments": "timed_suites", "median_seconds_per_task": "median_seconds_per_task"}, {"timed_suites": 0}
+    )
     ex = _figure(exam_scores, lambda: exam.exam_scores(run), "exam score", unavailable)
-    join(ex, {"items": "exam_items", "correct": "exam_correct", "score": "exam_score"}, {"exam_items": 0, "exam_correct": 0})
+    join(
+        ex,
+        {"items": "exam_items", "correct": "exam_correct", "score": "exam_score"},
+        {"exam_items": 0, "exam_correct": 0},
+    )
     passed = ex["passed"].reindex(out.index) if ex is not None else pd.Series(pd.NA, index=out.index)
     out["exam_passed"] = pd.array(passed.to_numpy(), dtype="boolean")
 
@@ -152,7 +175,12 @@ def annotator_table(
 
     rep = _figure(replayed, lambda: rules.replay_rules(run), "replayed ban rules", unavailable)
     if rep is not None and len(rep):
-        fired = rep[rep["rule"].notna()].sort_values(["worker_id", "at"], kind="stable").drop_duplicates("worker_id").set_index("worker_id")
+        fired = (
+            rep[rep["rule"].notna()]
+            .sort_values(["worker_id", "at"], kind="stable")
+            .drop_duplicates("worker_id")
+            .set_index("worker_id")
+        )
     else:
         fired = pd.DataFrame(columns=["rule", "at", "evidence"])
     out["replayed_rule"] = fired["rule"].reindex(out.index).astype("str").to_numpy()
@@ -278,7 +306,10 @@ def _answers_frame(run: Run, rows: np.ndarray) -> pd.DataFrame:
     check = np.where(graded, np.where(lab == gold, 0, 1), 2).astype(np.int8)
     out = pd.DataFrame(
         {
-            **{col: a[col].array.take(rows) for col in ("task_id", "worker_id", "kind", "pool_id", "assignment_id", "status", "label", "golden")},
+            **{
+                col: a[col].array.take(rows)
+                for col in ("task_id", "worker_id", "kind", "pool_id", "assignment_id", "status", "label", "golden")
+            },
             "correct": correct,
             "check": pd.Categorical.from_codes(check, dtype=_CHECKS),
             "started_at": a["started_at"].array.take(rows),
@@ -328,9 +359,13 @@ def annotator_answers(run: Run, worker_id: str, aggregations: Mapping[str, Any] 
             out[f"input_{field}"] = run.tasks[field].array.take(at, allow_fill=True)
     for name, agg in (aggregations or {}).items():
         code = agg.codes[t]
-        out[f"{name}_label"] = pd.Categorical.from_codes(np.where(code >= 0, code, -1), dtype=run.answers["label"].dtype)
+        out[f"{name}_label"] = pd.Categorical.from_codes(
+            np.where(code >= 0, code, -1), dtype=run.answers["label"].dtype
+        )
         confidence = np.full(len(agg.codes), np.nan)
-        confidence[agg.codes >= 0] = agg.labels["confidence"].to_numpy()  # labels: the tasks with codes >= 0, in code order
+        confidence[agg.codes >= 0] = agg.labels[
+            "confidence"
+        ].to_numpy()  # labels: the tasks with codes >= 0, in code order
         out[f"{name}_confidence"] = confidence[t]
     submitted = out["submitted_at"].to_numpy(dtype="datetime64[ns]", na_value=np.datetime64("NaT"))
     when = np.where(np.isnat(submitted), np.iinfo(np.int64).max, submitted.view(np.int64))  # not submitted: last
@@ -351,7 +386,9 @@ def task_answers(run: Run, task_id: str) -> pd.DataFrame:
     t = _task_code(run, task_id, "task_answers")
     rows = np.flatnonzero(run.codes.task == t)
     out = _answers_frame(run, rows).drop(columns="task_id")
-    order = np.lexsort((out["worker_id"].astype(str).to_numpy(), out["submitted_at"].isna().to_numpy(), out["submitted_at"].to_numpy()))
+    order = np.lexsort(
+        (out["worker_id"].astype(str).to_numpy(), out["submitted_at"].isna().to_numpy(), out["submitted_at"].to_numpy())
+    )
     return out.iloc[order].reset_index(drop=True)
 
 
@@ -371,7 +408,13 @@ def exam_item_answers(run: Run, task_id: str, scores: pd.DataFrame | None = None
         exam_passed=pd.array(scores["passed"].reindex(out["worker_id"]).to_numpy(), dtype="boolean"),
     )
     key = out["correct"].astype("float64").fillna(2.0)
-    return out.assign(_k=key.to_numpy(), _w=out["worker_id"].astype(str)).sort_values(["_k", "label", "_w"], kind="stable").drop(columns="_w").drop(columns="_k").reset_index(drop=True)
+    return (
+        out.assign(_k=key.to_numpy(), _w=out["worker_id"].astype(str))
+        .sort_values(["_k", "label", "_w"], kind="stable")
+        .drop(columns="_w")
+        .drop(columns="_k")
+        .reset_index(drop=True)
+    )
 
 
 def item_verdicts(items: pd.DataFrame) -> pd.DataFrame:
@@ -473,7 +516,13 @@ def speed_vs_pool(run: Run, worker_id: str, suites: pd.DataFrame | None = None) 
         }
     )
     return SpeedComparison(
-        str(worker_id), by_pool, histogram, float(np.median(x_me)), float(np.median(x_all)), int(mine.sum()), int(len(x_all))
+        str(worker_id),
+        by_pool,
+        histogram,
+        float(np.median(x_me)),
+        float(np.median(x_all)),
+        int(mine.sum()),
+        int(len(x_all)),
     )
 
 

@@ -54,7 +54,9 @@ def status_mix(run: Run) -> pd.DataFrame:
     a = run.answers
     counts = a["status"].value_counts().reindex(list(STATUSES), fill_value=0)
     if a["assignment_id"].notna().any():
-        per_assignment = a.drop_duplicates("assignment_id")["status"].value_counts().reindex(list(STATUSES), fill_value=0)
+        per_assignment = (
+            a.drop_duplicates("assignment_id")["status"].value_counts().reindex(list(STATUSES), fill_value=0)
+        )
     else:
         per_assignment = pd.Series(0, index=list(STATUSES))
     out = pd.DataFrame({"answers": counts.astype(int), "assignments": per_assignment.astype(int)})

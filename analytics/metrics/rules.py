@@ -41,14 +41,34 @@ TIME_TOLERANCE = pd.Timedelta(seconds=1)
 # would have had to act already).
 
 _COLUMNS = [
-    "worker_id", "pool_id", "rule", "at", "evidence", "suites_before", "suites_after", "spend_after",
-    "recorded_rule", "recorded_at", "recorded_reason", "delay_seconds", "agrees",
+    "worker_id",
+    "pool_id",
+    "rule",
+    "at",
+    "evidence",
+    "suites_before",
+    "suites_after",
+    "spend_after",
+    "recorded_rule",
+    "recorded_at",
+    "recorded_reason",
+    "delay_seconds",
+    "agrees",
 ]
 
 
 def _golden_params(rule: dict) -> tuple[int, int, float | None, float | None] | str:
     """(history_size, min_answers, min_correct_percent, max_incorrect_percent), or why not."""
-    known = {"type", "history_size", "min_answers", "min_correct_percent", "max_incorrect_percent", "ban_days", "scope", "reason"}
+    known = {
+        "type",
+        "history_size",
+        "min_answers",
+        "min_correct_percent",
+        "max_incorrect_percent",
+        "ban_days",
+        "scope",
+        "reason",
+    }
     unknown = sorted(set(rule) - known)
     if unknown:
         return f"golden_set rule keys {unknown} are not understood (replayed keys: {sorted(known - {'type'})})"
@@ -100,7 +120,9 @@ def _pools_to_replay(run: Run, pool_id: str | None):
         info = run.meta.pool(str(pool_id))
         if info is None:
             known = ", ".join(p.pool_id for p in run.meta.pools) or "none"
-            raise ValueError(f"The 'pool_id' parameter of replay_rules must be one of the run's pools ({known}). Got {pool_id!r} instead.")
+            raise ValueError(
+                f"The 'pool_id' parameter of replay_rules must be one of the run's pools ({known}). Got {pool_id!r} instead."
+            )
         return [info]
     return [p for p in run.meta.pools if p.rules]
 
@@ -171,7 +193,17 @@ def _replay_pool(run: Run, info, s_all: pd.DataFrame, not_replayed: list) -> tup
                 f"Fast responses: {a} of the last {b} task suites submitted in under {thr:g} s (fastest {x:.1f} s; rule: at least {cnt} of {_last(h)})"
                 for a, b, x in zip(f["fast_in_window"], f["in_window"], f["window_fastest"])
             ]
-            hits.append(pd.DataFrame({"worker_id": f["worker_id"].to_numpy(), "position": f["position"].to_numpy(), "rule": kind, "rule_order": k, "evidence": ev}))
+            hits.append(
+                pd.DataFrame(
+                    {
+                        "worker_id": f["worker_id"].to_numpy(),
+                        "position": f["position"].to_numpy(),
+                        "rule": kind,
+                        "rule_order": k,
+                        "evidence": ev,
+                    }
+                )
+            )
         elif kind == "golden_set":
             p = _golden_params(rule)
             if isinstance(p, str):
@@ -186,12 +218,29 @@ def _replay_pool(run: Run, info, s_all: pd.DataFrame, not_replayed: list) -> tup
                 for c, n, pct in zip(f["window_correct"], f["window_answers"], f["percent"])
             ]
             pos = ordered["position"].to_numpy()[f["suite_row"].to_numpy()]
-            hits.append(pd.DataFrame({"worker_id": f["worker_id"].to_numpy(), "position": pos, "rule": kind, "rule_order": k, "evidence": ev}))
+            hits.append(
+                pd.DataFrame(
+                    {
+                        "worker_id": f["worker_id"].to_numpy(),
+                        "position": pos,
+                        "rule": kind,
+                        "rule_order": k,
+                        "evidence": ev,
+                    }
+                )
+            )
         else:
             why = rule.get("why") or f"rule type {kind!r} is not replayed (replayed: {', '.join(REPLAYED)})"
             not_replayed.append({"pool_id": info.pool_id, "rule": dict(rule), "why": why})
     if not hits:
-        empty = {"worker_id": "str", "position": "int64", "rule": "str", "rule_order": "int64", "evidence": "str", "pool_id": "str"}
+        empty = {
+            "worker_id": "str",
+            "position": "int64",
+            "rule": "str",
+            "rule_order": "int64",
+            "evidence": "str",
+            "pool_id": "str",
+        }
         return pd.DataFrame({c: pd.Series(dtype=d) for c, d in empty.items()}), ordered
     h = pd.concat(hits, ignore_index=True).sort_values(["worker_id", "position", "rule_order"], kind="stable")
     h = h.drop_duplicates("worker_id").assign(pool_id=info.pool_id)
@@ -246,9 +295,15 @@ def replay_rules(run: Run, pool_id: str | None = None) -> pd.DataFrame:
         # spend after = the worker's total suite cost minus the cumulative cost up to the ban
         ordered["cum_cost"] = per_worker["cost"].cumsum()
         total_cost = per_worker["cost"].sum()
-        at_ban = bans.merge(ordered[["worker_id", "position", "cum_cost"]], on=["worker_id", "position"], how="left")["cum_cost"]
+        at_ban = bans.merge(ordered[["worker_id", "position", "cum_cost"]], on=["worker_id", "position"], how="left")[
+            "cum_cost"
+        ]
         bans["spend_after"] = bans["worker_id"].map(total_cost).to_numpy() - at_ban.to_numpy()
-        nxt = ordered[["worker_id", "position", "submitted_at"]].assign(position=ordered["position"] - 1).rename(columns={"submitted_at": "next_at"})
+        nxt = (
+            ordered[["worker_id", "position", "submitted_at"]]
+            .assign(position=ordered["position"] - 1)
+            .rename(columns={"submitted_at": "next_at"})
+        )
         bans = bans.merge(nxt, on=["worker_id", "position"], how="left")
 
         r = run.restrictions
@@ -265,7 +320,9 @@ def replay_rules(run: Run, pool_id: str | None = None) -> pd.DataFrame:
     out["next_at"] = pd.to_datetime(out.get("next_at"), utc=True).astype(tz)
     out["delay_seconds"] = (out["recorded_at"] - out["at"]).dt.total_seconds()
     both = out["rule"].notna() & out["recorded_rule"].notna()
-    in_time = (out["recorded_at"] >= out["at"] - TIME_TOLERANCE) & (out["next_at"].isna() | (out["recorded_at"] <= out["next_at"]))
+    in_time = (out["recorded_at"] >= out["at"] - TIME_TOLERANCE) & (
+        out["next_at"].isna() | (out["recorded_at"] <= out["next_at"])
+    )
     out["agrees"] = (both & (out["rule"] == out["recorded_rule"]) & in_time).astype(bool)
     for col in ("suites_before", "suites_after"):
         out[col] = out[col].astype("Int64")
@@ -308,9 +365,13 @@ def ban_evidence(run: Run, worker_id: str, pool_id: str | None = None) -> BanEvi
     worker_id = str(worker_id)
     a = run.answers
     if worker_id not in a["worker_id"].cat.categories:
-        raise ValueError(f"The 'worker_id' parameter of ban_evidence must be an annotator of this run. Got {worker_id!r} instead.")
+        raise ValueError(
+            f"The 'worker_id' parameter of ban_evidence must be an annotator of this run. Got {worker_id!r} instead."
+        )
     mine = a[(a["worker_id"] == worker_id).to_numpy()].reset_index(drop=True)
-    sub = dataclasses.replace(run, answers=mine, restrictions=run.restrictions[run.restrictions["worker_id"] == worker_id])
+    sub = dataclasses.replace(
+        run, answers=mine, restrictions=run.restrictions[run.restrictions["worker_id"] == worker_id]
+    )
     bans = replay_rules(sub, pool_id)
     pools = [p for p in _pools_to_replay(run, pool_id)]
     s = suites(sub)
@@ -331,7 +392,9 @@ def ban_evidence(run: Run, worker_id: str, pool_id: str | None = None) -> BanEvi
     )
     ctl = ctl.merge(s[["assignment_id", "pool_id", "submitted_at", "position"]], on="assignment_id", how="inner")
     ctl = ctl.sort_values(["pool_id", "position", "task_id"], kind="stable").reset_index(drop=True)
-    per_suite = ctl.groupby("assignment_id").agg(control_answers=("correct", "size"), control_correct=("correct", "sum"))
+    per_suite = ctl.groupby("assignment_id").agg(
+        control_answers=("correct", "size"), control_correct=("correct", "sum")
+    )
     s["control_answers"] = s["assignment_id"].map(per_suite["control_answers"]).fillna(0).astype(np.int64)
     s["control_correct"] = s["assignment_id"].map(per_suite["control_correct"]).fillna(0).astype(np.int64)
 
@@ -350,17 +413,47 @@ def ban_evidence(run: Run, worker_id: str, pool_id: str | None = None) -> BanEvi
                 s.loc[in_pool, "fast"] = s.loc[in_pool, "seconds"] < thr
                 if ban_pos is not None and ban["rule"].iloc[0] == kind:
                     pos = s["position"]
-                    s.loc[in_pool & (pos > ban_pos - h).to_numpy() & (pos <= ban_pos).to_numpy(), "in_fast_window"] = True
-            if kind == "golden_set" and ban_pos is not None and ban["rule"].iloc[0] == kind and not isinstance(_golden_params(rule), str):
+                    s.loc[in_pool & (pos > ban_pos - h).to_numpy() & (pos <= ban_pos).to_numpy(), "in_fast_window"] = (
+                        True
+                    )
+            if (
+                kind == "golden_set"
+                and ban_pos is not None
+                and ban["rule"].iloc[0] == kind
+                and not isinstance(_golden_params(rule), str)
+            ):
                 h = _golden_params(rule)[0]
                 sel = np.flatnonzero(((ctl["pool_id"] == info.pool_id) & (ctl["position"] <= ban_pos)).to_numpy())
                 ctl.loc[sel[-h:], "in_control_window"] = True
         if ban_pos is not None:
             s.loc[in_pool & (s["position"] > ban_pos).to_numpy(), "after_ban"] = True
     suites_cols = [
-        "assignment_id", "pool_id", "status", "tasks", "started_at", "submitted_at", "seconds", "fast",
-        "control_answers", "control_correct", "in_fast_window", "after_ban",
+        "assignment_id",
+        "pool_id",
+        "status",
+        "tasks",
+        "started_at",
+        "submitted_at",
+        "seconds",
+        "fast",
+        "control_answers",
+        "control_correct",
+        "in_fast_window",
+        "after_ban",
     ]
-    ctl_cols = ["assignment_id", "pool_id", "submitted_at", "task_id", "golden", "label", "correct", "in_control_window"]
-    recorded = run.restrictions[run.restrictions["worker_id"] == worker_id].sort_values("created_at", kind="stable").reset_index(drop=True)
+    ctl_cols = [
+        "assignment_id",
+        "pool_id",
+        "submitted_at",
+        "task_id",
+        "golden",
+        "label",
+        "correct",
+        "in_control_window",
+    ]
+    recorded = (
+        run.restrictions[run.restrictions["worker_id"] == worker_id]
+        .sort_values("created_at", kind="stable")
+        .reset_index(drop=True)
+    )
     return BanEvidence(worker_id, bans, recorded, s[suites_cols], ctl[ctl_cols])

@@ -22,14 +22,15 @@ def _require_times(run: Run, what: str) -> None:
     a = run.answers
     if a["submitted_at"].isna().all():
         raise MetricUnavailable(
-            f"{what} needs submit times, and this run has none (a column of one placeholder value "
-            "counts as none)",
+            f"{what} needs submit times, and this run has none (a column of one placeholder value counts as none)",
             missing_field="ASSIGNMENT:submitted",
         )
     if a["started_at"].isna().all():
         raise MetricUnavailable(f"{what} needs start times, and this run has none", missing_field="ASSIGNMENT:started")
     if a["assignment_id"].isna().all():
-        raise MetricUnavailable(f"{what} needs task suites, and this run has no assignment ids", missing_field="ASSIGNMENT:assignment_id")
+        raise MetricUnavailable(
+            f"{what} needs task suites, and this run has no assignment ids", missing_field="ASSIGNMENT:assignment_id"
+        )
 
 
 @per_run_cache
@@ -169,7 +170,9 @@ def window_min(values: np.ndarray, first: np.ndarray) -> np.ndarray:
     return out
 
 
-def rolling_fast(s: pd.DataFrame, history_size: int, count: int, threshold_seconds: float, *, ordered: bool = False) -> pd.DataFrame:
+def rolling_fast(
+    s: pd.DataFrame, history_size: int, count: int, threshold_seconds: float, *, ordered: bool = False
+) -> pd.DataFrame:
     """Submitted suites in replay_order (``ordered=True``: ``s`` already is), with the fast-rule
     window after each: ``fast`` (seconds < threshold), ``fast_in_window`` (fast suites among the
     last history_size), ``in_window`` (suites in the window), ``fires`` (fast_in_window >= count),
@@ -229,10 +232,15 @@ def fast_responders(
     k = check_int(rule.get("count", 1) if count is None else count, "count", "fast_responders", low=1)
     thr = check_float(
         rule.get("fast_submit_threshold_seconds", 15) if threshold_seconds is None else threshold_seconds,
-        "threshold_seconds", "fast_responders", low=0.0, low_open=True,
+        "threshold_seconds",
+        "fast_responders",
+        low=0.0,
+        low_open=True,
     )
     if k > h:
-        raise ValueError(f"The 'count' parameter of fast_responders must be an int in [1, history_size={h}]. Got {k!r} instead.")
+        raise ValueError(
+            f"The 'count' parameter of fast_responders must be an int in [1, history_size={h}]. Got {k!r} instead."
+        )
     _require_times(run, "the fast-response rule")
     s = suites(run)
     s = s[s["pool_id"].isin(pools)]
@@ -257,8 +265,7 @@ def fast_responders(
         }
     )
     out["evidence"] = [
-        f"{f} of the last {n} task suites submitted in under {thr:g} s (fastest {x:.1f} s); "
-        f"rule: at least {k} of {h}"
+        f"{f} of the last {n} task suites submitted in under {thr:g} s (fastest {x:.1f} s); rule: at least {k} of {h}"
         for f, n, x in zip(out["fast_suites"], out["suites_considered"], out["fastest_seconds"])
     ]
     out["flagged_at"] = out["flagged_at"].astype(run.answers["submitted_at"].dtype)

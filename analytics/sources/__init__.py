@@ -46,7 +46,14 @@ def detect_format(source: Source, name: str | None = None) -> str:
     return "toloka" if is_toloka_header(opened.first_line) else "long"
 
 
-def read_one(source: Source, options: ReadOptions, *, pool_kind: str = "main", name: str | None = None, truth: pd.Series | None = None) -> Run:
+def read_one(
+    source: Source,
+    options: ReadOptions,
+    *,
+    pool_kind: str = "main",
+    name: str | None = None,
+    truth: pd.Series | None = None,
+) -> Run:
     if options.format not in FORMATS:
         raise ValueError(f"The 'format' option must be one of {FORMATS}. Got {options.format!r} instead.")
     if hasattr(source, "read"):
@@ -63,10 +70,19 @@ def read_one(source: Source, options: ReadOptions, *, pool_kind: str = "main", n
     meta = RunMeta(project=options.project, instructions=options.instructions, language=options.language)
     if fmt == "toloka":
         return read_toloka_tsv(
-            source, label_field=options.label_field, pool_kind=pool_kind, name=name, labels=options.labels, pricing=pricing, meta=meta, truth=truth
+            source,
+            label_field=options.label_field,
+            pool_kind=pool_kind,
+            name=name,
+            labels=options.labels,
+            pricing=pricing,
+            meta=meta,
+            truth=truth,
         )
     if pool_kind == "exam":
-        raise ValueError("an exam pool must be a Toloka results TSV (with GOLDEN: answers); a long table cannot be read as an exam.")
+        raise ValueError(
+            "an exam pool must be a Toloka results TSV (with GOLDEN: answers); a long table cannot be read as an exam."
+        )
     return read_long_table(
         source,
         columns=options.columns,
@@ -113,7 +129,12 @@ def read_files(
     if options.project or options.instructions or options.language:
         merged = replace(
             merged,
-            meta=replace(merged.meta, project=options.project or merged.meta.project, instructions=options.instructions or merged.meta.instructions, language=options.language or merged.meta.language),
+            meta=replace(
+                merged.meta,
+                project=options.project or merged.meta.project,
+                instructions=options.instructions or merged.meta.instructions,
+                language=options.language or merged.meta.language,
+            ),
         )
     return merged
 

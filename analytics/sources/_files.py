@@ -141,7 +141,9 @@ def read_table(
     try:
         table = pacsv.read_csv(
             opened.handle,
-            read_options=pacsv.ReadOptions(block_size=32 << 20, column_names=list(column_names) if column_names else None),
+            read_options=pacsv.ReadOptions(
+                block_size=32 << 20, column_names=list(column_names) if column_names else None
+            ),
             parse_options=pacsv.ParseOptions(delimiter=sep, invalid_row_handler=on_invalid),
             convert_options=pacsv.ConvertOptions(
                 include_columns=wanted,
@@ -164,7 +166,8 @@ def read_table(
         counts = sorted({a for _, a, _ in bad_rows})
         problems.add(
             f"{len(bad_rows):,} line(s) have the wrong number of fields (expected {expected}, found "
-            + ", ".join(map(str, counts[:5])) + ").",
+            + ", ".join(map(str, counts[:5]))
+            + ").",
             "a value probably contains a tab or a line break; quote such values or remove the "
             "character, and make every line have as many fields as the header.",
             lines=lines,

@@ -49,7 +49,13 @@ SUMMARY_NAME = "summary"  # a field/value table for the ClearML web UI
 TAGS = ("crowdlens",)
 CREDENTIAL_VARS = ("CLEARML_API_HOST", "CLEARML_API_ACCESS_KEY", "CLEARML_API_SECRET_KEY")
 # values that must never appear in a message, even when an SDK error quotes them
-_SECRET_VARS = ("CLEARML_API_ACCESS_KEY", "CLEARML_API_SECRET_KEY", "TRAINS_API_ACCESS_KEY", "TRAINS_API_SECRET_KEY", "CLEARML_AUTH_TOKEN")
+_SECRET_VARS = (
+    "CLEARML_API_ACCESS_KEY",
+    "CLEARML_API_SECRET_KEY",
+    "TRAINS_API_ACCESS_KEY",
+    "TRAINS_API_SECRET_KEY",
+    "CLEARML_AUTH_TOKEN",
+)
 _HOW_TO_CONFIGURE = (
     "Set CLEARML_API_HOST, CLEARML_API_ACCESS_KEY and CLEARML_API_SECRET_KEY in the environment "
     "(create the key pair in the ClearML web app: Settings > Workspace > Create new credentials), "
@@ -105,7 +111,9 @@ class ClearMLStore:
         timeout: float = 5.0,
     ):
         if not project or not str(project).strip():
-            raise ValueError("The 'project' parameter of ClearMLStore must be a non-empty ClearML project name. Got an empty name instead.")
+            raise ValueError(
+                "The 'project' parameter of ClearMLStore must be a non-empty ClearML project name. Got an empty name instead."
+            )
         self.project = str(project).strip()
         self._dataset_cls = dataset_cls
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
@@ -122,7 +130,9 @@ class ClearMLStore:
         """
         Dataset = self._datasets()
         with self._sdk("list the datasets of project " + repr(self.project)):
-            rows = Dataset.list_datasets(dataset_project=self.project, only_completed=not include_drafts, include_archived=False)
+            rows = Dataset.list_datasets(
+                dataset_project=self.project, only_completed=not include_drafts, include_archived=False
+            )
         found: list[VersionInfo] = []
         problems: list[Problem] = []
         for row in rows:
@@ -144,7 +154,9 @@ class ClearMLStore:
                 problems.append(
                     Problem(
                         file=f"ClearML dataset {info.label} ({vid})",
-                        message="this dataset is not a crowdlens run (it has none of the run files " + ", ".join(RUN_FILES) + ").",
+                        message="this dataset is not a crowdlens run (it has none of the run files "
+                        + ", ".join(RUN_FILES)
+                        + ").",
                         fix="publish runs with `ClearMLStore.publish` (or keep other datasets in another ClearML project).",
                         severity="warning",
                     )
@@ -168,7 +180,9 @@ class ClearMLStore:
 
     # ---- writing
 
-    def publish(self, workspace: Workspace, version_id: str, *, project: str | None = None, with_parents: bool = False) -> str:
+    def publish(
+        self, workspace: Workspace, version_id: str, *, project: str | None = None, with_parents: bool = False
+    ) -> str:
         """Publish a workspace version unchanged as a finalized ClearML version; return its ClearML id.
 
         Its files are the version's ``files/`` folder, its metadata the manifest, its parents the
@@ -178,7 +192,9 @@ class ClearMLStore:
         """
         project = str(project).strip() if project is not None else self.project
         if not project:
-            raise ValueError("The 'project' parameter of publish must be a non-empty ClearML project name. Got an empty name instead.")
+            raise ValueError(
+                "The 'project' parameter of publish must be a non-empty ClearML project name. Got an empty name instead."
+            )
         info = workspace.get(version_id)
         known = clearml_id_of(workspace, info.id)
         Dataset = self._datasets()
@@ -206,7 +222,9 @@ class ClearMLStore:
                 )
             parent_ds = self._get_recorded(workspace, p, local[p].label if p in local else p, cid)
             if not parent_ds.is_final():
-                raise ClearMLError(f"the parent's ClearML dataset {cid} is not finalized; ClearML cannot derive a version from it. Finalize it first.")
+                raise ClearMLError(
+                    f"the parent's ClearML dataset {cid} is not finalized; ClearML cannot derive a version from it. Finalize it first."
+                )
             parents.append(cid)
         adopted = self._find_existing(Dataset, project, info)
         if adopted:
@@ -216,7 +234,9 @@ class ClearMLStore:
         vdir = Path(info.path) if info.path else workspace.versions_dir / info.id
         files_dir = vdir / "files"
         manifest = json.loads((vdir / "manifest.json").read_text(encoding="utf-8"))
-        local_files = _verify_files(files_dir, manifest.get("metadata", {}).get("files"), f"version {info.label} ({info.id})")
+        local_files = _verify_files(
+            files_dir, manifest.get("metadata", {}).get("files"), f"version {info.label} ({info.id})"
+        )
         with self._sdk(f"publish version {info.label} to ClearML project {project!r}"):
             ds = Dataset.create(
                 dataset_name=info.name,
@@ -259,7 +279,13 @@ class ClearMLStore:
         info = self.get(version_id)
         original = str((info.metadata.get("clearml") or {}).get("local_id") or "")
         if original and original in local and local[original].label == info.label:
-            _record(workspace, local[original], info.id, str((info.metadata.get("clearml") or {}).get("project") or self.project), how="published")
+            _record(
+                workspace,
+                local[original],
+                info.id,
+                str((info.metadata.get("clearml") or {}).get("project") or self.project),
+                how="published",
+            )
             return local[original]
         parents: list[str] = []
         for p in info.parents:
@@ -276,9 +302,21 @@ class ClearMLStore:
         run = self.open_run(info.id)
         md = {k: v for k, v in info.metadata.items() if k not in ("clearml", "files")}
         stored = workspace.add_version(
-            run, name=info.name, version=info.version, parents=parents, metadata=md, version_id=info.id, created=info.created or None
+            run,
+            name=info.name,
+            version=info.version,
+            parents=parents,
+            metadata=md,
+            version_id=info.id,
+            created=info.created or None,
         )
-        _record(workspace, stored, info.id, str((info.metadata.get("clearml") or {}).get("project") or self.project), how="pulled")
+        _record(
+            workspace,
+            stored,
+            info.id,
+            str((info.metadata.get("clearml") or {}).get("project") or self.project),
+            how="pulled",
+        )
         return stored
 
     # ---- internals
@@ -289,7 +327,9 @@ class ClearMLStore:
             try:
                 from clearml import Dataset
             except ImportError as err:  # pragma: no cover - clearml is a dependency
-                raise ClearMLError(f"the clearml package is not installed ({err}); install crowdlens' dependencies (`make install`).") from None
+                raise ClearMLError(
+                    f"the clearml package is not installed ({err}); install crowdlens' dependencies (`make install`)."
+                ) from None
             _check_reachable(_api_host(), self.timeout)
             self._dataset_cls = Dataset
         return self._dataset_cls
@@ -305,14 +345,18 @@ class ClearMLStore:
             names = {c.__name__ for c in type(err).__mro__}
             text = _scrub(str(err))
             if "MissingConfigError" in names:
-                raise ClearMLCredentialsError(f"cannot {action}: ClearML credentials are missing. {_HOW_TO_CONFIGURE}") from None
+                raise ClearMLCredentialsError(
+                    f"cannot {action}: ClearML credentials are missing. {_HOW_TO_CONFIGURE}"
+                ) from None
             if "LoginError" in names:
                 raise ClearMLCredentialsError(
                     f"cannot {action}: the ClearML server refused the credentials ({text}). Check that the key pair belongs to "
                     f"the server CLEARML_API_HOST names and was not revoked. {_HOW_TO_CONFIGURE}"
                 ) from None
             if names & {"ConnectionError", "MaxRetryError", "NewConnectionError", "Timeout", "ConnectTimeout"}:
-                raise ClearMLUnavailableError(f"cannot {action}: the ClearML server cannot be reached ({text}). Check CLEARML_API_HOST and the network.") from None
+                raise ClearMLUnavailableError(
+                    f"cannot {action}: the ClearML server cannot be reached ({text}). Check CLEARML_API_HOST and the network."
+                ) from None
             raise
 
     def _get_dataset(self, version_id: str):
@@ -323,7 +367,9 @@ class ClearMLStore:
         except ClearMLError:
             raise
         except Exception as err:
-            raise KeyError(f"no ClearML dataset version with id {version_id!r} can be opened ({type(err).__name__}: {_scrub(str(err))}).") from None
+            raise KeyError(
+                f"no ClearML dataset version with id {version_id!r} can be opened ({type(err).__name__}: {_scrub(str(err))})."
+            ) from None
 
     def _get_recorded(self, workspace: Workspace, local_id: str, label: str, clearml_id: str):
         try:
@@ -337,7 +383,12 @@ class ClearMLStore:
     def _find_existing(self, Dataset: type, project: str, info: VersionInfo) -> str | None:
         """A finalized dataset with this name and version: ours (adopt its id) or a clash (error)."""
         with self._sdk(f"look for {info.label} in ClearML project {project!r}"):
-            rows = Dataset.list_datasets(dataset_project=project, partial_name=f"^{re.escape(info.name)}$", only_completed=True, include_archived=False)
+            rows = Dataset.list_datasets(
+                dataset_project=project,
+                partial_name=f"^{re.escape(info.name)}$",
+                only_completed=True,
+                include_archived=False,
+            )
         for row in rows:
             if row.get("name") != info.name or str(row.get("version")) != info.version:
                 continue
@@ -459,7 +510,15 @@ def _mapping_path(workspace: Workspace, version_id: str) -> Path:
 def _record(workspace: Workspace, info: VersionInfo, clearml_id: str, project: str, *, how: str) -> None:
     _write_json(
         _mapping_path(workspace, info.id),
-        {"local_id": info.id, "clearml_id": clearml_id, "clearml_project": project, "name": info.name, "version": info.version, "how": how, "at": _now()},
+        {
+            "local_id": info.id,
+            "clearml_id": clearml_id,
+            "clearml_project": project,
+            "name": info.name,
+            "version": info.version,
+            "how": how,
+            "at": _now(),
+        },
     )
 
 
@@ -501,7 +560,12 @@ def _summary_table(manifest: Mapping[str, Any]) -> pd.DataFrame:
         ("project", manifest.get("project")),
         ("created", manifest.get("created")),
         ("simulated", md.get("simulated", False)),
-        ("annotation cost", "missing: " + str(md.get("annotation_cost_missing")) if cost is None else f"{cost:.4f} {md.get('currency', '')}".strip()),
+        (
+            "annotation cost",
+            "missing: " + str(md.get("annotation_cost_missing"))
+            if cost is None
+            else f"{cost:.4f} {md.get('currency', '')}".strip(),
+        ),
         ("answers", md.get("answers")),
         ("tasks", md.get("tasks")),
         ("annotators", md.get("workers")),
@@ -524,7 +588,9 @@ def _check_configured() -> None:
     env = os.environ
     if env.get("CLEARML_AUTH_TOKEN"):
         return
-    if (env.get("CLEARML_API_ACCESS_KEY") or env.get("TRAINS_API_ACCESS_KEY")) and (env.get("CLEARML_API_SECRET_KEY") or env.get("TRAINS_API_SECRET_KEY")):
+    if (env.get("CLEARML_API_ACCESS_KEY") or env.get("TRAINS_API_ACCESS_KEY")) and (
+        env.get("CLEARML_API_SECRET_KEY") or env.get("TRAINS_API_SECRET_KEY")
+    ):
         return
     override = env.get("CLEARML_CONFIG_FILE") or env.get("TRAINS_CONFIG_FILE")
     candidates = [override] if override else []
@@ -532,7 +598,9 @@ def _check_configured() -> None:
     if any(Path(os.path.expandvars(c)).expanduser().is_file() for c in candidates):
         return
     missing = [v for v in CREDENTIAL_VARS if not env.get(v)]
-    raise ClearMLCredentialsError(f"ClearML is not configured: {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set and there is no ~/clearml.conf. {_HOW_TO_CONFIGURE}")
+    raise ClearMLCredentialsError(
+        f"ClearML is not configured: {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set and there is no ~/clearml.conf. {_HOW_TO_CONFIGURE}"
+    )
 
 
 def _api_host() -> str:

@@ -138,20 +138,37 @@ def simulate(seed: int = SEED) -> dict[str, object]:
             secs += w.seconds_per_task * rng.uniform(0.8, 1.4)
             exam_rows.append((url, LABELS[ans], LABELS[truth], assignment, task_id, w.id, start, secs))
         w.passed = correct / 10 >= EXAM_PASS
-    exam = pd.DataFrame(exam_rows, columns=["INPUT:image", "OUTPUT:result", "GOLDEN:result", "ASSIGNMENT:assignment_id", "ASSIGNMENT:task_id", "ASSIGNMENT:worker_id", "start", "secs"])
+    exam = pd.DataFrame(
+        exam_rows,
+        columns=[
+            "INPUT:image",
+            "OUTPUT:result",
+            "GOLDEN:result",
+            "ASSIGNMENT:assignment_id",
+            "ASSIGNMENT:task_id",
+            "ASSIGNMENT:worker_id",
+            "start",
+            "secs",
+        ],
+    )
     # one submit time per assignment
     total = exam.groupby("ASSIGNMENT:assignment_id")["secs"].transform("max")
     exam["ASSIGNMENT:started"] = exam["start"].map(_iso)
     exam["ASSIGNMENT:submitted"] = [_iso(s + dt.timedelta(seconds=float(x))) for s, x in zip(exam["start"], total)]
     exam["ASSIGNMENT:status"] = "APPROVED"
     exam["ASSIGNMENT:reward"] = f"{EXAM_REWARD:.3f}"
-    exam["ASSIGNMENT:link"] = [f"https://platform.toloka.ai/task/{EXAM_POOL}/{a}" for a in exam["ASSIGNMENT:assignment_id"]]
+    exam["ASSIGNMENT:link"] = [
+        f"https://platform.toloka.ai/task/{EXAM_POOL}/{a}" for a in exam["ASSIGNMENT:assignment_id"]
+    ]
     exam = exam.drop(columns=["start", "secs"])
 
     rng = rng_main
     # ---- main pool
     p_true = np.array([0.5, 0.35, 0.15])
-    regular = [(_hex(rng, 20), f"{IMAGE_BASE}img_{i + 1:04d}.jpg", int(rng.choice(3, p=p_true)), float(rng.beta(1.2, 8))) for i in range(N_REGULAR)]
+    regular = [
+        (_hex(rng, 20), f"{IMAGE_BASE}img_{i + 1:04d}.jpg", int(rng.choice(3, p=p_true)), float(rng.beta(1.2, 8)))
+        for i in range(N_REGULAR)
+    ]
     control = []
     for i in range(N_CONTROL):
         truth = int(rng.choice(3, p=[0.45, 0.45, 0.10]))
@@ -165,7 +182,7 @@ def simulate(seed: int = SEED) -> dict[str, object]:
         order = rng.permutation(N_REGULAR)
         ctl_order = rng.permutation(N_CONTROL)
         for s in range(N_REGULAR // (SUITE - 1)):
-            suites.append(([int(x) for x in order[s * 9:(s + 1) * 9]], int(ctl_order[s % N_CONTROL])))
+            suites.append(([int(x) for x in order[s * 9 : (s + 1) * 9]], int(ctl_order[s % N_CONTROL])))
     eligible = [w for w in workers if w.passed]
     weights = np.array([w.activity for w in eligible])
 
@@ -228,19 +245,37 @@ def simulate(seed: int = SEED) -> dict[str, object]:
                     "expires_at": submitted + dt.timedelta(days=days),
                 }
             )
-    main = pd.DataFrame(main_rows, columns=["INPUT:image", "OUTPUT:result", "GOLDEN:result", "ASSIGNMENT:assignment_id", "ASSIGNMENT:task_id", "ASSIGNMENT:worker_id", "start", "secs"])
+    main = pd.DataFrame(
+        main_rows,
+        columns=[
+            "INPUT:image",
+            "OUTPUT:result",
+            "GOLDEN:result",
+            "ASSIGNMENT:assignment_id",
+            "ASSIGNMENT:task_id",
+            "ASSIGNMENT:worker_id",
+            "start",
+            "secs",
+        ],
+    )
     total = main.groupby("ASSIGNMENT:assignment_id")["secs"].transform("max")
     main["ASSIGNMENT:started"] = main["start"].map(_iso)
     main["ASSIGNMENT:submitted"] = [_iso(s + dt.timedelta(seconds=float(x))) for s, x in zip(main["start"], total)]
     main["ASSIGNMENT:reward"] = f"{MAIN_REWARD:.3f}"
-    main["ASSIGNMENT:link"] = [f"https://platform.toloka.ai/task/{MAIN_POOL}/{a}" for a in main["ASSIGNMENT:assignment_id"]]
+    main["ASSIGNMENT:link"] = [
+        f"https://platform.toloka.ai/task/{MAIN_POOL}/{a}" for a in main["ASSIGNMENT:assignment_id"]
+    ]
     main = main.drop(columns=["start", "secs"])
     restr = pd.DataFrame(restrictions)
     banned_by_control = set(restr.loc[restr["rule"] == "golden_set", "worker_id"]) if len(restr) else set()
 
     rng = rng_re
     # ---- re-annotation of the least-agreed regular items, by the best unbanned annotators
-    votes = main[main["GOLDEN:result"] == ""].groupby("ASSIGNMENT:task_id")["OUTPUT:result"].agg(lambda s: s.value_counts().iloc[0] / len(s))
+    votes = (
+        main[main["GOLDEN:result"] == ""]
+        .groupby("ASSIGNMENT:task_id")["OUTPUT:result"]
+        .agg(lambda s: s.value_counts().iloc[0] / len(s))
+    )
     worst = votes.sort_values(kind="stable").index[:45]
     by_id = {r[0]: r for r in regular}
     top = sorted((w for w in eligible if w.banned_at is None and not w.spammer), key=lambda w: -w.skill)[:12]
@@ -248,7 +283,7 @@ def simulate(seed: int = SEED) -> dict[str, object]:
     clock = clock + dt.timedelta(days=2)
     worst = list(worst)
     for chunk in range(0, len(worst), 9):
-        items = worst[chunk:chunk + 9]
+        items = worst[chunk : chunk + 9]
         for w in rng.choice(len(top), size=2, replace=False):
             ww = top[int(w)]
             clock = clock + dt.timedelta(seconds=float(rng.exponential(90)))
@@ -259,13 +294,27 @@ def simulate(seed: int = SEED) -> dict[str, object]:
                 ans = _answer(rng, truth, ww.skill * (1 - difficulty / 2), False)
                 secs += ww.seconds_per_task * rng.uniform(0.9, 1.6)
                 re_rows.append((url, LABELS[ans], "", assignment, task_id, ww.id, clock, secs))
-    re = pd.DataFrame(re_rows, columns=["INPUT:image", "OUTPUT:result", "GOLDEN:result", "ASSIGNMENT:assignment_id", "ASSIGNMENT:task_id", "ASSIGNMENT:worker_id", "start", "secs"])
+    re = pd.DataFrame(
+        re_rows,
+        columns=[
+            "INPUT:image",
+            "OUTPUT:result",
+            "GOLDEN:result",
+            "ASSIGNMENT:assignment_id",
+            "ASSIGNMENT:task_id",
+            "ASSIGNMENT:worker_id",
+            "start",
+            "secs",
+        ],
+    )
     total = re.groupby("ASSIGNMENT:assignment_id")["secs"].transform("max")
     re["ASSIGNMENT:started"] = re["start"].map(_iso)
     re["ASSIGNMENT:submitted"] = [_iso(s + dt.timedelta(seconds=float(x))) for s, x in zip(re["start"], total)]
     re["ASSIGNMENT:status"] = "APPROVED"
     re["ASSIGNMENT:reward"] = f"{REANNOTATION_REWARD:.3f}"
-    re["ASSIGNMENT:link"] = [f"https://platform.toloka.ai/task/{REANNOTATION_POOL}/{a}" for a in re["ASSIGNMENT:assignment_id"]]
+    re["ASSIGNMENT:link"] = [
+        f"https://platform.toloka.ai/task/{REANNOTATION_POOL}/{a}" for a in re["ASSIGNMENT:assignment_id"]
+    ]
     re = re.drop(columns=["start", "secs"])
 
     # bonuses: the five most accurate (on control tasks) prolific annotators get 0.065 USD
@@ -288,14 +337,14 @@ def simulate(seed: int = SEED) -> dict[str, object]:
 
 def _check_rules(hist: list) -> tuple[str, str] | None:
     """Toloka's rules as the demo pool had them, applied after each submitted suite."""
-    last = hist[-FAST_RULE["history_size"]:]
+    last = hist[-FAST_RULE["history_size"] :]
     fast = sum(1 for secs, _, _ in last if secs < FAST_RULE["fast_submit_threshold_seconds"])
     if fast >= FAST_RULE["count"]:
         return "fast_responses", (
             f"Fast responses: {fast} of the last {len(last)} task suites submitted in under "
             f"{FAST_RULE['fast_submit_threshold_seconds']} s"
         )
-    ctl = [c for _, c, _ in hist if c is not None][-CONTROL_RULE["history_size"]:]
+    ctl = [c for _, c, _ in hist if c is not None][-CONTROL_RULE["history_size"] :]
     if len(ctl) >= CONTROL_RULE["min_answers"]:
         pct = 100.0 * sum(ctl) / len(ctl)
         if pct < CONTROL_RULE["min_correct_percent"]:
@@ -319,11 +368,24 @@ def _meta(pools: tuple[PoolInfo, ...]) -> RunMeta:
 
 
 EXAM_INFO = PoolInfo(EXAM_POOL, "Food type — exam", "exam", EXAM_REWARD, None, 10, EXAM_PASS, ())
-MAIN_INFO = PoolInfo(MAIN_POOL, "Food type — main pool", "main", MAIN_REWARD, OVERLAP, SUITE, None, (FAST_RULE, CONTROL_RULE))
-RE_INFO = PoolInfo(REANNOTATION_POOL, "Food type — re-annotation of low-agreement items", "reannotation", REANNOTATION_REWARD, 2, 9, None, ())
+MAIN_INFO = PoolInfo(
+    MAIN_POOL, "Food type — main pool", "main", MAIN_REWARD, OVERLAP, SUITE, None, (FAST_RULE, CONTROL_RULE)
+)
+RE_INFO = PoolInfo(
+    REANNOTATION_POOL,
+    "Food type — re-annotation of low-agreement items",
+    "reannotation",
+    REANNOTATION_REWARD,
+    2,
+    9,
+    None,
+    (),
+)
 
 
-def build_demo(workspace: Workspace | str | Path, seed: int = SEED, keep_exports: Path | None = None) -> list[VersionInfo]:
+def build_demo(
+    workspace: Workspace | str | Path, seed: int = SEED, keep_exports: Path | None = None
+) -> list[VersionInfo]:
     """Write the three demo versions into ``workspace`` (which must not hold them yet)."""
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
     sim = simulate(seed)
@@ -352,21 +414,57 @@ def build_demo(workspace: Workspace | str | Path, seed: int = SEED, keep_exports
 
         exam_run = read(exam_path, "exam", EXAM_INFO)
         restr = sim["restrictions"]
-        v1 = _with_restrictions(merge_runs([exam_run, read(raw_path, "main", MAIN_INFO)], meta=_meta((EXAM_INFO, MAIN_INFO))), restr)
-        v2 = _with_restrictions(merge_runs([exam_run, read(reviewed_path, "main", MAIN_INFO)], meta=_meta((EXAM_INFO, MAIN_INFO))), restr)
+        v1 = _with_restrictions(
+            merge_runs([exam_run, read(raw_path, "main", MAIN_INFO)], meta=_meta((EXAM_INFO, MAIN_INFO))), restr
+        )
+        v2 = _with_restrictions(
+            merge_runs([exam_run, read(reviewed_path, "main", MAIN_INFO)], meta=_meta((EXAM_INFO, MAIN_INFO))), restr
+        )
         v3 = _with_restrictions(
-            merge_runs([exam_run, read(reviewed_path, "main", MAIN_INFO), read(re_path, "reannotation", RE_INFO)], meta=_meta((EXAM_INFO, MAIN_INFO, RE_INFO))),
+            merge_runs(
+                [exam_run, read(reviewed_path, "main", MAIN_INFO), read(re_path, "reannotation", RE_INFO)],
+                meta=_meta((EXAM_INFO, MAIN_INFO, RE_INFO)),
+            ),
             restr,
         )
     ids = [uuid.uuid5(VERSION_NAMESPACE, f"{seed}-{i}").hex for i in range(3)]
     common = {"simulated": True, "source": "crowdlens demo (seeded simulation)", "seed": seed}
     infos = [
-        ws.add_version(v1, name="food-types", version="1.0.0", version_id=ids[0], created="2024-09-17T16:00:00Z",
-                       metadata={**common, "description": "Raw import: the exam and main pool results as downloaded when the pool closed (nothing reviewed yet)."}),
-        ws.add_version(v2, name="food-types", version="1.1.0", parents=[ids[0]], version_id=ids[1], created="2024-09-18T10:00:00Z",
-                       metadata={**common, "description": "Annotated: the same answers after review; suites of annotators banned by the control-task rule rejected."}),
-        ws.add_version(v3, name="food-types", version="1.2.0", parents=[ids[1]], version_id=ids[2], created="2024-09-20T12:00:00Z",
-                       metadata={**common, "description": "Re-annotation of the 45 lowest-agreement items by 12 top annotators (2 more answers each), merged back."}),
+        ws.add_version(
+            v1,
+            name="food-types",
+            version="1.0.0",
+            version_id=ids[0],
+            created="2024-09-17T16:00:00Z",
+            metadata={
+                **common,
+                "description": "Raw import: the exam and main pool results as downloaded when the pool closed (nothing reviewed yet).",
+            },
+        ),
+        ws.add_version(
+            v2,
+            name="food-types",
+            version="1.1.0",
+            parents=[ids[0]],
+            version_id=ids[1],
+            created="2024-09-18T10:00:00Z",
+            metadata={
+                **common,
+                "description": "Annotated: the same answers after review; suites of annotators banned by the control-task rule rejected.",
+            },
+        ),
+        ws.add_version(
+            v3,
+            name="food-types",
+            version="1.2.0",
+            parents=[ids[1]],
+            version_id=ids[2],
+            created="2024-09-20T12:00:00Z",
+            metadata={
+                **common,
+                "description": "Re-annotation of the 45 lowest-agreement items by 12 top annotators (2 more answers each), merged back.",
+            },
+        ),
     ]
     return infos
 

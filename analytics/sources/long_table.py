@@ -185,7 +185,11 @@ def read_long_table(
     notes_extra = []
     repeated = frame.duplicated(["task_id", "worker_id"], keep="first")
     if repeated.any():
-        n_pairs = int(frame[frame.duplicated(["task_id", "worker_id"], keep=False)].drop_duplicates(["task_id", "worker_id"]).shape[0])
+        n_pairs = int(
+            frame[frame.duplicated(["task_id", "worker_id"], keep=False)]
+            .drop_duplicates(["task_id", "worker_id"])
+            .shape[0]
+        )
         if dedupe:
             frame = frame[~repeated.to_numpy()]
             raw = raw[~repeated.to_numpy()]
@@ -215,8 +219,14 @@ def read_long_table(
 
     if pool_id is not None:
         frame["pool_id"] = str(pool_id)
-    pid = str(pool_id) if pool_id is not None else (
-        str(frame["pool_id"].dropna().iloc[0]) if "pool_id" in frame.columns and frame["pool_id"].notna().any() else "pool"
+    pid = (
+        str(pool_id)
+        if pool_id is not None
+        else (
+            str(frame["pool_id"].dropna().iloc[0])
+            if "pool_id" in frame.columns and frame["pool_id"].notna().any()
+            else "pool"
+        )
     )
     meta = meta or RunMeta()
     if not meta.pools:
@@ -270,7 +280,9 @@ def read_truth(source: Source, *, names: Sequence[str] | None = None, name: str 
             encoding="utf-8-sig",
         )
     except (pd.errors.ParserError, ValueError) as err:
-        problems.add(f"the truth file could not be read: {err}.", "write it as CSV or TSV with two columns: task, label.")
+        problems.add(
+            f"the truth file could not be read: {err}.", "write it as CSV or TSV with two columns: task, label."
+        )
         raise ValidationError(problems.errors) from None
     finally:
         opened.close()
@@ -306,5 +318,7 @@ def read_truth(source: Source, *, names: Sequence[str] | None = None, name: str 
         )
     problems.raise_if_errors()
     t = t.drop_duplicates(tcol)
-    s = pd.Series(t[lcol].str.strip().to_numpy(), index=pd.Index(t[tcol].str.strip().to_numpy(), name="task_id"), name="truth")
+    s = pd.Series(
+        t[lcol].str.strip().to_numpy(), index=pd.Index(t[tcol].str.strip().to_numpy(), name="task_id"), name="truth"
+    )
     return s

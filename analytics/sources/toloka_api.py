@@ -110,7 +110,9 @@ class TolokaConfigError(ValueError):
 # the client
 
 
-def make_client(token: str | None = None, environment: str | None = None, url: str | None = None, *, timeout: float = 30.0):
+def make_client(
+    token: str | None = None, environment: str | None = None, url: str | None = None, *, timeout: float = 30.0
+):
     """A ``toloka.client.TolokaClient`` for ``environment`` (PRODUCTION / SANDBOX) or ``url``.
 
     ``token`` defaults to ``$TOLOKA_TOKEN``; ``url`` (a private endpoint, or a local test server)
@@ -407,7 +409,11 @@ def _fast_rule(params, conds, restriction) -> tuple[dict | None, str]:
 
 
 def _golden_rule(params, conds, restriction) -> tuple[dict | None, str]:
-    extra = set(conds) - {"golden_set_correct_answers_rate", "golden_set_incorrect_answers_rate", "golden_set_answers_count"}
+    extra = set(conds) - {
+        "golden_set_correct_answers_rate",
+        "golden_set_incorrect_answers_rate",
+        "golden_set_answers_count",
+    }
     if extra:
         return None, f"conditions on {', '.join(sorted(extra))} have no equivalent in the replayed rule"
     rule: dict[str, Any] = {"type": "golden_set", "history_size": _number(getattr(params, "history_size", None))}
@@ -537,7 +543,7 @@ def _label_field(project, label_field: str | None, file: str) -> tuple[str | Non
     spec = getattr(getattr(project, "task_spec", None), "output_spec", None) or {}
     fields = list(spec)
     if label_field:
-        name = label_field[len("OUTPUT:"):] if label_field.startswith("OUTPUT:") else label_field
+        name = label_field[len("OUTPUT:") :] if label_field.startswith("OUTPUT:") else label_field
         if fields and name not in spec:
             raise _problem(
                 file,
@@ -671,7 +677,9 @@ class _Rows:
             return pd.Series(pd.Categorical.from_codes(codes, categories=cat.categories.astype("str"), validate=False))
 
         def times(values: array) -> pd.Series:
-            ints = np.repeat(np.frombuffer(values, dtype=np.int64) if len(values) else np.zeros(0, dtype=np.int64), reps)
+            ints = np.repeat(
+                np.frombuffer(values, dtype=np.int64) if len(values) else np.zeros(0, dtype=np.int64), reps
+            )
             return pd.Series(pd.DatetimeIndex(ints.view("datetime64[ns]")).tz_localize("UTC"))
 
         reward = np.repeat(np.frombuffer(self.reward, dtype=np.float64) if len(self.reward) else np.zeros(0), reps)
@@ -687,7 +695,9 @@ class _Rows:
                 "started_at": times(self.started),
                 "submitted_at": times(self.submitted),
                 "reward": pd.Series(reward, dtype="float64"),
-                "_hint": np.frombuffer(self.hint, dtype=np.int8).astype(bool) if len(self.hint) else np.zeros(0, dtype=bool),
+                "_hint": np.frombuffer(self.hint, dtype=np.int8).astype(bool)
+                if len(self.hint)
+                else np.zeros(0, dtype=bool),
             }
         )
 
@@ -701,7 +711,9 @@ class _Rows:
         return pd.DataFrame(data)
 
 
-def _known_from_tasks(client, pool_id: str, label_field: str, batch_size: int) -> tuple[dict[str, str], set[str], set[str]]:
+def _known_from_tasks(
+    client, pool_id: str, label_field: str, batch_size: int
+) -> tuple[dict[str, str], set[str], set[str]]:
     """Golden label per task id, the training tasks, and those with several known solutions,
     read from the pool's tasks."""
     to_label = _Labels()
@@ -743,7 +755,13 @@ def _pool_info(pool, kind: str, rules: tuple[dict, ...]) -> PoolInfo:
     mixer = getattr(pool, "mixer_config", None)
     per_suite = None
     if mixer is not None:
-        per_suite = sum(int(getattr(mixer, k, 0) or 0) for k in ("real_tasks_count", "golden_tasks_count", "training_tasks_count")) or None
+        per_suite = (
+            sum(
+                int(getattr(mixer, k, 0) or 0)
+                for k in ("real_tasks_count", "golden_tasks_count", "training_tasks_count")
+            )
+            or None
+        )
     overlap = getattr(getattr(pool, "defaults", None), "default_overlap_for_new_task_suites", None)
     status = _enum(getattr(pool, "status", None))
     return PoolInfo(
@@ -782,7 +800,9 @@ def _read_pool(
     project = None
     if project_id is not None:
         if project_id not in projects:
-            projects[project_id] = _call(client, f"reading project {project_id} of pool {pool_id}", client.get_project, project_id)
+            projects[project_id] = _call(
+                client, f"reading project {project_id} of pool {pool_id}", client.get_project, project_id
+            )
         project = projects[project_id]
     name, declared = _label_field(project, label_field, file)
 
@@ -821,7 +841,9 @@ def _read_pool(
 
     problems = ProblemList(file)
     mixer = getattr(pool, "mixer_config", None)
-    mixes_known = kind == "exam" or bool(getattr(mixer, "golden_tasks_count", 0) or getattr(mixer, "training_tasks_count", 0))
+    mixes_known = kind == "exam" or bool(
+        getattr(mixer, "golden_tasks_count", 0) or getattr(mixer, "training_tasks_count", 0)
+    )
     several = set(rows.several_known)
     if len(frame) and name is not None and not rows.any_known and mixes_known:
         golden_map, training, several_t = _known_from_tasks(client, pool_id, name, TASK_BATCH)
@@ -853,21 +875,35 @@ def _read_pool(
     elif kind == "training":
         kinds = np.full(len(frame), KINDS.index("training"), dtype=np.int8)
     else:
-        kinds = np.where(frame["_hint"].to_numpy(), KINDS.index("training"), np.where(has_golden, KINDS.index("control"), KINDS.index("regular"))).astype(np.int8)
+        kinds = np.where(
+            frame["_hint"].to_numpy(),
+            KINDS.index("training"),
+            np.where(has_golden, KINDS.index("control"), KINDS.index("regular")),
+        ).astype(np.int8)
     frame["kind"] = pd.Categorical.from_codes(kinds, categories=list(KINDS))
     frame = frame.drop(columns="_hint")
 
     columns = dict(API_FIELDS)
     if rows.task_ids_missing:
         columns["task_id"] = "assignment.tasks[].id (else input_values)"
-    columns["label"] = f"assignment.solutions[].output_values.{name}" if name else "assignment.solutions[].output_values"
-    columns["golden"] = f"assignment.tasks[].known_solutions[].output_values.{name}" if name else "assignment.tasks[].known_solutions"
+    columns["label"] = (
+        f"assignment.solutions[].output_values.{name}" if name else "assignment.solutions[].output_values"
+    )
+    columns["golden"] = (
+        f"assignment.tasks[].known_solutions[].output_values.{name}" if name else "assignment.tasks[].known_solutions"
+    )
 
     rules = _bound_history(pool_rules(pool), max(1, len(frame)))
     info = _pool_info(pool, kind, rules)
     project_name = str(getattr(project, "public_name", "") or "") if project is not None else ""
-    instructions = getattr(pool, "public_instructions", None) or (getattr(project, "public_instructions", None) if project is not None else None)
-    language = getattr(getattr(project, "localization_config", None), "default_language", None) if project is not None else None
+    instructions = getattr(pool, "public_instructions", None) or (
+        getattr(project, "public_instructions", None) if project is not None else None
+    )
+    language = (
+        getattr(getattr(project, "localization_config", None), "default_language", None)
+        if project is not None
+        else None
+    )
     meta = RunMeta(
         project=project_name,
         pools=(info,),
@@ -876,9 +912,20 @@ def _read_pool(
         language=str(language).lower() if language else None,
         label_field=name,
         source_files=(file,),
-        extra={"toloka": {"api": _where(client), "project_id": project_id, "pools": {info.pool_id: _enum(getattr(pool, "status", None))}}},
+        extra={
+            "toloka": {
+                "api": _where(client),
+                "project_id": project_id,
+                "pools": {info.pool_id: _enum(getattr(pool, "status", None))},
+            }
+        },
     )
-    pricing = Pricing(currency=CURRENCY, reward_per_assignment=info.reward_per_assignment, fee_rate=float(fee_rate), fee_minimum=float(fee_minimum))
+    pricing = Pricing(
+        currency=CURRENCY,
+        reward_per_assignment=info.reward_per_assignment,
+        fee_rate=float(fee_rate),
+        fee_minimum=float(fee_minimum),
+    )
     try:
         run = build_run(
             frame,
@@ -939,7 +986,9 @@ def _restrictions(client, reads: Sequence[_PoolRead]) -> pd.DataFrame:
             own_pool = str(u.pool_id) if scope == "POOL" and getattr(u, "pool_id", None) else None
             mine = [(c, t, p) for c, t, p in comments if comment and (own_pool is None or p == own_pool)]
             # the rule's comment as the whole restriction comment, else inside it
-            matches = [(t, p) for c, t, p in mine if c == str(comment).strip()] or [(t, p) for c, t, p in mine if c in str(comment)]
+            matches = [(t, p) for c, t, p in mine if c == str(comment).strip()] or [
+                (t, p) for c, t, p in mine if c in str(comment)
+            ]
             rule = matches[0][0] if matches else "manual"
             pools = list(dict.fromkeys(p for _, p in matches))
             pool_id = own_pool or (pools[0] if len(pools) == 1 else None)
@@ -994,8 +1043,15 @@ def read_pool(
     (the same checks as for files, naming API fields and assignment ids) or TolokaAPIError.
     """
     read = _read_pool(
-        client, pool_id, label_field=label_field, kind=kind, fee_rate=fee_rate, fee_minimum=fee_minimum, labels=labels,
-        batch_size=batch_size, progress=progress,
+        client,
+        pool_id,
+        label_field=label_field,
+        kind=kind,
+        fee_rate=fee_rate,
+        fee_minimum=fee_minimum,
+        labels=labels,
+        batch_size=batch_size,
+        progress=progress,
     )
     return dataclasses.replace(read.run, restrictions=_restrictions(client, [read]))
 
@@ -1025,7 +1081,9 @@ def read_project(
         raise ValueError("The 'pool_ids' parameter of read_project must name at least one pool. Got none.")
     both = sorted(set(pool_ids) & set(exam_pool_ids))
     if both:
-        raise ValueError(f"A pool cannot be both a main and an exam pool of read_project. Got {', '.join(both)} in both.")
+        raise ValueError(
+            f"A pool cannot be both a main and an exam pool of read_project. Got {', '.join(both)} in both."
+        )
     projects: dict[str, Any] = {}
     reads: list[_PoolRead] = []
     problems: list[Problem] = []
@@ -1034,8 +1092,16 @@ def read_project(
         try:
             reads.append(
                 _read_pool(
-                    client, pid, label_field=label_field, kind=kind, fee_rate=fee_rate, fee_minimum=fee_minimum,
-                    labels=labels, batch_size=batch_size, projects=projects, progress=progress,
+                    client,
+                    pid,
+                    label_field=label_field,
+                    kind=kind,
+                    fee_rate=fee_rate,
+                    fee_minimum=fee_minimum,
+                    labels=labels,
+                    batch_size=batch_size,
+                    projects=projects,
+                    progress=progress,
                 )
             )
         except ValidationError as err:
@@ -1045,9 +1111,17 @@ def read_project(
     runs = [r.run for r in reads]
     first = runs[0].meta
     main_overlap = next((p.overlap for r in runs for p in r.meta.pools if p.kind == "main" and p.overlap), None)
-    extra = {"toloka": {"api": _where(client), "project_ids": list(projects), "pools": {k: v for r in runs for k, v in r.meta.extra.get("toloka", {}).get("pools", {}).items()}}}
+    extra = {
+        "toloka": {
+            "api": _where(client),
+            "project_ids": list(projects),
+            "pools": {k: v for r in runs for k, v in r.meta.extra.get("toloka", {}).get("pools", {}).items()},
+        }
+    }
     meta = dataclasses.replace(first, pools=(), overlap=main_overlap, extra=extra)
-    pricing = Pricing(currency=CURRENCY, reward_per_assignment=None, fee_rate=float(fee_rate), fee_minimum=float(fee_minimum))
+    pricing = Pricing(
+        currency=CURRENCY, reward_per_assignment=None, fee_rate=float(fee_rate), fee_minimum=float(fee_minimum)
+    )
     merged = merge_runs(runs, meta=meta, pricing=pricing, file=", ".join(f"Toloka pool {p}" for p, _ in jobs))
     return dataclasses.replace(merged, restrictions=_restrictions(client, reads))
 
@@ -1085,18 +1159,33 @@ def import_from_toloka(
     as :func:`read_project`.
     """
     if not name or not str(name).strip():
-        raise ValueError("The 'name' parameter of import_from_toloka must be a non-empty string. Got an empty name instead.")
+        raise ValueError(
+            "The 'name' parameter of import_from_toloka must be a non-empty string. Got an empty name instead."
+        )
     if not version or not str(version).strip():
-        raise ValueError("The 'version' parameter of import_from_toloka must be a non-empty string such as '1.0.0'. Got an empty version instead.")
+        raise ValueError(
+            "The 'version' parameter of import_from_toloka must be a non-empty string such as '1.0.0'. Got an empty version instead."
+        )
     listing = workspace.listing()
     if any(v.name == str(name).strip() and v.version == str(version).strip() for v in listing.versions):
-        raise ValueError(f"a version {name} {version} already exists in {workspace.root}; versions are immutable, choose a new version number.")
+        raise ValueError(
+            f"a version {name} {version} already exists in {workspace.root}; versions are immutable, choose a new version number."
+        )
     unknown = [p for p in parents if p not in listing.by_id()]
     if unknown:
-        raise KeyError(f"parent version {unknown[0]!r} is not in the workspace {workspace.root}; nothing was downloaded.")
+        raise KeyError(
+            f"parent version {unknown[0]!r} is not in the workspace {workspace.root}; nothing was downloaded."
+        )
     client = client or make_client(token=token, environment=environment, url=url)
     run = read_project(
-        client, pool_ids, exam_pool_ids, label_field=label_field, fee_rate=fee_rate, fee_minimum=fee_minimum, labels=labels, progress=progress
+        client,
+        pool_ids,
+        exam_pool_ids,
+        label_field=label_field,
+        fee_rate=fee_rate,
+        fee_minimum=fee_minimum,
+        labels=labels,
+        progress=progress,
     )
     toloka = dict(run.meta.extra.get("toloka", {}))
     metadata = {
@@ -1240,7 +1329,9 @@ def pool_progress(
     is estimated from the pool's general tasks; ``source`` and ``notes`` say so.
     """
     if window_hours <= 0:
-        raise ValueError(f"The 'window_hours' parameter of pool_progress must be a positive number of hours. Got {window_hours!r} instead.")
+        raise ValueError(
+            f"The 'window_hours' parameter of pool_progress must be a positive number of hours. Got {window_hours!r} instead."
+        )
     pool_id = str(pool_id).strip()
     as_of = pd.Timestamp.now(tz="UTC") if now is None else _utc(now)
     since = (as_of - pd.Timedelta(hours=window_hours)).to_pydatetime()
@@ -1287,7 +1378,11 @@ def pool_progress(
         recent_suites = 0
         spent = 0.0
         since_ns = _ns(since)
-        for a in _iterate(client, f"counting the assignments of pool {pool_id}", client.get_assignments(pool_id=pool_id, batch_size=ASSIGNMENT_BATCH)):
+        for a in _iterate(
+            client,
+            f"counting the assignments of pool {pool_id}",
+            client.get_assignments(pool_id=pool_id, batch_size=ASSIGNMENT_BATCH),
+        ):
             st = _enum(a.status) or ""
             counts[st] = counts.get(st, 0) + 1
             if st in DONE_STATUSES and a.user_id:
@@ -1302,7 +1397,11 @@ def pool_progress(
         done = sum(counts.get(s, 0) for s in DONE_STATUSES)
         regular = sum(
             1
-            for t in _iterate(client, f"counting the tasks of pool {pool_id}", client.get_tasks(pool_id=pool_id, batch_size=TASK_BATCH))
+            for t in _iterate(
+                client,
+                f"counting the tasks of pool {pool_id}",
+                client.get_tasks(pool_id=pool_id, batch_size=TASK_BATCH),
+            )
             if not getattr(t, "known_solutions", None)
         )
         total = _suites_needed(pool, regular)

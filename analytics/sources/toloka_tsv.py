@@ -52,7 +52,7 @@ def is_toloka_header(first_line: str) -> bool:
 def output_fields(source: Source, name: str | None = None) -> list[str]:
     """The OUTPUT: fields of an export (without the prefix), for a label-field picker."""
     with open_source(source, name) as opened:
-        return [c[len("OUTPUT:"):] for c in opened.first_line.split("\t") if c.startswith("OUTPUT:")]
+        return [c[len("OUTPUT:") :] for c in opened.first_line.split("\t") if c.startswith("OUTPUT:")]
 
 
 def read_toloka_tsv(
@@ -76,7 +76,16 @@ def read_toloka_tsv(
     ``ASSIGNMENT:link``. Times without an offset are UTC, as Toloka writes them.
     """
     with open_source(source, name) as opened:
-        return _read_opened(opened, label_field=label_field, pool_kind=pool_kind, pool_id=pool_id, labels=labels, pricing=pricing, meta=meta, truth=truth)
+        return _read_opened(
+            opened,
+            label_field=label_field,
+            pool_kind=pool_kind,
+            pool_id=pool_id,
+            labels=labels,
+            pricing=pricing,
+            meta=meta,
+            truth=truth,
+        )
 
 
 def _read_opened(
@@ -92,7 +101,9 @@ def _read_opened(
 ) -> Run:
     problems = ProblemList(opened.name)
     if pool_kind not in POOL_KINDS:
-        raise ValueError(f"The 'pool_kind' parameter of read_toloka_tsv must be one of {POOL_KINDS}. Got {pool_kind!r} instead.")
+        raise ValueError(
+            f"The 'pool_kind' parameter of read_toloka_tsv must be one of {POOL_KINDS}. Got {pool_kind!r} instead."
+        )
     header = header_fields(opened, "\t")
     if not is_toloka_header(opened.first_line):
         hint = (
@@ -111,7 +122,7 @@ def _read_opened(
     label_col = _pick_label_column(outputs, label_field, problems)
     if label_col is None:
         raise ValidationError(problems.errors)
-    field_name = label_col[len("OUTPUT:"):]
+    field_name = label_col[len("OUTPUT:") :]
     golden_col = f"GOLDEN:{field_name}"
     inputs = [c for c in header if c.startswith("INPUT:")]
     hints = [c for c in header if c.startswith("HINT:")]
@@ -122,8 +133,7 @@ def _read_opened(
 
     if "ASSIGNMENT:worker_id" not in header:
         problems.add(
-            "required column ASSIGNMENT:worker_id is missing: without it no answer can be "
-            "attributed to an annotator.",
+            "required column ASSIGNMENT:worker_id is missing: without it no answer can be attributed to an annotator.",
             "download the results again with the worker_id field ticked "
             "(toloka-kit: GetAssignmentsTsvParameters(field=[..., 'ASSIGNMENT:worker_id'])).",
             column="ASSIGNMENT:worker_id",
@@ -142,7 +152,19 @@ def _read_opened(
     n = table.num_rows
     first_link = _first_value(opened, header, "ASSIGNMENT:link")
     columns: dict[str, str] = {"label": label_col, "golden": golden_col}
-    per_row = [c for c in (label_col, golden_col, "ASSIGNMENT:task_id", "ASSIGNMENT:assignment_id", "ASSIGNMENT:worker_id", "ASSIGNMENT:status", "ACCEPT:verdict") if c in table.column_names]
+    per_row = [
+        c
+        for c in (
+            label_col,
+            golden_col,
+            "ASSIGNMENT:task_id",
+            "ASSIGNMENT:assignment_id",
+            "ASSIGNMENT:worker_id",
+            "ASSIGNMENT:status",
+            "ACCEPT:verdict",
+        )
+        if c in table.column_names
+    ]
     if "ASSIGNMENT:task_id" not in table.column_names and len(inputs) == 1:
         per_row.append(inputs[0])
     cats = as_categories(table, per_row)
@@ -194,7 +216,9 @@ def _read_opened(
     elif pool_kind == "training":
         kind = np.full(n, KINDS.index("training"), dtype=np.int8)
     else:
-        kind = np.where(has_hint, KINDS.index("training"), np.where(has_golden, KINDS.index("control"), KINDS.index("regular"))).astype(np.int8)
+        kind = np.where(
+            has_hint, KINDS.index("training"), np.where(has_golden, KINDS.index("control"), KINDS.index("regular"))
+        ).astype(np.int8)
     frame["kind"] = pd.Categorical.from_codes(kind, categories=list(KINDS))
 
     tasks = None
@@ -202,7 +226,9 @@ def _read_opened(
         first = pd.Series(frame["task_id"].cat.codes.to_numpy()).drop_duplicates()
         first = first[first >= 0]
         idx = pa.array(first.index.to_numpy())
-        tasks = pd.DataFrame({c[len("INPUT:"):]: table.column(c).take(idx).to_numpy(zero_copy_only=False) for c in inputs})
+        tasks = pd.DataFrame(
+            {c[len("INPUT:") :]: table.column(c).take(idx).to_numpy(zero_copy_only=False) for c in inputs}
+        )
         tasks.insert(0, "task_id", frame["task_id"].cat.categories[first.to_numpy()])
     del table, cats  # the parsed text (GBs at 10^7 rows) is not needed past this point: free it before build_run
 
@@ -211,7 +237,9 @@ def _read_opened(
     if not any(p.pool_id == pid for p in meta.pools):
         meta = replace(meta, pools=meta.pools + (PoolInfo(pool_id=pid, kind=pool_kind),))
     meta = replace(meta, label_field=field_name, source_files=meta.source_files + (opened.name,))
-    missing_optional = [c for c in ("ASSIGNMENT:submitted", "ASSIGNMENT:reward", "ASSIGNMENT:task_id") if c not in header]
+    missing_optional = [
+        c for c in ("ASSIGNMENT:submitted", "ASSIGNMENT:reward", "ASSIGNMENT:task_id") if c not in header
+    ]
     run = build_run(
         frame,
         file=opened.name,
@@ -225,9 +253,7 @@ def _read_opened(
     )
     if missing_optional:
         notes = list(run.notes)
-        notes.append(
-            _missing_note(opened.name, missing_optional)
-        )
+        notes.append(_missing_note(opened.name, missing_optional))
         run = replace(run, notes=tuple(notes))
     return run
 
@@ -324,7 +350,7 @@ def _pick_label_column(outputs: list[str], label_field: str | None, problems: Pr
         problems.add(
             "the export has several output fields: " + ", ".join(outputs) + ".",
             "name the one that holds the label with --label-field (e.g. --label-field "
-            f"{outputs[0][len('OUTPUT:'):]}).",
+            f"{outputs[0][len('OUTPUT:') :]}).",
         )
         return None
     return outputs[0]

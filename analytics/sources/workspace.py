@@ -124,7 +124,9 @@ def write_run_files(run: Run, folder: Path) -> dict[str, Any]:
     tasks.to_parquet(folder / "tasks.parquet", index=False)
     run.restrictions.to_parquet(folder / "restrictions.parquet", index=False)
     if run.truth is not None:
-        run.truth.astype(str).rename("truth").rename_axis("task_id").reset_index().to_parquet(folder / "truth.parquet", index=False)
+        run.truth.astype(str).rename("truth").rename_axis("task_id").reset_index().to_parquet(
+            folder / "truth.parquet", index=False
+        )
     doc = {
         "format": FORMAT,
         "meta": run.meta.to_dict(),
@@ -167,13 +169,26 @@ def read_run_files(folder: Path, *, name: str | None = None) -> Run:
         truth = None
         if (folder / "truth.parquet").exists():
             t = pd.read_parquet(folder / "truth.parquet")
-            truth = pd.Series(t["truth"].to_numpy(), index=pd.Index(t["task_id"].astype(str), name="task_id"), name="truth")
+            truth = pd.Series(
+                t["truth"].to_numpy(), index=pd.Index(t["task_id"].astype(str), name="task_id"), name="truth"
+            )
     except (OSError, ValueError, KeyError) as err:
         raise ValidationError(
-            [Problem(file=label, message=f"the version's files cannot be read ({err}).", fix="re-import the run as a new version.")]
+            [
+                Problem(
+                    file=label,
+                    message=f"the version's files cannot be read ({err}).",
+                    fix="re-import the run as a new version.",
+                )
+            ]
         ) from None
     label_dtype = pd.CategoricalDtype(pd.Index(list(meta.labels), dtype="str"))
-    for col, dtype in (("label", label_dtype), ("golden", label_dtype), ("kind", pd.CategoricalDtype(KINDS)), ("status", pd.CategoricalDtype(STATUSES))):
+    for col, dtype in (
+        ("label", label_dtype),
+        ("golden", label_dtype),
+        ("kind", pd.CategoricalDtype(KINDS)),
+        ("status", pd.CategoricalDtype(STATUSES)),
+    ):
         # category-level re-ordering only: rows are never converted to strings
         answers[col] = answers[col].cat.set_categories(dtype.categories)
     for col in ("assignment_id", "task_id", "worker_id", "pool_id"):
@@ -187,9 +202,12 @@ def read_run_files(folder: Path, *, name: str | None = None) -> Run:
     if len(restrictions) == 0:
         restrictions = empty_restrictions()
     notes = tuple(
-        Problem(**{**n, "rows": tuple(n.get("rows", ())), "values": tuple(n.get("values", ()))}) for n in doc.get("notes", [])
+        Problem(**{**n, "rows": tuple(n.get("rows", ())), "values": tuple(n.get("values", ()))})
+        for n in doc.get("notes", [])
     )
-    return Run(answers=answers, tasks=tasks, restrictions=restrictions, pricing=pricing, meta=meta, truth=truth, notes=notes)
+    return Run(
+        answers=answers, tasks=tasks, restrictions=restrictions, pricing=pricing, meta=meta, truth=truth, notes=notes
+    )
 
 
 def _tasks_frame(stored: pd.DataFrame) -> pd.DataFrame:
@@ -234,7 +252,9 @@ def _categorical(column: pa.ChunkedArray) -> pd.Categorical:
     if not shared:
         column = column.unify_dictionaries()
         chunks, first = column.chunks, column.chunks[0].dictionary
-    codes = np.concatenate([c.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32, copy=False) for c in chunks])
+    codes = np.concatenate(
+        [c.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32, copy=False) for c in chunks]
+    )
     categories = pd.Index(pd.array(first.cast(pa.large_string()) if len(first) else first, dtype="str"))
     try:
         # categories written by write_answers are unique already; skip pandas' O(n) re-check
@@ -246,7 +266,10 @@ def _categorical(column: pa.ChunkedArray) -> pd.Categorical:
 
 def _same_buffers(a: pa.Array, b: pa.Array) -> bool:
     ba, bb = a.buffers(), b.buffers()
-    return len(ba) == len(bb) and all((x is None and y is None) or (x is not None and y is not None and x.address == y.address) for x, y in zip(ba, bb))
+    return len(ba) == len(bb) and all(
+        (x is None and y is None) or (x is not None and y is not None and x.address == y.address)
+        for x, y in zip(ba, bb)
+    )
 
 
 def read_answers(path: Path) -> pd.DataFrame:
@@ -309,7 +332,9 @@ class Workspace:
                     Problem(
                         file=str(mf),
                         message=f"this version's manifest is unreadable ({err}); the version is hidden, the others are not affected.",
-                        fix="restore manifest.json from a backup, or delete the folder " + str(d) + " and import the run again.",
+                        fix="restore manifest.json from a backup, or delete the folder "
+                        + str(d)
+                        + " and import the run again.",
                     )
                 )
         found.sort(key=lambda v: (v.created, v.name, v.version))
@@ -344,16 +369,25 @@ class Workspace:
     ) -> VersionInfo:
         """Store ``run`` as a new version; atomic (a temporary folder renamed into place)."""
         if not name or not str(name).strip():
-            raise ValueError("The 'name' parameter of add_version must be a non-empty string. Got an empty name instead.")
+            raise ValueError(
+                "The 'name' parameter of add_version must be a non-empty string. Got an empty name instead."
+            )
         if not version or not str(version).strip():
-            raise ValueError("The 'version' parameter of add_version must be a non-empty string such as '1.0.0'. Got an empty version instead.")
+            raise ValueError(
+                "The 'version' parameter of add_version must be a non-empty string such as '1.0.0'. Got an empty version instead."
+            )
         listing = self.listing()
         known = listing.by_id()
         for p in parents:
             if p not in known:
-                raise KeyError(f"parent version {p!r} is not in the workspace {self.root}; pick one of: " + (", ".join(f"{v.id[:8]} ({v.label})" for v in listing.versions) or "none"))
+                raise KeyError(
+                    f"parent version {p!r} is not in the workspace {self.root}; pick one of: "
+                    + (", ".join(f"{v.id[:8]} ({v.label})" for v in listing.versions) or "none")
+                )
         if any(v.name == name and v.version == version for v in listing.versions):
-            raise ValueError(f"a version {name} {version} already exists in {self.root}; versions are immutable, choose a new version number.")
+            raise ValueError(
+                f"a version {name} {version} already exists in {self.root}; versions are immutable, choose a new version number."
+            )
         vid = version_id or uuid.uuid4().hex
         if vid in known:
             raise ValueError(f"a version with id {vid} already exists in {self.root}.")
@@ -385,14 +419,22 @@ class Workspace:
 
     # ---- ban review decisions (the one mutable thing, kept beside the immutable versions)
 
-    def record_decision(self, version_id: str, worker_id: str, decision: str, reviewer: str, note: str = "") -> dict[str, Any]:
+    def record_decision(
+        self, version_id: str, worker_id: str, decision: str, reviewer: str, note: str = ""
+    ) -> dict[str, Any]:
         """Append a reviewer's decision on an annotator's ban; the latest per annotator counts."""
         if decision not in DECISIONS:
             raise ValueError(f"The 'decision' parameter must be one of {DECISIONS}. Got {decision!r} instead.")
         if not reviewer or not reviewer.strip():
             raise ValueError("The 'reviewer' parameter must name who decided. Got an empty name instead.")
         self.get(version_id)
-        row = {"worker_id": str(worker_id), "decision": decision, "reviewer": reviewer.strip(), "note": note, "decided_at": _now()}
+        row = {
+            "worker_id": str(worker_id),
+            "decision": decision,
+            "reviewer": reviewer.strip(),
+            "note": note,
+            "decided_at": _now(),
+        }
         path = self.root / "reviews" / f"{version_id}.jsonl"
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a", encoding="utf-8") as f:

@@ -13,7 +13,9 @@ from dashboard import charts, data, nav, widgets
 version = nav.require_version("agreement.py")
 run = data.run(str(data.workspace_root()), version.id)
 st.title("Agreement")
-st.caption(f"{widgets.md_escape(version.label)} · id `{version.id}` · answers of the labeling pool (regular and control tasks)")
+st.caption(
+    f"{widgets.md_escape(version.label)} · id `{version.id}` · answers of the labeling pool (regular and control tasks)"
+)
 
 
 def task_links(frame: pd.DataFrame) -> pd.DataFrame:
@@ -23,7 +25,9 @@ def task_links(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-TASK_LINK = st.column_config.LinkColumn("open", display_text="task detail ›", help="Every answer, the golden label and each aggregator's label")
+TASK_LINK = st.column_config.LinkColumn(
+    "open", display_text="task detail ›", help="Every answer, the golden label and each aggregator's label"
+)
 
 # ---- run-level agreement
 summary = data.metric(version.id, "run_agreement")
@@ -37,12 +41,21 @@ overlap = (
 )
 c = st.columns(4)
 c[0].metric(
-    "Krippendorff's α (nominal)", widgets.num(summary.krippendorff_alpha),
+    "Krippendorff's α (nominal)",
+    widgets.num(summary.krippendorff_alpha),
     help="1 − observed / expected disagreement over all pairable answers (Krippendorff 2011). 1 = perfect, 0 = chance; "
     "Krippendorff suggests α ≥ 0.8 for firm conclusions and ≥ 0.667 for tentative ones.",
 )
-c[1].metric("Fleiss' κ", widgets.num(summary.fleiss_kappa), help="(P̄ − Pₑ) / (1 − Pₑ), Fleiss 1971; generalised to varying overlap (see the note).")
-c[2].metric("Tasks measured", f"{summary.items:,}", help="Tasks with at least two answers; a single answer cannot agree or disagree.")
+c[1].metric(
+    "Fleiss' κ",
+    widgets.num(summary.fleiss_kappa),
+    help="(P̄ − Pₑ) / (1 − Pₑ), Fleiss 1971; generalised to varying overlap (see the note).",
+)
+c[2].metric(
+    "Tasks measured",
+    f"{summary.items:,}",
+    help="Tasks with at least two answers; a single answer cannot agree or disagree.",
+)
 c[3].metric("Answers on them", f"{summary.answers:,}")
 st.caption(f"Overlap (answers per aggregated task): {overlap}.")
 if summary.overlap_varies:
@@ -64,33 +77,68 @@ else:
         f"median agreement with the majority {widgets.pct(float(items['agreement'].median()))}"
     )
     st.plotly_chart(charts.agreement_histogram(items), width="stretch")
-    st.markdown("**Least-agreed tasks** — lowest share agreeing with the majority label, then the most spread answers (entropy)")
+    st.markdown(
+        "**Least-agreed tasks** — lowest share agreeing with the majority label, then the most spread answers (entropy)"
+    )
     least = data.least_agreed(version.id)
     widgets.paginated(
-        least[["kind", "answers", "label", "agree", "agreement", "entropy_bits"]], key="least_agreed", page_size=20, prepare=task_links,
+        least[["kind", "answers", "label", "agree", "agreement", "entropy_bits"]],
+        key="least_agreed",
+        page_size=20,
+        prepare=task_links,
         column_config={
             "open": TASK_LINK,
             "label": st.column_config.TextColumn("majority label"),
             "agree": st.column_config.NumberColumn("answers agreeing", format="%d"),
             "agreement": st.column_config.NumberColumn("agreement", format="percent"),
-            "entropy_bits": st.column_config.NumberColumn("entropy (bits)", format="%.2f", help="0 = unanimous; 1 = an even split of two labels"),
+            "entropy_bits": st.column_config.NumberColumn(
+                "entropy (bits)", format="%.2f", help="0 = unanimous; 1 = an even split of two labels"
+            ),
         },
     )
 
 # ---- pairwise
 st.subheader("Annotator pairs")
-st.caption("Cohen's κ on the regular tasks both answered (control tasks, shown to many more people, are judged against their known answer instead).")
+st.caption(
+    "Cohen's κ on the regular tasks both answered (control tasks, shown to many more people, are judged against their known answer instead)."
+)
 c = st.columns([1, 1, 2])
-min_shared = int(c[0].number_input("Min. shared tasks", min_value=1, max_value=1000, value=10, step=1, key="min_shared",
-                                   help="A pair is measured only on at least this many tasks both answered."))
-value = c[1].radio("Show", ["kappa", "agreement"], format_func={"kappa": "Cohen's κ", "agreement": "share agreeing"}.get, key="pair_value")
-max_workers = int(c[2].slider("Annotators in the matrix", min_value=5, max_value=60, value=30, step=5, key="pair_max",
-                              help="The annotators who are in the most measured pairs"))
+min_shared = int(
+    c[0].number_input(
+        "Min. shared tasks",
+        min_value=1,
+        max_value=1000,
+        value=10,
+        step=1,
+        key="min_shared",
+        help="A pair is measured only on at least this many tasks both answered.",
+    )
+)
+value = c[1].radio(
+    "Show",
+    ["kappa", "agreement"],
+    format_func={"kappa": "Cohen's κ", "agreement": "share agreeing"}.get,
+    key="pair_value",
+)
+max_workers = int(
+    c[2].slider(
+        "Annotators in the matrix",
+        min_value=5,
+        max_value=60,
+        value=30,
+        step=5,
+        key="pair_max",
+        help="The annotators who are in the most measured pairs",
+    )
+)
 large = len(run.answers) > widgets.LARGE_RUN_ANSWERS
 pairs = widgets.computed_on_request(
-    f"pairs_{version.id}", "Compute annotator pairs",
-    f"{len(run.answers):,} answers: pairwise κ takes about {len(run.answers) / 1.3e6:,.0f} s on a run this size.", needed=large,
-    spinner="Measuring every pair of annotators…", compute=lambda: data.metric(version.id, "pairwise_kappa", min_shared=min_shared),
+    f"pairs_{version.id}",
+    "Compute annotator pairs",
+    f"{len(run.answers):,} answers: pairwise κ takes about {len(run.answers) / 1.3e6:,.0f} s on a run this size.",
+    needed=large,
+    spinner="Measuring every pair of annotators…",
+    compute=lambda: data.metric(version.id, "pairwise_kappa", min_shared=min_shared),
 )
 if pairs is None:
     pass
@@ -118,16 +166,29 @@ else:
 
         link = st.column_config.LinkColumn(display_text="annotator ›")
         widgets.paginated(
-            ptable, key="pairs_table", page_size=25, prepare=pair_links,
-            column_config={"annotator_a": link, "annotator_b": link, "agreement": st.column_config.NumberColumn(format="percent"),
-                           "kappa": st.column_config.NumberColumn("Cohen's κ", format="%.3f")},
+            ptable,
+            key="pairs_table",
+            page_size=25,
+            prepare=pair_links,
+            column_config={
+                "annotator_a": link,
+                "annotator_b": link,
+                "agreement": st.column_config.NumberColumn(format="percent"),
+                "kappa": st.column_config.NumberColumn("Cohen's κ", format="%.3f"),
+            },
         )
 
 # ---- aggregators
 st.subheader("Aggregators")
-st.caption(f"**Tie rule:** {aggregation.TIE_RULE}. Label order (tie order): {', '.join(widgets.md_escape(x) for x in run.labels)}.")
+st.caption(
+    f"**Tie rule:** {aggregation.TIE_RULE}. Label order (tie order): {', '.join(widgets.md_escape(x) for x in run.labels)}."
+)
 picked = st.multiselect(
-    "Methods", list(aggregation.METHODS), default=list(aggregation.FAST_METHODS), format_func=aggregation.METHODS.get, key="methods",
+    "Methods",
+    list(aggregation.METHODS),
+    default=list(aggregation.FAST_METHODS),
+    format_func=aggregation.METHODS.get,
+    key="methods",
     help="Majority vote, Wawa and (one-coin) Dawid-Skene run at once on runs where they take a few seconds; GLAD and MACE, and any method "
     f"estimated over {aggregation.ON_REQUEST_SECONDS:.0f} s on this run, only when started.",
 )
@@ -136,9 +197,12 @@ for m in picked:
     wait = aggregation.on_request(run, m)
     est = aggregation.estimate_seconds(run, m) if wait else 0.0
     result = widgets.computed_on_request(
-        f"aggregate_{version.id}_{m}", f"Run {aggregation.METHODS[m]}",
+        f"aggregate_{version.id}_{m}",
+        f"Run {aggregation.METHODS[m]}",
         f"{aggregation.METHODS[m]} on {len(aggregation.pool_rows(run)):,} answers takes about {est:,.0f} s (estimated).",
-        needed=wait, button_key=f"start_{m}", spinner=f"Running {aggregation.METHODS[m]} — about {est:,.0f} s…",
+        needed=wait,
+        button_key=f"start_{m}",
+        spinner=f"Running {aggregation.METHODS[m]} — about {est:,.0f} s…",
         compute=lambda m=m: data.metric(version.id, "aggregate", method=m),
     )
     if result is not None:
@@ -151,7 +215,12 @@ for m, agg in ready.items():
     if isinstance(agg, MetricUnavailable):
         widgets.unavailable(agg)
         continue
-    row = {"method": aggregation.METHODS[m], "tasks labeled": len(agg.labels), "tied": agg.n_tied, "seconds": agg.seconds}
+    row = {
+        "method": aggregation.METHODS[m],
+        "tasks labeled": len(agg.labels),
+        "tied": agg.n_tied,
+        "seconds": agg.seconds,
+    }
     if mv is not None and not isinstance(mv, MetricUnavailable):
         both = (agg.codes >= 0) & (mv.codes >= 0)
         row["labels ≠ majority vote"] = int((agg.codes[both] != mv.codes[both]).sum())
@@ -160,29 +229,53 @@ for m, agg in ready.items():
         if isinstance(acc, MetricUnavailable):
             row[f"{ref}: accuracy"] = None
             continue
-        row.update({
-            f"{ref}: tasks": acc.tasks, f"{ref}: correct": acc.correct, f"{ref}: accuracy": acc.accuracy,
-            f"{ref}: 95 % CI low": acc.ci_low, f"{ref}: 95 % CI high": acc.ci_high,
-            f"{ref}: ties counted wrong": acc.strict, f"{ref}: ties at random": acc.expected,
-        })
+        row.update(
+            {
+                f"{ref}: tasks": acc.tasks,
+                f"{ref}: correct": acc.correct,
+                f"{ref}: accuracy": acc.accuracy,
+                f"{ref}: 95 % CI low": acc.ci_low,
+                f"{ref}: 95 % CI high": acc.ci_high,
+                f"{ref}: ties counted wrong": acc.strict,
+                f"{ref}: ties at random": acc.expected,
+            }
+        )
     rows.append(row)
 if rows:
     comp = pd.DataFrame(rows)
-    fmt = {c: st.column_config.NumberColumn(format="percent") for c in comp.columns if any(s in c for s in ("accuracy", "CI", "ties counted", "ties at"))}
+    fmt = {
+        c: st.column_config.NumberColumn(format="percent")
+        for c in comp.columns
+        if any(s in c for s in ("accuracy", "CI", "ties counted", "ties at"))
+    }
     fmt["seconds"] = st.column_config.NumberColumn("time (s)", format="%.2f")
     st.dataframe(comp, hide_index=True, width="stretch", column_config=fmt)
     for ref in refs:
         col = f"{ref}: accuracy"
         if col in comp and comp[col].notna().any():
-            plot = comp[comp[col].notna()].rename(columns={col: "accuracy", f"{ref}: 95 % CI low": "ci_low", f"{ref}: 95 % CI high": "ci_high",
-                                                          f"{ref}: correct": "correct", f"{ref}: tasks": "tasks"})
-            st.markdown(f"**Accuracy against {'the control tasks’ known answers' if ref == 'golden' else 'the ground truth'}** "
-                        f"({int(plot['tasks'].iloc[0]):,} tasks; bars: 95 % Wilson interval)")
+            plot = comp[comp[col].notna()].rename(
+                columns={
+                    col: "accuracy",
+                    f"{ref}: 95 % CI low": "ci_low",
+                    f"{ref}: 95 % CI high": "ci_high",
+                    f"{ref}: correct": "correct",
+                    f"{ref}: tasks": "tasks",
+                }
+            )
+            st.markdown(
+                f"**Accuracy against {'the control tasks’ known answers' if ref == 'golden' else 'the ground truth'}** "
+                f"({int(plot['tasks'].iloc[0]):,} tasks; bars: 95 % Wilson interval)"
+            )
             st.plotly_chart(charts.accuracy_by_method(plot), width="stretch", key=f"acc_{ref}")
         elif col in comp:
-            st.info(f"No accuracy against {ref}: " + ("the run has no control tasks with a known answer." if ref == "golden" else "no ground truth."))
-    st.caption("Accuracy on control tasks measures the aggregate where annotators could be judged; control tasks get the same overlap as the rest. "
-               "“Ties counted wrong” and “ties at random” show how much the tie rule moves the figure.")
+            st.info(
+                f"No accuracy against {ref}: "
+                + ("the run has no control tasks with a known answer." if ref == "golden" else "no ground truth.")
+            )
+    st.caption(
+        "Accuracy on control tasks measures the aggregate where annotators could be judged; control tasks get the same overlap as the rest. "
+        "“Ties counted wrong” and “ties at random” show how much the tie rule moves the figure."
+    )
 
 # ---- disagreements
 st.subheader("Where the aggregators disagree")
@@ -203,5 +296,7 @@ else:
             cfg = {"open": TASK_LINK}
             for m in methods:
                 cfg[m] = st.column_config.TextColumn(aggregation.METHODS[m])
-                cfg[f"{m}_confidence"] = st.column_config.NumberColumn(f"{aggregation.METHODS[m]} confidence", format="percent")
+                cfg[f"{m}_confidence"] = st.column_config.NumberColumn(
+                    f"{aggregation.METHODS[m]} confidence", format="percent"
+                )
             widgets.paginated(dis, key="disagreements", page_size=20, column_config=cfg, prepare=task_links)

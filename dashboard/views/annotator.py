@@ -20,25 +20,49 @@ ws = data.workspace()
 row = attach_decisions(base.loc[[worker]], ws.decisions(version.id)).iloc[0]
 
 st.title(f"Annotator {widgets.md_escape(worker)}")
-nav.link("annotators.py", "Back to all annotators (ban review)", icon=":material/arrow_back:", version=version.id, annotator=worker)
+nav.link(
+    "annotators.py",
+    "Back to all annotators (ban review)",
+    icon=":material/arrow_back:",
+    version=version.id,
+    annotator=worker,
+)
 
 speed = data.people(version.id, "speed_vs_pool", worker_id=worker)
 t = st.columns(6)
-t[0].metric("Answers", f"{row['answers']:,}", help=f"{row['labeling_answers']:,} labeled in the labeling pool (regular + control); the rest exam, training, skipped or expired")
+t[0].metric(
+    "Answers",
+    f"{row['answers']:,}",
+    help=f"{row['labeling_answers']:,} labeled in the labeling pool (regular + control); the rest exam, training, skipped or expired",
+)
 acc = "n/a" if row["control_answers"] == 0 else widgets.pct(row["control_accuracy"])
 t[1].metric("Control accuracy", acc, help="95 % Wilson interval and count below")
-t[1].caption(widgets.rate_with_counts(row["control_correct"], row["control_answers"], row["control_ci_low"], row["control_ci_high"], "control answers") + ("" if row["control_enough"] else " · too few to judge"))
+t[1].caption(
+    widgets.rate_with_counts(
+        row["control_correct"], row["control_answers"], row["control_ci_low"], row["control_ci_high"], "control answers"
+    )
+    + ("" if row["control_enough"] else " · too few to judge")
+)
 t[2].metric("Agreement with MV", "n/a" if row["agreement_answers"] == 0 else widgets.pct(row["agreement"]))
-t[2].caption(widgets.rate_with_counts(row["agreement_agree"], row["agreement_answers"], row["agreement_ci_low"], row["agreement_ci_high"], "answers"))
+t[2].caption(
+    widgets.rate_with_counts(
+        row["agreement_agree"], row["agreement_answers"], row["agreement_ci_low"], row["agreement_ci_high"], "answers"
+    )
+)
 if isinstance(speed, Exception):
     t[3].metric("Median s/task", "n/a", help=str(speed))
 else:
     ratio = speed.median_seconds_per_task / speed.pool_median_seconds_per_task
     t[3].metric(
-        "Median s/task", f"{speed.median_seconds_per_task:.1f} s", delta=f"{speed.median_seconds_per_task - speed.pool_median_seconds_per_task:+.1f} s vs pool",
-        delta_color="off", help="median over their suites of suite seconds / tasks in the suite",
+        "Median s/task",
+        f"{speed.median_seconds_per_task:.1f} s",
+        delta=f"{speed.median_seconds_per_task - speed.pool_median_seconds_per_task:+.1f} s vs pool",
+        delta_color="off",
+        help="median over their suites of suite seconds / tasks in the suite",
     )
-    t[3].caption(f"pool median {speed.pool_median_seconds_per_task:.1f} s ({ratio:.2f}×) · their {speed.suites:,} suites, the pools' {speed.pool_suites:,}")
+    t[3].caption(
+        f"pool median {speed.pool_median_seconds_per_task:.1f} s ({ratio:.2f}×) · their {speed.suites:,} suites, the pools' {speed.pool_suites:,}"
+    )
 exam_text = "n/a" if row["exam_items"] == 0 or math.isnan(row["exam_score"]) else widgets.pct(row["exam_score"], 0)
 t[4].metric("Exam score", exam_text)
 if row["exam_items"]:
@@ -48,11 +72,16 @@ if row["exam_items"]:
 t[5].metric("Ban", "banned" if row["banned"] else ("flagged" if row["flagged"] else "not banned"))
 t[5].caption(widgets.md_escape(row["ban_status"]))
 if row["decisions"]:
-    st.caption(f":material/gavel: Last QA decision: **{widgets.md_escape(row['last_decision'])}** by {widgets.md_escape(row['decided_by'])} at {widgets.md_escape(row['decided_at'])} ({row['decisions']:,} recorded)")
+    st.caption(
+        f":material/gavel: Last QA decision: **{widgets.md_escape(row['last_decision'])}** by {widgets.md_escape(row['decided_by'])} at {widgets.md_escape(row['decided_at'])} ({row['decisions']:,} recorded)"
+    )
 if isinstance(row["replayed_evidence"], str):
     st.caption(f"Replayed ban evidence: {widgets.md_escape(row['replayed_evidence'])}")
 if isinstance(row["over_used_label"], str):
-    st.warning(f"Over-uses the label {widgets.md_escape(row['over_used_label'])} compared with everyone else (see label use below).", icon=":material/balance:")
+    st.warning(
+        f"Over-uses the label {widgets.md_escape(row['over_used_label'])} compared with everyone else (see label use below).",
+        icon=":material/balance:",
+    )
 
 answers = data.people(version.id, "annotator_answers", worker_id=worker)
 if isinstance(answers, Exception):
@@ -64,24 +93,48 @@ if len(wrong_control):
     links = st.columns(min(4, len(wrong_control)))
     for i, (_, a) in enumerate(wrong_control.head(12).iterrows()):
         with links[i % len(links)]:
-            nav.link("task.py", f"{widgets.md_escape(a['task_id'])}: {widgets.md_escape(a['label'])} (golden {widgets.md_escape(a['golden'])})", icon=":material/close:", version=version.id, task=a["task_id"])
+            nav.link(
+                "task.py",
+                f"{widgets.md_escape(a['task_id'])}: {widgets.md_escape(a['label'])} (golden {widgets.md_escape(a['golden'])})",
+                icon=":material/close:",
+                version=version.id,
+                task=a["task_id"],
+            )
 
 st.subheader("Every answer")
 f = st.columns([3, 1])
-kinds = f[0].multiselect("Kinds", sorted(answers["kind"].unique()), default=sorted(answers["kind"].unique()), key="kinds")
+kinds = f[0].multiselect(
+    "Kinds", sorted(answers["kind"].unique()), default=sorted(answers["kind"].unique()), key="kinds"
+)
 wrong_only = f[1].toggle("Wrong graded answers only", key="wrong_only")
 shown = answers[answers["kind"].isin(kinds)]
 if wrong_only:
     shown = shown[shown["check"] == "wrong"]
 n_wrong = len(wrong_control)
-st.caption(f"{len(shown):,} of {len(answers):,} answers · {n_wrong:,} wrong control answers (marked “wrong”) · aggregated labels: majority vote (MV) and Dawid-Skene (DS), converged")
+st.caption(
+    f"{len(shown):,} of {len(answers):,} answers · {n_wrong:,} wrong control answers (marked “wrong”) · aggregated labels: majority vote (MV) and Dawid-Skene (DS), converged"
+)
 view = shown.assign(task=shown["task_id"])  # made a link on the shown page only (see prepare)
 inputs = [col for col in view.columns if col.startswith("input_")]
-cols = ["task", *inputs, "kind", "label", "golden", "check", *[c for c in ("mv_label", "mv_confidence", "ds_label", "ds_confidence") if c in view.columns], "seconds_per_task", "status", "submitted_at"]
+cols = [
+    "task",
+    *inputs,
+    "kind",
+    "label",
+    "golden",
+    "check",
+    *[c for c in ("mv_label", "mv_confidence", "ds_label", "ds_confidence") if c in view.columns],
+    "seconds_per_task",
+    "status",
+    "submitted_at",
+]
 config = {
-    "task": st.column_config.LinkColumn("task", display_text=r"task=([^&]+)", help="Open the task: every answer and the aggregate"),
+    "task": st.column_config.LinkColumn(
+        "task", display_text=r"task=([^&]+)", help="Open the task: every answer and the aggregate"
+    ),
     "check": st.column_config.TextColumn("vs golden"),
-    "mv_label": "MV label", "ds_label": "DS label",
+    "mv_label": "MV label",
+    "ds_label": "DS label",
     "mv_confidence": st.column_config.NumberColumn("MV conf.", format="percent"),
     "ds_confidence": st.column_config.NumberColumn("DS conf.", format="percent"),
     "seconds_per_task": st.column_config.NumberColumn("s/task", format="%.1f s"),
@@ -89,7 +142,9 @@ config = {
 }
 config.update({c: st.column_config.TextColumn(c.removeprefix("input_")) for c in inputs})
 widgets.paginated(
-    view[cols], key="answers", column_config=config,
+    view[cols],
+    key="answers",
+    column_config=config,
     prepare=lambda page: page.assign(task=[nav.url("task.py", version=version.id, task=tid) for tid in page["task"]]),
 )
 
@@ -101,7 +156,8 @@ with left:
     else:
         st.plotly_chart(charts.speed_histogram(speed), width="stretch")
         st.dataframe(
-            speed.by_pool, width="stretch",
+            speed.by_pool,
+            width="stretch",
             column_config={
                 "suites": st.column_config.NumberColumn("their suites", format="%d"),
                 "median_seconds_per_task": st.column_config.NumberColumn("their median", format="%.1f s"),
@@ -122,7 +178,11 @@ with right:
         shares = use.shares.loc[worker]
         st.plotly_chart(charts.label_use_chart(shares), width="stretch")
         a = use.annotators.loc[worker]
-        p = "not tested (too few answers)" if math.isnan(a["p_value"]) else f"χ² = {a['chi2']:.1f}, dof {a['dof']}, p = {a['p_value']:.2g}"
+        p = (
+            "not tested (too few answers)"
+            if math.isnan(a["p_value"])
+            else f"χ² = {a['chi2']:.1f}, dof {a['dof']}, p = {a['p_value']:.2g}"
+        )
         st.caption(
             f"{a['answers']:,} regular answers · most over-used: {widgets.md_escape(a['over_used_label'])} ({a['over_use_pp']:+.1f} points) · {p} · "
             + ("**flagged** (Bonferroni-corrected and ≥ 10 points)" if a["flagged"] else "not flagged")

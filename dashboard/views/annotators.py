@@ -24,9 +24,21 @@ MIN_CONTROL = inspect.signature(control_accuracy).parameters["min_answers"].defa
 c = st.columns(5)
 c[0].metric("Annotators", f"{len(table):,}", help="everyone with an answer of any kind, exam included")
 c[1].metric("Banned", f"{int(table['banned'].sum()):,}", help="with a recorded restriction")
-c[2].metric("Replay would ban", f"{int(table['replayed_rule'].notna().sum()):,}", help="the pools' rules replayed over the answers")
-c[3].metric("Flagged, not banned", f"{int((table['flagged'] & ~table['banned']).sum()):,}", help="the replay bans them, no restriction was recorded")
-c[4].metric("Reviewed", f"{int(table['last_decision'].notna().sum()):,} / {int(table['flagged'].sum()):,}", help="annotators with a recorded QA decision / banned or flagged ones")
+c[2].metric(
+    "Replay would ban",
+    f"{int(table['replayed_rule'].notna().sum()):,}",
+    help="the pools' rules replayed over the answers",
+)
+c[3].metric(
+    "Flagged, not banned",
+    f"{int((table['flagged'] & ~table['banned']).sum()):,}",
+    help="the replay bans them, no restriction was recorded",
+)
+c[4].metric(
+    "Reviewed",
+    f"{int(table['last_decision'].notna().sum()):,} / {int(table['flagged'].sum()):,}",
+    help="annotators with a recorded QA decision / banned or flagged ones",
+)
 for figure, why in base.attrs.get("unavailable", {}).items():
     st.caption(f":material/info: {figure.capitalize()} not available: {why}")
 
@@ -34,18 +46,40 @@ st.subheader("Every annotator")
 f = st.columns([1.2, 1, 1.3, 1.5])
 flagged_only = f[0].toggle("Banned or flagged only", key="flagged_only")
 min_answers = f[1].number_input("Min answers", min_value=0, value=0, step=5, key="min_answers")
-below = f[2].slider("Control accuracy below (%)", 0, 100, 100, step=5, key="acc_below", help="100 = no filter; annotators without control answers are left out otherwise")
+below = f[2].slider(
+    "Control accuracy below (%)",
+    0,
+    100,
+    100,
+    step=5,
+    key="acc_below",
+    help="100 = no filter; annotators without control answers are left out otherwise",
+)
 search = f[3].text_input("Search annotator id", key="search", placeholder="part of an id")
 s = st.columns([2, 1, 3])
 SORTS = {
-    "answers": "answers", "control accuracy": "control_accuracy", "agreement": "agreement",
-    "median s/task": "median_seconds_per_task", "exam score": "exam_score", "annotator id": None,
+    "answers": "answers",
+    "control accuracy": "control_accuracy",
+    "agreement": "agreement",
+    "median s/task": "median_seconds_per_task",
+    "exam score": "exam_score",
+    "annotator id": None,
 }
 sort = s[0].selectbox("Sort by (whole table)", list(SORTS), key="sort")
 descending = s[1].toggle("Descending", value=True, key="descending")
-shown = filter_annotators(table, flagged_only=flagged_only, min_answers=int(min_answers), accuracy_below=None if below >= 100 else below / 100, search=search)
+shown = filter_annotators(
+    table,
+    flagged_only=flagged_only,
+    min_answers=int(min_answers),
+    accuracy_below=None if below >= 100 else below / 100,
+    search=search,
+)
 key = SORTS[sort]
-shown = shown.sort_index(ascending=not descending) if key is None else shown.sort_values(key, ascending=not descending, na_position="last", kind="stable")
+shown = (
+    shown.sort_index(ascending=not descending)
+    if key is None
+    else shown.sort_values(key, ascending=not descending, na_position="last", kind="stable")
+)
 s[2].caption(f"{len(shown):,} of {len(table):,} annotators match. Column headers sort the shown page only.")
 
 
@@ -64,23 +98,41 @@ def _page(page: pd.DataFrame) -> pd.DataFrame:
 
 view = shown.reset_index()
 columns = [
-    "open", "answers", "control_accuracy", "control_correct", "control_answers", "control_ci", "control_enough",
-    "agreement", "agreement_answers", "agreement_ci", "median_seconds_per_task", "exam_score", "ban_status",
-    "over_used_label", "last_decision",
+    "open",
+    "answers",
+    "control_accuracy",
+    "control_correct",
+    "control_answers",
+    "control_ci",
+    "control_enough",
+    "agreement",
+    "agreement_answers",
+    "agreement_ci",
+    "median_seconds_per_task",
+    "exam_score",
+    "ban_status",
+    "over_used_label",
+    "last_decision",
 ]
 widgets.paginated(
     view,
     key="annotators",
     prepare=_page,
     column_config={
-        "open": st.column_config.LinkColumn("annotator", display_text=r"annotator=([^&]+)", help="Open the annotator's answers"),
+        "open": st.column_config.LinkColumn(
+            "annotator", display_text=r"annotator=([^&]+)", help="Open the annotator's answers"
+        ),
         "answers": st.column_config.NumberColumn("answers", format="%d", help="every answer, exam included"),
         "control_accuracy": st.column_config.NumberColumn("control accuracy", format="percent"),
         "control_correct": st.column_config.NumberColumn("control right", format="%d"),
         "control_answers": st.column_config.NumberColumn("control answers", format="%d"),
         "control_ci": st.column_config.TextColumn("control 95 % CI"),
-        "control_enough": st.column_config.CheckboxColumn(f"≥ {MIN_CONTROL} control", help="fewer control answers: too few to judge on"),
-        "agreement": st.column_config.NumberColumn("agreement with MV", format="percent", help="share of answers equal to the majority-vote label"),
+        "control_enough": st.column_config.CheckboxColumn(
+            f"≥ {MIN_CONTROL} control", help="fewer control answers: too few to judge on"
+        ),
+        "agreement": st.column_config.NumberColumn(
+            "agreement with MV", format="percent", help="share of answers equal to the majority-vote label"
+        ),
         "agreement_answers": st.column_config.NumberColumn("on answers", format="%d"),
         "agreement_ci": st.column_config.TextColumn("agreement 95 % CI"),
         "median_seconds_per_task": st.column_config.NumberColumn("median s/task", format="%.1f s"),
@@ -91,8 +143,12 @@ widgets.paginated(
     },
 )
 st.download_button(
-    "Download these annotators (CSV)", shown.to_csv().encode("utf-8"), file_name=f"annotators-{version.id[:8]}.csv",
-    mime="text/csv", icon=":material/download:", key="annotators_csv",
+    "Download these annotators (CSV)",
+    shown.to_csv().encode("utf-8"),
+    file_name=f"annotators-{version.id[:8]}.csv",
+    mime="text/csv",
+    icon=":material/download:",
+    key="annotators_csv",
 )
 
 st.subheader("Ban review")
@@ -107,12 +163,17 @@ if not candidates:
     st.info("Nobody in this dataset version is banned or would be banned by the pools' rules.")
     st.stop()
 worker = st.selectbox(
-    "Banned or flagged annotator", candidates, index=candidates.index(wanted) if wanted in candidates else 0,
-    key="review_annotator", format_func=lambda w: f"{w} · {table.loc[w, 'ban_status']}",
+    "Banned or flagged annotator",
+    candidates,
+    index=candidates.index(wanted) if wanted in candidates else 0,
+    key="review_annotator",
+    format_func=lambda w: f"{w} · {table.loc[w, 'ban_status']}",
 )
 row = table.loc[worker]
 nav.link("annotator.py", "All of this annotator's answers", version=version.id, annotator=worker)
-st.caption(f"Status: {widgets.md_escape(row['ban_status'])} · control {widgets.rate_with_counts(row['control_correct'], row['control_answers'], row['control_ci_low'], row['control_ci_high'], 'control answers')}")
+st.caption(
+    f"Status: {widgets.md_escape(row['ban_status'])} · control {widgets.rate_with_counts(row['control_correct'], row['control_answers'], row['control_ci_low'], row['control_ci_high'], 'control answers')}"
+)
 evidence = data.people(version.id, "ban_evidence", worker_id=worker)
 if isinstance(evidence, Exception):
     widgets.unavailable(evidence)
@@ -121,18 +182,41 @@ if isinstance(evidence, Exception):
 else:
     st.markdown("**The ban, replayed and recorded**")
     st.dataframe(
-        evidence.bans[["pool_id", "rule", "at", "evidence", "recorded_rule", "recorded_at", "recorded_reason", "agrees", "suites_after", "spend_after"]],
-        hide_index=True, width="stretch",
+        evidence.bans[
+            [
+                "pool_id",
+                "rule",
+                "at",
+                "evidence",
+                "recorded_rule",
+                "recorded_at",
+                "recorded_reason",
+                "agrees",
+                "suites_after",
+                "spend_after",
+            ]
+        ],
+        hide_index=True,
+        width="stretch",
         column_config={
-            "rule": "replayed rule", "at": st.column_config.DatetimeColumn("replayed at (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+            "rule": "replayed rule",
+            "at": st.column_config.DatetimeColumn("replayed at (UTC)", format="YYYY-MM-DD HH:mm:ss"),
             "recorded_at": st.column_config.DatetimeColumn("recorded at (UTC)", format="YYYY-MM-DD HH:mm:ss"),
             "suites_after": st.column_config.NumberColumn("suites after", format="%d"),
-            "spend_after": st.column_config.NumberColumn("spend after", format="%.3f", help=f"paid after the ban moment, in {data.run(str(data.workspace_root()), version.id).pricing.currency}"),
+            "spend_after": st.column_config.NumberColumn(
+                "spend after",
+                format="%.3f",
+                help=f"paid after the ban moment, in {data.run(str(data.workspace_root()), version.id).pricing.currency}",
+            ),
         },
     )
-    st.markdown("**Their task suites** (ticked *in fast-rule window*: the suites the fast-response rule counted when it fired)")
+    st.markdown(
+        "**Their task suites** (ticked *in fast-rule window*: the suites the fast-response rule counted when it fired)"
+    )
     widgets.paginated(
-        evidence.suites, key="ev_suites", page_size=20,
+        evidence.suites,
+        key="ev_suites",
+        page_size=20,
         column_config={
             "seconds": st.column_config.NumberColumn("seconds", format="%.1f s"),
             "in_fast_window": st.column_config.CheckboxColumn("in fast-rule window"),
@@ -141,8 +225,11 @@ else:
     )
     st.markdown("**Their control answers**")
     widgets.paginated(
-        evidence.control.assign(check=["right" if ok else "wrong" for ok in evidence.control["correct"]]).drop(columns="correct"),
-        key="ev_control", page_size=20,
+        evidence.control.assign(check=["right" if ok else "wrong" for ok in evidence.control["correct"]]).drop(
+            columns="correct"
+        ),
+        key="ev_control",
+        page_size=20,
         column_config={"in_control_window": st.column_config.CheckboxColumn("in golden-set window")},
     )
 
@@ -158,7 +245,9 @@ if submitted:
     except ValueError as err:
         st.error(str(err))
     else:
-        st.session_state["decision_flash"] = f"Recorded “{widgets.md_escape(decision)}” on {widgets.md_escape(worker)} by {widgets.md_escape(reviewer.strip())}."
+        st.session_state["decision_flash"] = (
+            f"Recorded “{widgets.md_escape(decision)}” on {widgets.md_escape(worker)} by {widgets.md_escape(reviewer.strip())}."
+        )
         st.rerun()
 
 history = ws.decisions(version.id)

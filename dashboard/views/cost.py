@@ -28,7 +28,11 @@ p = run.pricing
 st.subheader("Spend")
 c = st.columns(4)
 c[0].metric("Rewards", widgets.money(b.rewards, cur), help="Σ reward of paid task suites (accepted or submitted)")
-c[1].metric("Platform fee", widgets.money(b.fees, cur), help=f"max({p.fee_rate:.0%} × reward, {p.fee_minimum:g} {cur}) per paid suite, plus {p.fee_rate:.0%} of bonuses")
+c[1].metric(
+    "Platform fee",
+    widgets.money(b.fees, cur),
+    help=f"max({p.fee_rate:.0%} × reward, {p.fee_minimum:g} {cur}) per paid suite, plus {p.fee_rate:.0%} of bonuses",
+)
 c[2].metric("Bonuses", widgets.money(b.bonuses, cur))
 c[3].metric("Total", widgets.money(b.total, cur), help="rewards + platform fee + bonuses")
 unpaid = s.unpaid_assignments if not isinstance(s, MetricUnavailable) else None
@@ -44,14 +48,28 @@ if b.total is None and not isinstance(s, MetricUnavailable) and s.missing:
 st.subheader("What a unit cost")
 units = [
     ("Cost per answer", b.cost_per_answer, b.answers, "labeled answers in paid suites", "cost_per_answer"),
-    ("Cost per accepted suite", b.cost_per_accepted_assignment, b.accepted_assignments, "accepted task suites", "cost_per_accepted_assignment"),
-    ("Cost per final label", b.cost_per_final_label, b.final_labels, "final labels (regular tasks with a label)", "cost_per_final_label"),
+    (
+        "Cost per accepted suite",
+        b.cost_per_accepted_assignment,
+        b.accepted_assignments,
+        "accepted task suites",
+        "cost_per_accepted_assignment",
+    ),
+    (
+        "Cost per final label",
+        b.cost_per_final_label,
+        b.final_labels,
+        "final labels (regular tasks with a label)",
+        "cost_per_final_label",
+    ),
 ]
 c = st.columns(3)
 for col, (label, value, n, what, key) in zip(c, units):
     col.metric(label, widgets.money(value, cur, 4), help=b.reasons.get(key) or f"total spend / {what}")
     col.caption(f"total {widgets.money(b.total, cur)} / {n:,} {what}" if b.total is not None else f"{n:,} {what}")
-st.caption("Each unit cost divides the whole spend — exam, control tasks, rejected work's fees and bonuses included — because that is what a unit cost the project.")
+st.caption(
+    "Each unit cost divides the whole spend — exam, control tasks, rejected work's fees and bonuses included — because that is what a unit cost the project."
+)
 
 # ---- per pool
 st.subheader("Per pool")
@@ -61,7 +79,9 @@ if isinstance(pools, MetricUnavailable):
 else:
     pool_table = pools.reset_index()
     st.dataframe(
-        pool_table, hide_index=True, width="stretch",
+        pool_table,
+        hide_index=True,
+        width="stretch",
         column_config={
             "pool_id": st.column_config.TextColumn("pool"),
             "assignments": st.column_config.NumberColumn("suites", format="%d"),
@@ -73,7 +93,9 @@ else:
             "cost_per_answer": st.column_config.NumberColumn(f"per answer ({cur})", format="%.5f"),
         },
     )
-    st.caption(f"Bonuses ({widgets.money(b.bonuses, cur)} plus fee) belong to no pool: Σ pool totals + bonuses × (1 + fee rate) = the total above.")
+    st.caption(
+        f"Bonuses ({widgets.money(b.bonuses, cur)} plus fee) belong to no pool: Σ pool totals + bonuses × (1 + fee rate) = the total above."
+    )
     widgets.download_csv(pool_table, f"cost-per-pool-{slug}.csv", key="csv_pools")
 
 # ---- per version
@@ -86,7 +108,9 @@ vt = per_version.reset_index()
 vt.insert(1, "this version", [v == version.id for v in ids])
 currencies = set(per_version["currency"].dropna())
 st.dataframe(
-    vt, hide_index=True, width="stretch",
+    vt,
+    hide_index=True,
+    width="stretch",
     column_config={
         "total": st.column_config.NumberColumn("total", format="%.4f"),
         "answers": st.column_config.NumberColumn(format="%d"),
@@ -97,7 +121,9 @@ st.dataframe(
     },
 )
 if len(currencies) > 1:
-    st.warning(f"The versions are priced in different currencies ({', '.join(sorted(currencies))}); compare them per currency.")
+    st.warning(
+        f"The versions are priced in different currencies ({', '.join(sorted(currencies))}); compare them per currency."
+    )
 elif per_version["cost_per_final_label"].notna().any():
     st.plotly_chart(charts.cost_by_version_chart(per_version, next(iter(currencies), cur)), width="stretch")
 widgets.download_csv(vt, "cost-per-version.csv", key="csv_versions")
@@ -108,13 +134,25 @@ sb = data.metric(version.id, "spend_on_banned")
 if isinstance(sb, MetricUnavailable):
     widgets.unavailable(sb)
 elif sb.banned_workers == 0 and sb.rejected_suites == 0:
-    st.info("No annotator of this run has a recorded ban (restriction) and no task suite was rejected: nothing was spent on them.")
+    st.info(
+        "No annotator of this run has a recorded ban (restriction) and no task suite was rejected: nothing was spent on them."
+    )
 else:
     c = st.columns(4)
     c[0].metric("Annotators banned", f"{sb.banned_workers:,}", help="with a recorded restriction (ban)")
-    c[1].metric("Paid before their ban", widgets.money(sb.spend_before_ban, cur), help=f"{sb.suites_before_ban:,} paid suites submitted up to the ban")
-    c[2].metric("Paid after their ban", widgets.money(sb.spend_after_ban, cur), help=f"{sb.suites_after_ban:,} paid suites submitted after it (work the ban did not stop)")
-    c[3].metric("Share of total spend", widgets.pct(sb.share_of_spend), help="(before + after + bonuses to them) / total")
+    c[1].metric(
+        "Paid before their ban",
+        widgets.money(sb.spend_before_ban, cur),
+        help=f"{sb.suites_before_ban:,} paid suites submitted up to the ban",
+    )
+    c[2].metric(
+        "Paid after their ban",
+        widgets.money(sb.spend_after_ban, cur),
+        help=f"{sb.suites_after_ban:,} paid suites submitted after it (work the ban did not stop)",
+    )
+    c[3].metric(
+        "Share of total spend", widgets.pct(sb.share_of_spend), help="(before + after + bonuses to them) / total"
+    )
     st.caption(
         f"{sb.suites_before_ban:,} paid suites before and {sb.suites_after_ban:,} after the bans; bonuses to banned annotators "
         f"{widgets.money(sb.bonuses_to_banned, cur, 4)} (with fee). {sb.rejected_suites:,} suites were rejected (by anyone): "
@@ -124,7 +162,9 @@ else:
         bt = sb.per_worker.reset_index()
         bt.insert(1, "open", [nav.url("annotator.py", version=version.id, annotator=w) for w in bt["worker_id"]])
         widgets.paginated(
-            bt, key="banned", page_size=20,
+            bt,
+            key="banned",
+            page_size=20,
             column_config={
                 "worker_id": st.column_config.TextColumn("annotator"),
                 "open": st.column_config.LinkColumn("open", display_text="annotator ›"),
@@ -135,13 +175,24 @@ else:
 
 # ---- cost-quality curve
 st.subheader("What more overlap would cost and buy")
-repeats = int(st.number_input("Subsampling repeats", min_value=1, max_value=50, value=5, step=1, key="cq_repeats",
-                              help="Each task's answers are subsampled this many times (seeded) per overlap"))
+repeats = int(
+    st.number_input(
+        "Subsampling repeats",
+        min_value=1,
+        max_value=50,
+        value=5,
+        step=1,
+        key="cq_repeats",
+        help="Each task's answers are subsampled this many times (seeded) per overlap",
+    )
+)
 cq = widgets.computed_on_request(
-    f"curve_{version.id}", "Compute the curve",
+    f"curve_{version.id}",
+    "Compute the curve",
     f"{len(run.answers):,} answers: subsampling every overlap takes about {len(run.answers) / 1e6:,.0f} s on a run this size.",
     needed=len(run.answers) > widgets.LARGE_RUN_ANSWERS,
-    spinner="Subsampling answers at every overlap…", compute=lambda: data.quality(version.id, "cost_quality_curve", repeats=repeats),
+    spinner="Subsampling answers at every overlap…",
+    compute=lambda: data.quality(version.id, "cost_quality_curve", repeats=repeats),
 )
 if cq is None:
     pass
@@ -154,40 +205,86 @@ else:
     at_k = pts.loc[K]
     st.caption(f"The run's overlap: {K} answers per task (the most common number of answers per aggregated task).")
     c = st.columns(3)
-    c[0].metric(f"Cost per final label at overlap {K}", widgets.money(at_k["cost_per_final_label"], cq.currency, 4),
-                help="the figure above: exam and bonuses fixed, the labeling pool's spend in proportion to overlap")
+    c[0].metric(
+        f"Cost per final label at overlap {K}",
+        widgets.money(at_k["cost_per_final_label"], cq.currency, 4),
+        help="the figure above: exam and bonuses fixed, the labeling pool's spend in proportion to overlap",
+    )
     if refs:
         r0 = refs[0]
-        c[1].metric(f"Accuracy vs {r0} at overlap {K}", widgets.pct(at_k[f"{r0}_accuracy"]), help=f"{int(at_k[f'{r0}_tasks']):,} tasks")
+        c[1].metric(
+            f"Accuracy vs {r0} at overlap {K}",
+            widgets.pct(at_k[f"{r0}_accuracy"]),
+            help=f"{int(at_k[f'{r0}_tasks']):,} tasks",
+        )
     if pts["model_accuracy"].notna().any():
         top = pts.index.max()
-        c[2].metric(f"Projected at overlap {top} (model)", widgets.pct(pts.loc[top, "model_accuracy"]),
-                    help=f"{widgets.money(pts.loc[top, 'cost_per_final_label'], cq.currency, 4)} a final label; a model projection, see below")
+        c[2].metric(
+            f"Projected at overlap {top} (model)",
+            widgets.pct(pts.loc[top, "model_accuracy"]),
+            help=f"{widgets.money(pts.loc[top, 'cost_per_final_label'], cq.currency, 4)} a final label; a model projection, see below",
+        )
     if cq.cost_missing:
         st.info(f"No cost per label: {cq.cost_missing}.")
-    ref = st.radio("Accuracy against", refs, horizontal=True, key="cq_ref", format_func={"golden": "control tasks' known answers", "truth": "ground truth"}.get) if len(refs) > 1 else (refs[0] if refs else "golden")
+    ref = (
+        st.radio(
+            "Accuracy against",
+            refs,
+            horizontal=True,
+            key="cq_ref",
+            format_func={"golden": "control tasks' known answers", "truth": "ground truth"}.get,
+        )
+        if len(refs) > 1
+        else (refs[0] if refs else "golden")
+    )
     st.plotly_chart(charts.cost_quality_chart(pts, cq.currency, reference=ref), width="stretch")
     st.caption(
         f"Points 1–{K}: each task's answers subsampled {cq.repeats}× (seed {cq.seed}) and aggregated by majority vote; dots are the mean, bars the "
         f"range over repeats, the band the 95 % Wilson interval for the {int(at_k['golden_tasks'] if ref == 'golden' else at_k['truth_tasks']):,} tasks with a known answer. "
         f"{cq.tasks:,} tasks with ≥ {K} answers are used at every overlap"
         + (f" ({cq.tasks_left_out:,} with fewer are left out)" if cq.tasks_left_out else "")
-        + (f"; a sample of the {cq.tasks_sampled_from:,} (every task with a known answer kept, the rest picked by a hash of the id)" if cq.tasks_sampled_from else "")
-        + (". " if cq.cost_per_answer is None else f". Cost per final label at overlap k = (fixed {widgets.money(cq.fixed_spend, cq.currency, 4)} (exam, bonuses) + labeling pool "
-        f"{widgets.money(cq.variable_spend, cq.currency, 4)} × k / {K}) / {cq.final_labels:,} final labels; "
-        f"“cost per label” in the table is simply k × {widgets.money(cq.cost_per_answer, cq.currency, 5)} (the average cost of an answer). ")
+        + (
+            f"; a sample of the {cq.tasks_sampled_from:,} (every task with a known answer kept, the rest picked by a hash of the id)"
+            if cq.tasks_sampled_from
+            else ""
+        )
+        + (
+            ". "
+            if cq.cost_per_answer is None
+            else f". Cost per final label at overlap k = (fixed {widgets.money(cq.fixed_spend, cq.currency, 4)} (exam, bonuses) + labeling pool "
+            f"{widgets.money(cq.variable_spend, cq.currency, 4)} × k / {K}) / {cq.final_labels:,} final labels; "
+            f"“cost per label” in the table is simply k × {widgets.money(cq.cost_per_answer, cq.currency, 5)} (the average cost of an answer). "
+        )
         + f"Tie rule: {TIE_RULE}."
     )
-    st.info(f"**Overlap {K + 1}–{pts.index.max()} is a projection, not a measurement.** {cq.assumptions}" if not cq.model_note else cq.model_note + ".")
+    st.info(
+        f"**Overlap {K + 1}–{pts.index.max()} is a projection, not a measurement.** {cq.assumptions}"
+        if not cq.model_note
+        else cq.model_note + "."
+    )
     curve_table = pts.reset_index()
     st.dataframe(
-        curve_table, hide_index=True, width="stretch",
+        curve_table,
+        hide_index=True,
+        width="stretch",
         column_config={
-            **{col: st.column_config.NumberColumn(format="percent") for col in curve_table.columns
-               if col.endswith(("_accuracy", "_min", "_max", "_ci_low", "_ci_high", "agreement_with_full", "tied_share"))},
-            **{col: st.column_config.NumberColumn(format="%.4f") for col in ("golden_std", "truth_std", "agreement_std", "model_se")},
-            "cost_per_label": st.column_config.NumberColumn(f"k answers ({cq.currency})", format="%.5f", help="cost per answer × k"),
-            "cost_per_final_label": st.column_config.NumberColumn(f"cost per final label ({cq.currency})", format="%.5f"),
+            **{
+                col: st.column_config.NumberColumn(format="percent")
+                for col in curve_table.columns
+                if col.endswith(
+                    ("_accuracy", "_min", "_max", "_ci_low", "_ci_high", "agreement_with_full", "tied_share")
+                )
+            },
+            **{
+                col: st.column_config.NumberColumn(format="%.4f")
+                for col in ("golden_std", "truth_std", "agreement_std", "model_se")
+            },
+            "cost_per_label": st.column_config.NumberColumn(
+                f"k answers ({cq.currency})", format="%.5f", help="cost per answer × k"
+            ),
+            "cost_per_final_label": st.column_config.NumberColumn(
+                f"cost per final label ({cq.currency})", format="%.5f"
+            ),
         },
     )
     widgets.download_csv(curve_table, f"cost-quality-curve-{slug}.csv", key="csv_curve")

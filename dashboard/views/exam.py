@@ -10,7 +10,9 @@ from dashboard import charts, data, nav, widgets
 
 version = nav.require_version("exam.py")
 st.title("Exam")
-st.caption("The qualification pool: an item only half of the candidates get right is either a trap working as meant or a broken item; discrimination tells which.")
+st.caption(
+    "The qualification pool: an item only half of the candidates get right is either a trap working as meant or a broken item; discrimination tells which."
+)
 
 items = data.metric(version.id, "exam_item_pass_rate")
 if isinstance(items, Exception):
@@ -23,9 +25,17 @@ run = data.run(str(data.workspace_root()), version.id)
 
 c = st.columns(5)
 c[0].metric("Candidates", f"{summary.candidates:,}")
-c[1].metric("Passed", "n/a" if summary.passed is None else f"{summary.passed:,} of {summary.candidates:,}", help="score ≥ threshold")
+c[1].metric(
+    "Passed",
+    "n/a" if summary.passed is None else f"{summary.passed:,} of {summary.candidates:,}",
+    help="score ≥ threshold",
+)
 c[2].metric("Pass rate", widgets.pct(summary.pass_rate), help="passed / candidates with a score")
-c[3].metric("Threshold", "not recorded" if summary.threshold is None else widgets.pct(summary.threshold, 0), help="share of items right needed to pass (the exam pool's setting)")
+c[3].metric(
+    "Threshold",
+    "not recorded" if summary.threshold is None else widgets.pct(summary.threshold, 0),
+    help="share of items right needed to pass (the exam pool's setting)",
+)
 c[4].metric("Items", f"{summary.items:,}", help=f"mean score {widgets.pct(summary.mean_score)}")
 
 st.subheader("Pass rate per item")
@@ -46,7 +56,25 @@ st.subheader("Items")
 table = items.join(verdicts).reset_index()
 table.insert(1, "input", run.tasks.reindex(table["task_id"]).iloc[:, 0].to_numpy() if len(run.tasks.columns) else None)
 st.dataframe(
-    table[["task_id", "input", "golden", "answers", "correct", "pass_rate", "ci_low", "ci_high", "low_pass_rate", "most_common_wrong", "most_common_wrong_count", "candidates", "discrimination", "verdict", "reading"]],
+    table[
+        [
+            "task_id",
+            "input",
+            "golden",
+            "answers",
+            "correct",
+            "pass_rate",
+            "ci_low",
+            "ci_high",
+            "low_pass_rate",
+            "most_common_wrong",
+            "most_common_wrong_count",
+            "candidates",
+            "discrimination",
+            "verdict",
+            "reading",
+        ]
+    ],
     hide_index=True,
     width="stretch",
     column_config={
@@ -73,18 +101,26 @@ with left:
         failed = None if summary.passed is None else int(scores["score"].notna().sum()) - summary.passed
         st.caption(
             f"{summary.candidates:,} candidates · mean score {widgets.pct(summary.mean_score)} · "
-            + ("no pass threshold recorded" if summary.passed is None else f"{summary.passed:,} passed, {failed:,} failed at ≥ {widgets.pct(summary.threshold, 0)}")
+            + (
+                "no pass threshold recorded"
+                if summary.passed is None
+                else f"{summary.passed:,} passed, {failed:,} failed at ≥ {widgets.pct(summary.threshold, 0)}"
+            )
         )
 with right:
     st.subheader("Item discrimination")
     st.plotly_chart(charts.item_discrimination_chart(items, verdicts, DISCRIMINATING), width="stretch")
-    st.caption("A hard item with positive discrimination is a trap that works (those who miss it do worse on the rest); discrimination ≤ 0 means strong candidates miss it as often as weak ones: ambiguous or a wrong golden label.")
+    st.caption(
+        "A hard item with positive discrimination is a trap that works (those who miss it do worse on the rest); discrimination ≤ 0 means strong candidates miss it as often as weak ones: ambiguous or a wrong golden label."
+    )
 
 st.subheader("Answers to one item")
 ids = list(items.sort_values("pass_rate", kind="stable").index)
 wanted = nav.param("item")
 if wanted is not None and wanted not in items.index:
-    st.error(f"There is no exam item {widgets.md_code(wanted)} in this dataset version; showing the item with the lowest pass rate.")
+    st.error(
+        f"There is no exam item {widgets.md_code(wanted)} in this dataset version; showing the item with the lowest pass rate."
+    )
 index = ids.index(wanted) if wanted in items.index else 0
 
 
@@ -93,7 +129,11 @@ def _item_changed():
 
 
 item = st.selectbox(
-    "Exam item (lowest pass rate first)", ids, index=index, key="exam_item", on_change=_item_changed,
+    "Exam item (lowest pass rate first)",
+    ids,
+    index=index,
+    key="exam_item",
+    on_change=_item_changed,
     format_func=lambda i: f"{i} · {widgets.pct(items.loc[i, 'pass_rate'])} pass · {verdicts.loc[i, 'verdict']}",
 )
 answers = data.people(version.id, "exam_item_answers", task_id=item)
@@ -101,14 +141,23 @@ if isinstance(answers, Exception):
     widgets.unavailable(answers)
     st.stop()
 row = items.loc[item]
-st.caption(f"Golden label **{widgets.md_escape(row['golden'])}** · {widgets.rate_with_counts(row['correct'], row['answers'], row['ci_low'], row['ci_high'], 'answers right')}")
+st.caption(
+    f"Golden label **{widgets.md_escape(row['golden'])}** · {widgets.rate_with_counts(row['correct'], row['answers'], row['ci_low'], row['ci_high'], 'answers right')}"
+)
 counts = answers["label"].value_counts().reindex(list(run.labels), fill_value=0)
 total = max(int(counts.sum()), 1)
-st.caption("Answers given: " + " · ".join(f"{widgets.md_escape(lab)} {n:,} ({widgets.pct(n / total)})" for lab, n in counts.items()))
+st.caption(
+    "Answers given: "
+    + " · ".join(f"{widgets.md_escape(lab)} {n:,} ({widgets.pct(n / total)})" for lab, n in counts.items())
+)
 widgets.paginated(
-    answers.assign(open=answers["worker_id"])[["open", "label", "golden", "check", "exam_score", "exam_passed", "submitted_at", "seconds_per_task"]],
+    answers.assign(open=answers["worker_id"])[
+        ["open", "label", "golden", "check", "exam_score", "exam_passed", "submitted_at", "seconds_per_task"]
+    ],
     key="exam_answers",
-    prepare=lambda page: page.assign(open=[nav.url("annotator.py", version=version.id, annotator=w) for w in page["open"]]),
+    prepare=lambda page: page.assign(
+        open=[nav.url("annotator.py", version=version.id, annotator=w) for w in page["open"]]
+    ),
     column_config={
         "open": st.column_config.LinkColumn("annotator", display_text=r"annotator=([^&]+)"),
         "exam_score": st.column_config.NumberColumn("exam score", format="percent"),

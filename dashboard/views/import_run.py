@@ -20,11 +20,22 @@ st.caption(
 ws = data.workspace()
 ls = data.listing(str(ws.root))
 
-main_files = st.file_uploader("Results of the main pool(s)", type=["tsv", "csv", "txt"], accept_multiple_files=True, key="main_files")
+main_files = st.file_uploader(
+    "Results of the main pool(s)", type=["tsv", "csv", "txt"], accept_multiple_files=True, key="main_files"
+)
 with st.expander("Exam pool, truth file and reading options"):
-    exam_files = st.file_uploader("Results of the exam pool(s) (optional)", type=["tsv"], accept_multiple_files=True, key="exam_files")
-    truth_file = st.file_uploader("Truth file: task, label (optional, for evaluation)", type=["tsv", "csv", "txt"], key="truth_file")
-    fmt = st.radio("Format", ["auto", "toloka", "long"], horizontal=True, help="auto recognises a Toloka TSV by its ASSIGNMENT:/OUTPUT: columns")
+    exam_files = st.file_uploader(
+        "Results of the exam pool(s) (optional)", type=["tsv"], accept_multiple_files=True, key="exam_files"
+    )
+    truth_file = st.file_uploader(
+        "Truth file: task, label (optional, for evaluation)", type=["tsv", "csv", "txt"], key="truth_file"
+    )
+    fmt = st.radio(
+        "Format",
+        ["auto", "toloka", "long"],
+        horizontal=True,
+        help="auto recognises a Toloka TSV by its ASSIGNMENT:/OUTPUT: columns",
+    )
     label_field = None
     fields = []
     for f in main_files or []:
@@ -34,14 +45,18 @@ with st.expander("Exam pool, truth file and reading options"):
             pass
     if len(fields) > 1:
         label_field = st.selectbox("Output field that holds the label", fields)
-    columns = st.text_input("Long table: column mapping (optional)", placeholder="task=question,worker=annotator,label=answer")
+    columns = st.text_input(
+        "Long table: column mapping (optional)", placeholder="task=question,worker=annotator,label=answer"
+    )
     names = st.text_input("Headerless file: column names (optional)", placeholder="worker,task,label")
     labels = st.text_input("Label set in tie order (optional)", placeholder="solid,liquid,other")
     dedupe = st.checkbox("Keep only a worker's first answer to a task", value=False)
     c1, c2, c3 = st.columns(3)
     currency = c1.text_input("Currency", value="USD")
     fee_rate = c2.number_input("Platform fee (share of rewards)", min_value=0.0, max_value=1.0, value=0.0, step=0.05)
-    reward = c3.number_input("Reward per suite where the export has none", min_value=0.0, value=0.0, step=0.001, format="%.3f")
+    reward = c3.number_input(
+        "Reward per suite where the export has none", min_value=0.0, value=0.0, step=0.001, format="%.3f"
+    )
 
 if not main_files:
     st.info("Choose one or more results files to begin.")
@@ -100,9 +115,13 @@ if st.session_state.get("import_key") != key:
 problems = st.session_state.get("import_problems")
 if problems is not None:
     if isinstance(problems, ValidationError):
-        st.error(f"{len(problems.problems)} problem(s) found — nothing was stored. Fix them in the export (or the options above) and upload again.")
+        st.error(
+            f"{len(problems.problems)} problem(s) found — nothing was stored. Fix them in the export (or the options above) and upload again."
+        )
         st.dataframe(problems.table(), hide_index=True, width="stretch")
-        st.download_button("Download the problems as CSV", problems.table().to_csv(index=False), "import-problems.csv", "text/csv")
+        st.download_button(
+            "Download the problems as CSV", problems.table().to_csv(index=False), "import-problems.csv", "text/csv"
+        )
     else:
         st.error(str(problems))
     st.stop()
@@ -114,7 +133,9 @@ c[0].metric("Answers", f"{s['answers']:,}")
 c[1].metric("Tasks", f"{s['tasks']:,}")
 c[2].metric("Annotators", f"{s['workers']:,}")
 c[3].metric("Labels", len(s["labels"]))
-st.caption("Task kinds: " + ", ".join(f"{k} {v:,}" for k, v in s["kinds"].items()) + " · labels: " + ", ".join(s["labels"]))
+st.caption(
+    "Task kinds: " + ", ".join(f"{k} {v:,}" for k, v in s["kinds"].items()) + " · labels: " + ", ".join(s["labels"])
+)
 for n in run.notes:
     st.warning(f"{n.message} {n.fix}")
 

@@ -14,13 +14,18 @@ version = nav.require_version("labels.py")
 root = str(data.workspace_root())
 run = data.run(root, version.id)
 st.title("Labels")
-st.caption(f"{widgets.md_escape(version.label)} · id `{version.id}` · label set in tie order: {', '.join(widgets.md_escape(x) for x in run.labels)}")
+st.caption(
+    f"{widgets.md_escape(version.label)} · id `{version.id}` · label set in tie order: {', '.join(widgets.md_escape(x) for x in run.labels)}"
+)
 
 # ---- raw and aggregated
 st.subheader("Distribution")
 ready_methods = [m for m in aggregation.FAST_METHODS if not aggregation.on_request(run, m)]
 method = st.selectbox(
-    "Aggregated by", ready_methods, format_func=aggregation.METHODS.get, key="agg_method",
+    "Aggregated by",
+    ready_methods,
+    format_func=aggregation.METHODS.get,
+    key="agg_method",
     help="Methods that take long on this run appear here once run on the Agreement page.",
 )
 raw = data.metric(version.id, "label_distribution")
@@ -38,28 +43,52 @@ else:
     n_raw = int(dist["raw_count"].sum())
     n_agg = int(dist["aggregated_count"].sum()) if "aggregated_count" in dist else 0
     c = st.columns(3)
-    c[0].metric("Answers counted", f"{n_raw:,}", help="Labeled answers on regular and control tasks (exam and training left out)")
+    c[0].metric(
+        "Answers counted",
+        f"{n_raw:,}",
+        help="Labeled answers on regular and control tasks (exam and training left out)",
+    )
     c[1].metric("Aggregated tasks", f"{n_agg:,}", help=f"One label per task by {aggregation.METHODS[method]}")
     c[2].metric("Labels used", f"{int((dist['raw_count'] > 0).sum())} of {len(dist)}")
     series = {"raw_share": f"answers ({n_raw:,})"}
     if "aggregated_share" in dist:
         series["aggregated_share"] = f"{aggregation.METHODS[method]} labels ({n_agg:,} tasks)"
     st.plotly_chart(charts.distribution_bars(dist, series, y_title="% of answers / of tasks"), width="stretch")
-    shown = dist.reset_index().rename(columns={"raw_count": "answers", "raw_share": "share of answers", "aggregated_count": "tasks",
-                                               "aggregated_share": "share of tasks", "difference_pp": "difference (pp)"})
+    shown = dist.reset_index().rename(
+        columns={
+            "raw_count": "answers",
+            "raw_share": "share of answers",
+            "aggregated_count": "tasks",
+            "aggregated_share": "share of tasks",
+            "difference_pp": "difference (pp)",
+        }
+    )
     st.dataframe(
-        shown, hide_index=True, width="stretch",
+        shown,
+        hide_index=True,
+        width="stretch",
         column_config={
             "share of answers": st.column_config.NumberColumn(format="percent"),
             "share of tasks": st.column_config.NumberColumn(format="percent"),
-            "difference (pp)": st.column_config.NumberColumn(format="%+.1f", help="share of tasks − share of answers, in percentage points"),
+            "difference (pp)": st.column_config.NumberColumn(
+                format="%+.1f", help="share of tasks − share of answers, in percentage points"
+            ),
         },
     )
     st.caption(f"Aggregation moves shares towards the labels annotators agree on. Tie rule: {aggregation.TIE_RULE}.")
 
 # ---- per annotator
 st.subheader("Label use per annotator")
-min_answers = int(st.number_input("Test annotators with at least … regular answers", min_value=1, max_value=10_000, value=20, step=5, key="min_answers"))
+min_answers = int(
+    st.number_input(
+        "Test annotators with at least … regular answers",
+        min_value=1,
+        max_value=10_000,
+        value=20,
+        step=5,
+        key="min_answers",
+    )
+)
 use = data.metric(version.id, "annotator_label_use", min_answers=min_answers)
 if isinstance(use, MetricUnavailable):
     widgets.unavailable(use)
@@ -76,12 +105,19 @@ else:
         f"p < 0.05 / {int(tested.sum()):,} (Bonferroni over the annotators tested) and the over-used label's share is at least "
         f"{MIN_OVER_USE_PP:g} percentage points above the others'."
     )
-    table = a[tested].sort_values(["flagged", "p_value", "over_use_pp"], ascending=[False, True, False], kind="stable").reset_index()
+    table = (
+        a[tested]
+        .sort_values(["flagged", "p_value", "over_use_pp"], ascending=[False, True, False], kind="stable")
+        .reset_index()
+    )
     table.insert(1, "open", table["worker_id"])
     widgets.paginated(
         table[["worker_id", "open", "answers", "over_used_label", "over_use_pp", "chi2", "dof", "p_value", "flagged"]],
-        key="label_use", page_size=20,
-        prepare=lambda page: page.assign(open=[nav.url("annotator.py", version=version.id, annotator=w) for w in page["worker_id"]]),
+        key="label_use",
+        page_size=20,
+        prepare=lambda page: page.assign(
+            open=[nav.url("annotator.py", version=version.id, annotator=w) for w in page["worker_id"]]
+        ),
         column_config={
             "worker_id": st.column_config.TextColumn("annotator"),
             "open": st.column_config.LinkColumn("open", display_text="annotator ›"),
@@ -93,10 +129,14 @@ else:
     )
     if tested.any():
         flagged_set = set(flagged.index)
-        top = list(flagged.index) + [w for w in a[tested].sort_values("over_use_pp", ascending=False).index if w not in flagged_set]
+        top = list(flagged.index) + [
+            w for w in a[tested].sort_values("over_use_pp", ascending=False).index if w not in flagged_set
+        ]
         top = top[:30]
         diff = use.shares["difference_pp"].unstack("label").reindex(index=top, columns=list(run.labels))
-        st.markdown(f"**Share of each label against everyone else's** — the {len(top)} annotators who deviate most (flagged first), percentage points")
+        st.markdown(
+            f"**Share of each label against everyone else's** — the {len(top)} annotators who deviate most (flagged first), percentage points"
+        )
         st.plotly_chart(charts.label_bias_heatmap(diff), width="stretch")
 
 # ---- two versions
@@ -111,16 +151,28 @@ default = next((v for v in others if v.id in version.parents), others[-1])
 if wanted:
     found = data.find_version(wanted)
     if found is None or found.id == version.id:
-        st.error(f"No other dataset version has the id {widgets.md_code(wanted)} given in the link (`compare=`). Pick one below.")
+        st.error(
+            f"No other dataset version has the id {widgets.md_code(wanted)} given in the link (`compare=`). Pick one below."
+        )
     else:
         default = found
 ids = [v.id for v in others]
 by_id = {v.id: v for v in others}
 other_id = st.selectbox(
-    "Second version", ids, index=ids.index(default.id), format_func=lambda i: f"{by_id[i].label} · {i[:8]}", key="compare_pick",
+    "Second version",
+    ids,
+    index=ids.index(default.id),
+    format_func=lambda i: f"{by_id[i].label} · {i[:8]}",
+    key="compare_pick",
 )
 other = by_id[other_id]
-basis = st.radio("Compare", ["raw", "aggregated"], format_func={"raw": "answers", "aggregated": "majority-vote labels"}.get, horizontal=True, key="compare_basis")
+basis = st.radio(
+    "Compare",
+    ["raw", "aggregated"],
+    format_func={"raw": "answers", "aggregated": "majority-vote labels"}.get,
+    horizontal=True,
+    key="compare_basis",
+)
 other_run = data.run(root, other.id)
 if basis == "raw":
     a_dist, b_dist = data.metric(version.id, "label_distribution"), data.metric(other.id, "label_distribution")
@@ -139,18 +191,37 @@ if set(run.labels) != set(other_run.labels):
 cmp = compare_distributions(a_dist, b_dist)
 name_a, name_b = f"{version.label} ({version.id[:8]})", f"{other.label} ({other.id[:8]})"
 c = st.columns(3)
-c[0].metric("Total variation distance", widgets.pct(cmp.total_variation), help="½ Σ |share a − share b|: the share of answers that would have to change label")
+c[0].metric(
+    "Total variation distance",
+    widgets.pct(cmp.total_variation),
+    help="½ Σ |share a − share b|: the share of answers that would have to change label",
+)
 c[1].metric("χ² (homogeneity)", "n/a" if cmp.chi2 != cmp.chi2 else f"{cmp.chi2:.1f} (dof {cmp.dof})")
 c[2].metric("p-value", "n/a" if cmp.p_value != cmp.p_value else f"{cmp.p_value:.3g}")
 unit = "answers" if basis == "raw" else "tasks"
-st.caption(f"A = this version: {int(cmp.table['count_a'].sum()):,} {unit}; B = {widgets.md_escape(name_b)}: {int(cmp.table['count_b'].sum()):,} {unit}.")
+st.caption(
+    f"A = this version: {int(cmp.table['count_a'].sum()):,} {unit}; B = {widgets.md_escape(name_b)}: {int(cmp.table['count_b'].sum()):,} {unit}."
+)
 st.plotly_chart(
     charts.distribution_bars(cmp.table, {"share_a": f"A: {name_a}", "share_b": f"B: {name_b}"}, y_title=f"% of {unit}"),
-    width="stretch", key="compare_chart",
+    width="stretch",
+    key="compare_chart",
 )
 st.dataframe(
-    cmp.table.reset_index().rename(columns={"count_a": f"A {unit}", "count_b": f"B {unit}", "share_a": "A share", "share_b": "B share", "difference_pp": "B − A (pp)"}),
-    hide_index=True, width="stretch",
-    column_config={"A share": st.column_config.NumberColumn(format="percent"), "B share": st.column_config.NumberColumn(format="percent"),
-                   "B − A (pp)": st.column_config.NumberColumn(format="%+.1f")},
+    cmp.table.reset_index().rename(
+        columns={
+            "count_a": f"A {unit}",
+            "count_b": f"B {unit}",
+            "share_a": "A share",
+            "share_b": "B share",
+            "difference_pp": "B − A (pp)",
+        }
+    ),
+    hide_index=True,
+    width="stretch",
+    column_config={
+        "A share": st.column_config.NumberColumn(format="percent"),
+        "B share": st.column_config.NumberColumn(format="percent"),
+        "B − A (pp)": st.column_config.NumberColumn(format="%+.1f"),
+    },
 )

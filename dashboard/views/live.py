@@ -26,25 +26,45 @@ def scrub(text: str) -> str:
 def show_progress(p) -> None:
     cur = p.currency
     c = st.columns(4)
-    c[0].metric("Pool status", p.status or "n/a", help=f"pool {p.pool_id}" + (f" · {widgets.md_escape(p.name)}" if p.name else ""))
+    c[0].metric(
+        "Pool status",
+        p.status or "n/a",
+        help=f"pool {p.pool_id}" + (f" · {widgets.md_escape(p.name)}" if p.name else ""),
+    )
     total = "n/a" if p.total_assignments is None else f"{p.total_assignments:,}"
-    c[1].metric("Task suites submitted", f"{p.submitted_assignments:,} of {total}",
-                help="submitted, accepted and rejected suites, of those the pool needs (its tasks × overlap)")
+    c[1].metric(
+        "Task suites submitted",
+        f"{p.submitted_assignments:,} of {total}",
+        help="submitted, accepted and rejected suites, of those the pool needs (its tasks × overlap)",
+    )
     c[2].metric("Annotators", "n/a" if p.workers is None else f"{p.workers:,}", help="who submitted at least one suite")
-    c[3].metric(f"Active (last {p.window_hours:g} h)", f"{p.active_workers:,}", help="annotators who submitted a suite in the window")
+    c[3].metric(
+        f"Active (last {p.window_hours:g} h)",
+        f"{p.active_workers:,}",
+        help="annotators who submitted a suite in the window",
+    )
     c = st.columns(4)
-    c[0].metric("Rate", f"{p.rate_per_hour:,.1f} suites / h", help=f"suites submitted in the last {p.window_hours:g} h, per hour")
+    c[0].metric(
+        "Rate",
+        f"{p.rate_per_hour:,.1f} suites / h",
+        help=f"suites submitted in the last {p.window_hours:g} h, per hour",
+    )
     c[1].metric("Spent on rewards", widgets.money(p.spent_rewards, cur), help="as Toloka reports it, fee excluded")
     c[2].metric("Spent with fee", widgets.money(p.spent_total, cur), help="rewards plus the platform fee rate")
-    c[3].metric("Estimated finish", "n/a" if p.estimated_finish is None else p.estimated_finish.strftime("%Y-%m-%d %H:%M UTC"),
-                help="now + suites left / current rate")
+    c[3].metric(
+        "Estimated finish",
+        "n/a" if p.estimated_finish is None else p.estimated_finish.strftime("%Y-%m-%d %H:%M UTC"),
+        help="now + suites left / current rate",
+    )
     if p.percent_done is not None:
         st.progress(min(1.0, max(0.0, p.percent_done / 100)), text=f"{p.percent_done:.1f} % done")
     status = pd.DataFrame({"status": list(p.by_status), "task suites": [int(v) for v in p.by_status.values()]})
     st.dataframe(status, hide_index=True, width="content")
     for n in p.notes:
         st.caption(f":material/info: {scrub(n)}")
-    st.caption(f"As of {p.as_of.strftime('%Y-%m-%d %H:%M:%S UTC')} · figures from Toloka's {'pool analytics' if p.source == 'analytics' else 'assignments (counted)'}.")
+    st.caption(
+        f"As of {p.as_of.strftime('%Y-%m-%d %H:%M:%S UTC')} · figures from Toloka's {'pool analytics' if p.source == 'analytics' else 'assignments (counted)'}."
+    )
 
 
 # ---- the running pool, from Toloka
@@ -53,22 +73,34 @@ if "TOLOKA_TOKEN" not in settings:
     st.info(
         "Live figures need a Toloka API token, and none is configured. Put it in `.streamlit/secrets.toml` "
         "(never committed) or in the `TOLOKA_TOKEN` environment variable before starting the dashboard; "
-        "`TOLOKA_ENVIRONMENT = \"SANDBOX\"` reads the sandbox, `TOLOKA_URL` a private endpoint. The token is only "
+        '`TOLOKA_ENVIRONMENT = "SANDBOX"` reads the sandbox, `TOLOKA_URL` a private endpoint. The token is only '
         "handed to toloka-kit: it is never shown or logged. Until then, the run's own progress is below."
     )
-    st.code('# .streamlit/secrets.toml\nTOLOKA_TOKEN = "<your OAuth token from Toloka: Profile → API access>"\n# TOLOKA_ENVIRONMENT = "SANDBOX"', language="toml")
+    st.code(
+        '# .streamlit/secrets.toml\nTOLOKA_TOKEN = "<your OAuth token from Toloka: Profile → API access>"\n# TOLOKA_ENVIRONMENT = "SANDBOX"',
+        language="toml",
+    )
 else:
     where = settings["TOLOKA_TOKEN"][1]
     target = (
-        f"endpoint {settings['TOLOKA_URL'][0]}" if "TOLOKA_URL" in settings
+        f"endpoint {settings['TOLOKA_URL'][0]}"
+        if "TOLOKA_URL" in settings
         else f"{settings.get('TOLOKA_ENVIRONMENT', ('PRODUCTION', ''))[0].upper()} environment"
     )
     st.caption(f":material/key: Token from {where} (not shown) · Toloka {widgets.md_escape(target)}")
     pools = [p.pool_id for p in run.meta.pools if p.kind != "exam"] or [p.pool_id for p in run.meta.pools]
     default = nav.param("pool") or (pools[0] if pools else "")
     c = st.columns([2, 1, 1])
-    pool_id = c[0].text_input("Pool id", value=default, key="live_pool", help="The Toloka pool to follow (this run's pool by default)").strip()
-    window = c[1].selectbox("Window", [0.5, 1.0, 3.0, 6.0, 24.0], index=1, format_func=lambda h: f"last {h:g} h", key="live_window")
+    pool_id = (
+        c[0]
+        .text_input(
+            "Pool id", value=default, key="live_pool", help="The Toloka pool to follow (this run's pool by default)"
+        )
+        .strip()
+    )
+    window = c[1].selectbox(
+        "Window", [0.5, 1.0, 3.0, 6.0, 24.0], index=1, format_func=lambda h: f"last {h:g} h", key="live_window"
+    )
     refresh = c[2].button(":material/refresh: Refresh", key="live_refresh", width="stretch")
     if not pool_id:
         st.info("Enter a pool id.")
@@ -103,11 +135,26 @@ else:
     last = tp.iloc[-1]
     c = st.columns(4)
     period = {"15min": "quarter hour", "1h": "hour", "6h": "6 hours", "1D": "day"}.get(freq, freq)
-    c[0].metric(f"Answers per {period}", f"{busy['answers'].mean():,.1f}",
-                help=f"mean over the {len(busy):,} periods with answers ({int(tp['answers'].sum()):,} answers with a submit time)")
-    c[1].metric(f"Busiest {period} (answers)", f"{int(tp['answers'].max()):,}", help=f"starting {tp['answers'].idxmax():%Y-%m-%d %H:%M} UTC")
-    c[2].metric("Active annotators, peak", f"{int(tp['active_annotators'].max()):,}", help=f"distinct annotators who submitted in one {period}")
-    c[3].metric(f"Active annotators, last {period}", f"{int(last['active_annotators']):,}", help=f"the {period} starting {tp.index[-1]:%Y-%m-%d %H:%M} UTC")
+    c[0].metric(
+        f"Answers per {period}",
+        f"{busy['answers'].mean():,.1f}",
+        help=f"mean over the {len(busy):,} periods with answers ({int(tp['answers'].sum()):,} answers with a submit time)",
+    )
+    c[1].metric(
+        f"Busiest {period} (answers)",
+        f"{int(tp['answers'].max()):,}",
+        help=f"starting {tp['answers'].idxmax():%Y-%m-%d %H:%M} UTC",
+    )
+    c[2].metric(
+        "Active annotators, peak",
+        f"{int(tp['active_annotators'].max()):,}",
+        help=f"distinct annotators who submitted in one {period}",
+    )
+    c[3].metric(
+        f"Active annotators, last {period}",
+        f"{int(last['active_annotators']):,}",
+        help=f"the {period} starting {tp.index[-1]:%Y-%m-%d %H:%M} UTC",
+    )
     st.caption(
         f"From {tp.index[0]:%Y-%m-%d %H:%M} to {tp.index[-1]:%Y-%m-%d %H:%M} UTC, by submit time; {len(tp):,} periods of one {period}, "
         f"{len(busy):,} with answers. Last {period}: {int(last['answers']):,} answers by {int(last['active_annotators']):,} annotators."
@@ -120,7 +167,9 @@ if isinstance(comp, MetricUnavailable):
     widgets.unavailable(comp)
 else:
     st.dataframe(
-        comp.reset_index(), hide_index=True, width="stretch",
+        comp.reset_index(),
+        hide_index=True,
+        width="stretch",
         column_config={
             "pool_id": st.column_config.TextColumn("pool"),
             "overlap": st.column_config.NumberColumn(format="%d"),
@@ -130,5 +179,7 @@ else:
             "done": st.column_config.ProgressColumn("done", format="percent", min_value=0.0, max_value=1.0),
         },
     )
-    st.caption("Expected = distinct tasks answered in the pool × its overlap (none for an exam pool, where every candidate answers every item). "
-               "Submitted counts labeled answers in submitted, accepted or rejected suites.")
+    st.caption(
+        "Expected = distinct tasks answered in the pool × its overlap (none for an exam pool, where every candidate answers every item). "
+        "Submitted counts labeled answers in submitted, accepted or rejected suites."
+    )

@@ -24,8 +24,14 @@ c[0].metric("Answers", f"{s['answers']:,}")
 c[1].metric("Tasks", f"{s['tasks']:,}")
 c[2].metric("Annotators", f"{s['workers']:,}")
 c[3].metric("Task suites", "n/a" if s["assignments"] is None else f"{s['assignments']:,}")
-c[4].metric("Spend", widgets.money(money.total, money.currency), help=money.missing or "rewards + platform fee + bonuses, paid suites only")
-st.caption("Answers by kind: " + ", ".join(f"{k} {v:,}" for k, v in s["kinds"].items()) + f" · labels: {', '.join(run.labels)}")
+c[4].metric(
+    "Spend",
+    widgets.money(money.total, money.currency),
+    help=money.missing or "rewards + platform fee + bonuses, paid suites only",
+)
+st.caption(
+    "Answers by kind: " + ", ".join(f"{k} {v:,}" for k, v in s["kinds"].items()) + f" · labels: {', '.join(run.labels)}"
+)
 for n in run.notes:
     st.caption(f":material/info: {n.message}")
 

@@ -14,7 +14,9 @@ answers = data.people(version.id, "task_answers", task_id=task)
 
 st.title(f"Task {widgets.md_escape(task)}")
 kinds = sorted(answers["kind"].unique())
-st.caption(f"{len(answers):,} answers · kind: {', '.join(kinds)} · pool {', '.join(widgets.md_escape(p) for p in sorted(answers['pool_id'].dropna().unique()))}")
+st.caption(
+    f"{len(answers):,} answers · kind: {', '.join(kinds)} · pool {', '.join(widgets.md_escape(p) for p in sorted(answers['pool_id'].dropna().unique()))}"
+)
 if "exam" in kinds:
     nav.link("exam.py", "This item on the Exam page", icon=":material/quiz:", version=version.id, item=task)
 
@@ -25,7 +27,9 @@ with left:
         for field, value in run.tasks.loc[task].items():
             widgets.task_input(str(field), value)
     else:
-        st.caption("The export has no input fields for this task: its id is its input (an export with a single input field names tasks by its value).")
+        st.caption(
+            "The export has no input fields for this task: its id is its input (an export with a single input field names tasks by its value)."
+        )
         widgets.task_input("task id", task)
 
 with right:
@@ -33,35 +37,62 @@ with right:
     golden = sorted(answers["golden"].dropna().astype(str).unique())
     truth = run.truth.get(task) if run.truth is not None else None
     g = st.columns(2)
-    g[0].metric("Golden label", ", ".join(golden) if golden else "none", help="the known answer of a control, exam or training task")
-    g[1].metric("Ground truth", "none" if truth is None or pd.isna(truth) else str(truth), help="from a truth file given at import")
+    g[0].metric(
+        "Golden label",
+        ", ".join(golden) if golden else "none",
+        help="the known answer of a control, exam or training task",
+    )
+    g[1].metric(
+        "Ground truth",
+        "none" if truth is None or pd.isna(truth) else str(truth),
+        help="from a truth file given at import",
+    )
     votes = data.people(version.id, "task_votes", task_id=task)
     if isinstance(votes, Exception):
-        st.info(f"No aggregated label: {votes} (exam and training items are graded against their golden label instead).")
+        st.info(
+            f"No aggregated label: {votes} (exam and training items are graded against their golden label instead)."
+        )
     else:
         st.dataframe(
-            votes.reset_index(), hide_index=True, width="stretch",
+            votes.reset_index(),
+            hide_index=True,
+            width="stretch",
             column_config={
                 "method": "aggregator",
-                "confidence": st.column_config.NumberColumn("confidence", format="percent", help="the method's probability of its label"),
-                "tied": st.column_config.CheckboxColumn("tie", help="the tie rule decided it (the label listed first in the label set wins)"),
+                "confidence": st.column_config.NumberColumn(
+                    "confidence", format="percent", help="the method's probability of its label"
+                ),
+                "tied": st.column_config.CheckboxColumn(
+                    "tie", help="the tie rule decided it (the label listed first in the label set wins)"
+                ),
             },
         )
     # the votes the aggregators count (labeling pool, rejected suites left out), from the run's cached count
     votes_here = data.pool_votes(version.id, task)
     if votes_here is not None and votes_here.sum() > 0:
-        st.caption("Votes in the labeling pool (rejected suites left out): "
-                   + " · ".join(f"{widgets.md_escape(lab)} {int(n):,}" for lab, n in zip(run.labels, votes_here)) + f" (of {int(votes_here.sum()):,})")
+        st.caption(
+            "Votes in the labeling pool (rejected suites left out): "
+            + " · ".join(f"{widgets.md_escape(lab)} {int(n):,}" for lab, n in zip(run.labels, votes_here))
+            + f" (of {int(votes_here.sum()):,})"
+        )
 
 st.subheader("Every answer")
-view = answers.assign(annotator=[nav.url("annotator.py", version=version.id, annotator=w) for w in answers["worker_id"]])
+view = answers.assign(
+    annotator=[nav.url("annotator.py", version=version.id, annotator=w) for w in answers["worker_id"]]
+)
 widgets.paginated(
-    view[["annotator", "label", "golden", "check", "kind", "status", "seconds_per_task", "submitted_at", "assignment_id"]],
+    view[
+        ["annotator", "label", "golden", "check", "kind", "status", "seconds_per_task", "submitted_at", "assignment_id"]
+    ],
     key="task_answers",
     column_config={
-        "annotator": st.column_config.LinkColumn("annotator", display_text=r"annotator=([^&]+)", help="Open the annotator"),
+        "annotator": st.column_config.LinkColumn(
+            "annotator", display_text=r"annotator=([^&]+)", help="Open the annotator"
+        ),
         "check": st.column_config.TextColumn("vs golden"),
-        "seconds_per_task": st.column_config.NumberColumn("s/task", format="%.1f s", help="their suite's seconds / tasks in the suite"),
+        "seconds_per_task": st.column_config.NumberColumn(
+            "s/task", format="%.1f s", help="their suite's seconds / tasks in the suite"
+        ),
         "submitted_at": st.column_config.DatetimeColumn("submitted (UTC)", format="YYYY-MM-DD HH:mm:ss"),
         "assignment_id": st.column_config.TextColumn("task suite"),
     },

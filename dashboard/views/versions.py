@@ -17,11 +17,12 @@ for p in ls.problems:
 if not ls.versions:
     st.info(f"No dataset versions in `{root}` yet.")
     nav.link("import_run.py", "Import a Toloka export")
-    st.caption("Or from a terminal: `crowdlens import results.tsv --name NAME --version 1.0.0`, or `crowdlens demo` for simulated data.")
+    st.caption(
+        "Or from a terminal: `crowdlens import results.tsv --name NAME --version 1.0.0`, or `crowdlens demo` for simulated data."
+    )
     st.stop()
 if any(v.simulated for v in ls.versions):
     st.caption(":material/science: Versions marked *simulated* hold generated demo data, not real annotators.")
-
 
 
 def headline(v) -> tuple[dict, str]:
@@ -40,7 +41,11 @@ def headline(v) -> tuple[dict, str]:
 
 
 missing = [v for v in ls.versions if not v.metadata.get("headline")]
-with st.spinner(f"Computing headline figures of {len(missing)} version(s) that do not store them…") if missing else nullcontext():
+with (
+    st.spinner(f"Computing headline figures of {len(missing)} version(s) that do not store them…")
+    if missing
+    else nullcontext()
+):
     heads = {v.id: headline(v) for v in ls.versions}
 
 rows = []
@@ -76,15 +81,28 @@ st.dataframe(
     hide_index=True,
     width="stretch",
     column_config={
-        "version": st.column_config.LinkColumn("open", display_text=r"version=([0-9a-f]{8})", help="Open the version's run"),
+        "version": st.column_config.LinkColumn(
+            "open", display_text=r"version=([0-9a-f]{8})", help="Open the version's run"
+        ),
         "answers": st.column_config.NumberColumn(format="%d"),
         "annotators": st.column_config.NumberColumn(format="%d"),
-        "alpha": st.column_config.NumberColumn("Krippendorff's α", format="%.3f", help="nominal, labeling pool (regular and control tasks)"),
-        "control accuracy": st.column_config.NumberColumn(format="percent", help="pooled: right control answers / control answers"),
+        "alpha": st.column_config.NumberColumn(
+            "Krippendorff's α", format="%.3f", help="nominal, labeling pool (regular and control tasks)"
+        ),
+        "control accuracy": st.column_config.NumberColumn(
+            format="percent", help="pooled: right control answers / control answers"
+        ),
         "control answers": st.column_config.NumberColumn(format="%d", help="the control answers behind the accuracy"),
-        "cost": st.column_config.NumberColumn("total cost", format="%.2f", help="rewards + platform fee + bonuses, in the version's currency"),
-        "cost per label": st.column_config.NumberColumn(format="%.4f", help="total cost / final labels (regular tasks with an accepted answer; control tasks are not delivered labels), in the version's currency, as on the Cost page"),
-        "figures": st.column_config.TextColumn(help="headline figures stored in the version's manifest at import, or computed now for versions without them"),
+        "cost": st.column_config.NumberColumn(
+            "total cost", format="%.2f", help="rewards + platform fee + bonuses, in the version's currency"
+        ),
+        "cost per label": st.column_config.NumberColumn(
+            format="%.4f",
+            help="total cost / final labels (regular tasks with an accepted answer; control tasks are not delivered labels), in the version's currency, as on the Cost page",
+        ),
+        "figures": st.column_config.TextColumn(
+            help="headline figures stored in the version's manifest at import, or computed now for versions without them"
+        ),
     },
 )
 st.caption("Empty cells: the figure cannot be had for that version (no overlap, no control tasks, no prices).")
@@ -100,8 +118,18 @@ nodes = [
     }
     for v in ls.versions
 ]
-event = st.plotly_chart(charts.lineage_graph(nodes, ls.lineage()), on_select="rerun", selection_mode="points", key="lineage", width="stretch")
-picked = (event or {}).get("selection", {}).get("points", []) if isinstance(event, dict) else getattr(getattr(event, "selection", None), "points", [])
+event = st.plotly_chart(
+    charts.lineage_graph(nodes, ls.lineage()),
+    on_select="rerun",
+    selection_mode="points",
+    key="lineage",
+    width="stretch",
+)
+picked = (
+    (event or {}).get("selection", {}).get("points", [])
+    if isinstance(event, dict)
+    else getattr(getattr(event, "selection", None), "points", [])
+)
 if picked:
     st.switch_page(nav.BY_FILE["overview.py"].path, query_params={"version": picked[0]["customdata"]})
 st.caption("Click a version in the graph, or its id in the table, to open it.")
