@@ -3,6 +3,7 @@ scikit-learn, and small frames computed by hand."""
 
 from __future__ import annotations
 
+import importlib
 import warnings
 from dataclasses import dataclass
 
@@ -11,6 +12,10 @@ import pandas as pd
 import pytest
 
 from analytics import kernels as K
+from analytics.kernels import agreement as kernels_agreement
+
+# the attribute analytics.kernels.dawid_skene is the function, so the module is looked up by name
+kernels_dawid_skene = importlib.import_module("analytics.kernels.dawid_skene")
 
 ATOL = 1e-9
 
@@ -329,7 +334,7 @@ def test_one_coin_dawid_skene_matches_crowdkit(answers, n_iter):
 def test_dawid_skene_blocked_e_step_matches_crowdkit(monkeypatch):
     # Large runs split the E-step into task blocks run on threads; force many small blocks.
     ck = pytest.importorskip("crowdkit.aggregation")
-    monkeypatch.setattr(K, "_BLOCK_TASKS", 16)
+    monkeypatch.setattr(kernels_dawid_skene, "_BLOCK_TASKS", 16)
     a = synth(5, n_tasks=300, overlap=(2, 5))
     _check_ds_against(K.dawid_skene(*a.twl), ck.DawidSkene(n_iter=100).fit(a.frame()), a)
     res = K.one_coin_dawid_skene(*a.twl)
@@ -486,12 +491,12 @@ def _reference_pairs(a: Answers, min_shared: int) -> dict:
 @pytest.mark.parametrize("dense_limit", [1 << 25, 0], ids=["bincount", "sorted-keys"])
 def test_pairwise_agreement_matches_sklearn(seed, min_shared, dense_limit, monkeypatch):
     # both ways of counting pairs: a dense bincount (few workers) and sorted keys (many)
-    monkeypatch.setattr(K, "_DENSE_PAIR_KEYS", dense_limit)
+    monkeypatch.setattr(kernels_agreement, "_DENSE_PAIR_KEYS", dense_limit)
     a = synth(seed, n_tasks=200, n_workers=9, n_labels=3, overlap=(2, 4), n_repeat=40)
     res = K.pairwise_agreement(a.task, a.worker, a.label, a.n_workers, a.n_labels, min_shared=min_shared)
     ref = _reference_pairs(a, min_shared)
     assert len(ref) > 0
-    assert list(zip(res.worker_a.tolist(), res.worker_b.tolist())) == sorted(ref)
+    assert list(zip(res.worker_a.tolist(), res.worker_b.tolist(), strict=True)) == sorted(ref)
     np.testing.assert_array_equal(res.n_shared, [ref[p][0] for p in sorted(ref)])
     np.testing.assert_allclose(res.agreement, [ref[p][1] for p in sorted(ref)], rtol=0, atol=ATOL)
     np.testing.assert_allclose(res.kappa, [ref[p][2] for p in sorted(ref)], rtol=0, atol=ATOL)
@@ -558,7 +563,7 @@ def _assert_same(x, y, path="result"):
         for f in x.__dataclass_fields__:
             _assert_same(getattr(x, f), getattr(y, f), f"{path}.{f}")
     elif isinstance(x, tuple):
-        for i, (u, v) in enumerate(zip(x, y)):
+        for i, (u, v) in enumerate(zip(x, y, strict=True)):
             _assert_same(u, v, f"{path}[{i}]")
     elif x is None:
         assert y is None, path

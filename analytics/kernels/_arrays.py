@@ -1,0 +1,47 @@
+"""Low-level array helpers shared by the kernels: vote counting, safe division, distinct rows."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def count_votes(task, label, n_tasks, n_labels, weights=None) -> np.ndarray:
+    """vote_counts on checked codes: one bincount, returned column-major (see vote_counts)."""
+    counts = np.bincount(label * n_tasks + task, weights=weights, minlength=n_tasks * n_labels)
+    return counts.astype(np.float64, copy=False).reshape(n_labels, n_tasks).T
+
+
+def safe_divide(num, den) -> np.ndarray:
+    """num / den as float64, NaN where den == 0 (no warning)."""
+    num = np.asarray(num, dtype=np.float64)
+    den = np.asarray(den, dtype=np.float64)
+    # keep a column-major count matrix column-major (see vote_counts)
+    order = "F" if num.ndim == 2 and num.flags.f_contiguous and not num.flags.c_contiguous else "C"
+    out = np.full(np.broadcast(num, den).shape, np.nan, order=order)
+    np.divide(num, den, out=out, where=den != 0)
+    return out
+
+
+def unique_rows(cols: list[np.ndarray], sizes: list[int]) -> tuple[list[np.ndarray], np.ndarray]:
+    """Distinct rows of integer columns, sorted lexicographically, with their counts.
+
+    One combined int64 key and np.unique when the code space fits in 63 bits (the usual
+    case); np.unique(axis=0) otherwise.
+    """
+    space = 1
+    for s in sizes:
+        space *= max(int(s), 1)
+    if space < 2**62:
+        key = np.zeros(cols[0].shape[0], dtype=np.int64)
+        for c, s in zip(cols, sizes, strict=True):
+            key *= max(int(s), 1)
+            key += c
+        uniq, counts = np.unique(key, return_counts=True)
+        out = []
+        for s in reversed(sizes):
+            s = max(int(s), 1)
+            out.append(uniq % s)
+            uniq = uniq // s
+        return out[::-1], counts
+    rows, counts = np.unique(np.stack(cols, axis=1), axis=0, return_counts=True)
+    return [rows[:, i] for i in range(rows.shape[1])], counts

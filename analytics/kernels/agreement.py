@@ -1,0 +1,391 @@
+"""Agreement on integer-coded answers: Krippendorff alpha, Fleiss kappa, per task, per worker, worker pairs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+import scipy.sparse as sp
+
+from analytics.kernels._arrays import count_votes, safe_divide, unique_rows
+from analytics.kernels.checks import check_codes, check_counts, check_int, param_error
+
+__all__ = [
+    "ItemAgreement",
+    "WorkerCounts",
+    "PairwiseAgreement",
+    "krippendorff_alpha_nominal",
+    "fleiss_kappa",
+    "alpha_from_counts",
+    "fleiss_from_counts",
+    "item_agreement",
+    "item_agreement_from_counts",
+    "worker_accuracy",
+    "pairwise_agreement",
+]
+
+# pairwise_agreement counts pairs in a dense array (one bincount) up to this many keys (32 M:
+# 256 MB of int64 for a moment, i.e. up to ~5,800 workers); beyond it, it sorts the keys.
+_DENSE_PAIR_KEYS = 1 << 25
+
+
+@dataclass(frozen=True)
+class ItemAgreement:
+    """Agreement inside each task.
+
+    n_answers: (n_tasks,) int64, answers on the task.
+    majority_share: (n_tasks,) float64, share of the task's answers equal to its majority label
+        (or to the given aggregate label); NaN without answers or without an aggregate label.
+    entropy_bits: (n_tasks,) float64, Shannon entropy of the task's label distribution in bits
+        (0 = unanimous, 1 = an even split between two labels, log2(k) = even over k labels);
+        NaN without answers.
+    pairwise_agreement: (n_tasks,) float64, P_i = sum_j n_ij (n_ij - 1) / (n_i (n_i - 1)), the
+        share of ordered pairs of distinct answers that agree (Fleiss 1971); NaN for n_i < 2.
+    """
+
+    n_answers: np.ndarray
+    majority_share: np.ndarray
+    entropy_bits: np.ndarray
+    pairwise_agreement: np.ndarray
+
+
+class WorkerCounts(NamedTuple):
+    """Per worker: answers counted and answers correct, both (n_workers,) int64."""
+
+    n: np.ndarray
+    n_correct: np.ndarray
+
+    @property
+    def accuracy(self) -> np.ndarray:
+        """n_correct / n, NaN where n == 0."""
+        return safe_divide(self.n_correct, self.n)
+
+
+@dataclass(frozen=True)
+class PairwiseAgreement:
+    """One row per pair of workers sharing at least ``min_shared`` tasks, sorted by (a, b).
+
+    worker_a, worker_b: (n_pairs,) int64 worker codes, worker_a < worker_b.
+    n_shared: (n_pairs,) int64, distinct tasks both answered.
+    agreement: (n_pairs,) float64, share of shared tasks where their answers are equal.
+    kappa: (n_pairs,) float64, Cohen's kappa on the shared tasks (as
+        sklearn.metrics.cohen_kappa_score); NaN where chance agreement is 1 (both gave one
+        and the same label on every shared task).
+    """
+
+    worker_a: np.ndarray
+    worker_b: np.ndarray
+    n_shared: np.ndarray
+    agreement: np.ndarray
+    kappa: np.ndarray
+
+
+def krippendorff_alpha_nominal(task, label, n_tasks: int, n_labels: int) -> float:
+    """Krippendorff's alpha for nominal data with missing values, from per-task label counts.
+
+    With n_uc = answers of label c on unit u and m_u = answers on u, only units with m_u >= 2
+    are pairable. Coincidences o_cc = sum_u n_uc (n_uc - 1) / (m_u - 1), n_c = sum_u n_uc,
+    n = sum_c n_c, and
+
+        alpha = 1 - (n - 1) * (n - sum_c o_cc) / (n^2 - sum_c n_c^2)
+
+    (Krippendorff 2011, "Computing Krippendorff's Alpha-Reliability", nominal case). Who the
+    coder is does not enter the nominal coefficient, so no coder x unit matrix is built and
+    each answer counts, repeated ones included. Equals ``krippendorff.alpha(...,
+    level_of_measurement='nominal')``. NaN when undefined: no pairable unit, or a single label
+    among the pairable answers (expected disagreement 0; the package raises or returns NaN).
+    """
+    return _alpha(_checked_counts("krippendorff_alpha_nominal", task, label, n_tasks, n_labels))
+
+
+def _checked_counts(func: str, task, label, n_tasks, n_labels) -> np.ndarray:
+    n_tasks = check_int(n_tasks, "n_tasks", func, low=0)
+    n_labels = check_int(n_labels, "n_labels", func, low=0)
+    task = check_codes(task, "task", func, n_tasks, "n_tasks")
+    label = check_codes(label, "label", func, n_labels, "n_labels", len(task))
+    return count_votes(task, label, n_tasks, n_labels)
+
+
+def alpha_from_counts(counts) -> float:
+    """krippendorff_alpha_nominal on a vote_counts matrix (one count shared by several figures)."""
+    return _alpha(check_counts(counts, "counts", "alpha_from_counts"))
+
+
+def _alpha(counts: np.ndarray) -> float:
+    m = counts.sum(axis=1)
+    pairable = m >= 2
+    mp = m[pairable]
+    n_c = np.zeros(counts.shape[1])
+    same = np.zeros(len(mp))
+    for j in range(counts.shape[1]):  # column by column (see vote_counts)
+        c = counts[:, j][pairable]
+        n_c[j] = c.sum()
+        same += c * (c - 1.0)
+    n = float(n_c.sum())
+    expected = n * n - float(np.sum(n_c * n_c))
+    if n < 2 or expected <= 0:
+        return float("nan")
+    o_diag = float(np.sum(same / (mp - 1.0)))
+    return float(1.0 - (n - 1.0) * (n - o_diag) / expected)
+
+
+def fleiss_kappa(task, label, n_tasks: int, n_labels: int) -> float:
+    """Fleiss' kappa, generalized to a varying number of answers per item.
+
+    Over the N items with n_i >= 2 answers (others drop out), n_ij = answers of label j:
+
+        P_i   = sum_j n_ij (n_ij - 1) / (n_i (n_i - 1))     observed agreement on item i
+        P_bar = (1/N) sum_i P_i
+        pi_j  = (1/N) sum_i n_ij / n_i                       mean per-item share of label j
+        P_e   = sum_j pi_j^2
+        kappa = (P_bar - P_e) / (1 - P_e)
+
+    This is Gwet's generalized Fleiss kappa for missing ratings (Gwet 2014, Handbook of
+    Inter-Rater Reliability, 4th ed.; R package irrCAC, ``fleiss.kappa.raw``), except that items
+    with a single answer also drop out of pi_j (they carry no agreement information). Each
+    item weighs the same in P_bar and in P_e, so items that got extra answers (dynamic overlap,
+    typically the ambiguous ones) do not dominate chance agreement. With the same number of
+    answers n on every item it is Fleiss (1971) exactly, i.e. statsmodels'
+    ``fleiss_kappa(table, method='fleiss')``. NaN without items of >= 2 answers or when
+    P_e == 1 (a single label).
+    """
+    return _fleiss(_checked_counts("fleiss_kappa", task, label, n_tasks, n_labels))
+
+
+def fleiss_from_counts(counts) -> float:
+    """fleiss_kappa on a vote_counts matrix (one count shared by several figures)."""
+    return _fleiss(check_counts(counts, "counts", "fleiss_from_counts"))
+
+
+def _fleiss(counts: np.ndarray) -> float:
+    m = counts.sum(axis=1)
+    keep = m >= 2
+    if not keep.any():
+        return float("nan")
+    mk = m[keep]
+    same = np.zeros(len(mk))
+    pi = np.zeros(counts.shape[1])
+    for j in range(counts.shape[1]):  # column by column (see vote_counts)
+        c = counts[:, j][keep]
+        same += c * (c - 1.0)
+        pi[j] = (c / mk).mean()
+    p_i = same / (mk * (mk - 1.0))
+    p_e = float(np.sum(pi * pi))
+    if p_e >= 1.0:
+        return float("nan")
+    return float((p_i.mean() - p_e) / (1.0 - p_e))
+
+
+def item_agreement(task, label, n_tasks: int, n_labels: int, aggregate=None) -> ItemAgreement:
+    """Per-task agreement: answers, share agreeing with the majority (or with ``aggregate``, an
+    (n_tasks,) label-code array with -1 for none), entropy in bits, pairwise agreement P_i.
+    See ItemAgreement for the formulas."""
+    counts = _checked_counts("item_agreement", task, label, n_tasks, n_labels)
+    return _item_agreement("item_agreement", counts, aggregate)
+
+
+def item_agreement_from_counts(counts, aggregate=None) -> ItemAgreement:
+    """item_agreement on a vote_counts matrix (one count shared by several figures)."""
+    func = "item_agreement_from_counts"
+    return _item_agreement(func, check_counts(counts, "counts", func), aggregate)
+
+
+def _item_agreement(func: str, counts: np.ndarray, aggregate) -> ItemAgreement:
+    n_tasks, n_labels = counts.shape
+    m = counts.sum(axis=1)
+    if aggregate is None:
+        # The top count is the same whichever tied label wins, so no tie rule is needed here.
+        top = counts.max(axis=1, initial=0.0) if n_labels else np.zeros(n_tasks)
+        share = safe_divide(top, m)
+    else:
+        agg = np.asarray(aggregate)
+        if agg.shape != (n_tasks,) or not np.issubdtype(agg.dtype, np.integer):
+            raise param_error(
+                func,
+                "aggregate",
+                f"be an integer array of shape ({n_tasks},)",
+                f"shape {agg.shape} and dtype {agg.dtype}",
+            )
+        if agg.size and (agg.min() < -1 or agg.max() >= n_labels):
+            raise param_error(
+                func,
+                "aggregate",
+                f"hold label codes in [0, n_labels={n_labels}) or -1",
+                f"values in [{agg.min()}, {agg.max()}]",
+            )
+        has = agg >= 0
+        hit = np.zeros(n_tasks)
+        hit[has] = counts[np.flatnonzero(has), agg[has]]
+        share = safe_divide(hit, m)
+        share[~has] = np.nan
+    # label by label, down contiguous columns: no (n_tasks, n_labels) temporaries
+    entropy = np.zeros(n_tasks)
+    same_pairs = np.zeros(n_tasks)
+    for j in range(n_labels):
+        c = counts[:, j]
+        p = safe_divide(c, m)
+        on = p > 0
+        entropy[on] -= p[on] * np.log2(p[on])
+        same_pairs += c * (c - 1.0)
+    entropy[m == 0] = np.nan
+    entropy[entropy == 0] = 0.0  # no negative zero for unanimous tasks
+    pairwise = safe_divide(same_pairs, m * (m - 1.0))
+    return ItemAgreement(
+        n_answers=m.astype(np.int64), majority_share=share, entropy_bits=entropy, pairwise_agreement=pairwise
+    )
+
+
+def worker_accuracy(worker, correct, n_workers: int) -> WorkerCounts:
+    """Answers and correct answers per worker (two bincounts). ``correct`` holds one bool per
+    answer (answer == golden label, or == the aggregate label); pass only the answers that
+    have a reference."""
+    func = "worker_accuracy"
+    n_workers = check_int(n_workers, "n_workers", func, low=0)
+    worker = check_codes(worker, "worker", func, n_workers, "n_workers")
+    ok = np.asarray(correct)
+    if ok.shape != worker.shape or ok.dtype != np.bool_:
+        raise param_error(
+            func,
+            "correct",
+            f"be a bool array with one element per answer ({len(worker)})",
+            f"shape {ok.shape} and dtype {ok.dtype}",
+        )
+    n = np.bincount(worker, minlength=n_workers).astype(np.int64)
+    n_correct = np.bincount(worker, weights=ok, minlength=n_workers).astype(np.int64)
+    return WorkerCounts(n=n, n_correct=n_correct)
+
+
+def _one_answer_per_task_worker(task, worker, label, n_workers, n_labels):
+    """One label per (task, worker), rows sorted by (task, worker).
+
+    A worker who answered a task more than once is represented by their most frequent label on
+    it, the lowest code on a tie (the majority-vote tie rule applied to their own answers).
+    Unlike "the first row's answer", this does not depend on row order; a caller who wants the
+    latest answer should drop the earlier ones before calling.
+    """
+    n_tasks = int(task.max()) + 1
+    (t, w, lab), cnt = unique_rows([task, worker, label], [n_tasks, n_workers, n_labels])
+    if len(t) == 0:
+        return t, w, lab
+    tw = t * n_workers + w if n_tasks * n_workers < 2**62 else None
+    if tw is None:
+        same = np.r_[False, (t[1:] == t[:-1]) & (w[1:] == w[:-1])]
+    else:
+        same = np.r_[False, tw[1:] == tw[:-1]]
+    if not same.any():
+        return t, w, lab
+    group = np.cumsum(~same) - 1
+    # Sorted by (group, -count), stable: within a group the highest count comes first and,
+    # among equal counts, the lowest label (rows were already in ascending label order).
+    order = np.lexsort((-cnt, group))
+    first = np.r_[True, group[order][1:] != group[order][:-1]]
+    keep = np.sort(order[first])
+    return t[keep], w[keep], lab[keep]
+
+
+def pairwise_agreement(
+    task, worker, label, n_workers: int, n_labels: int, min_shared: int = 10, max_task_pairs: int = 20_000_000
+) -> PairwiseAgreement:
+    """Observed agreement and Cohen's kappa for every pair of workers sharing >= ``min_shared``
+    tasks (each worker reduced to one label per task, see below).
+
+    Every pair of answers inside each task is listed once and named by a key a * n_workers + b;
+    counting the keys (one bincount while n_workers^2 is small, a sort beyond) gives each pair's
+    shared tasks, and bincounts over the qualifying pairs give agreement and the label counts.
+    Kappa = 1 - (1 - p_o) / (1 - p_e), p_e = sum_c (n_a,c / n)(n_b,c / n) over the pair's shared
+    tasks, which is sklearn.metrics.cohen_kappa_score on those tasks.
+
+    Cost: time and memory O(sum_t m_t^2), m_t = distinct workers on task t. It grows with
+    overlap, not with how skewed worker activity is (a worker with 10^5 answers at overlap 3
+    adds at most 2 pairs per task); a task answered by thousands of workers (a shared control
+    task) is what makes it large. ``max_task_pairs`` bounds sum_t m_t (m_t - 1) / 2 and raises
+    a ValueError beyond it rather than exhausting memory.
+
+    A worker who answered a task more than once counts with their most frequent label on it
+    (lowest code on a tie), so the result does not depend on row order.
+    """
+    func = "pairwise_agreement"
+    n_workers = check_int(n_workers, "n_workers", func, low=0)
+    n_labels = check_int(n_labels, "n_labels", func, low=0)
+    check_int(min_shared, "min_shared", func, low=1)
+    max_task_pairs = check_int(max_task_pairs, "max_task_pairs", func, low=0)
+    # No n_tasks in this signature: the task code range only needs to be non-negative.
+    task = np.asarray(task)
+    n_tasks = int(task.max()) + 1 if task.size and np.issubdtype(task.dtype, np.integer) else 1
+    task = check_codes(task, "task", func, n_tasks, "max(task) + 1")
+    worker = check_codes(worker, "worker", func, n_workers, "n_workers", len(task))
+    label = check_codes(label, "label", func, n_labels, "n_labels", len(task))
+
+    empty = PairwiseAgreement(*(np.zeros(0, dtype=np.int64),) * 3, np.zeros(0), np.zeros(0))
+    if len(task) == 0:
+        return empty
+    t, w, lab = _one_answer_per_task_worker(task, worker, label, n_workers, n_labels)
+    m_t = np.bincount(t, minlength=n_tasks)
+    total_pairs = int(np.sum(m_t * (m_t - 1) // 2))
+    if total_pairs > max_task_pairs:
+        raise ValueError(
+            f"The 'max_task_pairs' parameter of {func} allows {max_task_pairs} within-task worker pairs; "
+            f"these answers have {total_pairs} (largest task: {int(m_t.max())} workers). Raise the limit "
+            f"or leave out heavily shared tasks (e.g. control tasks) before calling."
+        )
+
+    i, j, key = _within_task_pairs(t, w, n_workers)
+    pair_keys, n_shared, idx = _qualifying_pairs(key, n_workers, min_shared)
+    if len(pair_keys) == 0:
+        return empty
+    a, b = pair_keys // n_workers, pair_keys % n_workers
+    ok = idx >= 0
+    idx, la, lb = idx[ok], lab[i[ok]], lab[j[ok]]
+
+    n_p = len(pair_keys)
+    agree = np.bincount(idx, weights=(la == lb), minlength=n_p)
+    chance = _label_count_products(idx, la, lb, n_p, n_labels)
+    n = n_shared.astype(np.float64)
+    # sklearn: kappa = 1 - sum(w * confusion) / sum(w * expected), with
+    # sum(w * confusion) = n - agree and sum(w * expected) = (n^2 - chance) / n.
+    kappa = 1.0 - safe_divide((n - agree) * n, n * n - chance)
+    return PairwiseAgreement(worker_a=a, worker_b=b, n_shared=n_shared, agreement=agree / n, kappa=kappa)
+
+
+def _within_task_pairs(t: np.ndarray, w: np.ndarray, n_workers: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every pair of answers inside each task, listed once: row indices i < j and the pair key.
+
+    Rows are sorted by (task, worker), so w[i] < w[j] and the key a * n_workers + b names the
+    unordered pair.
+    """
+    starts = np.flatnonzero(np.r_[True, t[1:] != t[:-1]])
+    sizes = np.diff(np.r_[starts, len(t)])
+    pos = np.arange(len(t)) - np.repeat(starts, sizes)
+    partners = np.repeat(sizes, sizes) - pos - 1  # later rows of the same task
+    i = np.repeat(np.arange(len(t)), partners)
+    j = i + 1 + (np.arange(len(i)) - np.repeat(np.cumsum(partners) - partners, partners))
+    return i, j, w[i] * n_workers + w[j]
+
+
+def _qualifying_pairs(key: np.ndarray, n_workers: int, min_shared: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(keys of the pairs sharing >= min_shared tasks in key order, their shared tasks, pair id
+    of each listed pair or -1 where the pair shares too few tasks)."""
+    if n_workers * n_workers <= _DENSE_PAIR_KEYS:
+        shared_all = np.bincount(key, minlength=n_workers * n_workers)
+        pair_keys = np.flatnonzero(shared_all >= min_shared)
+        n_shared = shared_all[pair_keys]
+        del shared_all
+        lookup = np.full(n_workers * n_workers, -1, dtype=np.int64)
+        lookup[pair_keys] = np.arange(len(pair_keys))
+        return pair_keys, n_shared, lookup[key]
+    uniq, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+    q = counts >= min_shared
+    return uniq[q], counts[q], np.where(q, np.cumsum(q) - 1, -1)[inverse]
+
+
+def _label_count_products(idx, la, lb, n_p: int, n_labels: int) -> np.ndarray:
+    """sum_c n_a,c * n_b,c per pair: each worker's label counts on the pair's shared tasks."""
+    if n_p * n_labels <= _DENSE_PAIR_KEYS:
+        ca = np.bincount(idx * n_labels + la, minlength=n_p * n_labels).reshape(n_p, n_labels)
+        cb = np.bincount(idx * n_labels + lb, minlength=n_p * n_labels).reshape(n_p, n_labels)
+        return (ca * cb).sum(axis=1).astype(np.float64)
+    ones = np.ones(len(idx))
+    ca = sp.csr_matrix((ones, (idx, la)), shape=(n_p, n_labels))
+    cb = sp.csr_matrix((ones, (idx, lb)), shape=(n_p, n_labels))
+    return np.asarray(ca.multiply(cb).sum(axis=1)).ravel()
