@@ -1,0 +1,56 @@
+"""The canonical run — answers, tasks, restrictions, pricing, meta — its one validation (build_run) and merge_runs."""
+
+from analytics.model.merge import merge_runs
+from analytics.model.problems import MAX_ROWS_PER_PROBLEM, Problem, ProblemList, ValidationError
+from analytics.model.tables import (
+    ANSWER_COLUMNS,
+    KINDS,
+    REQUIRED_ANSWER_COLUMNS,
+    RESTRICTION_COLUMNS,
+    RESTRICTION_SCOPES,
+    STATUS_ALIASES,
+    STATUSES,
+    STATUSES_WITHOUT_ANSWER,
+    Codes,
+    PoolInfo,
+    Pricing,
+    Run,
+    RunMeta,
+    category_values,
+    drop_unused,
+    empty_restrictions,
+    map_categories,
+    restrictions_frame,
+    to_category,
+)
+from analytics.model.times import parse_times
+from analytics.model.validation import build_run
+
+__all__ = [
+    "ANSWER_COLUMNS",
+    "KINDS",
+    "MAX_ROWS_PER_PROBLEM",
+    "REQUIRED_ANSWER_COLUMNS",
+    "RESTRICTION_COLUMNS",
+    "RESTRICTION_SCOPES",
+    "STATUSES",
+    "STATUSES_WITHOUT_ANSWER",
+    "STATUS_ALIASES",
+    "Codes",
+    "PoolInfo",
+    "Pricing",
+    "Problem",
+    "ProblemList",
+    "Run",
+    "RunMeta",
+    "ValidationError",
+    "build_run",
+    "category_values",
+    "drop_unused",
+    "empty_restrictions",
+    "map_categories",
+    "merge_runs",
+    "parse_times",
+    "restrictions_frame",
+    "to_category",
+]

@@ -1,0 +1,261 @@
+"""The canonical run: each validation check on a tiny hand-built frame, merge_runs' errors, source field names."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pandas as pd
+import pytest
+
+import analytics.model as model
+from analytics.model import RunMeta, ValidationError, build_run, merge_runs
+from analytics.model.columns import statuses
+from analytics.model.raw import RawAnswers
+from analytics.model.times import read_times, submitted_before_started
+from analytics.model.validation import (
+    answers_without_id,
+    answers_without_label,
+    duplicate_assignment_tasks,
+    golden_outside_label_set,
+    invalid_rewards,
+    missing_columns,
+    no_answers,
+    unknown_statuses,
+)
+
+TSV = {
+    "assignment_id": "ASSIGNMENT:assignment_id",
+    "task_id": "INPUT:image",
+    "worker_id": "ASSIGNMENT:worker_id",
+    "label": "OUTPUT:result",
+    "golden": "GOLDEN:result",
+    "status": "ASSIGNMENT:status",
+    "started_at": "ASSIGNMENT:started",
+    "submitted_at": "ASSIGNMENT:submitted",
+    "reward": "ASSIGNMENT:reward",
+}
+
+
+def answers(**overrides) -> pd.DataFrame:
+    """Three answers in one assignment, every check passing; ``overrides`` replace whole columns."""
+    cols = {
+        "assignment_id": ["a1", "a1", "a1"],
+        "task_id": ["t1", "t2", "t3"],
+        "worker_id": ["w1", "w1", "w1"],
+        "label": ["cat", "dog", "cat"],
+        "golden": [None, "dog", None],
+        "status": ["APPROVED", "APPROVED", "APPROVED"],
+        "started_at": ["2024-03-01T12:00:00"] * 3,
+        "submitted_at": ["2024-03-01T12:01:00"] * 3,
+        "reward": ["0.02"] * 3,
+    }
+    cols.update(overrides)
+    return pd.DataFrame(cols)
+
+
+def raw(frame: pd.DataFrame, columns=TSV) -> RawAnswers:
+    return RawAnswers(frame, "results.tsv", columns)
+
+
+def only(problems):
+    assert len(problems) == 1, problems
+    return problems[0]
+
+
+# --------------------------------------------------------------------------------------------
+# the package keeps every name the single module had
+
+
+def test_every_public_name_is_importable_from_the_package():
+    for name in model.__all__:
+        assert getattr(model, name) is not None
+    assert model.KINDS == ("regular", "control", "training", "exam")
+    assert model.STATUSES_WITHOUT_ANSWER == ("SKIPPED", "EXPIRED")
+
+
+# --------------------------------------------------------------------------------------------
+# one check at a time
+
+
+def test_a_clean_frame_has_no_problem_in_any_check():
+    r = raw(answers())
+    status = statuses(r)
+    assert no_answers(r) == [] and missing_columns(r) == []
+    assert answers_without_id(r, "worker_id") == [] and unknown_statuses(r, status) == []
+    assert answers_without_label(r, r.text("label"), status) == []
+    assert golden_outside_label_set(r, r.text("golden"), ["cat", "dog"]) == []
+    assert invalid_rewards(r) == [] and duplicate_assignment_tasks(r) == []
+
+
+def test_no_answers():
+    p = only(no_answers(raw(answers().iloc[:0])))
+    assert (p.file, p.message) == ("results.tsv", "there are no answers in it.")
+
+
+def test_missing_column_is_named_as_the_source_calls_it():
+    p = only(missing_columns(raw(answers().drop(columns="label"))))
+    assert p.message == "required column OUTPUT:result is missing."
+    assert p.column == "OUTPUT:result"
+    assert p.fix.startswith("include OUTPUT:result in the export")
+
+
+def test_answer_without_a_worker():
+    p = only(answers_without_id(raw(answers(worker_id=["w1", None, " "])), "worker_id"))
+    assert p.message == "2 answer(s) have no worker id."
+    assert (p.column, p.rows, p.count) == ("ASSIGNMENT:worker_id", (3, 4), 2)
+    assert p.fix == "fill ASSIGNMENT:worker_id on every row, or drop the rows that are not answers."
+
+
+def test_lines_come_from_the_readers_line_column():
+    frame = answers(task_id=["t1", None, "t3"]).assign(_line=[10, 12, 15])
+    assert only(answers_without_id(raw(frame), "task_id")).rows == (12,)
+
+
+def test_unknown_status_after_toloka_aliases():
+    r = raw(answers(status=["approved", "DONE", "ACTIVE"]))
+    p = only(unknown_statuses(r, statuses(r)))
+    assert p.message == "unknown assignment status on 1 row(s)."
+    assert (p.column, p.rows, p.values) == ("ASSIGNMENT:status", (3,), ("DONE",))
+
+
+def test_a_skipped_answer_may_have_no_label_a_submitted_one_may_not():
+    r = raw(answers(label=["cat", None, None], status=["SKIPPED", "SKIPPED", "SUBMITTED"]))
+    p = only(answers_without_label(r, r.text("label"), statuses(r)))
+    assert p.message == "1 answer(s) have no label."
+    assert (p.column, p.rows) == ("OUTPUT:result", (4,))
+
+
+def test_golden_outside_the_label_set():
+    r = raw(answers(golden=[None, "dgo", "cat"]))
+    p = only(golden_outside_label_set(r, r.text("golden"), ["cat", "dog"]))
+    assert p.message == "golden (known correct) label is not in the label set (cat, dog)."
+    assert (p.column, p.rows, p.values) == ("GOLDEN:result", (3,), ("dgo",))
+
+
+def test_duplicate_assignment_task_rows():
+    r = raw(answers(task_id=["t1", "t2", "t1"]))
+    p = only(duplicate_assignment_tasks(r))
+    assert p.message == ("1 duplicate (assignment, task) row(s): the same task appears twice in one assignment.")
+    assert (p.column, p.rows) == ("ASSIGNMENT:assignment_id + INPUT:image", (2, 4))
+
+
+def test_rows_without_an_assignment_are_never_duplicates():
+    assert duplicate_assignment_tasks(raw(answers(assignment_id=[None] * 3, task_id=["t1"] * 3))) == []
+
+
+def test_a_timestamp_that_does_not_parse():
+    r = raw(answers(submitted_at=["2024-03-01T12:01:00", "yesterday", ""]))
+    times, problems = read_times(r, "submitted_at")
+    p = only(problems)
+    assert p.message == "timestamp does not parse."
+    assert (p.column, p.rows, p.values) == ("ASSIGNMENT:submitted", (3,), ("yesterday",))
+    assert times.isna().tolist() == [False, True, True]
+
+
+def test_an_absent_time_column_is_all_missing_and_no_problem():
+    times, problems = read_times(raw(answers().drop(columns="started_at")), "started_at")
+    assert problems == [] and times.isna().all()
+
+
+def test_submitted_before_started_is_a_warning():
+    r = raw(answers(submitted_at=["2024-03-01T11:00:00", "2024-03-01T12:01:00", "2024-03-01T12:01:00"]))
+    started, _ = read_times(r, "started_at")
+    submitted, _ = read_times(r, "submitted_at")
+    p = only(submitted_before_started(r, started, submitted))
+    assert p.message == "an assignment is submitted before it was started."
+    assert (p.severity, p.column, p.rows) == ("warning", "ASSIGNMENT:submitted", (2,))
+
+
+def test_a_reward_that_is_not_a_non_negative_number():
+    p = only(invalid_rewards(raw(answers(reward=["0.02", "-1", "free"]))))
+    assert p.message == "reward is not a non-negative number."
+    assert (p.column, p.rows, set(p.values)) == ("ASSIGNMENT:reward", (3, 4), {"-1", "free"})
+
+
+def test_build_run_reports_every_check_at_once_in_order():
+    frame = answers(worker_id=["w1", None, "w1"], status=["DONE"] * 3, task_id=["t1", "t1", "t3"])
+    with pytest.raises(ValidationError) as err:
+        build_run(frame, file="results.tsv", columns=TSV)
+    messages = [p.message for p in err.value.problems]
+    assert messages == [
+        "1 answer(s) have no worker id.",
+        "unknown assignment status on 3 row(s).",
+        "1 duplicate (assignment, task) row(s): the same task appears twice in one assignment.",
+    ]
+    assert str(err.value).startswith("3 problems found; nothing was imported.\n- results.tsv, line 3, column")
+
+
+# --------------------------------------------------------------------------------------------
+# the source's names for the canonical fields
+
+
+def test_build_run_keeps_the_source_names_and_kind():
+    run = build_run(answers(), file="results.tsv", columns=TSV, source_kind="Toloka TSV")
+    assert run.meta.source_kind == "Toloka TSV"
+    assert run.meta.source_fields["submitted_at"] == "ASSIGNMENT:submitted"
+    assert run.meta.source_name("reward") == "ASSIGNMENT:reward"
+    # a field the source has no name for is called by its canonical name
+    assert run.meta.source_name("pool_id") == "pool_id"
+    # a kind given on the meta is kept when build_run is not told one
+    kept = build_run(answers(), file="results.tsv", meta=RunMeta(source_kind="long table"))
+    assert kept.meta.source_kind == "long table" and kept.meta.source_fields == {}
+
+
+def test_source_names_survive_json_and_old_stored_runs_still_load():
+    meta = build_run(answers(), file="results.tsv", columns=TSV, source_kind="Toloka TSV").meta
+    back = RunMeta.from_dict(json.loads(json.dumps(meta.to_dict())))
+    assert back == meta
+    old = meta.to_dict()
+    del old["source_fields"], old["source_kind"]
+    loaded = RunMeta.from_dict(old)
+    assert (loaded.source_fields, loaded.source_kind) == ({}, "")
+    assert dataclasses.replace(loaded, source_fields=meta.source_fields, source_kind="Toloka TSV") == meta
+
+
+# --------------------------------------------------------------------------------------------
+# merging runs
+
+
+def pool_run(pool_id: str, file: str, *, assignment: str, columns=TSV, kind="Toloka TSV"):
+    frame = answers(assignment_id=[assignment] * 3).assign(pool_id=pool_id)
+    meta = RunMeta(source_files=(file,))
+    return build_run(frame, file=file, columns=columns, meta=meta, source_kind=kind)
+
+
+def test_a_pool_in_two_runs_is_an_error_naming_the_pool_and_both_files():
+    a = pool_run("p1", "a.tsv", assignment="a1")
+    b = pool_run("p1", "b.tsv", assignment="a2")  # other assignments: no (assignment, task) repeats
+    with pytest.raises(ValidationError) as err:
+        merge_runs([a, b], file="a.tsv, b.tsv")
+    p = only(err.value.problems)
+    assert p.message == "pool p1 has answers in two of the merged runs: run 1 (a.tsv) and run 2 (b.tsv)."
+    assert p.fix.startswith("merge each pool's results once (drop the repeated file)")
+    assert (p.file, p.column, p.count) == ("a.tsv, b.tsv", "pool_id", 3)
+
+
+def test_the_same_run_merged_twice_reports_the_pool_and_the_repeated_rows():
+    a = pool_run("p1", "a.tsv", assignment="a1")
+    with pytest.raises(ValidationError) as err:
+        merge_runs([a, a])
+    assert [p.message for p in err.value.problems] == [
+        "pool p1 has answers in two of the merged runs: run 1 (a.tsv) and run 2 (a.tsv).",
+        "6 (assignment, task) rows appear in more than one of the merged runs.",
+    ]
+
+
+def test_distinct_pools_merge_and_keep_the_source_names_they_agree_on():
+    a = pool_run("p1", "a.tsv", assignment="a1")
+    b = pool_run("p2", "b.tsv", assignment="a2")
+    merged = merge_runs([a, b])
+    assert len(merged.answers) == 6 and set(merged.answers["pool_id"]) == {"p1", "p2"}
+    assert merged.meta.source_fields == a.meta.source_fields and merged.meta.source_kind == "Toloka TSV"
+    long_names = {**TSV, "label": "answer"}
+    c = pool_run("p3", "c.csv", assignment="a3", columns=long_names, kind="long table")
+    mixed = merge_runs([a, c])
+    # a field the runs name differently falls back to its canonical name
+    assert mixed.meta.source_name("label") == "label"
+    assert mixed.meta.source_name("submitted_at") == "ASSIGNMENT:submitted"
+    assert mixed.meta.source_kind == "Toloka TSV + long table"
+    given = merge_runs([a, c], meta=RunMeta(source_kind="workspace", source_fields={"label": "x"}))
+    assert (given.meta.source_kind, dict(given.meta.source_fields)) == ("workspace", {"label": "x"})
