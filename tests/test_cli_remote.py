@@ -17,8 +17,8 @@ import pytest
 import toloka_payloads as P
 from clearml_standin import standin_dataset_class
 
-from analytics import cli_remote
-from analytics.cli import main
+from analytics import settings
+from analytics.cli import main, remote
 from analytics.sources.clearml_store import ClearMLStore, clearml_id_of
 from analytics.sources.workspace import Workspace, lineage_order
 
@@ -284,6 +284,37 @@ def test_pools_of_another_project_are_refused_before_downloading(stub, tmp_path,
     assert code == 1 and "pool 999999" in err and "does not exist" in err
 
 
+def test_toloka_settings_order_flag_environment_project_file_user_file(stub, capsys, monkeypatch):
+    """--url > $TOLOKA_URL > ./.streamlit/secrets.toml > ~/.streamlit/secrets.toml: the winner is the one used
+    (each loser is a URL that make_client refuses at once, naming it)."""
+
+    def used_url(*flags: str) -> str:
+        code, out, err = run(capsys, "toloka-progress", "--pool", P.POOL_ID, *flags)
+        assert code == 1 and "must start with http://" in err, err
+        return err.split("Got ")[1]
+
+    write_secrets(Path.home(), TOLOKA_TOKEN=P.TOKEN, TOLOKA_URL="user-file.example")
+    assert "user-file.example" in used_url()
+    write_secrets(Path.cwd(), TOLOKA_URL="project-file.example")
+    assert "project-file.example" in used_url()
+    monkeypatch.setenv("TOLOKA_URL", "environment.example")
+    assert "environment.example" in used_url()
+    assert "flag.example" in used_url("--url", "flag.example")
+    code, out, err = run(capsys, "toloka-progress", "--pool", P.POOL_ID, "--url", stub.url)
+    assert code == 0, err
+    assert stub.requests and all(r.authorised for r in stub.requests)  # the token of the user's file
+
+
+def test_a_token_quoted_in_an_error_message_is_scrubbed(capsys, monkeypatch):
+    # a token pasted into the URL by mistake: the message quotes the URL, never the token
+    write_secrets(Path.cwd(), TOLOKA_TOKEN=P.TOKEN)
+    monkeypatch.setenv("TOLOKA_URL", f"ftp://{P.TOKEN}@127.0.0.1/")
+    code, out, err = run(capsys, "toloka-progress", "--pool", "1")
+    assert code == 1 and "http://" in err and "ftp://***@127.0.0.1/" in err
+    assert P.TOKEN not in out + err and "Traceback" not in err
+    assert settings.scrub(f"token {P.TOKEN} refused") == "token *** refused"
+
+
 def test_url_and_environment_exclude_each_other(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["toloka-progress", "--pool", "1", "--url", "http://127.0.0.1:9", "--environment", "sandbox"])
@@ -346,7 +377,7 @@ def standin(monkeypatch, Dataset, tmp_path):
         made.append(project)
         return ClearMLStore(project=project, dataset_cls=Dataset, cache_dir=tmp_path / "clearml-cache")
 
-    monkeypatch.setattr(cli_remote, "make_clearml_store", factory)
+    monkeypatch.setattr(remote, "make_clearml_store", factory)
     return made
 
 
@@ -372,7 +403,7 @@ def test_publish_list_and_pull_through_the_cli(ws, standin, Dataset, tmp_path, c
     assert all(ids) and standin[-1] == "qa-runs"
     assert out.splitlines() == [
         f"published {v.label} ({v.id}) as ClearML dataset {cid} in project 'qa-runs'"
-        for v, cid in zip((v1, v2, v3), ids)
+        for v, cid in zip((v1, v2, v3), ids, strict=True)
     ]
     code, out, err = run(capsys, "clearml-publish", v2.id, "--workspace", ws.root, "--project", "qa-runs")
     assert code == 0 and "already published" in out and Dataset.server.count("create") == 3
@@ -381,7 +412,9 @@ def test_publish_list_and_pull_through_the_cli(ws, standin, Dataset, tmp_path, c
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0] == "ClearML project 'qa-runs': 3 version(s)"
-    assert [cid in line for line, cid in zip(lines[1:], ids)] == [True] * 3  # full ids: what clearml-pull takes
+    assert [cid in line for line, cid in zip(lines[1:], ids, strict=True)] == [
+        True
+    ] * 3  # full ids: what clearml-pull takes
     assert "└─" in lines[2] and "[simulated]" in lines[1]
     code, out, err = run(capsys, "clearml-list", "--project", "qa-runs", "--format", "json")
     data = json.loads(out)
@@ -395,7 +428,9 @@ def test_publish_list_and_pull_through_the_cli(ws, standin, Dataset, tmp_path, c
     assert code == 1 and "pull the parent first" in err and Workspace(empty).versions() == []
     code, out, err = run(capsys, "clearml-pull", ids[2], "--workspace", empty, "--project", "qa-runs")
     assert code == 0, err
-    assert out.splitlines() == [f"pulled {v.label} as {cid} into {empty}" for v, cid in zip((v1, v2, v3), ids)]
+    assert out.splitlines() == [
+        f"pulled {v.label} as {cid} into {empty}" for v, cid in zip((v1, v2, v3), ids, strict=True)
+    ]
     pulled = Workspace(empty)
     assert len(pulled.open_run(ids[2]).answers) == len(ws.open_run(v3.id).answers)
     code, out, err = run(capsys, "clearml-pull", ids[2], "--workspace", empty)
@@ -453,9 +488,9 @@ def test_read_secrets_takes_top_level_text_and_the_first_file_wins(tmp_path):
     a, b = tmp_path / "a.toml", tmp_path / "b.toml"
     a.write_text('TOLOKA_TOKEN = "from-a"\nPORT = 8501\nFLAG = true\n[section]\nTOLOKA_URL = "nested"\n')
     b.write_text('TOLOKA_TOKEN = "from-b"\nTOLOKA_ENVIRONMENT = "SANDBOX"\n')
-    assert cli_remote.read_secrets([a, b]) == {
+    assert settings.read_secrets([a, b]) == {
         "TOLOKA_TOKEN": "from-a",
         "PORT": "8501",
         "TOLOKA_ENVIRONMENT": "SANDBOX",
     }
-    assert cli_remote.read_secrets([tmp_path / "absent.toml"]) == {}
+    assert settings.read_secrets([tmp_path / "absent.toml"]) == {}

@@ -1,4 +1,9 @@
-"""The ``crowdlens`` command: import, validate, list versions, build the demo, report on a run."""
+"""The ``crowdlens`` commands on files and the workspace: validate, import, report, versions, demo.
+
+Also what the other command modules share: the exit statuses, the ``--workspace`` option, the
+``--parent`` resolution (an id or the unique prefix ``versions`` prints) and the lineage printer
+that ``versions`` and ``clearml-list`` use.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +11,100 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Iterable, Sequence
 
-from analytics.cli_remote import add_remote_commands
-from analytics.model import Run, ValidationError
+from analytics import settings, versions
+from analytics.model import Run
 from analytics.sources import FORMATS, ReadOptions, read_files
-from analytics.sources.workspace import Workspace, default_workspace, lineage_order
+from analytics.sources import store as stores
+from analytics.sources.store import Listing, VersionInfo, VersionLookupError
+from analytics.sources.workspace import Workspace
 
-EXIT_PROBLEMS = 1
-EXIT_USAGE = 2
+EXIT_PROBLEMS = 1  # the input or a service has a problem (every validation problem is printed)
+EXIT_USAGE = 2  # the command cannot be done as asked (argparse's status for a usage error too)
+
+WORKSPACE_HELP = (
+    f"workspace folder (default: ${settings.WORKSPACE_VARIABLE}, else {settings.WORKSPACE_VARIABLE} in "
+    f"{settings.secrets_files_text()}, else ./{settings.DEFAULT_WORKSPACE})"
+)
+PARENT_HELP = "parent version id, or its first characters as `crowdlens versions` prints them (repeatable)"
+
+
+# ---- shared with the other command modules
+
+
+def open_workspace(args: argparse.Namespace) -> Workspace:
+    """The workspace of ``--workspace``, else of the settings (environment, secrets files, ./workspace)."""
+    return Workspace(settings.workspace_root(getattr(args, "workspace", None)))
+
+
+def parent_ids(ws: Workspace, parents: Sequence[str] | None) -> list[str]:
+    """The full ids of ``--parent`` ids or unique prefixes, checked before anything is read or downloaded."""
+    if not parents:
+        return []
+    listing = ws.listing()
+    out = []
+    for p in parents:
+        try:
+            out.append(stores.resolve(listing, p, where=f"the workspace {ws.root}").id)
+        except VersionLookupError as err:
+            raise VersionLookupError(f"parent version {p!r}: {err}") from None
+    return out
+
+
+def refuse_existing(ws: Workspace, name: str, version: str) -> None:
+    """A usage error when ``name version`` is in the workspace already (versions are immutable)."""
+    if any(v.name == name.strip() and v.version == version.strip() for v in ws.versions()):
+        raise ValueError(
+            f"a version {name} {version} already exists in {ws.root}; versions are immutable, "
+            "choose a new version number."
+        )
+
+
+def add_workspace_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workspace", help=WORKSPACE_HELP)
+
+
+def lineage_rows(vs: Iterable[VersionInfo]) -> list[tuple[VersionInfo, int]]:
+    """(version, depth) in drawing order: data set by data set (oldest root first), each version
+    right under its own parent (its deepest parent of the same data set), siblings oldest first."""
+    ordered = stores.lineage_order(vs)
+    roots, depth = stores.lineage_roots(ordered), stores.lineage_depth(ordered)
+    known = {v.id for v in ordered}
+    children: dict[str | None, list[VersionInfo]] = {}
+    for v in ordered:
+        same = [p for p in v.parents if p in known and p != v.id and roots.get(p) == roots.get(v.id)]
+        children.setdefault(max(same, key=lambda p: depth[p]) if same else None, []).append(v)
+    out: list[VersionInfo] = []
+    seen: set[str] = set()
+    for start in children.get(None, []) + ordered:  # the roots; then whatever a cycle left out
+        stack = [start]
+        while stack:
+            v = stack.pop()
+            if v.id in seen:
+                continue
+            seen.add(v.id)
+            out.append(v)
+            stack.extend(reversed(children.get(v.id, [])))
+    return [(v, depth.get(v.id, 0)) for v in out]
+
+
+def print_lineage(listing: Listing, *, full_ids: bool = False) -> None:
+    """One line per version, each data set's own tree, children indented under their parents, with counts and cost."""
+    for v, depth in lineage_rows(listing.versions):
+        md = v.metadata
+        cost = md.get("annotation_cost")
+        cost_s = f"{cost:.2f} {md.get('currency', '')}" if isinstance(cost, (int, float)) else "cost n/a"
+        sim = "  [simulated]" if v.simulated else ""
+        parents = ", ".join(stores.short_id(p) for p in v.parents) or "-"
+        print(
+            f"{'  ' * depth}{'└─ ' if depth else ''}{v.id if full_ids else stores.short_id(v.id)}  {v.label:<24} "
+            f"created {v.created}  parents {parents}  "
+            f"{md.get('answers', 0):,} answers  {md.get('workers', 0):,} annotators  {cost_s}{sim}"
+        )
+
+
+# ---- reading files
 
 
 def _pairs(text: str | None) -> dict[str, str]:
@@ -25,7 +115,8 @@ def _pairs(text: str | None) -> dict[str, str]:
     for part in text.split(","):
         if "=" not in part:
             raise argparse.ArgumentTypeError(
-                f"--columns takes name=column pairs separated by commas, e.g. task=question,worker=annotator; got {part!r}"
+                "--columns takes name=column pairs separated by commas, e.g. task=question,worker=annotator; "
+                f"got {part!r}"
             )
         k, v = part.split("=", 1)
         out[k.strip()] = v.strip()
@@ -82,12 +173,12 @@ def _add_read_options(p: argparse.ArgumentParser, format_flag: str = "--format")
     p.add_argument("--language", help="language of the tasks, e.g. en")
 
 
-def _options(args: argparse.Namespace, fmt: str | None = None) -> ReadOptions:
+def _options(args: argparse.Namespace) -> ReadOptions:
     instructions = None
     if args.instructions:
         instructions = Path(args.instructions).read_text(encoding="utf-8")
     return ReadOptions(
-        format=fmt or args.input_format,
+        format=args.input_format,
         label_field=args.label_field,
         columns=args.columns,
         names=args.names,
@@ -107,9 +198,12 @@ def _read(args: argparse.Namespace) -> Run:
     return read_files(args.paths, _options(args), exam=args.exam, truth=args.truth)
 
 
-def _print_notes(run: Run, out) -> None:
+def _print_notes(run: Run) -> None:
     for n in run.notes:
-        print(f"note: {n}", file=out)
+        print(f"note: {n}")
+
+
+# ---- the commands
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -119,24 +213,26 @@ def cmd_validate(args: argparse.Namespace) -> int:
         f"OK: {s['answers']:,} answers, {s['tasks']:,} tasks, {s['workers']:,} annotators, "
         f"labels {', '.join(s['labels'])}; kinds " + ", ".join(f"{k} {v:,}" for k, v in s["kinds"].items())
     )
-    _print_notes(run, sys.stdout)
+    _print_notes(run)
     return 0
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    ws = Workspace(args.workspace)
+    ws = open_workspace(args)
+    parents = parent_ids(ws, args.parent)  # before the files are read
     run = _read(args)
-    info = ws.add_version(run, name=args.name, version=args.version, parents=args.parent or [])
+    info = versions.import_run(ws, run, name=args.name, version=args.version, parents=parents)
     s = run.summary()
     print(
-        f"imported {info.label} as {info.id} into {ws.root}: {s['answers']:,} answers, {s['tasks']:,} tasks, {s['workers']:,} annotators"
+        f"imported {info.label} as {info.id} into {ws.root}: {s['answers']:,} answers, {s['tasks']:,} tasks, "
+        f"{s['workers']:,} annotators"
     )
-    _print_notes(run, sys.stdout)
+    _print_notes(run)
     return 0
 
 
 def cmd_versions(args: argparse.Namespace) -> int:
-    ws = Workspace(args.workspace)
+    ws = open_workspace(args)
     listing = ws.listing()
     if args.format == "json":
         print(json.dumps([v.to_manifest() | {"path": v.path} for v in listing.versions], indent=1, default=str))
@@ -148,35 +244,15 @@ def cmd_versions(args: argparse.Namespace) -> int:
     return EXIT_PROBLEMS if listing.problems else 0
 
 
-def print_lineage(listing, *, full_ids: bool = False) -> None:
-    """One line per version, children indented under their parents, with counts and cost."""
-    by_id = listing.by_id()
-    for v in lineage_order(listing.versions):
-        md = v.metadata
-        depth = _depth(v, by_id)
-        cost = md.get("annotation_cost")
-        cost_s = f"{cost:.2f} {md.get('currency', '')}" if isinstance(cost, (int, float)) else "cost n/a"
-        sim = "  [simulated]" if v.simulated else ""
-        parents = ", ".join(p[:8] for p in v.parents) or "-"
-        print(
-            f"{'  ' * depth}{'└─ ' if depth else ''}{v.id if full_ids else v.id[:8]}  {v.label:<24} created {v.created}  parents {parents}  "
-            f"{md.get('answers', 0):,} answers  {md.get('workers', 0):,} annotators  {cost_s}{sim}"
-        )
-
-
-def _depth(v, by_id, seen=()) -> int:
-    parents = [p for p in v.parents if p in by_id and p not in seen]
-    return 0 if not parents else 1 + max(_depth(by_id[p], by_id, seen + (v.id,)) for p in parents)
-
-
 def cmd_demo(args: argparse.Namespace) -> int:
     from analytics.sources.demo import build_demo
 
-    ws = Workspace(args.workspace)
+    ws = open_workspace(args)
     infos = build_demo(ws, keep_exports=Path(args.exports) if args.exports else None)
     print(f"demo workspace (simulated data) written to {ws.root}:")
     for v in infos:
-        print(f"  {v.id[:8]}  {v.label}  {v.metadata.get('answers'):,} answers  {v.metadata.get('description', '')}")
+        md = v.metadata
+        print(f"  {stores.short_id(v.id)}  {v.label}  {md.get('answers', 0):,} answers  {md.get('description', '')}")
     return 0
 
 
@@ -191,7 +267,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(json.dumps(rep, indent=1))
     else:
         print(report_text(rep))
-        _print_notes(run, sys.stdout)
+        _print_notes(run)
     return 0
 
 
@@ -199,51 +275,46 @@ def _report_run(args: argparse.Namespace) -> Run:
     """PATH is a results file when it exists, else a version id (or unique prefix) of the workspace."""
     paths = [Path(p) for p in args.paths]
     if all(p.exists() for p in paths):
-        return read_files(args.paths, _options(args, fmt=args.input_format), exam=args.exam)
-    if len(paths) == 1 and not any(sep in args.paths[0] for sep in "/\\") and "." not in args.paths[0]:
-        ws = Workspace(args.workspace)
-        wanted = args.paths[0]
-        matches = [v for v in ws.listing().versions if v.id == wanted or v.id.startswith(wanted)]
-        if len(matches) == 1:
-            return ws.open_run(matches[0].id)
-        what = "no dataset version" if not matches else f"{len(matches)} dataset versions"
-        raise ValueError(
-            f"{wanted!r} is neither a file nor a version id: {what} in workspace {ws.root} match it (see `crowdlens versions`)"
-        )
+        return read_files(args.paths, _options(args), exam=args.exam)
+    wanted = args.paths[0]
+    if len(paths) == 1 and not any(sep in wanted for sep in "/\\") and "." not in wanted:
+        ws = open_workspace(args)
+        try:
+            info = stores.resolve(ws.listing(), wanted, where=f"the workspace {ws.root}")
+        except VersionLookupError as err:
+            raise VersionLookupError(f"{wanted!r} is neither a file nor a version id: {err}") from None
+        return ws.open_run(info.id)
     missing = [str(p) for p in paths if not p.exists()]
     raise ValueError(
         f"file not found: {', '.join(missing)} (give a Toloka TSV, a long table, or a workspace version id)"
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="crowdlens",
-        description="Quality and cost of crowdsourced labeling runs.",
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-    ws_help = f"workspace folder (default: $CROWDLENS_WORKSPACE, else ./{default_workspace()})"
+# ---- the parser
 
+
+def add_file_commands(sub: Any) -> None:
+    """Register validate, import, versions, report and demo."""
     p = sub.add_parser("validate", help="check an export without importing it; prints every problem")
     _add_read_options(p)
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("import", help="import an export as a new dataset version")
     _add_read_options(p)
-    p.add_argument("--workspace", help=ws_help)
+    add_workspace_option(p)
     p.add_argument("--name", required=True, help="dataset name, e.g. food-types")
     p.add_argument("--version", required=True, help="version, e.g. 1.0.0")
-    p.add_argument("--parent", action="append", metavar="ID", help="parent version id (repeatable)")
+    p.add_argument("--parent", action="append", metavar="ID", help=PARENT_HELP)
     p.set_defaults(func=cmd_import)
 
-    p = sub.add_parser("versions", help="list the workspace's versions with their lineage")
-    p.add_argument("--workspace", help=ws_help)
+    p = sub.add_parser("versions", help="list the workspace's versions, each data set's lineage as a tree")
+    add_workspace_option(p)
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=cmd_versions)
 
     p = sub.add_parser("report", help="every quality and cost figure of a run (a results file or a workspace version)")
     _add_read_options(p, format_flag="--input-format")
-    p.add_argument("--workspace", help=ws_help)
+    add_workspace_option(p)
     p.add_argument(
         "--method",
         choices=("mv", "wawa", "ds", "onecoin", "glad", "mace"),
@@ -257,27 +328,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("demo", help="write the simulated food-labeling demo (three versions) into a workspace")
-    p.add_argument("--workspace", help=ws_help)
+    add_workspace_option(p)
     p.add_argument("--exports", metavar="DIR", help="also keep the generated Toloka TSV exports in DIR")
     p.set_defaults(func=cmd_demo)
-
-    add_remote_commands(sub)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except ValidationError as err:
-        print(str(err), file=sys.stderr)
-        return EXIT_PROBLEMS
-    except (KeyError, ValueError, OSError) as err:
-        msg = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
-        print(f"crowdlens {args.command}: {msg}", file=sys.stderr)
-        return EXIT_USAGE
-
-
-if __name__ == "__main__":
-    sys.exit(main())

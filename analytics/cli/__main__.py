@@ -1,0 +1,7 @@
+"""``python -m analytics.cli``: the same commands as ``crowdlens``."""
+
+import sys
+
+from analytics.cli import main
+
+sys.exit(main())
