@@ -2,7 +2,7 @@
 
 Shapes follow toloka-kit 1.2.3's model classes (Pool, Project, Assignment, Task,
 UserRestriction, quality_control.QualityControl with collectors / conditions / actions), as
-``toloka.client.unstructure`` writes them; test_toloka_api.py checks that toloka-kit reads every
+``toloka.client.unstructure`` writes them; test_toloka_source.py checks that toloka-kit reads every
 payload here without an unknown field. Times are naive UTC, as the API sends them.
 """
 

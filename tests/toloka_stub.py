@@ -15,7 +15,10 @@ to Toloka. Endpoints and shapes follow toloka-kit's own client code (toloka/clie
   ANALYTICS operation, PENDING; ``GET /api/v1/operations/{id}`` → the same operation, SUCCESS,
   with ``details.value`` = ``[{"result", "request", "finished"}]`` (the shape of toloka-kit's
   tests/test_analytics_request.py);
-* every request with a wrong ``Authorization`` header → 401 ``{"code": "AUTHENTICATION_ERROR"}``.
+* every request with a wrong ``Authorization`` header → 401 ``{"code": "AUTHENTICATION_ERROR"}``;
+* :meth:`TolokaStub.answer_with` puts a canned answer (a 429 with ``Retry-After``, a 503, a 200
+  with a body of the wrong shape or not JSON at all) before the stub's own, for the next
+  ``times`` requests to a path.
 
 Every request is recorded (method, path, query, JSON body, whether it was authorised) so tests
 can assert what was asked and how often. The token itself is not recorded.
@@ -61,6 +64,19 @@ def _time(value: str) -> dt.datetime:
 
 
 @dataclass
+class Canned:
+    """An answer given instead of the stub's own to the next ``times`` requests to ``path``
+    (every one with ``times=None``). ``body`` is JSON-able, or bytes sent as they are."""
+
+    path: str
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    times: int | None = 1
+    method: str | None = None
+
+
+@dataclass
 class TolokaStub:
     """The stand-in's data and server. Use as a context manager, or ``start()`` / ``stop()``."""
 
@@ -77,6 +93,7 @@ class TolokaStub:
     max_limit: int | None = None
     requests: list[Recorded] = field(default_factory=list)
     operations: dict[str, dict] = field(default_factory=dict)
+    canned: list[Canned] = field(default_factory=list)
 
     def __post_init__(self):
         self._server: ThreadingHTTPServer | None = None
@@ -123,6 +140,29 @@ class TolokaStub:
 
     def requests_to(self, path: str, method: str | None = None) -> list[Recorded]:
         return [r for r in self.requests if r.path == path and (method is None or r.method == method)]
+
+    def answer_with(
+        self,
+        path: str,
+        status: int,
+        body: Any = None,
+        *,
+        headers: dict[str, str] | None = None,
+        times: int | None = 1,
+        method: str | None = None,
+    ) -> Canned:
+        """Answer the next ``times`` requests to ``path`` with ``status`` / ``body`` / ``headers``."""
+        canned = Canned(path, status, body, dict(headers or {}), times, method)
+        self.canned.append(canned)
+        return canned
+
+    def _take_canned(self, method: str, path: str) -> Canned | None:
+        for c in self.canned:
+            if c.path == path and c.method in (None, method) and (c.times is None or c.times > 0):
+                if c.times is not None:
+                    c.times -= 1
+                return c
+        return None
 
     # ---- answers
 
@@ -268,9 +308,13 @@ class _Handler(BaseHTTPRequestHandler):
         auth = self.headers.get("Authorization", "")
         stub = self.stub
         authorised = auth in (f"OAuth {stub.token}", f"ApiKey {stub.token}")
+        headers: dict[str, str] = {}
         with stub._lock:
             stub.requests.append(Recorded(method, parsed.path, query, body, authorised))
-            if not authorised:
+            canned = stub._take_canned(method, parsed.path) if authorised else None
+            if canned is not None:
+                status, payload, headers = canned.status, canned.body, canned.headers
+            elif not authorised:
                 status, payload = (
                     401,
                     {
@@ -281,10 +325,13 @@ class _Handler(BaseHTTPRequestHandler):
                 )
             else:
                 status, payload = stub.handle(method, parsed.path, query, body)
-        data = json.dumps(payload).encode("utf-8")
+        raw_body = isinstance(payload, bytes)
+        data = payload if raw_body else json.dumps(payload).encode("utf-8")
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", "text/html" if raw_body else "application/json")
         self.send_header("Content-Length", str(len(data)))
+        for k, v in headers.items():
+            self.send_header(k, v)
         self.end_headers()
         self.wfile.write(data)
 

@@ -1,4 +1,4 @@
-"""The Toloka API reader against a local stand-in of the API (127.0.0.1 only, via toloka-kit)."""
+"""The Toloka API reader (analytics.sources.toloka) against a local stand-in of the API on 127.0.0.1, via toloka-kit."""
 
 from __future__ import annotations
 
@@ -12,11 +12,10 @@ import toloka_payloads as P
 from toloka_fixtures import ROWS, col, write_tsv
 
 from analytics.model import ValidationError
-from analytics.sources import toloka_api
-from analytics.sources.toloka_api import (
+from analytics.sources import toloka
+from analytics.sources.toloka import (
     TolokaAPIError,
     TolokaConfigError,
-    import_from_toloka,
     make_client,
     pool_progress,
     pool_rules,
@@ -24,7 +23,6 @@ from analytics.sources.toloka_api import (
     read_project,
 )
 from analytics.sources.toloka_tsv import read_toloka_tsv
-from analytics.sources.workspace import Workspace
 
 UTC = "UTC"
 
@@ -338,7 +336,7 @@ def test_every_page_is_read_once(stub, client, monkeypatch):
         for i in range(25)
     ]
     stub.max_limit = 4  # the server gives at most 4 per page, whatever is asked
-    monkeypatch.setattr(toloka_api, "PROGRESS_EVERY", 10)
+    monkeypatch.setattr(toloka.assignments, "PROGRESS_EVERY", 10)
     seen = []
     run = read_pool(client, pid, batch_size=10, progress=lambda pool, n: seen.append((pool, n)))
     assert seen == [(pid, 10), (pid, 20), (pid, 25)]
@@ -454,70 +452,6 @@ def test_an_empty_pool_is_a_validation_problem(stub, client):
 
 
 # --------------------------------------------------------------------------------------------
-# live progress
-
-
-def _running_pool(stub, analytics: bool = False) -> str:
-    # 20 general tasks, 2 control tasks; suites in every state
-    return P.live_pool(
-        stub,
-        tasks=20,
-        controls=2,
-        analytics=analytics,
-        assignments=[
-            ("p1", "w1", "ACCEPTED", {"created": "2024-05-01T10:25:00", "submitted": "2024-05-01T10:30:00"}),
-            ("p2", "w1", "SUBMITTED", {"created": "2024-05-01T11:05:00", "submitted": "2024-05-01T11:10:00"}),
-            ("p3", "w2", "REJECTED", {"created": "2024-05-01T11:25:00", "submitted": "2024-05-01T11:30:00"}),
-            ("p4", "w1", "SUBMITTED", {"created": "2024-05-01T11:45:00", "submitted": "2024-05-01T11:50:00"}),
-            ("p5", "w3", "SKIPPED", {"created": "2024-05-01T11:40:00", "skipped": "2024-05-01T11:41:00"}),
-            ("p6", "w4", "ACTIVE", {"created": "2024-05-01T11:55:00"}),
-        ],
-    )
-
-
-def test_pool_progress_from_analytics(stub, client):
-    pid = _running_pool(stub, analytics=True)  # submitted 9 = SUBMITTED + ACCEPTED + REJECTED
-    p = pool_progress(client, pid, now=ts("2024-05-01 12:00"))
-    assert (p.status, p.source, p.name) == ("OPEN", "analytics", "Cats — live")
-    assert (p.submitted_assignments, p.total_assignments, p.percent_done) == (9, 30, 30.0)
-    assert dict(p.by_status) == {"SUBMITTED": 5, "ACCEPTED": 3, "REJECTED": 1, "SKIPPED": 2}
-    # submitted in the last hour: p2 (w1, 11:10), p3 (w2, 11:30), p4 (w1, 11:50)
-    assert (p.workers, p.active_workers, p.rate_per_hour) == (4, 2, 3.0)
-    assert p.spent_rewards == pytest.approx(0.12) and p.spent_total == pytest.approx(0.156) and p.currency == "USD"
-    # 21 suites left at 3 an hour
-    assert p.estimated_finish == ts("2024-05-01 19:00")
-    posted = stub.requests_to("/api/staging/analytics-2", "POST")
-    assert len(posted) == 1 and len(posted[0].body) == 9 and all(r["subject_id"] == pid for r in posted[0].body)
-    recent = [r.query for r in stub.requests_to("/api/v1/assignments")]
-    assert recent == [{"pool_id": pid, "submitted_gte": "2024-05-01T11:00:00", "sort": "id", "limit": "2000"}]
-
-
-def test_pool_progress_counts_assignments_without_analytics(stub, client):
-    pid = _running_pool(stub)
-    stub.analytics_error = (403, "ACCESS_DENIED")
-    p = pool_progress(client, pid, now=ts("2024-05-01 12:00"), fee_rate=0.2)
-    assert p.source == "assignments" and "analytics unavailable" in p.notes[0] and "denied" in p.notes[0]
-    assert dict(p.by_status) == {"ACTIVE": 1, "SUBMITTED": 2, "ACCEPTED": 1, "REJECTED": 1, "SKIPPED": 1, "EXPIRED": 0}
-    # ceil(20 general tasks / 2 per suite) x overlap 3
-    assert (p.submitted_assignments, p.total_assignments) == (4, 30)
-    assert p.percent_done == pytest.approx(100 * 4 / 30)
-    assert (p.workers, p.active_workers, p.rate_per_hour) == (2, 2, 3.0)
-    # paid = ACCEPTED + SUBMITTED
-    assert p.spent_rewards == pytest.approx(0.06) and p.spent_total == pytest.approx(0.072)
-    assert p.estimated_finish == ts("2024-05-01 12:00") + pd.Timedelta(hours=26 / 3)
-
-
-def test_pool_progress_of_a_closed_pool_has_no_finish(stub, client):
-    pid = _running_pool(stub)
-    stub.pools[pid]["status"] = "CLOSED"
-    p = pool_progress(client, pid, now=ts("2024-05-01 12:00"))
-    assert p.estimated_finish is None and any("closed" in n for n in p.notes)
-    assert p.submitted_assignments == 4  # computed by the stub from its assignments
-    with pytest.raises(ValueError, match="'window_hours' parameter"):
-        pool_progress(client, pid, window_hours=0)
-
-
-# --------------------------------------------------------------------------------------------
 # several pools, and the whole import
 
 
@@ -540,35 +474,3 @@ def test_read_project_marks_exam_pools(stub, client):
     assert len(stub.requests_to("/api/v1/projects/77")) == 1
     with pytest.raises(ValueError, match="both a main and an exam pool"):
         read_project(client, [P.POOL_ID], [P.POOL_ID])
-
-
-def test_import_from_toloka_into_a_workspace(stub, tmp_path):
-    ws = Workspace(tmp_path / "ws")
-    info = import_from_toloka(ws, [P.POOL_ID], [P.EXAM_POOL_ID], "cats", "1.0.0", (), token=P.TOKEN, url=stub.url)
-    assert info.metadata["source"] == "Toloka API" and info.metadata["pool_ids"] == ["1234"]
-    assert info.metadata["pool_statuses"] == {"1234": "CLOSED", "1233": "CLOSED"}
-    assert P.TOKEN not in (tmp_path / "ws").joinpath("versions", info.id, "manifest.json").read_text()
-    stored = ws.open_run(info.id)
-    fresh = read_project(make_client(P.TOKEN, url=stub.url), [P.POOL_ID], [P.EXAM_POOL_ID])
-    assert list(stored.answers.columns) == list(fresh.answers.columns)
-    for c in stored.answers.columns:
-        s, f = stored.answers[c], fresh.answers[c]
-        assert s.dtype == f.dtype, c
-        if isinstance(s.dtype, pd.CategoricalDtype):
-            assert list(s.cat.categories) == list(f.cat.categories), c
-        assert s.astype(object).where(s.notna(), None).tolist() == f.astype(object).where(f.notna(), None).tolist(), c
-    pd.testing.assert_frame_equal(stored.restrictions, fresh.restrictions)
-    assert stored.meta.pools == fresh.meta.pools
-    assert stored.labels == ("cat", "dog")
-    # a second import with the same name and version, or an unknown parent, is refused before
-    # anything is downloaded
-    asked = len(stub.requests)
-    with pytest.raises(ValueError, match="already exists"):
-        import_from_toloka(ws, [P.POOL_ID], [], "cats", "1.0.0", token=P.TOKEN, url=stub.url)
-    with pytest.raises(KeyError, match="parent version 'nope'"):
-        import_from_toloka(ws, [P.POOL_ID], [], "cats", "1.1.0", ["nope"], token=P.TOKEN, url=stub.url)
-    assert len(stub.requests) == asked
-    child = import_from_toloka(ws, [P.POOL_ID], [], "cats", "1.1.0", [info.id], token=P.TOKEN, url=stub.url)
-    assert child.parents == (info.id,) and ws.listing().lineage() == [(info.id, child.id)]
-    with pytest.raises(ValueError, match="'version' parameter"):
-        import_from_toloka(ws, [P.POOL_ID], [], "cats", " ", token=P.TOKEN, url=stub.url)
