@@ -19,111 +19,32 @@ Every call is recorded in ``Dataset.server.calls`` as ``(method, dataset id or N
 from __future__ import annotations
 
 import copy
-import datetime as dt
-import fnmatch
-import hashlib
 import io
 import json
 import os
 import re
 import shutil
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Union
 
 import pandas as pd
+from clearml_standin_server import Record, Server, matches_any_wildcard, next_version, sha256
 
 FINAL_STATUSES = ("stopped", "published", "completed", "closed")
 
 
-@dataclass
-class _Record:
-    id: str
-    name: str
-    project: str
-    version: str
-    tags: list
-    status: str = "in_progress"
-    created: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
-    description: Optional[str] = None
-    archived: bool = False
-    # relative path -> (id of the dataset whose storage holds it, sha256)
-    files: Dict[str, tuple] = field(default_factory=dict)
-    graph: Dict[str, List[str]] = field(default_factory=dict)
-    metadata: Dict[str, tuple] = field(default_factory=dict)  # name -> (kind, serialized)
-
-
-class _Server:
-    """What the ClearML server and file server hold: records, stored files, and a call log."""
-
-    def __init__(self, root: Path):
-        self.root = Path(root)
-        self.records: Dict[str, _Record] = {}
-        self.calls: List[tuple] = []
-        self.fail_on: Dict[str, BaseException] = {}
-
-    def storage(self, dataset_id: str) -> Path:
-        return self.root / "storage" / dataset_id
-
-    def count(self, method: str) -> int:
-        return sum(1 for c in self.calls if c[0] == method)
-
-    def log(self, method: str, _dataset_id: Optional[str], **kwargs: Any) -> None:
-        self.calls.append((method, _dataset_id, kwargs))
-        if method in self.fail_on:
-            raise self.fail_on[method]
-
-
 def standin_dataset_class(root: Union[str, os.PathLike]) -> type:
     """A fresh stand-in ``Dataset`` class whose server lives in ``root`` (one per test)."""
-    return type("Dataset", (StandInDataset,), {"server": _Server(Path(root)), "__module__": __name__})
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _matches_any_wildcard(path: str, wildcards: Union[str, list, None], recursive: bool = True) -> bool:
-    # clearml.utilities.matching.matches_any_wildcard, which remove_files and list_files use
-    path = Path(path).as_posix()
-    if wildcards is None:
-        wildcards = ["*"]
-    if not isinstance(wildcards, list):
-        wildcards = [wildcards]
-    parts = path.split("/")
-    for w in (str(x) for x in wildcards):
-        if not recursive:
-            ws = w.split("/")
-            if len(ws) == len(parts) and all(fnmatch.fnmatch(p, s) for p, s in zip(parts, ws)):
-                return True
-        else:
-            w_file = w.split("/")[-1]
-            w_dir = w[: -len(w_file)] + "*"
-            if fnmatch.fnmatch(path, w_dir) and fnmatch.fnmatch("/" + path, "*/" + w_file):
-                return True
-    return False
-
-
-def _next_version(version: str) -> str:
-    parts = version.split(".")
-    try:
-        parts[-1] = str(int(parts[-1]) + 1)
-    except ValueError:
-        return version + ".1"
-    return ".".join(parts)
+    return type("Dataset", (StandInDataset,), {"server": Server(Path(root)), "__module__": __name__})
 
 
 class StandInDataset:
     """``clearml.Dataset``'s public surface used by crowdlens; build one with :func:`standin_dataset_class`."""
 
-    server: _Server  # set per class by standin_dataset_class
+    server: Server  # set per class by standin_dataset_class
 
-    def __init__(self, record: _Record):
+    def __init__(self, record: Record):
         self._record = record
         self._pending: Dict[str, Path] = {}  # relative path -> local file waiting for upload()
         self._dirty = False
@@ -314,11 +235,11 @@ class StandInDataset:
                 if r.project == dataset_project and r.name == dataset_name and r.version
             ]
             version = (
-                _next_version(max(same, key=lambda v: [int(x) if x.isdigit() else 0 for x in v.split(".")]))
+                next_version(max(same, key=lambda v: [int(x) if x.isdigit() else 0 for x in v.split(".")]))
                 if same
                 else "1.0.0"
             )
-        record = _Record(
+        record = Record(
             id=uuid.uuid4().hex,
             name=dataset_name or "",
             project=dataset_project,
@@ -361,7 +282,7 @@ class StandInDataset:
         added = 0
         for f in found:
             rel = (Path(dataset_path.lstrip("/") if dataset_path else ".") / f.relative_to(base)).as_posix()
-            digest = _sha256(f)
+            digest = sha256(f)
             current = self._record.files.get(rel)
             if current is not None and current[1] == digest:
                 continue  # unchanged: the parent's stored copy is reused, nothing to upload
@@ -376,7 +297,7 @@ class StandInDataset:
         self._require_mutable()
         if dataset_path and dataset_path.startswith("/"):
             dataset_path = dataset_path[1:]
-        gone = [k for k in self._record.files if _matches_any_wildcard(k, dataset_path, recursive=recursive)]
+        gone = [k for k in self._record.files if matches_any_wildcard(k, dataset_path, recursive=recursive)]
         for k in gone:
             del self._record.files[k]
             self._pending.pop(k, None)
@@ -494,7 +415,7 @@ class StandInDataset:
         if not dataset_path:
             return sorted(set(files))
         dataset_path = dataset_path[1:] if dataset_path.startswith("/") else dataset_path
-        return sorted(f for f in set(files) if _matches_any_wildcard(f, dataset_path, recursive=recursive))
+        return sorted(f for f in set(files) if matches_any_wildcard(f, dataset_path, recursive=recursive))
 
     def get_dependency_graph(self) -> Dict[str, List[str]]:
         self.server.log("get_dependency_graph", self.id)

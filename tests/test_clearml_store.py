@@ -8,16 +8,10 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import http.server
 import inspect
 import json
-import os
 import shutil
-import socket
-import subprocess
-import sys
 import textwrap
-import threading
 from pathlib import Path
 
 import pandas as pd
@@ -25,15 +19,14 @@ import pytest
 from clearml_standin import LIST_DATASETS_KEYS, USED_METHODS, USED_PROPERTIES, StandInDataset, standin_dataset_class
 
 from analytics.sources.clearml_store import (
-    ClearMLCredentialsError,
     ClearMLError,
     ClearMLStore,
-    ClearMLUnavailableError,
     MissingParentError,
-    clearml_id_of,
 )
 from analytics.sources.long_table import read_long_table
+from analytics.sources.store import DamagedVersionError, VersionLookupError
 from analytics.sources.workspace import Workspace, lineage_order
+from analytics.versions import clearml_id_of, import_run, publish, pull
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "s3cr3t-Value-never-shown"
@@ -76,7 +69,7 @@ def _calls(Dataset, method):
 def test_publish_sends_name_version_parents_files_and_metadata(ws, store, Dataset):
     v1, v2, v3 = _chain(ws)
     manifests_before = {v.id: (Path(v.path) / "manifest.json").read_bytes() for v in (v1, v2, v3)}
-    ids = [store.publish(ws, v.id) for v in (v1, v2, v3)]
+    ids = [publish(ws, store, v.id) for v in (v1, v2, v3)]
 
     creates = _calls(Dataset, "create")
     assert [c[2]["dataset_name"] for c in creates] == ["food-types"] * 3
@@ -95,7 +88,7 @@ def test_publish_sends_name_version_parents_files_and_metadata(ws, store, Datase
         ]
         assert seq == ["add_files", "set_metadata", "set_metadata", "upload", "finalize"]
 
-    for v, cid in zip((v1, v2, v3), ids):
+    for v, cid in zip((v1, v2, v3), ids, strict=True):
         ds = Dataset.get(dataset_id=cid)
         assert ds.is_final() and ds.name == "food-types" and ds.version == v.version and ds.project == PROJECT
         assert ds.list_files() == sorted(v.metadata["files"])
@@ -125,7 +118,7 @@ def test_publish_sends_name_version_parents_files_and_metadata(ws, store, Datase
 def test_publishing_a_child_before_its_parent_is_a_clear_error(ws, store, Dataset):
     v1, v2, _ = _chain(ws)
     with pytest.raises(MissingParentError) as err:
-        store.publish(ws, v2.id)
+        publish(ws, store, v2.id)
     msg = str(err.value)
     assert (
         "food-types 1.0.0" in msg and v1.id in msg and "Publish the parent first" in msg and "with_parents=True" in msg
@@ -136,7 +129,7 @@ def test_publishing_a_child_before_its_parent_is_a_clear_error(ws, store, Datase
 
 def test_with_parents_publishes_the_chain_oldest_first(ws, store, Dataset):
     v1, v2, v3 = _chain(ws)
-    cid = store.publish(ws, v3.id, with_parents=True)
+    cid = publish(ws, store, v3.id, with_parents=True)
     creates = _calls(Dataset, "create")
     assert [c[2]["dataset_version"] for c in creates] == ["1.0.0", "1.1.0", "1.2.0"]
     ids = [clearml_id_of(ws, v.id) for v in (v1, v2, v3)]
@@ -146,18 +139,18 @@ def test_with_parents_publishes_the_chain_oldest_first(ws, store, Dataset):
 
 def test_publishing_again_uploads_nothing(ws, store, Dataset):
     v1 = _chain(ws)[0]
-    first = store.publish(ws, v1.id)
+    first = publish(ws, store, v1.id)
     n = len(Dataset.server.calls)
-    assert store.publish(ws, v1.id) == first
+    assert publish(ws, store, v1.id) == first
     assert [c[0] for c in Dataset.server.calls[n:]] == ["get"]  # only a check that the dataset is still there
     assert len(_calls(Dataset, "create")) == 1 and len(_calls(Dataset, "upload")) == 1
 
 
 def test_a_lost_record_is_recovered_not_duplicated(ws, store, Dataset):
     v1 = _chain(ws)[0]
-    cid = store.publish(ws, v1.id)
+    cid = publish(ws, store, v1.id)
     (ws.root / "clearml" / f"{v1.id}.json").unlink()
-    assert store.publish(ws, v1.id) == cid
+    assert publish(ws, store, v1.id) == cid
     assert len(_calls(Dataset, "create")) == 1
     assert clearml_id_of(ws, v1.id) == cid
 
@@ -170,7 +163,7 @@ def test_another_dataset_with_the_same_name_and_version_is_refused(ws, store, Da
     other.upload()
     other.finalize()
     with pytest.raises(ClearMLError, match="already has a dataset food-types 1.0.0"):
-        store.publish(ws, v1.id)
+        publish(ws, store, v1.id)
     assert len(_calls(Dataset, "create")) == 1  # only the other one
 
 
@@ -182,9 +175,9 @@ def test_a_childs_version_does_not_inherit_files_its_parent_alone_has(tmp_path, 
         run, truth=pd.Series(["x", "y"], index=pd.Index(["t1", "t2"], name="task_id"), name="truth")
     )
     ws = Workspace(tmp_path / "small")
-    a = ws.add_version(with_truth, name="toy", version="1", created="2024-01-01T00:00:00Z")
-    b = ws.add_version(run, name="toy", version="2", parents=[a.id], created="2024-01-02T00:00:00Z")
-    cb = store.publish(ws, b.id, with_parents=True)
+    a = import_run(ws, with_truth, name="toy", version="1", created="2024-01-01T00:00:00Z")
+    b = import_run(ws, run, name="toy", version="2", parents=[a.id], created="2024-01-02T00:00:00Z")
+    cb = publish(ws, store, b.id, with_parents=True)
     assert [c[2]["dataset_path"] for c in _calls(Dataset, "remove_files")] == ["truth.parquet"]
     assert "truth.parquet" not in Dataset.get(dataset_id=cb).list_files()
     assert store.open_run(cb).truth is None
@@ -193,9 +186,15 @@ def test_a_childs_version_does_not_inherit_files_its_parent_alone_has(tmp_path, 
 
 def test_changed_files_are_not_published(ws, store, Dataset):
     v1 = _chain(ws)[0]
+    tasks = Path(v1.path) / "files" / "tasks.parquet"
+    data = bytearray(tasks.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # same size, so the listing's cheap checks pass; the sha256 does not
+    tasks.write_bytes(bytes(data))
+    with pytest.raises(ClearMLError, match="do not match its manifest .*tasks.parquet"):
+        publish(ws, store, v1.id)
     (Path(v1.path) / "files" / "run.json").write_text("{}")
-    with pytest.raises(ClearMLError, match="do not match its manifest .*run.json"):
-        store.publish(ws, v1.id)
+    with pytest.raises(DamagedVersionError, match="run.json"):
+        publish(ws, store, v1.id)
     assert _calls(Dataset, "create") == []
 
 
@@ -204,7 +203,7 @@ def test_changed_files_are_not_published(ws, store, Dataset):
 
 def test_listing_matches_the_local_versions(ws, store, Dataset, tmp_path):
     local = _chain(ws)
-    store.publish(ws, local[-1].id, with_parents=True)
+    publish(ws, store, local[-1].id, with_parents=True)
     to_clearml = {v.id: clearml_id_of(ws, v.id) for v in local}
     draft = Dataset.create(
         dataset_name="food-types", dataset_project=PROJECT, dataset_version="9.9.9"
@@ -220,13 +219,13 @@ def test_listing_matches_the_local_versions(ws, store, Dataset, tmp_path):
     ]
     assert sorted(listing.lineage()) == sorted((to_clearml[p], to_clearml[c]) for p, c in ws.listing().lineage())
     assert all(v.source == "clearml" for v in got)
-    for remote, mine in zip(got, local):
+    for remote, mine in zip(got, local, strict=True):
         assert {k: x for k, x in remote.metadata.items() if k != "clearml"} == dict(mine.metadata)
         assert remote.metadata["clearml"]["local_id"] == mine.id and remote.metadata["clearml"]["status"] == "completed"
 
 
 def test_listing_is_cached_for_finalized_versions(ws, store, Dataset, tmp_path):
-    store.publish(ws, _chain(ws)[-1].id, with_parents=True)
+    publish(ws, store, _chain(ws)[-1].id, with_parents=True)
     first = store.listing()
     n_get = len(_calls(Dataset, "get"))
     again = ClearMLStore(project=PROJECT, dataset_cls=Dataset, cache_dir=tmp_path / "cache").listing()
@@ -247,7 +246,7 @@ def test_a_dataset_that_is_not_a_run_is_a_problem_not_a_version(store, Dataset, 
 
 def test_open_run_equals_the_local_run_and_is_cached_by_id(ws, store, Dataset, tmp_path):
     local = _chain(ws)
-    store.publish(ws, local[-1].id, with_parents=True)
+    publish(ws, store, local[-1].id, with_parents=True)
     for v in local:
         cid = clearml_id_of(ws, v.id)
         mine, theirs = ws.open_run(v.id), store.open_run(cid)
@@ -276,16 +275,20 @@ def test_a_draft_is_not_opened(store, Dataset, tmp_path):
 
 def test_a_damaged_download_is_not_cached(ws, store, Dataset):
     v1 = _chain(ws)[0]
-    cid = store.publish(ws, v1.id)
+    cid = publish(ws, store, v1.id)
     (Dataset.server.storage(cid) / "answers.parquet").write_bytes(b"not parquet")
     with pytest.raises(ClearMLError, match="answers.parquet"):
         store.open_run(cid)
     assert not (store.cache_dir / cid / "files").exists()
 
 
-def test_an_unknown_id_is_a_key_error(store):
-    with pytest.raises(KeyError, match="no ClearML dataset version with id 'nope'"):
+def test_an_unknown_id_is_a_lookup_error(store):
+    with pytest.raises(VersionLookupError, match="no ClearML dataset version with id 'nope'"):
         store.open_run("nope")
+    with pytest.raises(VersionLookupError, match="no ClearML dataset version with id '../../x'"):
+        store.open_run("../../x")
+    with pytest.raises(VersionLookupError, match="no ClearML dataset version with id '" + "a" * 32):
+        store.open_run("a" * 32)
 
 
 # ---- pull
@@ -293,15 +296,15 @@ def test_an_unknown_id_is_a_key_error(store):
 
 def test_pull_into_an_empty_workspace_opens_offline(ws, store, Dataset, tmp_path):
     local = _chain(ws)
-    store.publish(ws, local[-1].id, with_parents=True)
+    publish(ws, store, local[-1].id, with_parents=True)
     ids = [clearml_id_of(ws, v.id) for v in local]
     empty = Workspace(tmp_path / "empty")
-    got = store.pull(ids[-1], empty)
+    got = pull(store, ids[-1], empty)
     assert got.id == ids[-1] and got.label == local[-1].label
     pulled = empty.listing()
     assert [v.id for v in lineage_order(pulled.versions)] == ids  # the parents came too, same ids
     assert sorted(pulled.lineage()) == sorted([(ids[0], ids[1]), (ids[1], ids[2])])
-    for v, cid in zip(local, ids):
+    for v, cid in zip(local, ids, strict=True):
         pd.testing.assert_frame_equal(empty.open_run(cid).answers, ws.open_run(v.id).answers)
         assert empty.get(cid).created == v.created
         assert {k: x for k, x in empty.get(cid).metadata.items() if k != "files"} == {
@@ -309,21 +312,21 @@ def test_pull_into_an_empty_workspace_opens_offline(ws, store, Dataset, tmp_path
         }
         assert clearml_id_of(empty, cid) == cid
     n = len(Workspace(empty.root).versions())
-    assert store.pull(ids[-1], empty).id == ids[-1] and len(empty.versions()) == n
+    assert pull(store, ids[-1], empty).id == ids[-1] and len(empty.versions()) == n
 
 
 def test_pull_without_parents_says_what_to_do(ws, store, tmp_path):
     local = _chain(ws)
-    store.publish(ws, local[1].id, with_parents=True)
+    publish(ws, store, local[1].id, with_parents=True)
     with pytest.raises(MissingParentError, match="pull the parent first"):
-        store.pull(clearml_id_of(ws, local[1].id), Workspace(tmp_path / "empty"), with_parents=False)
+        pull(store, clearml_id_of(ws, local[1].id), Workspace(tmp_path / "empty"), with_parents=False)
 
 
 def test_pull_into_the_workspace_it_came_from_changes_nothing(ws, store):
     v1 = _chain(ws)[0]
-    cid = store.publish(ws, v1.id)
+    cid = publish(ws, store, v1.id)
     n = len(ws.versions())
-    assert store.pull(cid, ws).id == v1.id
+    assert pull(store, cid, ws).id == v1.id
     assert len(ws.versions()) == n
 
 
@@ -363,146 +366,3 @@ def test_standin_list_datasets_rows_have_the_sdk_keys(Dataset, tmp_path):
     assert ds.finalize() is True
     (row,) = Dataset.list_datasets(dataset_project="p")
     assert tuple(row) == LIST_DATASETS_KEYS and row["version"] == "1.0.0" and row["status"] == "completed"
-
-
-# ---- credentials: the real SDK, offline
-
-
-def _clean_env(monkeypatch, tmp_path):
-    for var in list(os.environ):
-        if var.startswith(("CLEARML_", "TRAINS_")):
-            monkeypatch.delenv(var)
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-
-
-def test_missing_credentials_say_what_to_set(monkeypatch, tmp_path):
-    _clean_env(monkeypatch, tmp_path)
-    monkeypatch.setenv("CLEARML_API_HOST", "http://127.0.0.1:9")
-    monkeypatch.setenv("CLEARML_API_SECRET_KEY", SECRET)  # a secret alone is not enough, and is never shown
-    store = ClearMLStore(cache_dir=tmp_path / "cache")
-    with pytest.raises(ClearMLCredentialsError) as err:
-        store.listing()
-    msg = str(err.value)
-    assert "CLEARML_API_ACCESS_KEY" in msg and "CLEARML_API_HOST" in msg and "CLEARML_API_SECRET_KEY" in msg
-    assert ".streamlit/secrets.toml" in msg
-    assert SECRET not in msg
-
-
-def test_an_unreachable_server_fails_fast(monkeypatch, tmp_path):
-    _clean_env(monkeypatch, tmp_path)
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    monkeypatch.setenv("CLEARML_API_HOST", f"http://127.0.0.1:{port}")
-    monkeypatch.setenv("CLEARML_API_ACCESS_KEY", ACCESS)
-    monkeypatch.setenv("CLEARML_API_SECRET_KEY", SECRET)
-    with pytest.raises(ClearMLUnavailableError) as err:
-        ClearMLStore(cache_dir=tmp_path / "cache", timeout=2).listing()
-    msg = str(err.value)
-    assert f"127.0.0.1:{port}" in msg and "CLEARML_API_HOST" in msg
-    assert SECRET not in msg and ACCESS not in msg
-
-
-class _Api(http.server.BaseHTTPRequestHandler):
-    """Answers every request as a ClearML server that rejects the credentials."""
-
-    def _answer(self):
-        body = json.dumps(
-            {
-                "meta": {
-                    "result_code": 401,
-                    "result_msg": "Unauthorized (invalid credentials) (failed to locate provided credentials)",
-                },
-                "data": {},
-            }
-        ).encode()
-        self.send_response(401)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_GET = do_POST = do_PUT = _answer
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def api_server():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Api)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-
-
-_SUBPROCESS = """
-import json, socket
-attempts = []
-real_connect = socket.socket.connect
-def connect(self, address):
-    attempts.append(str(address))
-    if isinstance(address, tuple) and address[0] not in ("127.0.0.1", "::1", "localhost"):
-        raise OSError("test guard: non-loopback connection refused")
-    return real_connect(self, address)
-socket.socket.connect = connect
-from analytics.sources.clearml_store import ClearMLStore, ClearMLError
-try:
-    ClearMLStore(cache_dir={cache!r}).listing()
-    out = {{"error": None}}
-except ClearMLError as err:
-    out = {{"error": type(err).__name__, "message": str(err)}}
-out["attempts"] = attempts
-print("RESULT " + json.dumps(out))
-"""
-
-
-def _run_real_sdk(tmp_path, env_extra):
-    pytest.importorskip("clearml")
-    home = tmp_path / "home"
-    home.mkdir(exist_ok=True)
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "PYTHONPATH": str(ROOT), **env_extra}
-    proc = subprocess.run(
-        [sys.executable, "-c", _SUBPROCESS.format(cache=str(tmp_path / "cache"))],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-    assert lines, f"no result (exit {proc.returncode}): {proc.stdout[-2000:]} {proc.stderr[-2000:]}"
-    out = json.loads(lines[-1][len("RESULT ") :])
-    assert all("127.0.0.1" in a or "::1" in a for a in out["attempts"]), out["attempts"]
-    return out, proc
-
-
-def test_the_sdks_missing_config_error_becomes_our_message(tmp_path, api_server):
-    # a clearml.conf without a key pair: our check lets the SDK decide, and the SDK says "not configured"
-    conf = tmp_path / "clearml.conf"
-    conf.write_text("api { }\n")
-    out, proc = _run_real_sdk(tmp_path, {"CLEARML_CONFIG_FILE": str(conf), "CLEARML_API_HOST": api_server})
-    assert out["error"] == "ClearMLCredentialsError", out
-    assert (
-        "credentials are missing" in out["message"]
-        and "CLEARML_API_ACCESS_KEY" in out["message"]
-        and ".streamlit/secrets.toml" in out["message"]
-    )
-
-
-def test_rejected_credentials_get_our_message_without_the_secret(tmp_path, api_server):
-    out, proc = _run_real_sdk(
-        tmp_path,
-        {
-            "CLEARML_CONFIG_FILE": str(tmp_path / "absent.conf"),
-            "CLEARML_API_HOST": api_server,
-            "CLEARML_API_ACCESS_KEY": ACCESS,
-            "CLEARML_API_SECRET_KEY": SECRET,
-        },
-    )
-    assert out["error"] == "ClearMLCredentialsError", out
-    assert "refused the credentials" in out["message"] and "CLEARML_API_SECRET_KEY" in out["message"]
-    for text in (out["message"], proc.stdout, proc.stderr):
-        assert SECRET not in text

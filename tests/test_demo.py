@@ -60,7 +60,7 @@ def test_deterministic(tmp_path, demo_workspace, demo_versions):
     build_demo(ws)
     again = ws.versions()
     assert [v.id for v in again] == [v.id for v in demo_versions]
-    for a, b in zip(again, demo_versions):
+    for a, b in zip(again, demo_versions, strict=True):
         pd.testing.assert_frame_equal(ws.open_run(a.id).answers, demo_workspace.open_run(b.id).answers)
 
 

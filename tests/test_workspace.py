@@ -1,14 +1,14 @@
-"""The local workspace: versions, lineage, atomic writes, corrupt manifests, review decisions."""
+"""The local workspace: versions, lineage, atomic writes, corrupt manifests, the ClearML id record."""
 
 from __future__ import annotations
-
-import json
 
 import pandas as pd
 import pytest
 
 from analytics.sources.long_table import read_long_table
+from analytics.sources.store import DamagedVersionError, VersionLookupError
 from analytics.sources.workspace import Workspace, lineage_order
+from analytics.versions import import_run
 
 
 @pytest.fixture
@@ -20,12 +20,29 @@ def small_run(tmp_path):
 
 def test_add_open_roundtrip_keeps_dtypes(tmp_path, small_run):
     ws = Workspace(tmp_path / "ws")
-    info = ws.add_version(small_run, name="toy", version="1")
+    info = import_run(ws, small_run, name="toy", version="1")
     run = ws.open_run(info.id)
     pd.testing.assert_frame_equal(run.answers, small_run.answers)
     assert run.meta == small_run.meta
     assert (ws.root / "versions" / info.id / "files" / "answers.parquet").exists()
     assert info.metadata["answers"] == 4 and info.metadata["workers"] == 2
+    assert ws.get(info.id).metadata == info.metadata
+
+
+def test_add_version_stores_only_what_it_is_given(tmp_path, small_run):
+    ws = Workspace(tmp_path / "ws")
+    info = ws.add_version(small_run, name="toy", version="1", metadata={"description": "d"})
+    assert set(info.metadata) == {"description", "files"}
+    assert set(info.metadata["files"]) == {"answers.parquet", "tasks.parquet", "restrictions.parquet", "run.json"}
+
+
+def test_import_run_resolves_parent_prefixes(tmp_path, small_run):
+    ws = Workspace(tmp_path / "ws")
+    a = import_run(ws, small_run, name="toy", version="1")
+    b = import_run(ws, small_run, name="toy", version="2", parents=[a.id[:8]])
+    assert b.parents == (a.id,)
+    with pytest.raises(VersionLookupError, match="no dataset version with id 'ffff'"):
+        import_run(ws, small_run, name="toy", version="3", parents=["ffff"])
 
 
 def test_lineage_and_prefix_lookup(tmp_path, small_run):
@@ -40,8 +57,12 @@ def test_lineage_and_prefix_lookup(tmp_path, small_run):
 
 def test_bad_names_and_unknown_parent_write_nothing(tmp_path, small_run):
     ws = Workspace(tmp_path / "ws")
-    with pytest.raises(KeyError, match="parent version"):
+    with pytest.raises(ValueError, match="'parents' parameter of add_version must be a lower-case hex id"):
         ws.add_version(small_run, name="toy", version="1", parents=["nope"])
+    with pytest.raises(VersionLookupError, match="parent version"):
+        ws.add_version(small_run, name="toy", version="1", parents=["ab" * 16])
+    with pytest.raises(ValueError, match="'version_id' parameter"):
+        ws.add_version(small_run, name="toy", version="1", version_id="../../../tmp/x")
     with pytest.raises(ValueError, match="'version' parameter"):
         ws.add_version(small_run, name="toy", version=" ")
     ws.add_version(small_run, name="toy", version="1")
@@ -72,9 +93,12 @@ def test_corrupt_manifest_hides_only_its_version(tmp_path, small_run):
     (ws.root / "versions" / bad.id / "manifest.json").write_text("{ not json")
     listing = ws.listing()
     assert [v.id for v in listing.versions] == [good.id]
-    assert len(listing.problems) == 1
+    assert len(listing.problems) == 1 and len(listing.damaged) == 1
     assert bad.id in listing.problems[0].fix and "manifest" in listing.problems[0].message
+    assert listing.damaged[0].id == bad.id and listing.damaged[0].file.endswith("manifest.json")
     assert len(ws.open_run(good.id).answers) == 4
+    with pytest.raises(DamagedVersionError, match="manifest cannot be read"):
+        ws.open_run(bad.id)
 
 
 def test_damaged_run_files_get_a_message(tmp_path, small_run):
@@ -83,30 +107,32 @@ def test_damaged_run_files_get_a_message(tmp_path, small_run):
     ws = Workspace(tmp_path / "ws")
     info = ws.add_version(small_run, name="toy", version="1")
     (ws.root / "versions" / info.id / "files" / "answers.parquet").unlink()
-    with pytest.raises(ValidationError, match="missing answers.parquet"):
+    with pytest.raises(ValidationError, match="answers.parquet is missing"):
         ws.open_run(info.id)
 
 
 def test_unknown_version_lists_the_known_ones(tmp_path, small_run):
     ws = Workspace(tmp_path / "ws")
     ws.add_version(small_run, name="toy", version="1")
-    with pytest.raises(KeyError, match="toy 1"):
+    with pytest.raises(VersionLookupError, match="toy 1"):
         ws.get("deadbeef")
+    with pytest.raises(VersionLookupError, match="is not a version id"):
+        ws.get("../x")
 
 
-def test_review_decisions_are_appended_and_read_back(tmp_path, small_run):
+def test_the_clearml_id_record_lives_beside_the_versions(tmp_path, small_run):
     ws = Workspace(tmp_path / "ws")
     info = ws.add_version(small_run, name="toy", version="1")
-    ws.record_decision(info.id, "w1", "uphold", "ana", "<script>x</script> fast and wrong")
-    ws.record_decision(info.id, "w1", "overturn", "bo", "")
-    d = ws.decisions(info.id)
-    assert list(d["decision"]) == ["uphold", "overturn"]
-    assert d.loc[0, "note"] == "<script>x</script> fast and wrong"
-    with pytest.raises(ValueError, match="'decision'"):
-        ws.record_decision(info.id, "w1", "ban forever", "ana")
-    # versions stay immutable: decisions live outside them
-    manifest = json.loads((ws.root / "versions" / info.id / "manifest.json").read_text())
-    assert "decision" not in json.dumps(manifest)
+    manifest = (ws.root / "versions" / info.id / "manifest.json").read_bytes()
+    cid = "c" * 32
+    path = ws.record_remote(info.id, cid, clearml_project="p", how="published")
+    assert path == ws.root / "clearml" / f"{info.id}.json" == ws.remote_record_path(info.id)
+    assert ws.remote_id(info.id) == cid and ws.local_id(cid) == info.id
+    assert ws.remote_id("d" * 32) is None and ws.local_id("d" * 32) is None
+    assert (ws.root / "versions" / info.id / "manifest.json").read_bytes() == manifest  # versions stay immutable
+    assert ws.files_of(info.id[:8]) == ws.root / "versions" / info.id / "files"
+    with pytest.raises(ValueError, match="lower-case hex id"):
+        ws.record_remote("../../x", cid)
 
 
 def test_default_workspace_comes_from_the_environment(monkeypatch, tmp_path):
@@ -124,13 +150,13 @@ def test_tasks_keep_their_task_id_index_through_a_round_trip(tmp_path):
     run = read_toloka_tsv(write_tsv(tmp_path / "r.tsv"))
     assert run.tasks.index.name == "task_id"
     ws = Workspace(tmp_path / "ws")
-    back = ws.open_run(ws.add_version(run, name="toy", version="1").id)
+    back = ws.open_run(import_run(ws, run, name="toy", version="1").id)
     assert back.tasks.index.name == "task_id" and back.tasks.index.dtype == "str"
     pd.testing.assert_frame_equal(back.tasks, run.tasks)
     # a run whose tasks index lost its name in memory (e.g. after a user's reset/set_index)
     # is still stored under task_id and comes back named
     unnamed = dataclasses.replace(run, tasks=run.tasks.rename_axis(None))
-    back = ws.open_run(ws.add_version(unnamed, name="toy", version="2").id)
+    back = ws.open_run(import_run(ws, unnamed, name="toy", version="2").id)
     assert back.tasks.index.name == "task_id"
     assert list(back.tasks.index) == list(run.tasks.index) and back.tasks.loc["t1", "image"] == "http://img/1.jpg"
 
@@ -169,4 +195,4 @@ def test_merged_runs_keep_the_label_field_they_agree_on(tmp_path):
     other = dataclasses.replace(b, meta=dataclasses.replace(b.meta, label_field="comment"))
     assert merge_runs([a, other]).meta.label_field is None
     ws = Workspace(tmp_path / "ws")
-    assert ws.open_run(ws.add_version(merged, name="toy", version="1").id).meta.label_field == "result"
+    assert ws.open_run(import_run(ws, merged, name="toy", version="1").id).meta.label_field == "result"

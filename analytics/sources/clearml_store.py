@@ -13,11 +13,13 @@ read; ``create``, ``list_files``/``remove_files``, ``add_files``, ``set_metadata
 ``finalize`` to publish. Tests inject a stand-in class with the same signatures.
 
 Credentials are ClearML's own (``CLEARML_API_HOST``, ``CLEARML_API_ACCESS_KEY``,
-``CLEARML_API_SECRET_KEY`` or ``~/clearml.conf``); this module never reads them except to say
-which are missing, and never prints, logs or writes them.
+``CLEARML_API_SECRET_KEY`` from the environment, the secrets files read by
+:mod:`analytics.settings`, or ``~/clearml.conf``); this module never prints, logs or writes them,
+and every SDK message it quotes goes through :func:`analytics.settings.scrub`.
 
-Which local version became which ClearML dataset is recorded beside the versions, in
-``<workspace>/clearml/<local id>.json``; a version's manifest is never edited.
+This is a store only: publishing a workspace version and pulling one into a workspace are the
+use cases :func:`analytics.versions.publish` and :func:`analytics.versions.pull`, which use
+:meth:`ClearMLStore.upload` and the :class:`~analytics.sources.store.RunStore` methods.
 """
 
 from __future__ import annotations
@@ -25,66 +27,43 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
-import hashlib
 import json
 import os
 import re
 import shutil
-import ssl
-import urllib.error
-import urllib.request
 import uuid
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, Sequence
 
 import pandas as pd
 
+from analytics import settings
 from analytics.model import Problem, Run
-from analytics.sources.workspace import FORMAT, RUN_FILES, Listing, VersionInfo, Workspace, read_run_files
+from analytics.sources.clearml_access import (  # noqa: F401 (the errors are re-exported)
+    HOW_TO_CONFIGURE,
+    ClearMLCredentialsError,
+    ClearMLError,
+    ClearMLUnavailableError,
+    MissingParentError,
+    api_host,
+    check_configured,
+    check_reachable,
+)
+from analytics.sources.manifest import is_id_prefix, is_version_id, manifest_errors, reason
+from analytics.sources.run_files import RUN_FILES, read_run_files, sha256
+from analytics.sources.store import FORMAT, Listing, VersionInfo, VersionLookupError, resolve
 
 SOURCE = "clearml"
 DEFAULT_PROJECT = "crowdlens"
 METADATA_NAME = "metadata"  # the manifest, as a dict (get_metadata()'s default name)
 SUMMARY_NAME = "summary"  # a field/value table for the ClearML web UI
 TAGS = ("crowdlens",)
-CREDENTIAL_VARS = ("CLEARML_API_HOST", "CLEARML_API_ACCESS_KEY", "CLEARML_API_SECRET_KEY")
-# values that must never appear in a message, even when an SDK error quotes them
-_SECRET_VARS = (
-    "CLEARML_API_ACCESS_KEY",
-    "CLEARML_API_SECRET_KEY",
-    "TRAINS_API_ACCESS_KEY",
-    "TRAINS_API_SECRET_KEY",
-    "CLEARML_AUTH_TOKEN",
-)
-_HOW_TO_CONFIGURE = (
-    "Set CLEARML_API_HOST, CLEARML_API_ACCESS_KEY and CLEARML_API_SECRET_KEY in the environment "
-    "(create the key pair in the ClearML web app: Settings > Workspace > Create new credentials), "
-    "or put them as top-level keys in .streamlit/secrets.toml, which Streamlit exports as environment "
-    "variables (never commit that file); `clearml-init` writing ~/clearml.conf works too."
-)
-
-
-class ClearMLError(RuntimeError):
-    """A ClearML operation could not be done; the message says why and what to do."""
-
-
-class ClearMLCredentialsError(ClearMLError):
-    """ClearML credentials are missing or were rejected (the message names the variables to set)."""
-
-
-class ClearMLUnavailableError(ClearMLError):
-    """The ClearML API server cannot be reached."""
-
-
-class MissingParentError(ClearMLError):
-    """A version's parent is not on the other side yet (not published, or not pulled), so its lineage cannot be kept."""
+CLEARML_ID_LENGTH = 32  # ClearML dataset ids are uuid4().hex
 
 
 def default_cache_dir() -> Path:
-    """``$CROWDLENS_CACHE/clearml``, else ``$XDG_CACHE_HOME/crowdlens/clearml`` (``~/.cache`` by default)."""
-    if os.environ.get("CROWDLENS_CACHE"):
-        return Path(os.environ["CROWDLENS_CACHE"]).expanduser() / "clearml"
-    return Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache").expanduser() / "crowdlens" / "clearml"
+    """Where finalized ClearML versions are cached: ``clearml/`` in :func:`analytics.settings.cache_dir`."""
+    return settings.cache_dir() / "clearml"
 
 
 class ClearMLStore:
@@ -112,7 +91,8 @@ class ClearMLStore:
     ):
         if not project or not str(project).strip():
             raise ValueError(
-                "The 'project' parameter of ClearMLStore must be a non-empty ClearML project name. Got an empty name instead."
+                "The 'project' parameter of ClearMLStore must be a non-empty ClearML project name. "
+                "Got an empty name instead."
             )
         self.project = str(project).strip()
         self._dataset_cls = dataset_cls
@@ -145,8 +125,10 @@ class ClearMLStore:
                 problems.append(
                     Problem(
                         file=f"ClearML dataset {row.get('name')} {row.get('version')} ({vid})",
-                        message=f"this dataset cannot be read ({_scrub(str(err))}); it is hidden, the others are not affected.",
-                        fix="open it in the ClearML web app to check its state, or publish the run again as a new version.",
+                        message=f"this dataset cannot be read ({settings.scrub(str(err))}); it is hidden, "
+                        "the others are not affected.",
+                        fix="open it in the ClearML web app to check its state, "
+                        "or publish the run again as a new version.",
                     )
                 )
                 continue
@@ -157,7 +139,8 @@ class ClearMLStore:
                         message="this dataset is not a crowdlens run (it has none of the run files "
                         + ", ".join(RUN_FILES)
                         + ").",
-                        fix="publish runs with `ClearMLStore.publish` (or keep other datasets in another ClearML project).",
+                        fix="publish runs with `crowdlens clearml-publish` "
+                        "(or keep other datasets in another ClearML project).",
                         severity="warning",
                     )
                 )
@@ -170,192 +153,144 @@ class ClearMLStore:
         return list(self.listing().versions)
 
     def get(self, version_id: str) -> VersionInfo:
-        """One version's description (cached for finalized versions)."""
-        return self._cached_info(version_id) or self._describe(self._get_dataset(version_id))
+        """One version's description (cached for finalized versions); a prefix is matched against the listing."""
+        vid = str(version_id).strip().lower()
+        if len(vid) == CLEARML_ID_LENGTH and is_version_id(vid):
+            return self._cached_info(vid) or self._describe(self._get_dataset(vid))
+        if not is_id_prefix(vid):
+            raise VersionLookupError(
+                f"no ClearML dataset version with id {str(version_id)[:80]!r}: ClearML ids are {CLEARML_ID_LENGTH} "
+                "lower-case hex characters (a unique prefix of one will do)."
+            )
+        return resolve(self.listing(), vid, where=f"ClearML project {self.project!r}")
 
     def open_run(self, version_id: str) -> Run:
         """The run of a finalized version; downloaded once, then read from the cache by id."""
-        info, folder = self._local_files(version_id)
-        return read_run_files(folder, name=f"ClearML version {info.label} ({info.id})")
+        info, folder = self._local_files(self.get(version_id).id)
+        return read_run_files(
+            folder,
+            name=f"ClearML version {info.label} ({info.id})",
+            version_id=info.id,
+            expected=info.metadata.get("files"),
+        )
+
+    def download(self, version_id: str) -> Path:
+        """The folder (in the cache) holding a finalized version's run files, downloaded on first use."""
+        return self._local_files(self.get(version_id).id)[1]
+
+    def is_final(self, version_id: str) -> bool:
+        """Whether the dataset is finalized, asked of the server (VersionLookupError if it has no such dataset)."""
+        ds = self._get_dataset(version_id)
+        with self._sdk(f"read ClearML dataset {version_id}"):
+            return bool(ds.is_final())
+
+    def find(self, name: str, version: str, project: str | None = None) -> list[VersionInfo]:
+        """The finalized datasets called ``name`` ``version`` in ``project`` (this store's by default)."""
+        project = project or self.project
+        Dataset = self._datasets()
+        with self._sdk(f"look for {name} {version} in ClearML project {project!r}"):
+            rows = Dataset.list_datasets(
+                dataset_project=project,
+                partial_name=f"^{re.escape(name)}$",
+                only_completed=True,
+                include_archived=False,
+            )
+        return [
+            self._describe(self._get_dataset(str(row["id"])), row)
+            for row in rows
+            if row.get("name") == name and str(row.get("version")) == version
+        ]
 
     # ---- writing
 
-    def publish(
-        self, workspace: Workspace, version_id: str, *, project: str | None = None, with_parents: bool = False
+    def upload(
+        self, files: Path, manifest: Mapping[str, Any], *, parents: Sequence[str] = (), project: str | None = None
     ) -> str:
-        """Publish a workspace version unchanged as a finalized ClearML version; return its ClearML id.
+        """Publish the run files in the folder ``files`` as a finalized ClearML version; return its id.
 
-        Its files are the version's ``files/`` folder, its metadata the manifest, its parents the
-        ClearML ids of its local parents. A parent not published yet is an error, unless
-        ``with_parents`` publishes the missing ancestors first (oldest first). Publishing a
-        version already published returns the recorded id and uploads nothing.
+        ``manifest`` is the version's manifest (name, version, metadata with the files' sizes and
+        sha256, which the folder must match); ``parents`` are finalized ClearML ids. The manifest is
+        the dataset's ``metadata`` artifact, unchanged; a field/value table is its ``summary``.
         """
         project = str(project).strip() if project is not None else self.project
         if not project:
             raise ValueError(
-                "The 'project' parameter of publish must be a non-empty ClearML project name. Got an empty name instead."
+                "The 'project' parameter of upload must be a non-empty ClearML project name. Got an empty name instead."
             )
-        info = workspace.get(version_id)
-        known = clearml_id_of(workspace, info.id)
+        files = Path(files)
+        md = manifest.get("metadata") or {}
+        label = f"version {manifest.get('name')} {manifest.get('version')} ({manifest.get('id')})"
+        local_files = _verify_files(files, md.get("files"), label)
         Dataset = self._datasets()
-        if known:
-            ds = self._get_recorded(workspace, info.id, info.label, known)
-            if ds.is_final():
-                return known
-            raise ClearMLError(
-                f"version {info.label} ({info.id}) was recorded as ClearML dataset {known}, but that dataset is not finalized. "
-                f"Finalize or delete it in ClearML, then delete {_mapping_path(workspace, info.id)} and publish again."
-            )
-        local = workspace.listing().by_id()
-        parents: list[str] = []
-        for p in info.parents:
-            cid = clearml_id_of(workspace, p)
-            if cid is None and with_parents and p in local:
-                cid = self.publish(workspace, p, project=project, with_parents=True)
-            if cid is None:
-                parent = local.get(p)
-                what = f"{parent.label} ({p})" if parent else f"{p} (not in the workspace {workspace.root})"
-                raise MissingParentError(
-                    f"the parent version {what} of {info.label} is not published to ClearML yet, so the new version's "
-                    "lineage could not point to it. Publish the parent first, or call publish(..., with_parents=True) "
-                    "to publish the missing ancestors in order."
-                )
-            parent_ds = self._get_recorded(workspace, p, local[p].label if p in local else p, cid)
-            if not parent_ds.is_final():
-                raise ClearMLError(
-                    f"the parent's ClearML dataset {cid} is not finalized; ClearML cannot derive a version from it. Finalize it first."
-                )
-            parents.append(cid)
-        adopted = self._find_existing(Dataset, project, info)
-        if adopted:
-            _record(workspace, info, adopted, project, how="published")
-            return adopted
-
-        vdir = Path(info.path) if info.path else workspace.versions_dir / info.id
-        files_dir = vdir / "files"
-        manifest = json.loads((vdir / "manifest.json").read_text(encoding="utf-8"))
-        local_files = _verify_files(
-            files_dir, manifest.get("metadata", {}).get("files"), f"version {info.label} ({info.id})"
-        )
-        with self._sdk(f"publish version {info.label} to ClearML project {project!r}"):
+        with self._sdk(f"publish {label} to ClearML project {project!r}"):
             ds = Dataset.create(
-                dataset_name=info.name,
+                dataset_name=str(manifest["name"]),
                 dataset_project=project,
-                dataset_version=info.version,
-                parent_datasets=parents,
-                dataset_tags=list(TAGS) + (["simulated"] if info.simulated else []),
+                dataset_version=str(manifest["version"]),
+                parent_datasets=list(parents),
+                dataset_tags=list(TAGS) + (["simulated"] if md.get("simulated") else []),
                 output_uri=self.output_uri,
-                description=str(info.metadata.get("description") or "") or None,
+                description=str(md.get("description") or "") or None,
             )
             # a ClearML version inherits its parents' files; drop those this version does not have
             # (a parent's truth.parquet must not reappear in a child that has none)
             for stale in sorted(set(ds.list_files()) - set(local_files)):
                 ds.remove_files(dataset_path=stale, recursive=False)
-            ds.add_files(path=str(files_dir))
+            ds.add_files(path=str(files))
             if set(ds.list_files()) != set(local_files):
                 raise ClearMLError(
-                    f"the draft ClearML dataset {ds.id} holds {sorted(ds.list_files())}, not the version's files {sorted(local_files)}; "
-                    "it was not finalized. Delete the draft in ClearML and publish again."
+                    f"the draft ClearML dataset {ds.id} holds {sorted(ds.list_files())}, not the version's files "
+                    f"{sorted(local_files)}; it was not finalized. Delete the draft in ClearML and publish again."
                 )
-            ds.set_metadata(manifest, metadata_name=METADATA_NAME, ui_visible=False)
+            ds.set_metadata(dict(manifest), metadata_name=METADATA_NAME, ui_visible=False)
             ds.set_metadata(_summary_table(manifest), metadata_name=SUMMARY_NAME, ui_visible=True)
             ds.upload(show_progress=False, output_url=self.output_uri)
             ds.finalize()
-            new_id = str(ds.id)
-        _record(workspace, info, new_id, project, how="published")
-        return new_id
-
-    def pull(self, version_id: str, workspace: Workspace, *, with_parents: bool = True) -> VersionInfo:
-        """Copy a finalized ClearML version into ``workspace`` under the same id, to open it offline.
-
-        Parents come first (``with_parents``), since a workspace version's parents must be in the
-        workspace. A version the workspace already holds (published from it, or pulled before)
-        is returned as it is.
-        """
-        here = _local_id_of(workspace, version_id)
-        local = workspace.listing().by_id()
-        if here and here in local:
-            return local[here]
-        info = self.get(version_id)
-        original = str((info.metadata.get("clearml") or {}).get("local_id") or "")
-        if original and original in local and local[original].label == info.label:
-            _record(
-                workspace,
-                local[original],
-                info.id,
-                str((info.metadata.get("clearml") or {}).get("project") or self.project),
-                how="published",
-            )
-            return local[original]
-        parents: list[str] = []
-        for p in info.parents:
-            lp = _local_id_of(workspace, p)
-            if not (lp and lp in local):
-                if not with_parents:
-                    raise MissingParentError(
-                        f"the parent {p} of ClearML version {info.label} is not in the workspace {workspace.root}; "
-                        "pull the parent first, or call pull(..., with_parents=True)."
-                    )
-                lp = self.pull(p, workspace, with_parents=True).id
-                local = workspace.listing().by_id()
-            parents.append(lp)
-        run = self.open_run(info.id)
-        md = {k: v for k, v in info.metadata.items() if k not in ("clearml", "files")}
-        stored = workspace.add_version(
-            run,
-            name=info.name,
-            version=info.version,
-            parents=parents,
-            metadata=md,
-            version_id=info.id,
-            created=info.created or None,
-        )
-        _record(
-            workspace,
-            stored,
-            info.id,
-            str((info.metadata.get("clearml") or {}).get("project") or self.project),
-            how="pulled",
-        )
-        return stored
+            return str(ds.id)
 
     # ---- internals
 
     def _datasets(self) -> type:
         if self._dataset_cls is None:
-            _check_configured()
+            check_configured()
             try:
                 from clearml import Dataset
             except ImportError as err:  # pragma: no cover - clearml is a dependency
                 raise ClearMLError(
                     f"the clearml package is not installed ({err}); install crowdlens' dependencies (`make install`)."
                 ) from None
-            _check_reachable(_api_host(), self.timeout)
+            check_reachable(api_host(), self.timeout)
             self._dataset_cls = Dataset
         return self._dataset_cls
 
     @contextlib.contextmanager
     def _sdk(self, action: str) -> Iterator[None]:
-        """Turn the SDK's configuration, login and connection errors into messages that say what to do."""
+        """Turn the SDK's configuration, login and connection errors into messages that say what to do.
+
+        The SDK reads its settings from the environment: the secrets files' ClearML settings are
+        put there while the block runs (:func:`analytics.settings.clearml_environment`)."""
         try:
-            yield
+            with settings.clearml_environment():
+                yield
         except ClearMLError:
             raise
         except Exception as err:
             names = {c.__name__ for c in type(err).__mro__}
-            text = _scrub(str(err))
+            text = settings.scrub(str(err))
             if "MissingConfigError" in names:
                 raise ClearMLCredentialsError(
-                    f"cannot {action}: ClearML credentials are missing. {_HOW_TO_CONFIGURE}"
+                    f"cannot {action}: ClearML credentials are missing. {HOW_TO_CONFIGURE}"
                 ) from None
             if "LoginError" in names:
                 raise ClearMLCredentialsError(
-                    f"cannot {action}: the ClearML server refused the credentials ({text}). Check that the key pair belongs to "
-                    f"the server CLEARML_API_HOST names and was not revoked. {_HOW_TO_CONFIGURE}"
+                    f"cannot {action}: the ClearML server refused the credentials ({text}). "
+                    "Check that the key pair belongs to the server CLEARML_API_HOST names and was not revoked. "
+                    + HOW_TO_CONFIGURE
                 ) from None
             if names & {"ConnectionError", "MaxRetryError", "NewConnectionError", "Timeout", "ConnectTimeout"}:
                 raise ClearMLUnavailableError(
-                    f"cannot {action}: the ClearML server cannot be reached ({text}). Check CLEARML_API_HOST and the network."
+                    f"cannot {action}: the ClearML server cannot be reached ({text}). "
+                    "Check CLEARML_API_HOST and the network."
                 ) from None
             raise
 
@@ -367,39 +302,10 @@ class ClearMLStore:
         except ClearMLError:
             raise
         except Exception as err:
-            raise KeyError(
-                f"no ClearML dataset version with id {version_id!r} can be opened ({type(err).__name__}: {_scrub(str(err))})."
+            raise VersionLookupError(
+                f"no ClearML dataset version with id {version_id!r} can be opened "
+                f"({type(err).__name__}: {settings.scrub(str(err))})."
             ) from None
-
-    def _get_recorded(self, workspace: Workspace, local_id: str, label: str, clearml_id: str):
-        try:
-            return self._get_dataset(clearml_id)
-        except KeyError:
-            raise ClearMLError(
-                f"version {label} ({local_id}) was recorded as ClearML dataset {clearml_id}, which this ClearML server does not have. "
-                f"If it was published to another server or deleted, delete {_mapping_path(workspace, local_id)} and publish again."
-            ) from None
-
-    def _find_existing(self, Dataset: type, project: str, info: VersionInfo) -> str | None:
-        """A finalized dataset with this name and version: ours (adopt its id) or a clash (error)."""
-        with self._sdk(f"look for {info.label} in ClearML project {project!r}"):
-            rows = Dataset.list_datasets(
-                dataset_project=project,
-                partial_name=f"^{re.escape(info.name)}$",
-                only_completed=True,
-                include_archived=False,
-            )
-        for row in rows:
-            if row.get("name") != info.name or str(row.get("version")) != info.version:
-                continue
-            other = self._describe(self._get_dataset(str(row["id"])), row)
-            if (other.metadata.get("clearml") or {}).get("local_id") == info.id:
-                return other.id  # published before, but the record of it was lost
-            raise ClearMLError(
-                f"ClearML project {project!r} already has a dataset {info.label} ({other.id}) that is not this version; "
-                "versions are immutable: give the local version a new version number, or publish into another project."
-            )
-        return None
 
     def _describe(self, ds: Any, row: Mapping[str, Any] | None = None) -> VersionInfo:
         with self._sdk(f"read ClearML dataset {getattr(ds, 'id', '?')}"):
@@ -413,6 +319,11 @@ class ClearMLStore:
             project = str((row or {}).get("project") or ds.project or "")
             tags = list((row or {}).get("tags") or ds.tags or [])
         manifest = manifest if isinstance(manifest, Mapping) and manifest.get("format") == FORMAT else {}
+        errors = manifest_errors(dict(manifest), str(manifest.get("id"))) if manifest else []
+        if errors:
+            raise ClearMLError(
+                f"its crowdlens manifest (metadata artifact {METADATA_NAME!r}) is damaged: {reason(errors)}"
+            )
         metadata = dict(manifest.get("metadata") or {})
         metadata["clearml"] = {
             "id": vid,
@@ -436,12 +347,14 @@ class ClearMLStore:
             metadata=metadata,
             source=SOURCE,
         )
-        if final:
+        if final and is_version_id(vid):
             _write_json(self.cache_dir / vid / "version.json", info.to_manifest() | {"source": SOURCE})
         return info
 
     def _cached_info(self, version_id: str) -> VersionInfo | None:
-        path = self.cache_dir / str(version_id) / "version.json"
+        if not is_version_id(version_id):
+            return None  # never a path from an id that is not one
+        path = self.cache_dir / version_id / "version.json"
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -450,8 +363,10 @@ class ClearMLStore:
 
     def _local_files(self, version_id: str) -> tuple[VersionInfo, Path]:
         """The version's files in the cache, downloading them on first use."""
-        folder = self.cache_dir / str(version_id) / "files"
+        if not is_version_id(version_id):
+            raise VersionLookupError(f"{str(version_id)[:80]!r} is not a ClearML dataset id.")
         info = self._cached_info(version_id)
+        folder = self.cache_dir / version_id / "files"
         if info is not None and folder.is_dir():
             return info, folder
         ds = self._get_dataset(version_id)
@@ -459,8 +374,8 @@ class ClearMLStore:
         with self._sdk(f"download ClearML version {info.label} ({info.id})"):
             if not ds.is_final():
                 raise ClearMLError(
-                    f"ClearML version {info.label} ({info.id}) is not finalized; crowdlens opens finalized versions only "
-                    "(a draft can still change). Finalize it in ClearML, or publish the run again."
+                    f"ClearML version {info.label} ({info.id}) is not finalized; crowdlens opens finalized "
+                    "versions only (a draft can still change). Finalize it in ClearML, or publish the run again."
                 )
             source = Path(ds.get_local_copy())
         tmp = folder.parent / f".tmp-{uuid.uuid4().hex}"
@@ -478,48 +393,9 @@ class ClearMLStore:
         return info, folder
 
 
-# ---- the workspace's record of what was published (beside the versions, never in a manifest)
-
-
-def clearml_id_of(workspace: Workspace, version_id: str) -> str | None:
-    """The ClearML id a local version was published as (or pulled from), if recorded."""
-    try:
-        doc = json.loads(_mapping_path(workspace, version_id).read_text(encoding="utf-8"))
-        return str(doc["clearml_id"]) or None
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def _local_id_of(workspace: Workspace, clearml_id: str) -> str | None:
-    folder = workspace.root / "clearml"
-    if folder.is_dir():
-        for path in sorted(folder.glob("*.json")):
-            try:
-                doc = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                continue
-            if isinstance(doc, dict) and doc.get("clearml_id") == clearml_id:
-                return str(doc.get("local_id") or path.stem)
-    return clearml_id if (workspace.versions_dir / clearml_id / "manifest.json").exists() else None
-
-
-def _mapping_path(workspace: Workspace, version_id: str) -> Path:
-    return workspace.root / "clearml" / f"{version_id}.json"
-
-
-def _record(workspace: Workspace, info: VersionInfo, clearml_id: str, project: str, *, how: str) -> None:
-    _write_json(
-        _mapping_path(workspace, info.id),
-        {
-            "local_id": info.id,
-            "clearml_id": clearml_id,
-            "clearml_project": project,
-            "name": info.name,
-            "version": info.version,
-            "how": how,
-            "at": _now(),
-        },
-    )
+def clearml_id_of(workspace, version_id: str) -> str | None:
+    """Deprecated: ``workspace.remote_id(version_id)`` (or :func:`analytics.versions.clearml_id_of`)."""
+    return workspace.remote_id(version_id, "clearml")
 
 
 # ---- helpers
@@ -540,11 +416,12 @@ def _verify_files(folder: Path, expected: Mapping[str, Any] | None, label: str) 
     for n in names:
         if n in expected:
             e = expected[n] or {}
-            if (folder / n).stat().st_size != e.get("bytes") or _sha256(folder / n) != e.get("sha256"):
+            if (folder / n).stat().st_size != e.get("bytes") or sha256(folder / n) != e.get("sha256"):
                 bad.append(n)
     if bad:
         raise ClearMLError(
-            f"the files of {label} do not match its manifest ({', '.join(sorted(set(bad)))} missing, extra or changed); "
+            f"the files of {label} do not match its manifest "
+            f"({', '.join(sorted(set(bad)))} missing, extra or changed); "
             "versions are immutable, so nothing was copied. Re-import the run as a new version."
         )
     return names
@@ -579,84 +456,11 @@ def _summary_table(manifest: Mapping[str, Any]) -> pd.DataFrame:
     return pd.DataFrame({"field": [k for k, _ in rows], "value": ["" if v is None else str(v) for _, v in rows]})
 
 
-def _check_configured() -> None:
-    """Fail before any network call when ClearML has neither credentials in the environment nor a config file.
-
-    With a config file the SDK decides (it raises MissingConfigError, also before the network,
-    when the file holds no key pair).
-    """
-    env = os.environ
-    if env.get("CLEARML_AUTH_TOKEN"):
-        return
-    if (env.get("CLEARML_API_ACCESS_KEY") or env.get("TRAINS_API_ACCESS_KEY")) and (
-        env.get("CLEARML_API_SECRET_KEY") or env.get("TRAINS_API_SECRET_KEY")
-    ):
-        return
-    override = env.get("CLEARML_CONFIG_FILE") or env.get("TRAINS_CONFIG_FILE")
-    candidates = [override] if override else []
-    candidates += ["~/trains.conf", "~/clearml.conf"]
-    if any(Path(os.path.expandvars(c)).expanduser().is_file() for c in candidates):
-        return
-    missing = [v for v in CREDENTIAL_VARS if not env.get(v)]
-    raise ClearMLCredentialsError(
-        f"ClearML is not configured: {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set and there is no ~/clearml.conf. {_HOW_TO_CONFIGURE}"
-    )
-
-
-def _api_host() -> str:
-    host = os.environ.get("CLEARML_API_HOST") or os.environ.get("TRAINS_API_HOST")
-    if host:
-        return host.rstrip("/")
-    try:
-        from clearml.backend_api import Session
-
-        return str(Session.get_api_server_host()).rstrip("/")
-    except Exception:  # pragma: no cover - the SDK resolves its own default
-        return ""
-
-
-def _check_reachable(host: str, timeout: float) -> None:
-    """Any answer from the API server will do (an HTTP error, a certificate the SDK may be told to
-    accept); only a connection that fails or times out is an error."""
-    if not host:
-        return
-    try:
-        with urllib.request.urlopen(urllib.request.Request(host + "/debug.ping", method="GET"), timeout=timeout):
-            pass
-    except urllib.error.HTTPError:
-        return
-    except (urllib.error.URLError, OSError, ValueError) as err:
-        reason = getattr(err, "reason", err)
-        if isinstance(reason, ssl.SSLError) or isinstance(err, ssl.SSLError):
-            return
-        raise ClearMLUnavailableError(
-            f"the ClearML API server at {host} cannot be reached ({_scrub(str(reason))}, waited {timeout:g} s). "
-            "Check CLEARML_API_HOST (e.g. http://localhost:8008 for a local clearml-server) and the network. "
-            + _HOW_TO_CONFIGURE
-        ) from None
-
-
-def _scrub(text: str) -> str:
-    for var in _SECRET_VARS:
-        value = os.environ.get(var)
-        if value and len(value) >= 4:
-            text = text.replace(value, "***")
-    return text
-
-
 def _write_json(path: Path, doc: Mapping[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
     tmp.write_text(json.dumps(doc, indent=1, default=str), encoding="utf-8")
     os.replace(tmp, path)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _iso(value: Any) -> str:
@@ -667,10 +471,6 @@ def _iso(value: Any) -> str:
             value = value.replace(tzinfo=dt.timezone.utc)
         return value.astimezone(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     return str(value)
-
-
-def _now() -> str:
-    return _iso(dt.datetime.now(dt.timezone.utc))
 
 
 __all__ = [

@@ -24,6 +24,7 @@ import pandas as pd
 from analytics.model import PoolInfo, Pricing, Run, RunMeta, merge_runs
 from analytics.sources.toloka_tsv import read_toloka_tsv
 from analytics.sources.workspace import VersionInfo, Workspace
+from analytics.versions.files import import_run
 
 SEED = 20240917
 LABELS = ("solid", "liquid", "other")
@@ -91,11 +92,40 @@ def _iso(t: dt.datetime) -> str:
     return t.astimezone(dt.timezone.utc).replace(tzinfo=None).isoformat(timespec="milliseconds")
 
 
+ROW_COLUMNS = [
+    "INPUT:image",
+    "OUTPUT:result",
+    "GOLDEN:result",
+    "ASSIGNMENT:assignment_id",
+    "ASSIGNMENT:task_id",
+    "ASSIGNMENT:worker_id",
+    "start",
+    "secs",
+]
+
+
 def simulate(seed: int = SEED) -> dict[str, object]:
     """The simulated project as Toloka-shaped frames: exam, main, re-annotation, restrictions."""
     # one random stream per part, so that tuning one part does not reshuffle the others
     rng_workers, rng_exam, rng_main, rng_re = (np.random.default_rng([seed, k]) for k in range(4))
-    rng = rng_workers
+    workers = _simulate_workers(rng_workers)
+    exam = _simulate_exam(rng_exam, workers)
+    eligible = [w for w in workers if w.passed]
+    main, restr, regular, clock = _simulate_main(rng_main, eligible)
+    banned_by_control = set(restr.loc[restr["rule"] == "golden_set", "worker_id"]) if len(restr) else set()
+    re, clock = _simulate_reannotation(rng_re, main, regular, eligible, clock)
+    return {
+        "exam": exam,
+        "main": main,
+        "reannotation": re,
+        "restrictions": restr,
+        "banned_by_control": banned_by_control,
+        "bonuses": _bonuses(main, clock),
+        "workers": workers,
+    }
+
+
+def _simulate_workers(rng: np.random.Generator) -> list[_Worker]:
     # exact counts of each kind of annotator; which candidate is which is random
     kinds = np.array(["spammer"] * 8 + ["careless"] * 10 + ["drifter"] * 8 + ["honest"] * (N_CANDIDATES - 26))
     kinds = kinds[rng.permutation(N_CANDIDATES)]
@@ -115,9 +145,29 @@ def simulate(seed: int = SEED) -> dict[str, object]:
                 drifter=kind == "drifter",
             )
         )
+    return workers
 
-    rng = rng_exam
-    # ---- exam: 10 images, one suite each candidate
+
+def _export(rows: list[tuple], pool: str, reward: float, status: str | None) -> pd.DataFrame:
+    """Rows of (url, label, golden, assignment, task, worker, start, seconds so far) as a Toloka export."""
+    frame = pd.DataFrame(rows, columns=ROW_COLUMNS)
+    # one submit time per assignment
+    total = frame.groupby("ASSIGNMENT:assignment_id")["secs"].transform("max")
+    frame["ASSIGNMENT:started"] = frame["start"].map(_iso)
+    frame["ASSIGNMENT:submitted"] = [
+        _iso(s + dt.timedelta(seconds=float(x))) for s, x in zip(frame["start"], total, strict=True)
+    ]
+    if status is not None:
+        frame["ASSIGNMENT:status"] = status
+    frame["ASSIGNMENT:reward"] = f"{reward:.3f}"
+    frame["ASSIGNMENT:link"] = [
+        f"https://platform.toloka.ai/task/{pool}/{a}" for a in frame["ASSIGNMENT:assignment_id"]
+    ]
+    return frame.drop(columns=["start", "secs"])
+
+
+def _simulate_exam(rng: np.random.Generator, workers: list[_Worker]) -> pd.DataFrame:
+    """Exam: 10 images, one suite each candidate; sets each worker's ``passed``."""
     exam_truth = [0] * 5 + [1] * 4 + [2]
     exam_tasks = [(_hex(rng, 20), f"{IMAGE_BASE}exam_{i + 1:02d}.jpg", exam_truth[i]) for i in range(10)]
     exam_rows = []
@@ -138,32 +188,11 @@ def simulate(seed: int = SEED) -> dict[str, object]:
             secs += w.seconds_per_task * rng.uniform(0.8, 1.4)
             exam_rows.append((url, LABELS[ans], LABELS[truth], assignment, task_id, w.id, start, secs))
         w.passed = correct / 10 >= EXAM_PASS
-    exam = pd.DataFrame(
-        exam_rows,
-        columns=[
-            "INPUT:image",
-            "OUTPUT:result",
-            "GOLDEN:result",
-            "ASSIGNMENT:assignment_id",
-            "ASSIGNMENT:task_id",
-            "ASSIGNMENT:worker_id",
-            "start",
-            "secs",
-        ],
-    )
-    # one submit time per assignment
-    total = exam.groupby("ASSIGNMENT:assignment_id")["secs"].transform("max")
-    exam["ASSIGNMENT:started"] = exam["start"].map(_iso)
-    exam["ASSIGNMENT:submitted"] = [_iso(s + dt.timedelta(seconds=float(x))) for s, x in zip(exam["start"], total)]
-    exam["ASSIGNMENT:status"] = "APPROVED"
-    exam["ASSIGNMENT:reward"] = f"{EXAM_REWARD:.3f}"
-    exam["ASSIGNMENT:link"] = [
-        f"https://platform.toloka.ai/task/{EXAM_POOL}/{a}" for a in exam["ASSIGNMENT:assignment_id"]
-    ]
-    exam = exam.drop(columns=["start", "secs"])
+    return _export(exam_rows, EXAM_POOL, EXAM_REWARD, "APPROVED")
 
-    rng = rng_main
-    # ---- main pool
+
+def _main_items(rng: np.random.Generator) -> tuple[list, list, list]:
+    """The main pool's regular and control tasks, and its suites (9 regular + 1 control)."""
     p_true = np.array([0.5, 0.35, 0.15])
     regular = [
         (_hex(rng, 20), f"{IMAGE_BASE}img_{i + 1:04d}.jpg", int(rng.choice(3, p=p_true)), float(rng.beta(1.2, 8)))
@@ -183,10 +212,15 @@ def simulate(seed: int = SEED) -> dict[str, object]:
         ctl_order = rng.permutation(N_CONTROL)
         for s in range(N_REGULAR // (SUITE - 1)):
             suites.append(([int(x) for x in order[s * 9 : (s + 1) * 9]], int(ctl_order[s % N_CONTROL])))
-    eligible = [w for w in workers if w.passed]
-    weights = np.array([w.activity for w in eligible])
+    return regular, control, suites
 
-    main_rows = []
+
+def _simulate_main(rng: np.random.Generator, eligible: list[_Worker]):
+    """The main pool answered suite by suite, the rules banning as they go: (export, restrictions,
+    regular tasks, the clock at the end)."""
+    regular, control, suites = _main_items(rng)
+    weights = np.array([w.activity for w in eligible])
+    main_rows: list[tuple] = []
     restrictions = []
     history: dict[str, list] = {w.id: [] for w in eligible}
     done_tasks: dict[str, set] = {w.id: set() for w in eligible}
@@ -195,93 +229,77 @@ def simulate(seed: int = SEED) -> dict[str, object]:
     while pending:
         avail = [i for i, w in enumerate(eligible) if w.banned_at is None]
         p = weights[avail] / weights[avail].sum()
-        wi = avail[int(rng.choice(len(avail), p=p))]
-        w = eligible[wi]
+        w = eligible[avail[int(rng.choice(len(avail), p=p))]]
         # the first pending suite this worker has not seen any task of
         pick = next((k for k, s in enumerate(pending) if not (set(suites[s][0]) & done_tasks[w.id])), None)
         if pick is None:
             continue
-        si = pending.pop(pick)
-        reg_idx, ctl_i = suites[si]
+        reg_idx, ctl_i = suites[pending.pop(pick)]
         clock = clock + dt.timedelta(seconds=float(rng.exponential(65)))
-        start = clock
-        assignment = f"{_hex(rng, 10)}--{_hex(rng, 24)}"
-        secs = 0.0
-        items = [("regular", r) for r in reg_idx]
-        items.insert(int(rng.integers(0, SUITE)), ("control", ctl_i))
-        ctl_correct = None
-        rushing = w.careless and rng.random() < 0.5
-        skill = 0.45 if rushing else (0.3 if w.drifter and len(history[w.id]) >= 2 else w.skill)
-        speed = 1.1 if rushing else w.seconds_per_task
-        for kind, idx in items:
-            if kind == "regular":
-                task_id, url, truth, difficulty = regular[idx]
-                ans = _answer(rng, truth, skill * (1 - difficulty), w.spammer)
-                golden = ""
-                done_tasks[w.id].add(idx)
-            else:
-                task_id, url, truth, golden_i, difficulty = control[idx]
-                ans = _answer(rng, truth, skill * (1 - difficulty), w.spammer)
-                golden = LABELS[golden_i]
-                ctl_correct = ans == golden_i
-            secs += speed * rng.uniform(0.7, 1.5)
-            main_rows.append((url, LABELS[ans], golden, assignment, task_id, w.id, start, secs))
-        submitted = start + dt.timedelta(seconds=secs)
+        secs, ctl_correct = _answer_suite(
+            rng, w, reg_idx, ctl_i, regular, control, history, done_tasks, clock, main_rows
+        )
+        submitted = clock + dt.timedelta(seconds=secs)
         history[w.id].append((secs, ctl_correct, submitted))
         clock = clock + dt.timedelta(seconds=float(rng.exponential(20)))
         ban = _check_rules(history[w.id])
         if ban is not None:
-            rule, reason = ban
             w.banned_at = submitted
-            days = (FAST_RULE if rule == "fast_responses" else CONTROL_RULE)["ban_days"]
-            restrictions.append(
-                {
-                    "worker_id": w.id,
-                    "scope": "PROJECT",
-                    "pool_id": MAIN_POOL,
-                    "reason": reason,
-                    "rule": rule,
-                    "created_at": submitted,
-                    "expires_at": submitted + dt.timedelta(days=days),
-                }
-            )
-    main = pd.DataFrame(
-        main_rows,
-        columns=[
-            "INPUT:image",
-            "OUTPUT:result",
-            "GOLDEN:result",
-            "ASSIGNMENT:assignment_id",
-            "ASSIGNMENT:task_id",
-            "ASSIGNMENT:worker_id",
-            "start",
-            "secs",
-        ],
-    )
-    total = main.groupby("ASSIGNMENT:assignment_id")["secs"].transform("max")
-    main["ASSIGNMENT:started"] = main["start"].map(_iso)
-    main["ASSIGNMENT:submitted"] = [_iso(s + dt.timedelta(seconds=float(x))) for s, x in zip(main["start"], total)]
-    main["ASSIGNMENT:reward"] = f"{MAIN_REWARD:.3f}"
-    main["ASSIGNMENT:link"] = [
-        f"https://platform.toloka.ai/task/{MAIN_POOL}/{a}" for a in main["ASSIGNMENT:assignment_id"]
-    ]
-    main = main.drop(columns=["start", "secs"])
-    restr = pd.DataFrame(restrictions)
-    banned_by_control = set(restr.loc[restr["rule"] == "golden_set", "worker_id"]) if len(restr) else set()
+            restrictions.append(_restriction(w.id, *ban, submitted))
+    return _export(main_rows, MAIN_POOL, MAIN_REWARD, None), pd.DataFrame(restrictions), regular, clock
 
-    rng = rng_re
-    # ---- re-annotation of the least-agreed regular items, by the best unbanned annotators
+
+def _answer_suite(rng, w: _Worker, reg_idx, ctl_i, regular, control, history, done_tasks, start, rows) -> tuple:
+    """One worker's answers to one suite, appended to ``rows``: (seconds taken, control correct)."""
+    assignment = f"{_hex(rng, 10)}--{_hex(rng, 24)}"
+    secs = 0.0
+    items = [("regular", r) for r in reg_idx]
+    items.insert(int(rng.integers(0, SUITE)), ("control", ctl_i))
+    ctl_correct = None
+    rushing = w.careless and rng.random() < 0.5
+    skill = 0.45 if rushing else (0.3 if w.drifter and len(history[w.id]) >= 2 else w.skill)
+    speed = 1.1 if rushing else w.seconds_per_task
+    for kind, idx in items:
+        if kind == "regular":
+            task_id, url, truth, difficulty = regular[idx]
+            ans = _answer(rng, truth, skill * (1 - difficulty), w.spammer)
+            golden = ""
+            done_tasks[w.id].add(idx)
+        else:
+            task_id, url, truth, golden_i, difficulty = control[idx]
+            ans = _answer(rng, truth, skill * (1 - difficulty), w.spammer)
+            golden = LABELS[golden_i]
+            ctl_correct = ans == golden_i
+        secs += speed * rng.uniform(0.7, 1.5)
+        rows.append((url, LABELS[ans], golden, assignment, task_id, w.id, start, secs))
+    return secs, ctl_correct
+
+
+def _restriction(worker_id: str, rule: str, reason: str, at: dt.datetime) -> dict:
+    days = (FAST_RULE if rule == "fast_responses" else CONTROL_RULE)["ban_days"]
+    return {
+        "worker_id": worker_id,
+        "scope": "PROJECT",
+        "pool_id": MAIN_POOL,
+        "reason": reason,
+        "rule": rule,
+        "created_at": at,
+        "expires_at": at + dt.timedelta(days=days),
+    }
+
+
+def _simulate_reannotation(rng: np.random.Generator, main: pd.DataFrame, regular, eligible, clock):
+    """Re-annotation of the least-agreed regular items by the best unbanned annotators: (export, clock)."""
     votes = (
         main[main["GOLDEN:result"] == ""]
         .groupby("ASSIGNMENT:task_id")["OUTPUT:result"]
         .agg(lambda s: s.value_counts().iloc[0] / len(s))
     )
-    worst = votes.sort_values(kind="stable").index[:45]
+    worst = list(votes.sort_values(kind="stable").index[:45])
     by_id = {r[0]: r for r in regular}
     top = sorted((w for w in eligible if w.banned_at is None and not w.spammer), key=lambda w: -w.skill)[:12]
     re_rows = []
     clock = clock + dt.timedelta(days=2)
-    worst = list(worst)
     for chunk in range(0, len(worst), 9):
         items = worst[chunk : chunk + 9]
         for w in rng.choice(len(top), size=2, replace=False):
@@ -294,45 +312,17 @@ def simulate(seed: int = SEED) -> dict[str, object]:
                 ans = _answer(rng, truth, ww.skill * (1 - difficulty / 2), False)
                 secs += ww.seconds_per_task * rng.uniform(0.9, 1.6)
                 re_rows.append((url, LABELS[ans], "", assignment, task_id, ww.id, clock, secs))
-    re = pd.DataFrame(
-        re_rows,
-        columns=[
-            "INPUT:image",
-            "OUTPUT:result",
-            "GOLDEN:result",
-            "ASSIGNMENT:assignment_id",
-            "ASSIGNMENT:task_id",
-            "ASSIGNMENT:worker_id",
-            "start",
-            "secs",
-        ],
-    )
-    total = re.groupby("ASSIGNMENT:assignment_id")["secs"].transform("max")
-    re["ASSIGNMENT:started"] = re["start"].map(_iso)
-    re["ASSIGNMENT:submitted"] = [_iso(s + dt.timedelta(seconds=float(x))) for s, x in zip(re["start"], total)]
-    re["ASSIGNMENT:status"] = "APPROVED"
-    re["ASSIGNMENT:reward"] = f"{REANNOTATION_REWARD:.3f}"
-    re["ASSIGNMENT:link"] = [
-        f"https://platform.toloka.ai/task/{REANNOTATION_POOL}/{a}" for a in re["ASSIGNMENT:assignment_id"]
-    ]
-    re = re.drop(columns=["start", "secs"])
+    return _export(re_rows, REANNOTATION_POOL, REANNOTATION_REWARD, "APPROVED"), clock
 
-    # bonuses: the five most accurate (on control tasks) prolific annotators get 0.065 USD
+
+def _bonuses(main: pd.DataFrame, clock: dt.datetime) -> pd.DataFrame:
+    """The five most accurate (on control tasks) prolific annotators get 0.065 USD."""
     ctl = main[main["GOLDEN:result"] != ""]
     acc = (ctl["OUTPUT:result"] == ctl["GOLDEN:result"]).groupby(ctl["ASSIGNMENT:worker_id"]).agg(["mean", "size"])
     best = acc[acc["size"] >= 8].sort_values(["mean", "size"], ascending=False, kind="stable").head(5).index
-    bonuses = pd.DataFrame(
+    return pd.DataFrame(
         {"worker_id": list(best), "amount": 0.065, "reason": "top accuracy on control tasks", "created_at": clock}
     )
-    return {
-        "exam": exam,
-        "main": main,
-        "reannotation": re,
-        "restrictions": restr,
-        "banned_by_control": banned_by_control,
-        "bonuses": bonuses,
-        "workers": workers,
-    }
 
 
 def _check_rules(hist: list) -> tuple[str, str] | None:
@@ -367,6 +357,23 @@ def _meta(pools: tuple[PoolInfo, ...]) -> RunMeta:
     )
 
 
+VERSIONS = (  # version, created, description
+    (
+        "1.0.0",
+        "2024-09-17T16:00:00Z",
+        "Raw import: the exam and main pool results as downloaded when the pool closed (nothing reviewed yet).",
+    ),
+    (
+        "1.1.0",
+        "2024-09-18T10:00:00Z",
+        "Annotated: the same answers after review; suites of annotators banned by the control-task rule rejected.",
+    ),
+    (
+        "1.2.0",
+        "2024-09-20T12:00:00Z",
+        "Re-annotation of the 45 lowest-agreement items by 12 top annotators (2 more answers each), merged back.",
+    ),
+)
 EXAM_INFO = PoolInfo(EXAM_POOL, "Food type — exam", "exam", EXAM_REWARD, None, 10, EXAM_PASS, ())
 MAIN_INFO = PoolInfo(
     MAIN_POOL, "Food type — main pool", "main", MAIN_REWARD, OVERLAP, SUITE, None, (FAST_RULE, CONTROL_RULE)
@@ -429,43 +436,20 @@ def build_demo(
         )
     ids = [uuid.uuid5(VERSION_NAMESPACE, f"{seed}-{i}").hex for i in range(3)]
     common = {"simulated": True, "source": "crowdlens demo (seeded simulation)", "seed": seed}
-    infos = [
-        ws.add_version(
-            v1,
-            name="food-types",
-            version="1.0.0",
-            version_id=ids[0],
-            created="2024-09-17T16:00:00Z",
-            metadata={
-                **common,
-                "description": "Raw import: the exam and main pool results as downloaded when the pool closed (nothing reviewed yet).",
-            },
-        ),
-        ws.add_version(
-            v2,
-            name="food-types",
-            version="1.1.0",
-            parents=[ids[0]],
-            version_id=ids[1],
-            created="2024-09-18T10:00:00Z",
-            metadata={
-                **common,
-                "description": "Annotated: the same answers after review; suites of annotators banned by the control-task rule rejected.",
-            },
-        ),
-        ws.add_version(
-            v3,
-            name="food-types",
-            version="1.2.0",
-            parents=[ids[1]],
-            version_id=ids[2],
-            created="2024-09-20T12:00:00Z",
-            metadata={
-                **common,
-                "description": "Re-annotation of the 45 lowest-agreement items by 12 top annotators (2 more answers each), merged back.",
-            },
-        ),
-    ]
+    infos: list[VersionInfo] = []
+    for i, (run, (version, created, description)) in enumerate(zip((v1, v2, v3), VERSIONS, strict=True)):
+        infos.append(
+            import_run(
+                ws,
+                run,
+                name="food-types",
+                version=version,
+                parents=[ids[i - 1]] if i else [],
+                version_id=ids[i],
+                created=created,
+                metadata={**common, "description": description},
+            )
+        )
     return infos
 
 

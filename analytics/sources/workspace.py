@@ -1,309 +1,94 @@
-"""The local workspace: a folder of dataset versions shaped like ClearML Data versions.
+"""The local workspace: a folder of dataset versions shaped like ClearML Data versions (read and store only).
 
 Layout (``root`` is the workspace)::
 
     root/versions/<id>/manifest.json     id, name, project, version, parents, created, metadata, files
     root/versions/<id>/files/            the run, as published to ClearML unchanged:
         answers.parquet tasks.parquet restrictions.parquet [truth.parquet] run.json
-    root/reviews/<id>.jsonl              QA decisions on bans (append-only; versions stay immutable)
+    root/clearml/<id>.json               which ClearML dataset a version was published as / pulled from
+    root/.lock                           taken while a version is added (flock), so imports are exclusive
 
-A version is written into a hidden temporary folder and renamed into place, so a failed import
-leaves nothing behind, and a corrupt manifest hides only its own version.
+A version is written into a hidden ``versions/.tmp-*`` folder and renamed into place under the
+workspace lock, so a failed or killed import leaves no version behind and two imports of one
+name and version cannot both succeed. The temporary folder of a killed import is removed by
+the next listing or import, which says so. A version whose manifest or files are damaged is
+listed as damaged (:attr:`Listing.damaged`) and hides nothing else.
+
+Figures (cost, agreement, ...) are not computed here: :func:`analytics.versions.import_run`
+computes them and stores the run through :meth:`Workspace.add_version`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
-import hashlib
+import fcntl
 import json
 import os
 import shutil
+import time
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
-import numpy as np
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
-
-from analytics.model import (
-    KINDS,
-    STATUSES,
-    Pricing,
-    Problem,
-    Run,
-    RunMeta,
-    ValidationError,
-    empty_restrictions,
+from analytics import settings
+from analytics.model import Problem, Run
+from analytics.sources.manifest import ID_RULE, is_id_prefix, is_version_id, manifest_errors, reason
+from analytics.sources.run_files import (  # noqa: F401 (re-exported for old importers)
+    RUN_FILES,
+    TASK_ID,
+    check_files,
+    read_answers,
+    read_run_files,
+    repair_fix,
+    write_answers,
+    write_run_files,
+)
+from analytics.sources.store import (  # noqa: F401 (re-exported for old importers)
+    FORMAT,
+    DamagedVersion,
+    DamagedVersionError,
+    Listing,
+    VersionInfo,
+    VersionLookupError,
+    describe_versions,
+    lineage_order,
+    resolve,
 )
 
-FORMAT = "crowdlens-run/1"
-RUN_FILES = ("answers.parquet", "tasks.parquet", "restrictions.parquet", "run.json")
-DEFAULT_WORKSPACE = "workspace"
-DECISIONS = ("uphold", "overturn", "needs more evidence")
-TASK_ID = "task_id"  # the name of the tasks frame's index, in memory and as tasks.parquet's column
+DEFAULT_WORKSPACE = settings.DEFAULT_WORKSPACE
+TMP_PREFIX = ".tmp-"
+WRITER_FILE = ".writer"  # inside a temporary folder: the pid of the import writing it, flock-ed while it runs
+ORPHAN_AGE = 600.0  # seconds after which a temporary folder without a writer file is a leftover
+REMOTES = ("clearml",)
 
 
 def default_workspace() -> Path:
-    """``$CROWDLENS_WORKSPACE`` if set, else ``./workspace`` in the current directory."""
-    return Path(os.environ.get("CROWDLENS_WORKSPACE") or DEFAULT_WORKSPACE).expanduser()
-
-
-@dataclass(frozen=True)
-class VersionInfo:
-    """One dataset version as its manifest describes it (the same fields as ClearML's)."""
-
-    id: str
-    name: str
-    version: str
-    parents: tuple[str, ...] = ()
-    created: str = ""
-    project: str = ""
-    metadata: Mapping[str, Any] = field(default_factory=dict)
-    source: str = "local"
-    path: str | None = None
-
-    @property
-    def label(self) -> str:
-        return f"{self.name} {self.version}"
-
-    @property
-    def simulated(self) -> bool:
-        return bool(self.metadata.get("simulated"))
-
-    def to_manifest(self) -> dict[str, Any]:
-        return {
-            "format": FORMAT,
-            "id": self.id,
-            "name": self.name,
-            "project": self.project,
-            "version": self.version,
-            "parents": list(self.parents),
-            "created": self.created,
-            "metadata": dict(self.metadata),
-        }
-
-    @classmethod
-    def from_manifest(cls, d: Mapping[str, Any], path: str | None = None) -> "VersionInfo":
-        return cls(
-            id=str(d["id"]),
-            name=str(d["name"]),
-            version=str(d.get("version", "")),
-            parents=tuple(str(p) for p in d.get("parents", []) or []),
-            created=str(d.get("created", "")),
-            project=str(d.get("project", "") or ""),
-            metadata=dict(d.get("metadata", {}) or {}),
-            path=path,
-        )
-
-
-@dataclass(frozen=True)
-class Listing:
-    """The versions that could be read, oldest first, and the problems with those that could not."""
-
-    versions: tuple[VersionInfo, ...]
-    problems: tuple[Problem, ...] = ()
-
-    def by_id(self) -> dict[str, VersionInfo]:
-        return {v.id: v for v in self.versions}
-
-    def lineage(self) -> list[tuple[str, str]]:
-        """(parent id, child id) edges; parents missing from the workspace are kept as ids."""
-        return [(p, v.id) for v in self.versions for p in v.parents]
-
-
-def write_run_files(run: Run, folder: Path) -> dict[str, Any]:
-    """Write a run's files (Parquet with Arrow dtypes, and run.json) into ``folder``."""
-    folder.mkdir(parents=True, exist_ok=True)
-    write_answers(run.answers, folder / "answers.parquet")
-    # the index is the task id whatever it is called in memory: stored as the column task_id
-    tasks = run.tasks.rename_axis(TASK_ID).reset_index()
-    tasks.to_parquet(folder / "tasks.parquet", index=False)
-    run.restrictions.to_parquet(folder / "restrictions.parquet", index=False)
-    if run.truth is not None:
-        run.truth.astype(str).rename("truth").rename_axis("task_id").reset_index().to_parquet(
-            folder / "truth.parquet", index=False
-        )
-    doc = {
-        "format": FORMAT,
-        "meta": run.meta.to_dict(),
-        "pricing": run.pricing.to_dict(),
-        "notes": [n.as_dict() for n in run.notes],
-    }
-    (folder / "run.json").write_text(json.dumps(doc, indent=1, default=str), encoding="utf-8")
-    return {
-        name: {"bytes": (folder / name).stat().st_size, "sha256": _sha256(folder / name)}
-        for name in sorted(os.listdir(folder))
-    }
-
-
-def read_run_files(folder: Path, *, name: str | None = None) -> Run:
-    """Read a run written by :func:`write_run_files` (a workspace version or a ClearML copy).
-
-    The files were validated when the version was made; here only their presence and schema are
-    checked, so a damaged folder gets a clear message rather than a traceback deep in a metric.
-    """
-    folder = Path(folder)
-    label = name or str(folder)
-    missing = [f for f in RUN_FILES if not (folder / f).exists()]
-    if missing:
-        raise ValidationError(
-            [
-                Problem(
-                    file=label,
-                    message="the version's files are incomplete: missing " + ", ".join(missing) + ".",
-                    fix="re-import the run as a new version; versions are never edited in place.",
-                )
-            ]
-        )
-    try:
-        doc = json.loads((folder / "run.json").read_text(encoding="utf-8"))
-        meta = RunMeta.from_dict(doc.get("meta"))
-        pricing = Pricing.from_dict(doc.get("pricing"))
-        answers = read_answers(folder / "answers.parquet")
-        tasks = _tasks_frame(pd.read_parquet(folder / "tasks.parquet"))
-        restrictions = pd.read_parquet(folder / "restrictions.parquet")
-        truth = None
-        if (folder / "truth.parquet").exists():
-            t = pd.read_parquet(folder / "truth.parquet")
-            truth = pd.Series(
-                t["truth"].to_numpy(), index=pd.Index(t["task_id"].astype(str), name="task_id"), name="truth"
-            )
-    except (OSError, ValueError, KeyError) as err:
-        raise ValidationError(
-            [
-                Problem(
-                    file=label,
-                    message=f"the version's files cannot be read ({err}).",
-                    fix="re-import the run as a new version.",
-                )
-            ]
-        ) from None
-    label_dtype = pd.CategoricalDtype(pd.Index(list(meta.labels), dtype="str"))
-    for col, dtype in (
-        ("label", label_dtype),
-        ("golden", label_dtype),
-        ("kind", pd.CategoricalDtype(KINDS)),
-        ("status", pd.CategoricalDtype(STATUSES)),
-    ):
-        # category-level re-ordering only: rows are never converted to strings
-        answers[col] = answers[col].cat.set_categories(dtype.categories)
-    for col in ("assignment_id", "task_id", "worker_id", "pool_id"):
-        if not isinstance(answers[col].dtype, pd.CategoricalDtype):
-            answers[col] = answers[col].astype("category")
-        if answers[col].cat.categories.dtype != "str":
-            # Parquet gives an all-null column's categories the object dtype; keep them strings
-            answers[col] = answers[col].cat.rename_categories(answers[col].cat.categories.astype("str"))
-    if truth is not None:
-        truth = truth.astype(label_dtype)
-    if len(restrictions) == 0:
-        restrictions = empty_restrictions()
-    notes = tuple(
-        Problem(**{**n, "rows": tuple(n.get("rows", ())), "values": tuple(n.get("values", ()))})
-        for n in doc.get("notes", [])
-    )
-    return Run(
-        answers=answers, tasks=tasks, restrictions=restrictions, pricing=pricing, meta=meta, truth=truth, notes=notes
-    )
-
-
-def _tasks_frame(stored: pd.DataFrame) -> pd.DataFrame:
-    """tasks.parquet as the run's ``tasks``: indexed by task id (str), the index named task_id.
-
-    The file holds task_id as a column; a file whose pandas metadata made task_id (or an unnamed
-    index, as ``DataFrame.to_parquet`` keeps one) the index is read the same way.
-    """
-    if TASK_ID in stored.columns:
-        tasks = stored.set_index(TASK_ID)
-    elif stored.index.name in (TASK_ID, None) and not isinstance(stored.index, pd.RangeIndex):
-        tasks = stored
-    else:
-        raise KeyError(f"tasks.parquet has no {TASK_ID} column")
-    tasks.index = tasks.index.astype("str").rename(TASK_ID)
-    return tasks
-
-
-def write_answers(answers: pd.DataFrame, path: Path) -> None:
-    """Answers as Parquet with one dictionary per categorical column, in one row group.
-
-    One row group and a dictionary page large enough for every id keep each column's dictionary
-    stored once, so reading 10^7 answers back is a matter of seconds, not a re-encoding.
-    """
-    table = pa.Table.from_pandas(answers, preserve_index=False)
-    pq.write_table(
-        table,
-        path,
-        compression="zstd",
-        row_group_size=max(1, len(answers)),
-        dictionary_pagesize_limit=1 << 30,
-        data_page_size=1 << 24,
-    )
-
-
-def _categorical(column: pa.ChunkedArray) -> pd.Categorical:
-    chunks = column.chunks
-    if not chunks:
-        return pd.Categorical.from_codes(np.array([], dtype=np.int32), categories=pd.Index([], dtype="str"))
-    first = chunks[0].dictionary
-    shared = all(_same_buffers(c.dictionary, first) for c in chunks[1:])
-    if not shared:
-        column = column.unify_dictionaries()
-        chunks, first = column.chunks, column.chunks[0].dictionary
-    codes = np.concatenate(
-        [c.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32, copy=False) for c in chunks]
-    )
-    categories = pd.Index(pd.array(first.cast(pa.large_string()) if len(first) else first, dtype="str"))
-    try:
-        # categories written by write_answers are unique already; skip pandas' O(n) re-check
-        dtype = pd.CategoricalDtype._from_fastpath(categories, False)
-    except AttributeError:  # pragma: no cover - a pandas without the fast path
-        dtype = pd.CategoricalDtype(categories)
-    return pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
-
-
-def _same_buffers(a: pa.Array, b: pa.Array) -> bool:
-    ba, bb = a.buffers(), b.buffers()
-    return len(ba) == len(bb) and all(
-        (x is None and y is None) or (x is not None and y is not None and x.address == y.address)
-        for x, y in zip(ba, bb)
-    )
-
-
-def read_answers(path: Path) -> pd.DataFrame:
-    """Read :func:`write_answers`' file into the canonical dtypes (categoricals, UTC times)."""
-    table = pq.read_table(path)
-    out = {}
-    for name in table.column_names:
-        col = table.column(name)
-        if pa.types.is_dictionary(col.type):
-            out[name] = _categorical(col)
-        elif pa.types.is_timestamp(col.type):
-            out[name] = pd.Series(col.to_numpy().astype("datetime64[ns]")).dt.tz_localize("UTC")
-        else:
-            out[name] = col.to_pandas()
-    return pd.DataFrame(out)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    """The workspace folder in the settings' order (``CROWDLENS_WORKSPACE``, secrets, ``./workspace``)."""
+    return settings.workspace_root()
 
 
 def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
+def _check_version_id(value: Any, what: str = "version_id", where: str = "add_version") -> str:
+    if not is_version_id(value):
+        raise ValueError(f"The {what!r} parameter of {where} must be {ID_RULE}. Got {str(value)[:80]!r} instead.")
+    return value
+
+
 class Workspace:
-    """A folder of dataset versions. Versions are immutable once written."""
+    """A folder of dataset versions (a :class:`~analytics.sources.store.RunStore`). Versions are immutable."""
+
+    source = "local"
 
     def __init__(self, root: str | os.PathLike | None = None):
         self.root = Path(root).expanduser() if root is not None else default_workspace()
+
+    def __repr__(self) -> str:
+        return f"Workspace({str(self.root)!r})"
 
     @property
     def versions_dir(self) -> Path:
@@ -312,49 +97,44 @@ class Workspace:
     def exists(self) -> bool:
         return self.versions_dir.is_dir()
 
+    # ---- reading (RunStore)
+
     def listing(self) -> Listing:
-        """Every readable version (oldest first) and a problem for each unreadable manifest."""
-        found: list[VersionInfo] = []
-        problems: list[Problem] = []
-        if not self.versions_dir.is_dir():
-            return Listing(())
-        for d in sorted(self.versions_dir.iterdir()):
-            if d.name.startswith(".") or not d.is_dir():
-                continue
-            mf = d / "manifest.json"
-            try:
-                doc = json.loads(mf.read_text(encoding="utf-8"))
-                if not isinstance(doc, dict) or "id" not in doc or "name" not in doc:
-                    raise ValueError("it has no id or name")
-                found.append(VersionInfo.from_manifest(doc, path=str(d)))
-            except (OSError, ValueError) as err:
-                problems.append(
-                    Problem(
-                        file=str(mf),
-                        message=f"this version's manifest is unreadable ({err}); the version is hidden, the others are not affected.",
-                        fix="restore manifest.json from a backup, or delete the folder "
-                        + str(d)
-                        + " and import the run again.",
-                    )
-                )
-        found.sort(key=lambda v: (v.created, v.name, v.version))
-        return Listing(tuple(found), tuple(problems))
+        """Every usable version (oldest first), the damaged ones, and the problems found.
+
+        Leftovers of killed imports are removed first (when nothing else holds the workspace
+        lock), and each removal is a warning in ``problems``.
+        """
+        notices = self._clean_leftovers(blocking=False)
+        versions, damaged = self._scan()
+        problems = notices + [d.as_problem() for d in damaged] + _same_label_warnings(versions)
+        return Listing(tuple(versions), tuple(problems), tuple(damaged))
 
     def versions(self) -> list[VersionInfo]:
         return list(self.listing().versions)
 
     def get(self, version_id: str) -> VersionInfo:
-        listing = self.listing()
-        matches = [v for v in listing.versions if v.id == version_id or v.id.startswith(version_id)]
-        if len(matches) != 1:
-            known = ", ".join(f"{v.id[:8]} ({v.label})" for v in listing.versions) or "none"
-            what = "no" if not matches else "more than one"
-            raise KeyError(f"{what} dataset version with id {version_id!r} in {self.root}. Known versions: {known}.")
-        return matches[0]
+        """The version with this id or unique prefix (VersionLookupError, or DamagedVersionError)."""
+        if not is_id_prefix(version_id):
+            raise VersionLookupError(
+                f"{str(version_id)[:80]!r} is not a version id: ids are lower-case hex, such as the 8 characters "
+                f"`crowdlens versions` prints. Known versions in {self.root}: {describe_versions(self.versions())}."
+            )
+        return resolve(self.listing(), version_id, where=f"the workspace {self.root}")
 
     def open_run(self, version_id: str) -> Run:
+        """The version's run; DamagedVersionError naming the file and the fix when its files are damaged."""
         info = self.get(version_id)
-        return read_run_files(Path(info.path) / "files", name=f"version {info.label} ({info.id})")
+        folder = self.versions_dir / info.id / "files"
+        return read_run_files(
+            folder, name=f"version {info.label} ({info.id})", version_id=info.id, expected=info.metadata.get("files")
+        )
+
+    def files_of(self, version_id: str) -> Path:
+        """The folder holding a stored version's run files (what publishing uploads unchanged)."""
+        return self.versions_dir / self.get(version_id).id / "files"
+
+    # ---- storing
 
     def add_version(
         self,
@@ -367,136 +147,255 @@ class Workspace:
         version_id: str | None = None,
         created: str | None = None,
     ) -> VersionInfo:
-        """Store ``run`` as a new version; atomic (a temporary folder renamed into place)."""
-        if not name or not str(name).strip():
-            raise ValueError(
-                "The 'name' parameter of add_version must be a non-empty string. Got an empty name instead."
-            )
-        if not version or not str(version).strip():
-            raise ValueError(
-                "The 'version' parameter of add_version must be a non-empty string such as '1.0.0'. Got an empty version instead."
-            )
-        listing = self.listing()
-        known = listing.by_id()
-        for p in parents:
-            if p not in known:
-                raise KeyError(
-                    f"parent version {p!r} is not in the workspace {self.root}; pick one of: "
-                    + (", ".join(f"{v.id[:8]} ({v.label})" for v in listing.versions) or "none")
-                )
-        if any(v.name == name and v.version == version for v in listing.versions):
-            raise ValueError(
-                f"a version {name} {version} already exists in {self.root}; versions are immutable, choose a new version number."
-            )
-        vid = version_id or uuid.uuid4().hex
-        if vid in known:
-            raise ValueError(f"a version with id {vid} already exists in {self.root}.")
+        """Store ``run`` as a new version, as it is: atomic (a temporary folder renamed into place) and
+        exclusive (the check that name + version and id are new and the rename are one step under the
+        workspace lock). ``parents`` are full ids of versions in the workspace; ``metadata`` is kept as
+        given, with ``files`` (name -> bytes, sha256) added. Figures are the caller's:
+        :func:`analytics.versions.import_run` adds them."""
+        name, version = _check_label(name, version)
+        vid = _check_version_id(version_id) if version_id is not None else uuid.uuid4().hex
+        parents = tuple(_check_version_id(p, "parents") for p in parents)
+        self._check_new(self._scan()[0], name, version, vid, parents)  # fail before writing anything
         self.versions_dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.versions_dir / f".tmp-{vid}"
-        final = self.versions_dir / vid
-        if tmp.exists():
-            shutil.rmtree(tmp)
+        self._clean_leftovers(blocking=True)
+        tmp = self.versions_dir / f"{TMP_PREFIX}{vid}-{uuid.uuid4().hex[:8]}"
+        tmp.mkdir()
         try:
-            files = write_run_files(run, tmp / "files")
-            md = dict(run_metadata(run))
-            md.update(metadata or {})
-            md["files"] = files
-            info = VersionInfo(
-                id=vid,
-                name=str(name).strip(),
-                version=str(version).strip(),
-                parents=tuple(parents),
-                created=created or _now(),
-                project=run.meta.project,
-                metadata=md,
-            )
-            (tmp / "manifest.json").write_text(json.dumps(info.to_manifest(), indent=1, default=str), encoding="utf-8")
-            os.replace(tmp, final)
+            with _writer(tmp):
+                md = dict(metadata or {})
+                md["files"] = write_run_files(run, tmp / "files")
+                info = VersionInfo(
+                    id=vid,
+                    name=name,
+                    version=version,
+                    parents=parents,
+                    created=created or _now(),
+                    project=run.meta.project,
+                    metadata=md,
+                )
+                text = json.dumps(info.to_manifest(), indent=1, default=str)
+                (tmp / "manifest.json").write_text(text, encoding="utf-8")
+                with self._lock():
+                    self._check_new(self._scan()[0], name, version, vid, parents)
+                    (tmp / WRITER_FILE).unlink()
+                    os.rename(tmp, self.versions_dir / vid)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        return dataclasses.replace(info, path=str(final))
+        return dataclasses.replace(info, metadata=json.loads(text)["metadata"], path=str(self.versions_dir / vid))
 
-    # ---- ban review decisions (the one mutable thing, kept beside the immutable versions)
+    def _check_new(
+        self, versions: Sequence[VersionInfo], name: str, version: str, vid: str, parents: Sequence[str]
+    ) -> None:
+        known = {v.id for v in versions}
+        for p in parents:
+            if p not in known:
+                raise VersionLookupError(
+                    f"parent version {p!r} is not in the workspace {self.root}; pick one of: "
+                    f"{describe_versions(versions)}."
+                )
+        if any(v.name == name and v.version == version for v in versions):
+            raise ValueError(
+                f"a version {name} {version} already exists in {self.root}; versions are immutable, "
+                "choose a new version number."
+            )
+        if (self.versions_dir / vid).exists():
+            raise ValueError(f"a version with id {vid} already exists in {self.root}.")
 
-    def record_decision(
-        self, version_id: str, worker_id: str, decision: str, reviewer: str, note: str = ""
-    ) -> dict[str, Any]:
-        """Append a reviewer's decision on an annotator's ban; the latest per annotator counts."""
-        if decision not in DECISIONS:
-            raise ValueError(f"The 'decision' parameter must be one of {DECISIONS}. Got {decision!r} instead.")
-        if not reviewer or not reviewer.strip():
-            raise ValueError("The 'reviewer' parameter must name who decided. Got an empty name instead.")
-        self.get(version_id)
-        row = {
-            "worker_id": str(worker_id),
-            "decision": decision,
-            "reviewer": reviewer.strip(),
-            "note": note,
-            "decided_at": _now(),
-        }
-        path = self.root / "reviews" / f"{version_id}.jsonl"
+    # ---- which remote dataset a version is (kept beside the versions, never in a manifest)
+
+    def remote_record_path(self, version_id: str, remote: str = "clearml") -> Path:
+        """Where the record of a version's copy on ``remote`` is kept (``root/<remote>/<id>.json``)."""
+        if remote not in REMOTES:
+            raise ValueError(f"The 'remote' parameter must be one of {REMOTES}. Got {remote!r} instead.")
+        return self.root / remote / f"{_check_version_id(version_id, where='remote_record_path')}.json"
+
+    def record_remote(self, version_id: str, remote_id: str, *, remote: str = "clearml", **details: Any) -> Path:
+        """Record that the local version ``version_id`` is ``remote_id`` on ``remote`` (with ``details``
+        such as the project, and how: "published" or "pulled")."""
+        path = self.remote_record_path(version_id, remote)
+        doc = {"local_id": version_id, f"{remote}_id": str(remote_id), **details, "at": _now()}
         path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a", encoding="utf-8") as f:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-        return row
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+        tmp.write_text(json.dumps(doc, indent=1, default=str), encoding="utf-8")
+        os.replace(tmp, path)
+        return path
 
-    def decisions(self, version_id: str) -> pd.DataFrame:
-        """Every recorded decision, oldest first (columns worker_id, decision, reviewer, note, decided_at)."""
-        path = self.root / "reviews" / f"{version_id}.jsonl"
-        cols = ["worker_id", "decision", "reviewer", "note", "decided_at"]
-        if not path.exists():
-            return pd.DataFrame(columns=cols)
-        rows = []
-        for line in path.read_text(encoding="utf-8").splitlines():
+    def remote_id(self, version_id: str, remote: str = "clearml") -> str | None:
+        """The id on ``remote`` a local version was published as (or pulled from), if recorded."""
+        try:
+            doc = json.loads(self.remote_record_path(version_id, remote).read_text(encoding="utf-8"))
+            return str(doc[f"{remote}_id"]) or None
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def local_id(self, remote_id: str, remote: str = "clearml") -> str | None:
+        """The local version recorded as ``remote_id`` on ``remote``, if any."""
+        folder = self.root / remote
+        if remote not in REMOTES or not folder.is_dir():
+            return None
+        for path in sorted(folder.glob("*.json")):
             try:
-                rows.append(json.loads(line))
-            except ValueError:
-                continue  # a torn last line (crash mid-write) loses one decision, not the file
-        return pd.DataFrame(rows, columns=cols)
+                doc = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if isinstance(doc, dict) and doc.get(f"{remote}_id") == remote_id:
+                local = str(doc.get("local_id") or path.stem)
+                return local if is_version_id(local) else None
+        return None
 
+    # ---- internals
 
-def run_metadata(run: Run) -> dict[str, Any]:
-    """The metadata a version carries about its run (shown in listings without opening it)."""
-    from analytics.metrics.cost import spend
-    from analytics.report import headline_figures
+    def _scan(self) -> tuple[list[VersionInfo], list[DamagedVersion]]:
+        found: list[VersionInfo] = []
+        damaged: list[DamagedVersion] = []
+        if not self.versions_dir.is_dir():
+            return found, damaged
+        folders = sorted(d for d in self.versions_dir.iterdir() if not d.name.startswith(".") and d.is_dir())
+        names = {d.name for d in folders}
+        for d in folders:
+            got = _read_version(d, names)
+            (found if isinstance(got, VersionInfo) else damaged).append(got)
+        found.sort(key=lambda v: (v.created, v.name, v.version))
+        return found, damaged
 
-    s = run.summary()
-    cost = spend(run)
-    return {
-        "project": run.meta.project,
-        "simulated": run.meta.simulated,
-        "currency": run.pricing.currency,
-        "language": run.meta.language,
-        "instructions": run.meta.instructions,
-        "labels": list(run.meta.labels),
-        "pools": [p.to_dict() for p in run.meta.pools],
-        "answers": s["answers"],
-        "tasks": s["tasks"],
-        "workers": s["workers"],
-        "assignments": s["assignments"],
-        "annotation_cost": None if cost.total is None else round(cost.total, 6),
-        "annotation_cost_missing": cost.missing,
-        "headline": headline_figures(run),
-    }
-
-
-def lineage_order(versions: Iterable[VersionInfo]) -> list[VersionInfo]:
-    """Versions with every parent before its children (ties by creation time)."""
-    vs = list(versions)
-    by_id = {v.id: v for v in vs}
-    out: list[VersionInfo] = []
-    seen: set[str] = set()
-
-    def visit(v: VersionInfo, stack: tuple[str, ...] = ()) -> None:
-        if v.id in seen or v.id in stack:
+    @contextlib.contextmanager
+    def _lock(self, blocking: bool = True) -> Iterator[bool]:
+        """The workspace lock (flock on ``root/.lock``); yields False when not blocking and it is taken,
+        or when the workspace cannot be written (then there is nothing to clean or add either)."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:
+            if blocking:
+                raise
+            yield False
             return
-        for p in v.parents:
-            if p in by_id:
-                visit(by_id[p], stack + (v.id,))
-        seen.add(v.id)
-        out.append(v)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+            except BlockingIOError:
+                yield False
+                return
+            yield True
+        finally:
+            os.close(fd)  # closing releases the lock
 
-    for v in sorted(vs, key=lambda v: v.created):
-        visit(v)
-    return out
+    def _clean_leftovers(self, *, blocking: bool) -> list[Problem]:
+        """Remove the temporary folders of imports that were killed; a warning for each."""
+        if not self.versions_dir.is_dir():
+            return []
+        leftovers = [d for d in self.versions_dir.iterdir() if d.name.startswith(TMP_PREFIX)]
+        if not leftovers:
+            return []
+        notices: list[Problem] = []
+        with self._lock(blocking) as locked:
+            if not locked:
+                return []
+            for d in leftovers:
+                pid = _abandoned(d)
+                if pid is None:
+                    continue
+                shutil.rmtree(d, ignore_errors=True)
+                who = f"process {pid}" if pid else "an older crowdlens"
+                notices.append(
+                    Problem(
+                        file=str(d),
+                        message=f"an import by {who} was stopped before it finished; its unfinished folder was removed "
+                        "and no version was added.",
+                        fix="import the run again if it is not among the versions.",
+                        severity="warning",
+                    )
+                )
+        return notices
+
+
+def _check_label(name: Any, version: Any) -> tuple[str, str]:
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"The 'name' parameter of add_version must be a non-empty string. Got {name!r} instead.")
+    if not isinstance(version, str) or not version.strip():
+        raise ValueError(
+            "The 'version' parameter of add_version must be a non-empty string such as '1.0.0'. "
+            f"Got {version!r} instead."
+        )
+    return name.strip(), version.strip()
+
+
+@contextlib.contextmanager
+def _writer(tmp: Path) -> Iterator[None]:
+    """Mark ``tmp`` as being written by this process: a file with the pid, flock-ed until the block ends.
+    A killed process loses its flock, which is how the next import or listing knows the folder is a leftover."""
+    fd = os.open(tmp / WRITER_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.write(fd, str(os.getpid()).encode())
+        yield
+    finally:
+        os.close(fd)
+
+
+def _abandoned(tmp: Path) -> int | None:
+    """The pid (0 if unknown) of the dead import that left ``tmp``; None while its writer may still run.
+
+    The writer flocks its file before writing its pid into it, so a pid in a file nobody holds
+    means the writer is gone. A folder without a pid yet is a leftover only once it is old.
+    """
+    try:
+        fd = os.open(tmp / WRITER_FILE, os.O_RDWR)
+    except OSError:
+        fd = None
+    try:
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            text = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            if text.isdigit():
+                return int(text)
+        return 0 if time.time() - tmp.stat().st_mtime > ORPHAN_AGE else None
+    except OSError:  # BlockingIOError: its writer holds it, alive
+        return None
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def _read_version(folder: Path, folder_names: set[str]) -> VersionInfo | DamagedVersion:
+    """The version stored in ``folder``, or what is damaged about it (manifest schema, then run files)."""
+    mf = folder / "manifest.json"
+
+    def damaged(file: Path, why: str, info: VersionInfo | None = None) -> DamagedVersion:
+        return DamagedVersion(
+            id=folder.name, folder=str(folder), file=str(file), reason=why, fix=repair_fix(folder), info=info
+        )
+
+    try:
+        doc = json.loads(mf.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        return damaged(mf, f"its manifest cannot be read ({type(err).__name__}: {str(err)[:200]})")
+    errors = manifest_errors(doc, folder.name)
+    if errors:
+        dup = doc.get("id") if isinstance(doc, dict) else None
+        if isinstance(dup, str) and dup != folder.name and dup in folder_names:
+            errors.insert(0, f"it is a copy of version {dup} (the same id in two folders)")
+        return damaged(mf, "manifest.json: " + reason(errors))
+    info = VersionInfo.from_manifest(doc, path=str(folder))
+    bad = check_files(folder / "files", info.metadata.get("files"))
+    if bad:
+        return damaged(folder / "files" / bad[0], bad[1], info)
+    return info
+
+
+def _same_label_warnings(versions: Sequence[VersionInfo]) -> list[Problem]:
+    """A warning for each name + version held by more than one version (left by an older crowdlens)."""
+    by_label: dict[tuple[str, str], list[VersionInfo]] = {}
+    for v in versions:
+        by_label.setdefault((v.name, v.version), []).append(v)
+    return [
+        Problem(
+            file=str(Path(vs[0].path or "").parent),
+            message=f"{len(vs)} versions are called {vs[0].label}: {describe_versions(vs)}.",
+            fix="open them by id; delete the folders of the copies you do not want.",
+            severity="warning",
+        )
+        for vs in by_label.values()
+        if len(vs) > 1
+    ]

@@ -1,0 +1,284 @@
+"""A version's run files: write them, check them cheaply, read them back into a canonical run.
+
+The files of a version (in a workspace, in ClearML's copy of it) are ``answers.parquet``,
+``tasks.parquet``, ``restrictions.parquet``, ``run.json`` and, with known answers, ``truth.parquet``.
+A file that is missing, cut short or wrong makes the version *damaged*: reading it raises
+:class:`~analytics.sources.store.DamagedVersionError` naming the file and the fix, never a
+traceback from deep inside pyarrow or a metric.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from analytics.model import KINDS, STATUSES, Pricing, Problem, Run, RunMeta, empty_restrictions
+from analytics.sources.manifest import reason, run_doc_errors
+from analytics.sources.store import FORMAT, DamagedVersion, DamagedVersionError
+
+RUN_FILES = ("answers.parquet", "tasks.parquet", "restrictions.parquet", "run.json")
+TASK_ID = "task_id"  # the name of the tasks frame's index, in memory and as tasks.parquet's column
+PARQUET_MAGIC = b"PAR1"  # a Parquet file starts and ends with it; a cut-short file lacks the end
+HASH_ON_OPEN_LIMIT = 256 << 20  # a version this small has its sha256 checked on every open
+READ_ERRORS = (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError, pa.ArrowException)
+
+
+def repair_fix(folder: Path | str) -> str:
+    """What to do about a damaged version stored in ``folder``."""
+    return (
+        f"restore the folder {folder} from a backup, or import the run again as a new version "
+        "(versions are never edited in place); deleting the folder hides the version."
+    )
+
+
+def write_run_files(run: Run, folder: Path) -> dict[str, Any]:
+    """Write a run's files (Parquet with Arrow dtypes, and run.json) into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    write_answers(run.answers, folder / "answers.parquet")
+    # the index is the task id whatever it is called in memory: stored as the column task_id
+    tasks = run.tasks.rename_axis(TASK_ID).reset_index()
+    tasks.to_parquet(folder / "tasks.parquet", index=False)
+    run.restrictions.to_parquet(folder / "restrictions.parquet", index=False)
+    if run.truth is not None:
+        run.truth.astype(str).rename("truth").rename_axis("task_id").reset_index().to_parquet(
+            folder / "truth.parquet", index=False
+        )
+    doc = {
+        "format": FORMAT,
+        "meta": run.meta.to_dict(),
+        "pricing": run.pricing.to_dict(),
+        "notes": [n.as_dict() for n in run.notes],
+    }
+    (folder / "run.json").write_text(json.dumps(doc, indent=1, default=str), encoding="utf-8")
+    return {
+        name: {"bytes": (folder / name).stat().st_size, "sha256": sha256(folder / name)}
+        for name in sorted(os.listdir(folder))
+    }
+
+
+def _tasks_frame(stored: pd.DataFrame) -> pd.DataFrame:
+    """tasks.parquet as the run's ``tasks``: indexed by task id (str), the index named task_id.
+
+    The file holds task_id as a column; a file whose pandas metadata made task_id (or an unnamed
+    index, as ``DataFrame.to_parquet`` keeps one) the index is read the same way.
+    """
+    if TASK_ID in stored.columns:
+        tasks = stored.set_index(TASK_ID)
+    elif stored.index.name in (TASK_ID, None) and not isinstance(stored.index, pd.RangeIndex):
+        tasks = stored
+    else:
+        raise KeyError(f"tasks.parquet has no {TASK_ID} column")
+    tasks.index = tasks.index.astype("str").rename(TASK_ID)
+    return tasks
+
+
+def write_answers(answers: pd.DataFrame, path: Path) -> None:
+    """Answers as Parquet with one dictionary per categorical column, in one row group.
+
+    One row group and a dictionary page large enough for every id keep each column's dictionary
+    stored once, so reading 10^7 answers back is a matter of seconds, not a re-encoding.
+    """
+    table = pa.Table.from_pandas(answers, preserve_index=False)
+    pq.write_table(
+        table,
+        path,
+        compression="zstd",
+        row_group_size=max(1, len(answers)),
+        dictionary_pagesize_limit=1 << 30,
+        data_page_size=1 << 24,
+    )
+
+
+def _categorical(column: pa.ChunkedArray) -> pd.Categorical:
+    chunks = column.chunks
+    if not chunks:
+        return pd.Categorical.from_codes(np.array([], dtype=np.int32), categories=pd.Index([], dtype="str"))
+    first = chunks[0].dictionary
+    shared = all(_same_buffers(c.dictionary, first) for c in chunks[1:])
+    if not shared:
+        column = column.unify_dictionaries()
+        chunks, first = column.chunks, column.chunks[0].dictionary
+    codes = np.concatenate(
+        [c.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32, copy=False) for c in chunks]
+    )
+    categories = pd.Index(pd.array(first.cast(pa.large_string()) if len(first) else first, dtype="str"))
+    try:
+        # categories written by write_answers are unique already; skip pandas' O(n) re-check
+        dtype = pd.CategoricalDtype._from_fastpath(categories, False)
+    except AttributeError:  # pragma: no cover - a pandas without the fast path
+        dtype = pd.CategoricalDtype(categories)
+    return pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
+
+
+def _same_buffers(a: pa.Array, b: pa.Array) -> bool:
+    ba, bb = a.buffers(), b.buffers()
+    return len(ba) == len(bb) and all(
+        (x is None and y is None) or (x is not None and y is not None and x.address == y.address)
+        for x, y in zip(ba, bb, strict=True)
+    )
+
+
+def read_answers(path: Path) -> pd.DataFrame:
+    """Read :func:`write_answers`' file into the canonical dtypes (categoricals, UTC times)."""
+    table = pq.read_table(path)
+    out = {}
+    for name in table.column_names:
+        col = table.column(name)
+        if pa.types.is_dictionary(col.type):
+            out[name] = _categorical(col)
+        elif pa.types.is_timestamp(col.type):
+            out[name] = pd.Series(col.to_numpy().astype("datetime64[ns]")).dt.tz_localize("UTC")
+        else:
+            out[name] = col.to_pandas()
+    return pd.DataFrame(out)
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def check_files(folder: Path, expected: Mapping[str, Any] | None) -> tuple[str, str] | None:
+    """(file name, reason) of the first run file that is missing, of the wrong size, not Parquet
+    at both ends, or (run.json) not a valid run document; None when all look whole.
+
+    Cheap enough for every listing: sizes and 4 bytes at each end of a Parquet file, never a
+    hash. ``expected`` is the manifest's ``files`` entry (name -> bytes, sha256), when it has one.
+    """
+    names = sorted(set(RUN_FILES) | set(expected or ()))
+    for name in names:
+        path = folder / name
+        if not path.is_file():
+            return name, f"{name} is missing"
+        size = path.stat().st_size
+        want = (expected or {}).get(name) or {}
+        if "bytes" in want and size != want["bytes"]:
+            return name, f"{name} has {size:,} bytes, its manifest says {want['bytes']:,} (cut short or changed)"
+        if name.endswith(".parquet") and not _parquet_ends(path, size):
+            return name, f"{name} is not a whole Parquet file (no PAR1 mark at its start and end; cut short?)"
+    return _check_run_doc(folder / "run.json")
+
+
+def _parquet_ends(path: Path, size: int) -> bool:
+    if size < 2 * len(PARQUET_MAGIC) + 4:
+        return False
+    with path.open("rb") as f:
+        head = f.read(len(PARQUET_MAGIC))
+        f.seek(size - len(PARQUET_MAGIC))
+        return head == PARQUET_MAGIC and f.read(len(PARQUET_MAGIC)) == PARQUET_MAGIC
+
+
+def _check_run_doc(path: Path) -> tuple[str, str] | None:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        return path.name, f"run.json cannot be read ({err})"
+    errors = run_doc_errors(doc)
+    return (path.name, "run.json: " + reason(errors)) if errors else None
+
+
+def check_hashes(
+    folder: Path, expected: Mapping[str, Any] | None, limit: int = HASH_ON_OPEN_LIMIT
+) -> tuple[str, str] | None:
+    """(file name, reason) of the first file whose sha256 differs from the manifest's; skipped
+    (None) when the files together are larger than ``limit`` bytes, where hashing would be slow."""
+    entries = {n: e for n, e in (expected or {}).items() if isinstance(e, dict) and e.get("sha256")}
+    if sum(int(e.get("bytes") or 0) for e in entries.values()) > limit:
+        return None
+    for name, entry in sorted(entries.items()):
+        if (folder / name).is_file() and sha256(folder / name) != entry["sha256"]:
+            return name, f"{name} does not have the sha256 its manifest records (changed after the import)"
+    return None
+
+
+def read_run_files(
+    folder: Path,
+    *,
+    name: str | None = None,
+    version_id: str | None = None,
+    expected: Mapping[str, Any] | None = None,
+) -> Run:
+    """Read a run written by :func:`write_run_files` (a workspace version or a ClearML copy).
+
+    The files were validated when the version was made; here they are checked for being whole
+    (and, for a version of at most :data:`HASH_ON_OPEN_LIMIT` bytes, against the manifest's
+    sha256), so a damaged folder raises DamagedVersionError naming the file and the fix.
+    """
+    folder = Path(folder)
+
+    def damaged(file: str, why: str) -> DamagedVersionError:
+        return DamagedVersionError(
+            DamagedVersion(
+                id=version_id or (name or folder.parent.name),
+                folder=str(folder.parent),
+                file=str(folder / file),
+                reason=why,
+                fix=repair_fix(folder.parent),
+            )
+        )
+
+    bad = check_files(folder, expected) or check_hashes(folder, expected)
+    if bad:
+        raise damaged(*bad)
+    current = "run.json"
+    try:
+        doc = json.loads((folder / current).read_text(encoding="utf-8"))
+        meta = RunMeta.from_dict(doc.get("meta"))
+        pricing = Pricing.from_dict(doc.get("pricing"))
+        notes = tuple(
+            Problem(**{**n, "rows": tuple(n.get("rows", ())), "values": tuple(n.get("values", ()))})
+            for n in doc.get("notes", []) or []
+        )
+        current = "answers.parquet"
+        answers = _canonical_answers(read_answers(folder / current), meta)
+        current = "tasks.parquet"
+        tasks = _tasks_frame(pd.read_parquet(folder / current))
+        current = "restrictions.parquet"
+        restrictions = pd.read_parquet(folder / current)
+        current = "truth.parquet"
+        truth = _read_truth(folder / current, meta)
+    except READ_ERRORS as err:
+        raise damaged(current, f"{current} cannot be read ({type(err).__name__}: {str(err)[:300]})") from None
+    if len(restrictions) == 0:
+        restrictions = empty_restrictions()
+    return Run(
+        answers=answers, tasks=tasks, restrictions=restrictions, pricing=pricing, meta=meta, truth=truth, notes=notes
+    )
+
+
+def _canonical_answers(answers: pd.DataFrame, meta: RunMeta) -> pd.DataFrame:
+    label_dtype = pd.CategoricalDtype(pd.Index(list(meta.labels), dtype="str"))
+    for col, dtype in (
+        ("label", label_dtype),
+        ("golden", label_dtype),
+        ("kind", pd.CategoricalDtype(KINDS)),
+        ("status", pd.CategoricalDtype(STATUSES)),
+    ):
+        # category-level re-ordering only: rows are never converted to strings
+        answers[col] = answers[col].cat.set_categories(dtype.categories)
+    for col in ("assignment_id", "task_id", "worker_id", "pool_id"):
+        if not isinstance(answers[col].dtype, pd.CategoricalDtype):
+            answers[col] = answers[col].astype("category")
+        if answers[col].cat.categories.dtype != "str":
+            # Parquet gives an all-null column's categories the object dtype; keep them strings
+            answers[col] = answers[col].cat.rename_categories(answers[col].cat.categories.astype("str"))
+    return answers
+
+
+def _read_truth(path: Path, meta: RunMeta) -> pd.Series | None:
+    if not path.exists():
+        return None
+    t = pd.read_parquet(path)
+    truth = pd.Series(t["truth"].to_numpy(), index=pd.Index(t["task_id"].astype(str), name="task_id"), name="truth")
+    return truth.astype(pd.CategoricalDtype(pd.Index(list(meta.labels), dtype="str")))
