@@ -160,7 +160,7 @@ def test_label_na_is_a_label_not_missing(tmp_path):
 def test_exam_and_main_pools_merge_into_one_run(tmp_path):
     main = write_tsv(tmp_path / "main.tsv")
     exam_rows = [list(r) for r in ROWS[:3]]
-    for i, r in enumerate(exam_rows):
+    for r in exam_rows:
         r[col("ASSIGNMENT:link")] = "https://platform.toloka.ai/task/555/e1"
         r[col("ASSIGNMENT:assignment_id")] = "e1"
         r[col("GOLDEN:result")] = "cat"

@@ -15,7 +15,7 @@ import pandas as pd
 
 from analytics.model import Pricing, Problem, Run, RunMeta, ValidationError, merge_runs
 from analytics.sources._files import Source, open_source
-from analytics.sources.long_table import read_long_table, read_truth
+from analytics.sources.long_table import COLUMN_KEYS, read_long_table, read_truth
 from analytics.sources.toloka_tsv import is_toloka_header, output_fields, read_toloka_tsv
 
 FORMATS = ("auto", "toloka", "long")
@@ -54,6 +54,11 @@ def read_one(
     name: str | None = None,
     truth: pd.Series | None = None,
 ) -> Run:
+    """Read one file (a path, bytes or a file object) as a Toloka TSV or a long table, by ``options.format``.
+
+    A path is read where it lies (never loaded whole into memory first); ``name`` names bytes
+    in messages. ``pool_kind`` ``exam`` needs a Toloka TSV.
+    """
     if options.format not in FORMATS:
         raise ValueError(f"The 'format' option must be one of {FORMATS}. Got {options.format!r} instead.")
     if hasattr(source, "read"):
@@ -140,6 +145,7 @@ def read_files(
 
 
 __all__ = [
+    "COLUMN_KEYS",
     "FORMATS",
     "ReadOptions",
     "detect_format",

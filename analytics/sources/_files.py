@@ -1,39 +1,75 @@
-"""Opening user files: paths or uploaded bytes, sniffed before parsing so bad input gets words."""
+"""Opening user files: paths or uploaded bytes, made UTF-8 and sniffed before parsing, so bad input gets words."""
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import os
+import re
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Sequence, Union
+from typing import IO, Iterator, Sequence, Union
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from analytics.model import ProblemList, ValidationError
+from analytics.model import Problem, ProblemList, ValidationError
 
 Source = Union[str, os.PathLike, bytes, IO[bytes], IO[str]]
+
+UTF8_FIX = (
+    "save the file as UTF-8 (Excel: Save As → 'CSV UTF-8'; LibreOffice: character set 'Unicode (UTF-8)') "
+    "and import it again."
+)
+_HEAD = 1 << 16
+_CHUNK = 1 << 20
+_BLOCK = 8 << 20  # bigger blocks read no faster and hold more memory while parsing
+_MAX_BLOCK = (1 << 31) - 1  # pyarrow's block size is an int32
+_DICTIONARY = pa.dictionary(pa.int32(), pa.string())
+_MARK = "crowdlens-not-utf16"
+# An undecodable UTF-16 unit becomes the byte 0xFF in the UTF-8 copy: not UTF-8, so the UTF-8
+# check below reports it with its line and column like any other bad byte.
+codecs.register_error(_MARK, lambda err: ("\udcff", err.end))
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")
 
 
 @dataclass
 class Opened:
-    """A checked input, the name to use in messages, and a binary handle opened on first use.
+    """A checked input, the name to use in messages, and UTF-8 bytes opened on first use.
 
-    A file on disk is opened only when ``handle`` is first read (sniffing the first line needs
-    no open handle), and closed by :meth:`close`; use it as a context manager::
+    A UTF-16 file is transcoded to a UTF-8 temporary file (in 1 MiB chunks) the first time
+    ``path`` or ``handle`` is used, and the copy is deleted by :meth:`close`; use it as a
+    context manager::
 
         with open_source(path) as opened:
             table = read_table(opened, sep="\\t")
     """
 
     name: str
-    path: Path | None
+    source_path: Path | None
     first_line: str
+    size: int
+    encoding: str = "utf-8"
+    header_is_utf8: bool = True
     _handle: IO[bytes] | None = field(default=None, repr=False)
+    _utf8_path: Path | None = field(default=None, repr=False)
+
+    @property
+    def path(self) -> Path | None:
+        """The UTF-8 file to parse (the source itself, or its UTF-8 copy); None for bytes in memory."""
+        if self.source_path is None:
+            return None
+        if self._utf8_path is None:
+            self._utf8_path = (
+                self.source_path if self.encoding == "utf-8" else _transcode_file(self.source_path, self.encoding)
+            )
+        return self._utf8_path
 
     @property
     def handle(self) -> IO[bytes]:
@@ -41,11 +77,15 @@ class Opened:
             if self.path is None:
                 raise ValueError(f"the data of {self.name} was closed and cannot be read again.")
             self._handle = self.path.open("rb")
+        self._handle.seek(0)
         return self._handle
 
     def close(self) -> None:
         if self._handle is not None:
             self._handle.close()
+        if self._utf8_path is not None and self._utf8_path != self.source_path:
+            self._utf8_path.unlink(missing_ok=True)
+            self._utf8_path = None
 
     def __enter__(self) -> "Opened":
         return self
@@ -57,58 +97,97 @@ class Opened:
 def open_source(source: Source, name: str | None = None) -> Opened:
     """Check ``source`` (a path, bytes or a file object) before it is parsed.
 
-    Raises a ValidationError for missing, empty, binary or non-UTF-8 files. Bytes and file
-    objects are held in memory; a path is opened lazily (see :class:`Opened`), so only a caller
-    that reads ``handle`` needs to close it — ``with open_source(...) as opened:``.
+    Raises a ValidationError for a missing, empty or binary file. UTF-16 (with or without a
+    byte-order mark) is read as text; bytes that are not UTF-8 are reported, with their line and
+    column, when the file is parsed. A path is opened lazily (see :class:`Opened`).
     """
     problems = ProblemList(name or _name_of(source))
     path: Path | None = None
+    data: bytes | None = None
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         problems.file = name or str(path)
-        if not path.exists():
-            problems.add("the file does not exist.", "check the path.")
-            raise ValidationError(problems.errors)
-        if path.is_dir():
-            problems.add("this is a folder, not a file.", "name the results file inside it.")
-            raise ValidationError(problems.errors)
+        _check_path(path, problems)
         with path.open("rb") as f:
-            head = f.read(65536)
-        handle: IO[bytes] | None = None
-    elif isinstance(source, bytes):
-        head = source[:65536]
-        handle = io.BytesIO(source)
+            head = f.read(_HEAD)
+        size = path.stat().st_size
     else:
-        data = source.read()
-        if isinstance(data, str):
-            data = data.encode("utf-8")
-        head = data[:65536]
-        handle = io.BytesIO(data)
+        data = source if isinstance(source, bytes) else _read_all(source)
+        head, size = data[:_HEAD], len(data)
     if not head.strip():
         problems.add(
             "the file is empty.",
             "download the results again; an export has a header line and one line per answer.",
         )
         raise ValidationError(problems.errors)
-    if b"\x00" in head:
+    encoding = _utf16_encoding(head, whole=size <= len(head))
+    if encoding:
+        head = head.decode(encoding, _MARK).encode("utf-8", "surrogateescape")
+        if data is not None:
+            data = data.decode(encoding, _MARK).encode("utf-8", "surrogateescape")
+            encoding, size = "utf-8", len(data)
+    elif b"\x00" in head:
         problems.add(
             "this is a binary file, not text (a spreadsheet or archive?).",
             "export or save it as tab-separated text (TSV) or CSV, UTF-8, and try again.",
         )
         raise ValidationError(problems.errors)
+    text = head.decode("utf-8-sig", "backslashreplace")
+    first = text.splitlines()[0] if text.splitlines() else ""
     try:
-        text_head = head.decode("utf-8-sig")
+        head.split(b"\n", 1)[0].decode("utf-8")
+        header_is_utf8 = True
     except UnicodeDecodeError as err:
-        # a cut multi-byte character at the 64 KiB edge is fine; anything earlier is not UTF-8
-        if err.start < len(head) - 4:
-            problems.add(
-                f"the file is not UTF-8 text (undecodable byte at offset {err.start}).",
-                "save it as UTF-8 (Toloka's download already is) and try again.",
-            )
-            raise ValidationError(problems.errors)
-        text_head = head[: err.start].decode("utf-8-sig")
-    first = text_head.splitlines()[0] if text_head.splitlines() else ""
-    return Opened(name=problems.file, path=path, first_line=first, _handle=handle)
+        header_is_utf8 = err.start >= _HEAD - 4  # a header line cut inside a character is fine
+    handle = io.BytesIO(data) if data is not None else None
+    return Opened(problems.file, path, first, size, encoding or "utf-8", header_is_utf8, _handle=handle)
+
+
+def _check_path(path: Path, problems: ProblemList) -> None:
+    if not path.exists():
+        problems.add("the file does not exist.", "check the path.")
+    elif path.is_dir():
+        problems.add("this is a folder, not a file.", "name the results file inside it.")
+    problems.raise_if_errors()
+
+
+def _read_all(stream: IO) -> bytes:
+    data = stream.read()
+    return data.encode("utf-8") if isinstance(data, str) else bytes(data)
+
+
+def _utf16_encoding(head: bytes, *, whole: bool) -> str | None:
+    """``utf-16`` / ``utf-16-le`` / ``-be`` when ``head`` is UTF-16 text (by its BOM or its zero bytes)."""
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encoding = "utf-16"
+    else:
+        even, odd = head[0::2], head[1::2]
+        if len(odd) < 2:
+            return None
+        zero_even, zero_odd = even.count(0) / len(even), odd.count(0) / len(odd)
+        if zero_odd > 0.3 and zero_even < 0.02:
+            encoding = "utf-16-le"
+        elif zero_even > 0.3 and zero_odd < 0.02:
+            encoding = "utf-16-be"
+        else:
+            return None
+    # a head cut inside a character is still UTF-16; a few bad units are reported later by line
+    text = (head if whole else head[: len(head) - 4]).decode(encoding, _MARK)
+    if text.count("\udcff") > len(text) // 100:
+        return None
+    # a table has separators: bytes that only decode to UTF-16 nonsense are left to the UTF-8 check
+    return encoding if any(c in text for c in "\t,\n") else None
+
+
+def _transcode_file(path: Path, encoding: str) -> Path:
+    """A UTF-8 copy of a UTF-16 file, written chunk by chunk (line breaks, so line numbers, unchanged)."""
+    decoder = codecs.getincrementaldecoder(encoding)(_MARK)
+    fd, name = tempfile.mkstemp(prefix="crowdlens-utf8-", suffix=path.suffix)
+    with path.open("rb") as src, os.fdopen(fd, "wb") as out:
+        while chunk := src.read(_CHUNK):
+            out.write(decoder.decode(chunk).encode("utf-8", "surrogateescape"))
+        out.write(decoder.decode(b"", final=True).encode("utf-8", "surrogateescape"))
+    return Path(name)
 
 
 def header_fields(opened: Opened, sep: str) -> list[str]:
@@ -122,15 +201,21 @@ def read_table(
     sep: str,
     include: Sequence[str] | None = None,
     column_names: Sequence[str] | None = None,
+    dictionary: Sequence[str] = (),
 ) -> pa.Table:
     """Read a delimited file with pyarrow (multi-threaded) into string columns, "" as null.
 
     Every cell stays text ("NA" is a label, not a missing value); ``include`` limits the columns
-    read; ``column_names`` names a headerless file's columns. Rows with the wrong number of fields
-    are all collected and reported at once with their line numbers.
+    read; ``column_names`` names a headerless file's columns; columns in ``dictionary`` (few
+    distinct values: statuses, workers, times of a suite) are read dictionary-encoded, which
+    holds a fraction of the memory (:func:`as_category` turns them into categoricals). Quoted
+    values may span lines and be of any size. Rows with the wrong number of fields and cells that are not UTF-8 are all
+    collected and reported at once, by physical line (and column).
     """
-    problems = ProblemList(opened.name)
     names = list(column_names) if column_names else header_fields(opened, sep)
+    if not opened.header_is_utf8 and not column_names:
+        raise ValidationError(not_utf8_problems(opened, sep, names))
+    _check_unique(opened, names)
     wanted = [c for c in names if include is None or c in include]
     bad_rows: list[tuple[int, int, str]] = []
 
@@ -138,72 +223,195 @@ def read_table(
         bad_rows.append((row.expected_columns, row.actual_columns, row.text))
         return "skip"
 
-    try:
-        table = pacsv.read_csv(
-            opened.handle,
-            read_options=pacsv.ReadOptions(
-                block_size=32 << 20, column_names=list(column_names) if column_names else None
-            ),
-            parse_options=pacsv.ParseOptions(delimiter=sep, invalid_row_handler=on_invalid),
-            convert_options=pacsv.ConvertOptions(
-                include_columns=wanted,
-                column_types={c: pa.string() for c in wanted},
-                null_values=[""],
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=True,
-            ),
-        )
-    except (pa.ArrowInvalid, UnicodeDecodeError) as err:
-        problems.add(
-            f"the file could not be read as {'tab' if sep == chr(9) else 'comma'}-separated text: {err}.",
-            "check that it is UTF-8 text with one record per line and the same number of fields on every line.",
-        )
-        raise ValidationError(problems.errors) from None
+    block = _BLOCK
+    while True:
+        bad_rows.clear()
+        try:
+            table = pacsv.read_csv(
+                str(opened.path) if opened.path is not None else opened.handle,
+                read_options=pacsv.ReadOptions(block_size=block, column_names=list(column_names or []) or None),
+                parse_options=pacsv.ParseOptions(
+                    delimiter=sep, newlines_in_values=True, invalid_row_handler=on_invalid
+                ),
+                convert_options=pacsv.ConvertOptions(
+                    include_columns=wanted,
+                    column_types={c: _DICTIONARY if c in dictionary else pa.string() for c in wanted},
+                    null_values=[""],
+                    strings_can_be_null=True,
+                    quoted_strings_can_be_null=True,
+                ),
+            )
+            break
+        except (pa.ArrowInvalid, UnicodeDecodeError) as err:
+            if "straddl" in str(err) and block < min(opened.size + 1, _MAX_BLOCK):
+                block = min(block * 8, _MAX_BLOCK)  # a value longer than a block: read bigger blocks
+                continue
+            if "Empty CSV file" in str(err) and names and not column_names:
+                return pa.table({c: pa.array([], pa.string()) for c in wanted})  # a header without a line break
+            raise ValidationError(_unreadable(opened, sep, names, err, not column_names)) from None
     if bad_rows:
-        texts = {t for _, _, t in bad_rows}
-        lines = _find_lines(opened, texts)
-        expected = bad_rows[0][0]
-        counts = sorted({a for _, a, _ in bad_rows})
-        problems.add(
-            f"{len(bad_rows):,} line(s) have the wrong number of fields (expected {expected}, found "
-            + ", ".join(map(str, counts[:5]))
-            + ").",
-            "a value probably contains a tab or a line break; quote such values or remove the "
-            "character, and make every line have as many fields as the header.",
-            lines=lines,
-            values=[t[:80] for _, _, t in bad_rows[:5]],
-            count=len(bad_rows),
-        )
-        raise ValidationError(problems.errors)
+        raise ValidationError(wrong_field_counts(opened, sep, len(names), header=not column_names))
     return table
 
 
-def _find_lines(opened: Opened, texts: set[str]) -> list[int]:
-    """Line numbers of lines whose text is one of ``texts`` (only used when rows are malformed)."""
-    if opened.path is not None:
-        stream = opened.path.open("r", encoding="utf-8-sig", errors="replace")
-    else:
-        opened.handle.seek(0)
-        stream = io.TextIOWrapper(io.BytesIO(opened.handle.read()), encoding="utf-8-sig", errors="replace")
-    with stream:
-        return [i for i, line in enumerate(stream, start=1) if line.rstrip("\r\n") in texts]
+def _check_unique(opened: Opened, names: list[str]) -> None:
+    seen = {n for n in names if names.count(n) > 1}
+    if seen:
+        problems = ProblemList(opened.name)
+        for n in sorted(seen):
+            problems.add(
+                f"the header names the column {n!r} {names.count(n)} times, so its values are ambiguous.",
+                "rename or delete the repeated columns so every header name is different.",
+                column=n,
+                lines=[1],
+            )
+        problems.raise_if_errors()
+
+
+def _unreadable(opened: Opened, sep: str, names: list[str], err: Exception, header: bool) -> list[Problem]:
+    """The problems behind a parse error: cells that are not UTF-8, else the parser's own words."""
+    found = not_utf8_problems(opened, sep, names, header=header)
+    if found:
+        return found
+    problems = ProblemList(opened.name)
+    problems.add(
+        f"the file could not be read as {_sep_name(sep)}-separated text: {err}.",
+        "check that it is UTF-8 text with one record per line and the same number of fields on every line.",
+    )
+    return problems.errors
+
+
+def records(opened: Opened, sep: str) -> Iterator[tuple[int, list[str]]]:
+    """(physical line where the record starts, its fields) for every record, the header included.
+
+    Slow (Python speed): only for explaining a problem or placing multi-line records. Bytes that
+    are not UTF-8 come through as U+DC80..U+DCFF (``surrogateescape``).
+    """
+    csv.field_size_limit(max(csv.field_size_limit(), min(opened.size + 1, sys.maxsize)))
+    with io.TextIOWrapper(_binary(opened), encoding="utf-8-sig", errors="surrogateescape", newline="") as text:
+        reader = csv.reader(text, delimiter=sep)
+        start = 1
+        for fields in reader:
+            if fields:
+                yield start, fields
+            start = reader.line_num + 1
+
+
+def not_utf8_problems(opened: Opened, sep: str, names: Sequence[str], *, header: bool = True) -> list[Problem]:
+    """One problem per column holding bytes that are not UTF-8, naming the lines and the fix."""
+    found: dict[str, tuple[list[int], list[str]]] = {}
+    counts: dict[str, int] = {}
+    for start, fields in records(opened, sep):
+        for i, value in enumerate(fields):
+            bad = _NOT_UTF8.search(value)
+            if bad is None:
+                continue
+            line = start + sum(f.count("\n") for f in fields[:i]) + value.count("\n", 0, bad.start())
+            column = _shown(names[i]) if i < len(names) else f"field {i + 1} (beyond the header)"
+            if header and start == 1:
+                column = f"the header ({_shown(value)})"
+            lines, values = found.setdefault(column, ([], []))
+            counts[column] = counts.get(column, 0) + 1
+            if len(lines) < 1000:
+                lines.append(line)
+                values.append(_shown(value)[:60])
+    problems = ProblemList(opened.name)
+    for column, (lines, values) in found.items():
+        problems.add(
+            f"{counts[column]:,} cell(s) are not UTF-8 text (the file was probably saved as Latin-1, "
+            "Windows-1252 or another legacy encoding).",
+            UTF8_FIX,
+            column=column,
+            lines=lines,
+            values=values[:5],
+            count=counts[column],
+        )
+    return problems.errors
+
+
+def wrong_field_counts(opened: Opened, sep: str, expected: int, *, header: bool = True) -> list[Problem]:
+    """The records whose number of fields differs from the header's, by physical line."""
+    lines, texts, counts = [], [], set()
+    for start, fields in records(opened, sep):
+        if (header and start == 1) or len(fields) == expected:
+            continue
+        lines.append(start)
+        counts.add(len(fields))
+        if len(texts) < 5:
+            texts.append(_shown(sep.join(fields))[:80])
+    problems = ProblemList(opened.name)
+    problems.add(
+        f"{len(lines):,} line(s) have the wrong number of fields (expected {expected}, found "
+        + ", ".join(map(str, sorted(counts)[:5]))
+        + ").",
+        "a value probably contains a tab or a line break; quote such values or remove the "
+        "character, and make every line have as many fields as the header.",
+        lines=lines,
+        values=texts,
+        count=len(lines),
+    )
+    return problems.errors
+
+
+def record_lines(opened: Opened, sep: str, n_rows: int, *, header: bool = True) -> np.ndarray | None:
+    """The physical line of each of the ``n_rows`` data records, or None where row i is line i + 1 + header.
+
+    Counting line breaks is fast; only a file whose records do not each sit on one line (quoted
+    line breaks, blank lines) is walked record by record.
+    """
+    if count_lines(opened) == n_rows + header:
+        return None
+    starts = np.fromiter((start for start, _ in records(opened, sep)), dtype=np.int64)
+    starts = starts[1:] if header else starts
+    return starts if len(starts) == n_rows else None
+
+
+def count_lines(opened: Opened) -> int:
+    """Physical lines in the file, not counting blank lines at its end."""
+    total, tail = 0, b""
+    with _binary(opened) as stream:
+        while chunk := stream.read(16 << 20):
+            total += chunk.count(b"\n")
+            tail = (tail + chunk[-64:])[-64:]
+    trailing = tail[len(tail.rstrip(b"\r\n")) :]
+    return total - trailing.count(b"\n") + 1
 
 
 def as_category(column: pa.ChunkedArray | pa.Array) -> pd.Categorical:
-    """A string column as a pandas Categorical (codes int32, categories str), nulls as -1."""
-    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    enc = arr.dictionary_encode()
-    codes = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
-    cats = pd.Index(enc.dictionary.to_numpy(zero_copy_only=False), dtype="str")
-    return pd.Categorical.from_codes(codes, categories=cats, validate=False)
+    """A string (or dictionary-encoded string) column as a pandas Categorical (int32 codes), nulls as -1."""
+    chunked = column if isinstance(column, pa.ChunkedArray) else pa.chunked_array([column])
+    if not pa.types.is_dictionary(chunked.type):
+        chunked = pa.chunked_array([chunked.combine_chunks().dictionary_encode()])
+    chunked = chunked.unify_dictionaries()
+    if chunked.num_chunks == 0:
+        return pd.Categorical.from_codes(np.zeros(0, np.int32), categories=pd.Index([], dtype="str"))
+    codes = [
+        c.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32, copy=False) for c in chunked.chunks
+    ]
+    cats = pd.Index(chunked.chunk(0).dictionary.to_pandas(), dtype="str")  # no Python str per value
+    return pd.Categorical.from_codes(np.concatenate(codes), categories=cats, validate=False)
 
 
 def as_categories(table: pa.Table, names: Sequence[str]) -> dict[str, pd.Categorical]:
     """Encode several columns at once; pyarrow releases the GIL, so two cores share the work."""
-    from concurrent.futures import ThreadPoolExecutor
-
     with ThreadPoolExecutor(max_workers=min(4, max(1, len(names)))) as pool:
-        return dict(zip(names, pool.map(lambda n: as_category(table.column(n)), names)))
+        cats = dict(zip(names, pool.map(lambda n: as_category(table.column(n)), names), strict=True))
+    pa.default_memory_pool().release_unused()  # the encoding's scratch memory, before pandas needs more
+    return cats
+
+
+def _binary(opened: Opened) -> IO[bytes]:
+    """A fresh binary stream over the UTF-8 data (the caller closes it)."""
+    return opened.path.open("rb") if opened.path is not None else io.BytesIO(opened.handle.getvalue())
+
+
+def _shown(text: str) -> str:
+    """Text as a message can show it: bytes that are not UTF-8 written as \\xNN."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _sep_name(sep: str) -> str:
+    return "tab" if sep == "\t" else "comma" if sep == "," else repr(sep)
 
 
 def _name_of(source: Source) -> str:

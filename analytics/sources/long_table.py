@@ -16,14 +16,47 @@ import pandas as pd
 from analytics.model import (
     PoolInfo,
     Pricing,
+    Problem,
     ProblemList,
     Run,
     RunMeta,
     ValidationError,
     build_run,
 )
-from analytics.sources._files import Source, open_source
+from analytics.sources._files import Opened, Source, open_source, read_table, record_lines
 
+SOURCE_KIND = "long table"
+# the keys of --columns (key=COLUMN), each with what the column holds
+COLUMN_KEYS: dict[str, str] = {
+    "task": "the item that was answered (task id); found by itself when named task, question, item, url, ...",
+    "worker": "the annotator who answered; found when named worker, performer, annotator, rater, ...",
+    "label": "the answer; found when named label, answer, response, result, ...",
+    "golden": "the known correct answer of a control task (rows with one are control tasks)",
+    "truth": "ground truth for evaluation only, e.g. gold on every row (kept apart from the answers)",
+    "assignment": "the task suite (assignment) the answer was given in",
+    "started": "when the assignment was started (ISO 8601; UTC unless an offset is given)",
+    "submitted": "when the assignment was submitted (needed for speed)",
+    "status": "the assignment's status: SUBMITTED, ACCEPTED (APPROVED), REJECTED, SKIPPED or EXPIRED, "
+    "e.g. status=ASSIGNMENT:status",
+    "reward": "what the assignment paid, in the run's currency",
+    "pool": "the pool the answer belongs to",
+    "kind": "the task kind: regular, control, training or exam",
+}
+# --columns key -> canonical field (the canonical names work as keys too)
+SHORT_NAMES = {
+    "task": "task_id",
+    "worker": "worker_id",
+    "label": "label",
+    "golden": "golden",
+    "truth": "truth",
+    "assignment": "assignment_id",
+    "started": "started_at",
+    "submitted": "submitted_at",
+    "status": "status",
+    "reward": "reward",
+    "pool": "pool_id",
+    "kind": "kind",
+}
 # canonical name -> names it goes by in the wild (compared case-insensitively)
 ALIASES: dict[str, tuple[str, ...]] = {
     "task_id": ("task", "task_id", "question", "item", "item_id", "orig_id", "url", "object", "image"),
@@ -39,26 +72,17 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "pool_id": ("pool", "pool_id"),
     "kind": ("kind",),
 }
-SHORT_NAMES = {
-    "task": "task_id",
-    "worker": "worker_id",
-    "label": "label",
-    "golden": "golden",
-    "truth": "truth",
-    "assignment": "assignment_id",
-    "started": "started_at",
-    "submitted": "submitted_at",
-    "status": "status",
-    "reward": "reward",
-    "pool": "pool_id",
-    "kind": "kind",
-}
+REQUIRED = ("task_id", "worker_id", "label")
 TRUTH_TASK = ("task", "task_id", "question", "item", "item_id", "url", "orig_id", "object")
 TRUTH_LABEL = ("label", "truth", "gold", "answer", "true_label", "gold_label")
 
 
 def _canon(key: str) -> str:
     return SHORT_NAMES.get(key, key)
+
+
+def _key(canonical: str) -> str:
+    return next(k for k, c in SHORT_NAMES.items() if c == canonical)
 
 
 def detect_columns(header: Sequence[str], raw: pd.DataFrame | None = None) -> dict[str, str]:
@@ -83,6 +107,17 @@ def detect_columns(header: Sequence[str], raw: pd.DataFrame | None = None) -> di
     return found
 
 
+def source_fields() -> dict[str, str]:
+    """How a long table would supply each canonical field: its --columns key.
+
+    build_run overwrites these with the file's own column names for the fields it has, so a
+    message about a field the table lacks says how to map one (``submitted (--columns submitted=COL)``).
+    """
+    fields = {canon: f"{key} (--columns {key}=COL)" for key, canon in SHORT_NAMES.items()}
+    fields["truth"] = "truth (--columns truth=COL, or a truth file)"
+    return fields
+
+
 def read_long_table(
     source: Source,
     *,
@@ -99,61 +134,91 @@ def read_long_table(
 ) -> Run:
     """Read a table with one answer per row into a validated run.
 
-    ``columns`` maps canonical names (``task``, ``worker``, ``label``, ``golden``, ``truth``,
-    ``assignment``, ``started``, ``submitted``, ``status``, ``reward``, ``pool``; the ``_id`` /
-    ``_at`` forms work too) to the file's column names; what it leaves out is found by common
-    aliases (``question``/``item``, ``performer``/``annotator``, ``answer``/``response``, ...).
-    ``names`` gives column names to a headerless file, e.g. ``["worker", "task", "label"]``.
-    A ``golden`` column marks control tasks; a ``truth`` column (e.g. ``gold`` on every row) is
-    ground truth for evaluation and becomes ``run.truth``. ``dedupe`` keeps only the first answer
-    of a worker to a task where the file repeats it (repeats are otherwise kept and noted).
+    ``columns`` maps the keys of :data:`COLUMN_KEYS` (``task``, ``worker``, ``label``,
+    ``golden``, ``truth``, ``assignment``, ``started``, ``submitted``, ``status``, ``reward``,
+    ``pool``, ``kind``; the canonical ``_id`` / ``_at`` forms work too) to the file's column
+    names; what it leaves out is found by common aliases (``question``/``item``,
+    ``performer``/``annotator``, ``answer``/``response``, ...). ``names`` gives column names to
+    a headerless file, e.g. ``["worker", "task", "label"]``. A ``golden`` column marks control
+    tasks; a ``truth`` column (e.g. ``gold`` on every row) is ground truth for evaluation and
+    becomes ``run.truth``. ``dedupe`` keeps only the first answer of a worker to a task where
+    the file repeats it (repeats are otherwise kept and noted). Lines in messages are the file's
+    physical lines, also where a quoted value spans several.
     """
-    opened = open_source(source, name)
-    problems = ProblemList(opened.name)
-    if sep is None:
-        sep = "\t" if "\t" in opened.first_line else ","
-    header_given = names is None
-    try:
-        raw = pd.read_csv(
-            opened.handle,
-            sep=sep,
-            dtype=str,
-            keep_default_na=False,
-            na_values=[""],
-            header=0 if header_given else None,
-            names=None if header_given else list(names),
-            engine="c",
-            encoding="utf-8-sig",
-        )
-    except (pd.errors.ParserError, ValueError, UnicodeDecodeError) as err:
+    with open_source(source, name) as opened:
+        sep = sep or ("\t" if "\t" in opened.first_line else ",")
+        raw, lines = _read_raw(opened, sep, names)
+    mapping = _mapping(raw, opened, sep, columns, names)
+    if len(raw) == 0:
+        problems = ProblemList(opened.name)
         problems.add(
-            f"the file could not be read as a {'tab' if sep == chr(9) else 'comma'}-separated table: {err}.",
-            "check that every line has as many fields as the header.",
+            "the table has no answers: there is a header line but no answer rows under it.",
+            "add one line per answer (task, worker, label) under the header, or choose the file that has them.",
+            lines=[1],
         )
-        raise ValidationError(problems.errors) from None
-    finally:
-        opened.close()
+        raise ValidationError(problems.errors)
+    frame = pd.DataFrame({"_line": lines})
+    for canon, col in mapping.items():
+        if canon != "truth":
+            frame[canon] = raw[col].to_numpy()
+    frame, raw, notes = _repeats(frame, raw, dedupe, opened.name)
+    if pool_id is not None:
+        frame["pool_id"] = str(pool_id)
+    run = build_run(
+        frame,
+        file=opened.name,
+        columns=mapping,
+        tasks=_task_inputs(raw, mapping),
+        pricing=pricing,
+        meta=_run_meta(meta, frame, opened.name),
+        labels=labels,
+        truth=_truth(raw, mapping, truth),
+        problems=ProblemList(opened.name),
+        source_kind=SOURCE_KIND,
+    )
+    return replace(run, notes=run.notes + tuple(notes)) if notes else run
+
+
+def _read_raw(opened: Opened, sep: str, names: Sequence[str] | None) -> tuple[pd.DataFrame, np.ndarray]:
+    """Every cell as text ("" as missing) and each row's physical line."""
+    table = read_table(opened, sep=sep, column_names=names)
+    header = names is None
+    lines = record_lines(opened, sep, table.num_rows, header=header)
+    if lines is None:
+        lines = np.arange(table.num_rows, dtype=np.int64) + (2 if header else 1)
+    return table.to_pandas(), lines
+
+
+def _mapping(
+    raw: pd.DataFrame, opened: Opened, sep: str, columns: Mapping[str, str] | None, names: Sequence[str] | None
+) -> dict[str, str]:
+    """Canonical field -> file column: the ones named in ``columns``, then the aliases; raises on every problem."""
+    problems = ProblemList(opened.name)
     if len(raw.columns) == 1 and sep == ",":
         problems.add(
             "only one column was found: this is not a comma- or tab-separated table.",
             "save it as CSV or TSV with one answer per line (task, worker, label).",
         )
         raise ValidationError(problems.errors)
-
-    mapping = {_canon(k): v for k, v in (columns or {}).items()}
-    for canon, col in mapping.items():
-        if col not in raw.columns:
+    found = ", ".join(map(str, raw.columns))
+    mapping: dict[str, str] = {}
+    for key, col in (columns or {}).items():
+        if _canon(key) not in ALIASES:
             problems.add(
-                f"the column {col!r} named for {canon} is not in the file.",
-                "choose one of: " + ", ".join(map(str, raw.columns)) + ".",
+                f"--columns names an unknown field {key!r} (as {key}={col}).",
+                "use the keys " + ", ".join(COLUMN_KEYS) + " (see crowdlens import --help).",
                 column=col,
             )
-    auto = detect_columns([str(c) for c in raw.columns], raw)
-    for canon, col in auto.items():
+        elif col not in raw.columns:
+            problems.add(
+                f"the column {col!r} named for {key} is not in the file.", f"choose one of: {found}.", column=col
+            )
+        else:
+            mapping[_canon(key)] = col
+    for canon, col in detect_columns([str(c) for c in raw.columns], raw).items():
         if canon not in mapping and col not in mapping.values():
             mapping[canon] = col
-    required = ("task_id", "worker_id", "label")
-    if not columns and not names and all(c not in mapping for c in required):
+    if not columns and not names and all(c not in mapping for c in REQUIRED):
         looks = "JSON" if opened.first_line.lstrip()[:1] in ("{", "[") else None
         problems.add(
             (f"this looks like {looks}, not a table of answers" if looks else "this is not a table of answers")
@@ -164,95 +229,77 @@ def read_long_table(
             "columns with --names).",
         )
         raise ValidationError(problems.errors)
-    for canon in required:
-        if canon not in mapping:
-            short = canon.replace("_id", "")
+    for canon in REQUIRED:
+        if canon not in mapping and not any(_canon(k) == canon for k in columns or {}):
             problems.add(
-                f"no column for the {short} was found among: " + ", ".join(map(str, raw.columns)) + ".",
-                f"name it, e.g. --columns {short}=<column>, or give a headerless file its column "
+                f"no column for the {_key(canon)} was found among: {found}.",
+                f"name it, e.g. --columns {_key(canon)}=<column>, or give a headerless file its column "
                 "names with --names worker,task,label.",
-                column=short,
+                column=_key(canon),
             )
-    if problems.errors:
-        raise ValidationError(problems.errors)
+    problems.raise_if_errors()
+    return mapping
 
-    raw["_line"] = np.arange(len(raw), dtype=np.int64) + (2 if header_given else 1)
-    frame = pd.DataFrame({"_line": raw["_line"]})
-    for canon, col in mapping.items():
-        if canon != "truth":
-            frame[canon] = raw[col]
 
-    notes_extra = []
-    repeated = frame.duplicated(["task_id", "worker_id"], keep="first")
-    if repeated.any():
-        n_pairs = int(
-            frame[frame.duplicated(["task_id", "worker_id"], keep=False)]
-            .drop_duplicates(["task_id", "worker_id"])
-            .shape[0]
-        )
-        if dedupe:
-            frame = frame[~repeated.to_numpy()]
-            raw = raw[~repeated.to_numpy()]
-            msg = f"{n_pairs:,} (task, worker) pairs were answered more than once; only the first answer of each was kept ({int(repeated.sum()):,} rows dropped)."
-            fix = "nothing to do; import without --dedupe to keep every row."
-        else:
-            msg = f"{n_pairs:,} (task, worker) pairs were answered more than once ({int(repeated.sum()):,} extra rows); every row counts as a vote."
-            fix = "import with --dedupe to keep only each worker's first answer to a task."
-        notes_extra.append((msg, fix, int(repeated.sum())))
-
-    truth_series = truth
-    if "truth" in mapping:
-        t = raw[[mapping["task_id"], mapping["truth"]]].dropna()
-        t = t.drop_duplicates(mapping["task_id"])
-        from_file = pd.Series(t[mapping["truth"]].to_numpy(), index=t[mapping["task_id"]].to_numpy())
-        truth_series = from_file if truth_series is None else truth_series.combine_first(from_file)
-
-    extra = [c for c in raw.columns if c not in mapping.values() and c != "_line"]
-    tasks = None
-    if extra:
-        per_task = raw[[mapping["task_id"]] + extra].dropna(subset=[mapping["task_id"]])
-        varying = per_task.groupby(mapping["task_id"], sort=False)[extra].nunique(dropna=True).max()
-        constant = [c for c in extra if varying.get(c, 0) <= 1 and raw[c].notna().any()]
-        if constant:
-            tasks = per_task.drop_duplicates(mapping["task_id"])[[mapping["task_id"]] + constant]
-            tasks = tasks.rename(columns={mapping["task_id"]: "task_id"})
-
-    if pool_id is not None:
-        frame["pool_id"] = str(pool_id)
-    pid = (
-        str(pool_id)
-        if pool_id is not None
-        else (
-            str(frame["pool_id"].dropna().iloc[0])
-            if "pool_id" in frame.columns and frame["pool_id"].notna().any()
-            else "pool"
-        )
+def _repeats(
+    frame: pd.DataFrame, raw: pd.DataFrame, dedupe: bool, file: str
+) -> tuple[pd.DataFrame, pd.DataFrame, list[Problem]]:
+    """Answers a worker gave a task more than once: kept and noted, or (``dedupe``) only the first kept."""
+    repeated = frame.duplicated(["task_id", "worker_id"], keep="first").to_numpy()
+    if not repeated.any():
+        return frame, raw, []
+    extra = int(repeated.sum())
+    n_pairs = int(
+        frame[frame.duplicated(["task_id", "worker_id"], keep=False)].drop_duplicates(["task_id", "worker_id"]).shape[0]
     )
+    if dedupe:
+        frame, raw = frame[~repeated], raw[~repeated]
+        msg = (
+            f"{n_pairs:,} (task, worker) pairs were answered more than once; only the first answer of each "
+            f"was kept ({extra:,} rows dropped)."
+        )
+        fix = "nothing to do; import without --dedupe to keep every row."
+    else:
+        msg = (
+            f"{n_pairs:,} (task, worker) pairs were answered more than once ({extra:,} extra rows); every row "
+            "counts as a vote."
+        )
+        fix = "import with --dedupe to keep only each worker's first answer to a task."
+    return frame, raw, [Problem(file=file, message=msg, fix=fix, count=extra, severity="warning")]
+
+
+def _truth(raw: pd.DataFrame, mapping: Mapping[str, str], truth: pd.Series | None) -> pd.Series | None:
+    """Ground truth: the truth file's, completed by a truth column (first value per task)."""
+    if "truth" in mapping:
+        t = raw[[mapping["task_id"], mapping["truth"]]].dropna().drop_duplicates(mapping["task_id"])
+        from_file = pd.Series(t[mapping["truth"]].to_numpy(), index=t[mapping["task_id"]].to_numpy())
+        truth = from_file if truth is None else truth.combine_first(from_file)
+    return None if truth is None else truth[~truth.index.duplicated()]
+
+
+def _task_inputs(raw: pd.DataFrame, mapping: Mapping[str, str]) -> pd.DataFrame | None:
+    """Unmapped columns that are constant within each task, one row per task."""
+    task = mapping["task_id"]
+    extra = [c for c in raw.columns if c not in mapping.values()]
+    if not extra:
+        return None
+    per_task = raw[[task] + extra].dropna(subset=[task])
+    varying = per_task.groupby(task, sort=False)[extra].nunique(dropna=True).max()
+    constant = [c for c in extra if varying.get(c, 0) <= 1 and raw[c].notna().any()]
+    if not constant:
+        return None
+    return per_task.drop_duplicates(task)[[task] + constant].rename(columns={task: "task_id"})
+
+
+def _run_meta(meta: RunMeta | None, frame: pd.DataFrame, file: str) -> RunMeta:
     meta = meta or RunMeta()
     if not meta.pools:
+        given = frame["pool_id"].dropna() if "pool_id" in frame.columns else pd.Series(dtype="str")
+        pid = str(given.iloc[0]) if len(given) else "pool"
         meta = replace(meta, pools=(PoolInfo(pool_id=pid, kind="main"),))
-    meta = replace(meta, source_files=meta.source_files + (opened.name,))
-    if truth_series is not None:
-        truth_series = truth_series[~truth_series.index.duplicated()]
-    run = build_run(
-        frame,
-        file=opened.name,
-        columns={k: v for k, v in mapping.items()},
-        tasks=tasks,
-        pricing=pricing,
-        meta=meta,
-        labels=labels,
-        truth=truth_series,
-        problems=problems,
+    return replace(
+        meta, source_files=meta.source_files + (file,), source_fields={**meta.source_fields, **source_fields()}
     )
-    if notes_extra:
-        from analytics.model import Problem
-
-        notes = list(run.notes) + [
-            Problem(file=opened.name, message=m, fix=f, count=c, severity="warning") for m, f, c in notes_extra
-        ]
-        run = replace(run, notes=tuple(notes))
-    return run
 
 
 def read_truth(source: Source, *, names: Sequence[str] | None = None, name: str | None = None) -> pd.Series:
@@ -262,63 +309,46 @@ def read_truth(source: Source, *, names: Sequence[str] | None = None, name: str 
     first line is data (e.g. ``url<TAB>label``) is read as task, label. Duplicated tasks with
     different labels are an error naming the lines.
     """
-    opened = open_source(source, name)
+    with open_source(source, name) as opened:
+        sep = "\t" if "\t" in opened.first_line else ","
+        first = [c.strip().lower() for c in opened.first_line.split(sep)]
+        has_header = names is None and len(first) >= 2 and (first[0] in TRUTH_TASK or first[1] in TRUTH_LABEL)
+        n_fields = len(first)
+        column_names = None if has_header else list(names or [f"column {i + 1}" for i in range(n_fields)])
+        raw, lines = _read_raw(opened, sep, column_names)
     problems = ProblemList(opened.name)
-    sep = "\t" if "\t" in opened.first_line else ","
-    first = [c.strip().lower() for c in opened.first_line.split(sep)]
-    has_header = names is None and len(first) >= 2 and (first[0] in TRUTH_TASK or first[1] in TRUTH_LABEL)
-    try:
-        raw = pd.read_csv(
-            opened.handle,
-            sep=sep,
-            dtype=str,
-            keep_default_na=False,
-            na_values=[""],
-            header=0 if has_header else None,
-            names=None if has_header else (list(names) if names else None),
-            engine="c",
-            encoding="utf-8-sig",
-        )
-    except (pd.errors.ParserError, ValueError) as err:
-        problems.add(
-            f"the truth file could not be read: {err}.", "write it as CSV or TSV with two columns: task, label."
-        )
-        raise ValidationError(problems.errors) from None
-    finally:
-        opened.close()
     if raw.shape[1] < 2:
         problems.add(
             "a truth file needs two columns (task, label); this one has one.",
             "write it as CSV or TSV with two columns: task, label.",
         )
         raise ValidationError(problems.errors)
-    cols = list(raw.columns)
-    if has_header:
-        lower = {str(c).lower(): c for c in cols}
-        tcol = next((lower[a] for a in TRUTH_TASK if a in lower), cols[0])
-        lcol = next((lower[a] for a in TRUTH_LABEL if a in lower and lower[a] != tcol), cols[1])
-    else:
-        tcol, lcol = cols[0], cols[1]
-    offset = 2 if has_header else 1
-    empty = raw[tcol].isna() | raw[lcol].isna()
+    tcol, lcol = _truth_columns(list(raw.columns), has_header)
+    empty = (raw[tcol].isna() | raw[lcol].isna()).to_numpy()
     if empty.any():
         problems.add(
-            "a truth row has an empty task or label.",
-            "fill both cells or delete the row.",
-            lines=np.flatnonzero(empty.to_numpy()) + offset,
+            "a truth row has an empty task or label.", "fill both cells or delete the row.", lines=lines[empty]
         )
-    t = raw[~empty.to_numpy()]
-    conflict = t.groupby(tcol)[lcol].transform("nunique") > 1
+    t = raw[~empty]
+    conflict = (t.groupby(tcol)[lcol].transform("nunique") > 1).reindex(raw.index, fill_value=False).to_numpy()
     if conflict.any():
         problems.add(
             "a task has two different truth labels.",
             "keep one label per task.",
             column=str(tcol),
-            lines=np.flatnonzero(conflict.reindex(raw.index, fill_value=False).to_numpy()) + offset,
+            lines=lines[conflict],
         )
     problems.raise_if_errors()
     t = t.drop_duplicates(tcol)
-    s = pd.Series(
+    return pd.Series(
         t[lcol].str.strip().to_numpy(), index=pd.Index(t[tcol].str.strip().to_numpy(), name="task_id"), name="truth"
     )
-    return s
+
+
+def _truth_columns(cols: list[str], has_header: bool) -> tuple[str, str]:
+    if not has_header:
+        return cols[0], cols[1]
+    lower = {str(c).lower(): c for c in cols}
+    tcol = next((lower[a] for a in TRUTH_TASK if a in lower), cols[0])
+    lcol = next((lower[a] for a in TRUTH_LABEL if a in lower and lower[a] != tcol), cols[1])
+    return tcol, lcol

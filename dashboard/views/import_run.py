@@ -1,66 +1,147 @@
-"""Import: upload a Toloka export in the browser, see every problem at once, store it as a version."""
+"""Import: upload a Toloka export in the browser, see every problem at once, store it as a version.
+
+An upload is copied to a temporary file in 1 MiB chunks and read from that path as the CLI reads
+one. The session keeps only small things (the temporary paths, the problems, a summary), never
+the bytes or the run; the temporary files go when the version is stored or the check fails.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import IO, Sequence
 
 import streamlit as st
 
-from analytics.model import ValidationError
+from analytics.model import Problem, Run, ValidationError
 from analytics.sources import ReadOptions, read_files
 from analytics.sources.toloka_tsv import output_fields
 from dashboard import data, nav
 
-st.title("Import a labeling run")
-st.caption(
-    "Upload the results of a Toloka pool (Download results → TSV) or a table with one answer per row "
-    "(task, worker, label). Nothing is stored until every problem is fixed and you press *Store*."
-)
+STAGING_PREFIX = "crowdlens-import-"
+STALE_AFTER_SECONDS = 24 * 3600
 
-ws = data.workspace()
-ls = data.listing(str(ws.root))
 
-main_files = st.file_uploader(
-    "Results of the main pool(s)", type=["tsv", "csv", "txt"], accept_multiple_files=True, key="main_files"
-)
-with st.expander("Exam pool, truth file and reading options"):
-    exam_files = st.file_uploader(
-        "Results of the exam pool(s) (optional)", type=["tsv"], accept_multiple_files=True, key="exam_files"
+@dataclass(frozen=True)
+class Staged:
+    """Uploads copied to a temporary folder: the paths to read and the names to show."""
+
+    folder: str
+    main: tuple[str, ...]
+    main_names: tuple[str, ...]
+    exam: tuple[str, ...] = ()
+    exam_names: tuple[str, ...] = ()
+    truth: str | None = None
+
+
+def stage(main: Sequence[IO[bytes]], exam: Sequence[IO[bytes]] = (), truth: IO[bytes] | None = None) -> Staged:
+    """Copy uploaded files (anything with ``name`` and ``read``) to a new temporary folder, 1 MiB at a time."""
+    _remove_stale()
+    folder = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX))
+
+    def copy(i: int, upload: IO[bytes]) -> str:
+        target = folder / f"{i}-{Path(getattr(upload, 'name', 'upload')).name}"
+        upload.seek(0)
+        with target.open("wb") as out:
+            shutil.copyfileobj(upload, out, 1 << 20)
+        upload.seek(0)
+        return str(target)
+
+    uploads = list(main) + list(exam) + ([truth] if truth is not None else [])
+    paths = [copy(i, u) for i, u in enumerate(uploads)]
+    return Staged(
+        folder=str(folder),
+        main=tuple(paths[: len(main)]),
+        main_names=tuple(_name(u) for u in main),
+        exam=tuple(paths[len(main) : len(main) + len(exam)]),
+        exam_names=tuple(_name(u) for u in exam),
+        truth=paths[-1] if truth is not None else None,
     )
-    truth_file = st.file_uploader(
-        "Truth file: task, label (optional, for evaluation)", type=["tsv", "csv", "txt"], key="truth_file"
+
+
+def discard(staged: Staged | None) -> None:
+    """Delete a staged upload's temporary files."""
+    if staged is not None:
+        shutil.rmtree(staged.folder, ignore_errors=True)
+
+
+def read_staged(staged: Staged, options: ReadOptions) -> Run:
+    """The validated run of staged files (ValidationError with every problem otherwise)."""
+    return read_files(
+        list(staged.main),
+        options,
+        exam=list(staged.exam),
+        truth=staged.truth,
+        names=list(staged.main_names),
+        exam_names=list(staged.exam_names),
     )
-    fmt = st.radio(
-        "Format",
-        ["auto", "toloka", "long"],
-        horizontal=True,
-        help="auto recognises a Toloka TSV by its ASSIGNMENT:/OUTPUT: columns",
-    )
-    label_field = None
-    fields = []
-    for f in main_files or []:
+
+
+def check(staged: Staged, options: ReadOptions) -> tuple[dict | None, list[Problem] | str | None]:
+    """(summary, None) when the files are fine, else (None, problems); failed uploads are discarded."""
+    try:
+        run = read_staged(staged, options)
+    except ValidationError as err:
+        discard(staged)
+        return None, list(err.problems)
+    except ValueError as err:
+        discard(staged)
+        return None, str(err)
+    summary = run.summary()
+    summary["notes"] = [f"{n.message} {n.fix}" for n in run.notes]
+    summary["project"] = run.meta.project
+    return summary, None
+
+
+def store(staged: Staged, options: ReadOptions, workspace, *, name: str, version: str, parents: Sequence[str]):
+    """Read the staged files again, store them as a version, delete them; the VersionInfo."""
+    from analytics.versions import import_run
+
+    try:
+        run = read_staged(staged, options)
+        return import_run(workspace, run, name=name, version=version, parents=list(parents))
+    finally:
+        discard(staged)
+
+
+def upload_key(uploads: Sequence, options: ReadOptions) -> str:
+    """Identifies a set of uploads and options without reading the uploads."""
+    digest = hashlib.sha256(repr(options).encode())
+    for u in uploads:
+        digest.update(f"{getattr(u, 'file_id', '')}|{_name(u)}|{getattr(u, 'size', '')}".encode())
+    return digest.hexdigest()
+
+
+def label_fields(uploads: Sequence[IO[bytes]]) -> list[str]:
+    """The OUTPUT: fields of the uploads' headers (read from their first 64 KiB only)."""
+    fields: list[str] = []
+    for u in uploads:
+        u.seek(0)
+        head = u.read(1 << 16)
+        u.seek(0)
         try:
-            fields += [x for x in output_fields(f.getvalue(), name=f.name) if x not in fields]
+            fields += [x for x in output_fields(head, name=_name(u)) if x not in fields]
         except ValidationError:
             pass
-    if len(fields) > 1:
-        label_field = st.selectbox("Output field that holds the label", fields)
-    columns = st.text_input(
-        "Long table: column mapping (optional)", placeholder="task=question,worker=annotator,label=answer"
-    )
-    names = st.text_input("Headerless file: column names (optional)", placeholder="worker,task,label")
-    labels = st.text_input("Label set in tie order (optional)", placeholder="solid,liquid,other")
-    dedupe = st.checkbox("Keep only a worker's first answer to a task", value=False)
-    c1, c2, c3 = st.columns(3)
-    currency = c1.text_input("Currency", value="USD")
-    fee_rate = c2.number_input("Platform fee (share of rewards)", min_value=0.0, max_value=1.0, value=0.0, step=0.05)
-    reward = c3.number_input(
-        "Reward per suite where the export has none", min_value=0.0, value=0.0, step=0.001, format="%.3f"
-    )
+    return fields
 
-if not main_files:
-    st.info("Choose one or more results files to begin.")
-    st.stop()
+
+def _remove_stale() -> None:
+    """Staging folders of sessions that ended without storing (older than a day)."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{STAGING_PREFIX}*"):
+        try:
+            if time.time() - folder.stat().st_mtime > STALE_AFTER_SECONDS:
+                shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            pass
+
+
+def _name(upload) -> str:
+    return str(getattr(upload, "name", "uploaded file"))
 
 
 def _pairs(text: str) -> dict[str, str]:
@@ -72,89 +153,164 @@ def _pairs(text: str) -> dict[str, str]:
     return out
 
 
-options = ReadOptions(
-    format=fmt,
-    label_field=label_field,
-    columns=_pairs(columns),
-    names=[x.strip() for x in names.split(",")] if names.strip() else None,
-    labels=[x.strip() for x in labels.split(",")] if labels.strip() else None,
-    dedupe=dedupe,
-    currency=currency.strip() or "USD",
-    fee_rate=float(fee_rate),
-    reward_per_assignment=float(reward) if reward else None,
-)
-digest = hashlib.sha256(repr(options).encode())
-for f in list(main_files) + list(exam_files or []) + ([truth_file] if truth_file else []):
-    digest.update(f.name.encode())
-    digest.update(f.getvalue())
-key = digest.hexdigest()
+def _split(text: str) -> list[str] | None:
+    return [x.strip() for x in text.split(",")] if text.strip() else None
 
-if st.session_state.get("import_key") != key:
-    st.session_state.pop("import_run", None)
-    st.session_state.pop("import_problems", None)
-    st.session_state["import_key"] = key
+
+# ---- the page
+
+
+def _options_form(main_files) -> tuple[list, object, ReadOptions]:
+    with st.expander("Exam pool, truth file and reading options"):
+        exam_files = st.file_uploader(
+            "Results of the exam pool(s) (optional)", type=["tsv"], accept_multiple_files=True, key="exam_files"
+        )
+        truth_file = st.file_uploader(
+            "Truth file: task, label (optional, for evaluation)", type=["tsv", "csv", "txt"], key="truth_file"
+        )
+        fmt = st.radio(
+            "Format",
+            ["auto", "toloka", "long"],
+            horizontal=True,
+            help="auto recognises a Toloka TSV by its ASSIGNMENT:/OUTPUT: columns",
+        )
+        fields = label_fields(main_files or [])
+        label_field = st.selectbox("Output field that holds the label", fields) if len(fields) > 1 else None
+        columns = st.text_input(
+            "Long table: column mapping (optional)", placeholder="task=question,worker=annotator,label=answer"
+        )
+        names = st.text_input("Headerless file: column names (optional)", placeholder="worker,task,label")
+        labels = st.text_input("Label set in tie order (optional)", placeholder="solid,liquid,other")
+        dedupe = st.checkbox("Keep only a worker's first answer to a task", value=False)
+        c1, c2, c3 = st.columns(3)
+        currency = c1.text_input("Currency", value="USD")
+        fee_rate = c2.number_input(
+            "Platform fee (share of rewards)", min_value=0.0, max_value=1.0, value=0.0, step=0.05
+        )
+        reward = c3.number_input(
+            "Reward per suite where the export has none", min_value=0.0, value=0.0, step=0.001, format="%.3f"
+        )
+    options = ReadOptions(
+        format=fmt,
+        label_field=label_field,
+        columns=_pairs(columns),
+        names=_split(names),
+        labels=_split(labels),
+        dedupe=dedupe,
+        currency=currency.strip() or "USD",
+        fee_rate=float(fee_rate),
+        reward_per_assignment=float(reward) if reward else None,
+    )
+    return list(exam_files or []), truth_file, options
+
+
+def _check_uploads(main_files, exam_files, truth_file, options) -> None:
+    """Stage and check the uploads once per set of files and options (the result stays in the session)."""
+    key = upload_key(list(main_files) + exam_files + ([truth_file] if truth_file else []), options)
+    state = st.session_state
+    if state.get("import_key") == key:
+        return
+    if state.get("import_staged"):
+        discard(Staged(**state["import_staged"]))
+    for k in ("import_staged", "import_problems", "import_summary", "import_stored"):
+        state.pop(k, None)
+    state["import_key"] = key
     with st.status("Reading and checking the files…", expanded=False) as status:
-        try:
-            run = read_files(
-                [f.getvalue() for f in main_files],
-                options,
-                exam=[f.getvalue() for f in exam_files or []],
-                truth=truth_file.getvalue() if truth_file else None,
-                names=[f.name for f in main_files],
-                exam_names=[f.name for f in exam_files or []],
-            )
-            st.session_state["import_run"] = run
+        staged = stage(main_files, exam_files, truth_file)
+        summary, problems = check(staged, options)
+        if problems is None:
+            # plain dicts: a class defined in a page script is a new class on every rerun
+            state["import_staged"], state["import_summary"] = asdict(staged), summary
             status.update(label="Checked: no problems.", state="complete")
-        except ValidationError as err:
-            st.session_state["import_problems"] = err
-            status.update(label=f"{len(err.problems)} problem(s) found.", state="error")
-        except ValueError as err:
-            st.session_state["import_problems"] = err
-            status.update(label="The files cannot be read with these options.", state="error")
+        else:
+            state["import_problems"] = problems
+            many = isinstance(problems, list)
+            label = f"{len(problems)} problem(s) found." if many else "The files cannot be read with these options."
+            status.update(label=label, state="error")
 
-problems = st.session_state.get("import_problems")
-if problems is not None:
-    if isinstance(problems, ValidationError):
-        st.error(
-            f"{len(problems.problems)} problem(s) found — nothing was stored. Fix them in the export (or the options above) and upload again."
-        )
-        st.dataframe(problems.table(), hide_index=True, width="stretch")
-        st.download_button(
-            "Download the problems as CSV", problems.table().to_csv(index=False), "import-problems.csv", "text/csv"
-        )
-    else:
-        st.error(str(problems))
-    st.stop()
 
-run = st.session_state["import_run"]
-s = run.summary()
-c = st.columns(4)
-c[0].metric("Answers", f"{s['answers']:,}")
-c[1].metric("Tasks", f"{s['tasks']:,}")
-c[2].metric("Annotators", f"{s['workers']:,}")
-c[3].metric("Labels", len(s["labels"]))
-st.caption(
-    "Task kinds: " + ", ".join(f"{k} {v:,}" for k, v in s["kinds"].items()) + " · labels: " + ", ".join(s["labels"])
-)
-for n in run.notes:
-    st.warning(f"{n.message} {n.fix}")
+def _show_problems(problems: list[Problem] | str) -> None:
+    if isinstance(problems, str):
+        st.error(problems)
+        return
+    table = ValidationError(problems).table()
+    st.error(
+        f"{len(problems)} problem(s) found — nothing was stored. Fix them in the export (or the options above) "
+        "and upload again."
+    )
+    st.dataframe(table, hide_index=True, width="stretch")
+    st.download_button("Download the problems as CSV", table.to_csv(index=False), "import-problems.csv", "text/csv")
 
-with st.form("store"):
-    st.subheader("Store as a dataset version")
-    c1, c2 = st.columns(2)
-    name = c1.text_input("Dataset name", value=(run.meta.project or main_files[0].name.rsplit(".", 1)[0])[:60])
-    version = c2.text_input("Version", value="1.0.0")
-    parent_ids = ["(none)"] + [v.id for v in reversed(ls.versions)]
-    labels_by_id = {v.id: f"{v.label} · {v.id[:8]}" for v in ls.versions}
-    parent = st.selectbox("Parent version", parent_ids, format_func=lambda i: labels_by_id.get(i, i))
-    submitted = st.form_submit_button("Store", type="primary")
 
-if submitted:
+def _show_summary(s: dict) -> None:
+    c = st.columns(4)
+    c[0].metric("Answers", f"{s['answers']:,}")
+    c[1].metric("Tasks", f"{s['tasks']:,}")
+    c[2].metric("Annotators", f"{s['workers']:,}")
+    c[3].metric("Labels", len(s["labels"]))
+    st.caption(
+        "Task kinds: " + ", ".join(f"{k} {v:,}" for k, v in s["kinds"].items()) + " · labels: " + ", ".join(s["labels"])
+    )
+    for note in s["notes"]:
+        st.warning(note)
+
+
+def _store_form(main_files, options: ReadOptions, summary: dict) -> None:
+    ws = data.workspace()
+    ls = data.listing(str(ws.root))
+    with st.form("store"):
+        st.subheader("Store as a dataset version")
+        c1, c2 = st.columns(2)
+        name = c1.text_input("Dataset name", value=(summary["project"] or main_files[0].name.rsplit(".", 1)[0])[:60])
+        version = c2.text_input("Version", value="1.0.0")
+        parent_ids = ["(none)"] + [v.id for v in reversed(ls.versions)]
+        labels_by_id = {v.id: f"{v.label} · {v.id[:8]}" for v in ls.versions}
+        parent = st.selectbox("Parent version", parent_ids, format_func=lambda i: labels_by_id.get(i, i))
+        submitted = st.form_submit_button("Store", type="primary")
+    if not submitted:
+        return
+    staged = Staged(**st.session_state.pop("import_staged"))
     try:
-        info = ws.add_version(run, name=name, version=version, parents=[] if parent == "(none)" else [parent])
+        with st.spinner("Storing the version…"):
+            info = store(
+                staged, options, ws, name=name, version=version, parents=[] if parent == "(none)" else [parent]
+            )
     except (ValueError, KeyError) as err:
+        st.session_state.pop("import_key", None)  # the staged files are gone: check the uploads again
         st.error(err.args[0] if err.args else str(err))
         st.stop()
     data.listing.clear()
-    st.success(f"Stored {info.label} ({info.id[:8]}).")
-    nav.link("overview.py", f"Open {info.label}", version=info.id)
+    st.session_state["import_stored"] = (info.label, info.id)
+
+
+def _page() -> None:
+    st.title("Import a labeling run")
+    st.caption(
+        "Upload the results of a Toloka pool (Download results → TSV) or a table with one answer per row "
+        "(task, worker, label). Nothing is stored until every problem is fixed and you press *Store*."
+    )
+    main_files = st.file_uploader(
+        "Results of the main pool(s)", type=["tsv", "csv", "txt"], accept_multiple_files=True, key="main_files"
+    )
+    exam_files, truth_file, options = _options_form(main_files)
+    if not main_files:
+        st.info("Choose one or more results files to begin.")
+        st.stop()
+    _check_uploads(main_files, exam_files, truth_file, options)
+    state = st.session_state
+    if state.get("import_problems") is not None:
+        _show_problems(state["import_problems"])
+        st.stop()
+    if state.get("import_stored"):
+        label, version_id = state["import_stored"]
+        st.success(f"Stored {label} ({version_id[:8]}).")
+        nav.link("overview.py", f"Open {label}", version=version_id)
+        st.stop()
+    _show_summary(state["import_summary"])
+    _store_form(main_files, options, state["import_summary"])
+    if state.get("import_stored"):
+        st.rerun()
+
+
+if __name__ == "__main__":
+    _page()
