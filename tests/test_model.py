@@ -259,3 +259,13 @@ def test_distinct_pools_merge_and_keep_the_source_names_they_agree_on():
     assert mixed.meta.source_kind == "Toloka TSV + long table"
     given = merge_runs([a, c], meta=RunMeta(source_kind="workspace", source_fields={"label": "x"}))
     assert (given.meta.source_kind, dict(given.meta.source_fields)) == ("workspace", {"label": "x"})
+
+
+def test_parts_of_one_long_table_are_not_a_pool_read_twice(tmp_path):
+    """Files that name no pool get the reader's own pool id: merging them is not the repeated-pool error."""
+    from analytics.sources import read_files
+
+    (tmp_path / "a.csv").write_text("task,worker,label\nt1,w1,x\nt1,w2,y\n")
+    (tmp_path / "b.csv").write_text("task,worker,label\nt2,w1,x\nt2,w3,x\n")
+    run = read_files([tmp_path / "a.csv", tmp_path / "b.csv"])
+    assert len(run.answers) == 4 and run.answers["task_id"].nunique() == 2

@@ -17,6 +17,7 @@ from analytics import settings, versions
 from analytics.model import Run
 from analytics.sources import FORMATS, ReadOptions, read_files
 from analytics.sources import store as stores
+from analytics.sources.long_table import COLUMN_KEYS
 from analytics.sources.store import Listing, VersionInfo, VersionLookupError
 from analytics.sources.workspace import Workspace
 
@@ -148,7 +149,8 @@ def _add_read_options(p: argparse.ArgumentParser, format_flag: str = "--format")
         type=_pairs,
         default={},
         metavar="MAP",
-        help="long tables: task=COL,worker=COL,label=COL[,golden=COL,truth=COL,started=COL,submitted=COL]",
+        help="long tables: KEY=COLUMN pairs, e.g. task=question,worker=annotator,label=answer; the keys: "
+        + "; ".join(f"{k} = {v}" for k, v in COLUMN_KEYS.items()),
     )
     p.add_argument(
         "--names", type=_list, metavar="A,B,C", help="column names of a headerless file, e.g. worker,task,label"

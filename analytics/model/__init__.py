@@ -11,6 +11,7 @@ from analytics.model.tables import (
     STATUS_ALIASES,
     STATUSES,
     STATUSES_WITHOUT_ANSWER,
+    UNNAMED_POOL_IDS,
     Codes,
     PoolInfo,
     Pricing,
@@ -28,6 +29,7 @@ from analytics.model.validation import build_run
 
 __all__ = [
     "ANSWER_COLUMNS",
+    "UNNAMED_POOL_IDS",
     "KINDS",
     "MAX_ROWS_PER_PROBLEM",
     "REQUIRED_ANSWER_COLUMNS",

@@ -10,7 +10,15 @@ import pandas as pd
 from pandas.api.types import union_categoricals
 
 from analytics.model.problems import Problem, ProblemList
-from analytics.model.tables import ANSWER_COLUMNS, PoolInfo, Pricing, Run, RunMeta, empty_restrictions
+from analytics.model.tables import (
+    ANSWER_COLUMNS,
+    UNNAMED_POOL_IDS,
+    PoolInfo,
+    Pricing,
+    Run,
+    RunMeta,
+    empty_restrictions,
+)
 
 _ID_COLUMNS = ("assignment_id", "task_id", "worker_id", "pool_id")
 
@@ -32,12 +40,16 @@ def answers_per_pool(run: Run) -> dict[str, int]:
 def pools_in_two_runs(runs: Sequence[Run], file: str) -> list[Problem]:
     """Check: no pool has answers in two of the runs (its answers would be counted twice).
 
-    Each later run holding a pool already seen is a problem naming the pool and both runs.
+    Each later run holding a pool already seen is a problem naming the pool and both runs. Pools
+    the readers named themselves (UNNAMED_POOL_IDS: the file said nothing) are not checked: two
+    parts of one long table are one pool, not a pool read twice.
     """
     found = ProblemList(file)
     first: dict[str, int] = {}
     for i, r in enumerate(runs):
         for pool_id, n in answers_per_pool(r).items():
+            if pool_id in UNNAMED_POOL_IDS:
+                continue
             j = first.setdefault(pool_id, i)
             if j == i:
                 continue

@@ -13,6 +13,9 @@ import pandas as pd
 from analytics.model.problems import Problem
 
 KINDS = ("regular", "control", "training", "exam")
+# the pool ids readers give answers whose file names no pool (a long table without a pool column,
+# an export without ASSIGNMENT:link): two files with one of these are not "the same pool twice"
+UNNAMED_POOL_IDS = frozenset({"pool", "main-pool", "exam-pool"})
 STATUSES = ("SUBMITTED", "ACCEPTED", "REJECTED", "SKIPPED", "EXPIRED")
 # Toloka's results download says APPROVED where its API says ACCEPTED; ACTIVE is an
 # assignment still being worked on (no answer yet).
