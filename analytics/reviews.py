@@ -368,7 +368,7 @@ def decisions(
     """Every decision recorded on a version (optionally one annotator's), oldest first.
 
     Columns: worker_id, decision, reviewer, note, decided_at, evidence_sha256, id. The last row
-    of an annotator is their current decision (``analytics.metrics.people.attach_decisions``).
+    of an annotator is their current decision (``analytics.people.attach_decisions``).
     """
     ws = _workspace(workspace)
     full = full_version_id(ws, version_id, store)

@@ -5,7 +5,7 @@ Pareto annotator activity, 5 % spammers, one control task per suite of 10). Then
 runs in a fresh process (benchmarks/stage.py), so each peak-memory figure is that stage's own:
 
   import     Toloka TSV -> canonical run (analytics.sources.read_files)
-  store      Workspace.add_version
+  store      analytics.versions.import_run (the manifest figures, then Workspace.add_version)
   open       Workspace.open_run
   report     the full report (every metric + Dawid-Skene, 20 iterations) on the run opened from
              the workspace: analytics.report.build_report, or the metrics called one by one

@@ -85,11 +85,12 @@ def stage_import(tsv: str, pickled: str) -> dict[str, Any]:
 
 def stage_store(pickled: str, workspace: str) -> dict[str, Any]:
     from analytics.sources.workspace import Workspace
+    from analytics.versions import import_run
 
     with open(pickled, "rb") as f:
         run = pickle.load(f)
     warm_up(*ANALYTICS, "analytics.metrics")  # the manifest's summary figures come from there
-    info, result = timed(lambda: Workspace(workspace).add_version(run, name="bench", version="1"))
+    info, result = timed(lambda: import_run(Workspace(workspace), run, name="bench", version="1"))
     files = Path(info.path) / "files"
     return result | {"version": info.id, "stored_bytes": sum(p.stat().st_size for p in files.iterdir())}
 
@@ -180,13 +181,17 @@ def stage_pages(workspace: str, version: str) -> dict[str, Any]:
 
 
 def top_calls(profiler: cProfile.Profile) -> list[dict[str, Any]]:
-    """The analytics functions with the most cumulative time (the report and its section runner
-    left out: they hold everything)."""
+    """The analytics functions with the most cumulative time (the report, its sections and the
+    registry's dispatch left out: they hold everything)."""
     stats = pstats.Stats(profiler).stats  # {(file, line, name): (cc, nc, tt, ct, callers)}
     rows = []
     for (file, _line, name), (_cc, calls, _tt, cum, _callers) in stats.items():
         module = file.split("/analytics/", 1)[-1].removesuffix(".py").replace("/", ".")
-        if "/analytics/" in file and name not in ("build_report", "<lambda>") and (module, name) != ("report", "get"):
+        holders = {("report", "figure"), ("metrics.registry", "compute"), ("metrics.registry", "outcome")}
+        holders |= {("metrics.registry", "_evaluate")}
+        if "/analytics/" in file and name not in ("build_report", "<lambda>") and (module, name) not in holders:
+            if module == "report" and name.endswith("_section"):
+                continue
             rows.append({"function": f"{module}.{name}", "calls": calls, "seconds": cum})
     rows.sort(key=lambda r: -r["seconds"])
     return rows[:PROFILE_TOP]

@@ -95,7 +95,7 @@ def test_record_and_list(version):
     try:
         from analytics.people import attach_decisions
     except ImportError:  # before the lead's move out of analytics.metrics
-        from analytics.metrics.people import attach_decisions
+        from analytics.people import attach_decisions
 
     table = attach_decisions(pd.DataFrame(index=pd.Index(["w1", "w2", "w3"], name="worker_id")), d)
     assert table["last_decision"].tolist()[:2] == ["overturn", "needs more evidence"]

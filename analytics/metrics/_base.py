@@ -2,70 +2,76 @@
 
 from __future__ import annotations
 
-import numbers
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
 
+# one parameter checker set for kernels and metrics; imported from here by the metric modules
+from analytics.kernels.checks import check_float as check_float
+from analytics.kernels.checks import check_int as check_int
 from analytics.model import KINDS, Run, category_values
+
+# the canonical fields a metric can miss, in the users' words (the source's own name travels on the run)
+CANONICAL_FIELDS = {
+    "submitted_at": "submit times",
+    "started_at": "start times",
+    "assignment_id": "task suite (assignment) ids",
+    "reward": "rewards",
+    "golden": "known answers of control tasks",
+    "truth": "ground truth",
+    "status": "assignment statuses",
+    "rules": "the pools' quality-control rules",
+}
+# how to add a missing field, by the kind of source the run was read from
+SOURCE_HINTS = {
+    "Toloka TSV": "include it in the export to get this figure",
+    "long table": "add that column to your table to get this figure",
+    "Toloka API": "the Toloka API did not return it for these pools",
+}
+DEFAULT_HINT = "include it in your data to get this figure"
 
 
 class MetricUnavailable(ValueError):
     """A metric cannot be computed for this run (no exam answers, no submit times, …).
 
-    ``reason`` says what is missing in the users' words; ``missing_field`` names the export
-    field that would make it computable (e.g. ``"ASSIGNMENT:submitted"``), or None where no
-    field would help (a single annotator, no control tasks in the pool's design).
+    ``reason`` says what is missing in the users' words; ``missing_field`` names the canonical
+    field that would make it computable (``"submitted_at"``: see CANONICAL_FIELDS), or None where
+    no field would help (a single annotator, no control tasks in the pool's design).
+    :meth:`in_source` names it as the run's source calls it (``ASSIGNMENT:submitted`` in a Toloka
+    TSV, the ``--columns`` key of a long table, the API field); the registry does that for every
+    metric it computes.
     """
 
-    def __init__(self, reason: str, missing_field: str | None = None):
+    def __init__(self, reason: str, missing_field: str | None = None, *, source_name: str | None = None, hint=None):
         self.reason = reason
         self.missing_field = missing_field
+        self.source_name = source_name or missing_field
         text = reason
         if missing_field:
-            text += f" (missing: {missing_field}; include it in the export to get this figure)"
+            text += f" (missing: {self.source_name}; {hint or DEFAULT_HINT})"
         super().__init__(text)
 
-
-def check_int(value, name: str, func: str, *, low: int | None = None, high: int | None = None) -> int:
-    """``value`` as an int within [low, high], else a ValueError in scikit-learn's words."""
-    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
-    if ok and low is not None and value < low:
-        ok = False
-    if ok and high is not None and value > high:
-        ok = False
-    if not ok:
-        if low is not None and high is not None:
-            want = f"an int in [{low}, {high}]"
-        elif low is not None:
-            want = f"an int >= {low}"
-        elif high is not None:
-            want = f"an int <= {high}"
-        else:
-            want = "an int"
-        raise ValueError(f"The {name!r} parameter of {func} must be {want}. Got {value!r} instead.")
-    return int(value)
+    def in_source(self, run: Run) -> "MetricUnavailable":
+        """The same refusal, naming the missing field as ``run``'s source calls it."""
+        if not self.missing_field or self.source_name != self.missing_field:
+            return self
+        fields, kind = source_fields(run)
+        return MetricUnavailable(
+            self.reason,
+            self.missing_field,
+            source_name=fields.get(self.missing_field) or self.missing_field,
+            hint=SOURCE_HINTS.get(kind, DEFAULT_HINT),
+        )
 
 
-def check_float(
-    value, name: str, func: str, *, low: float | None = None, high: float | None = None, low_open: bool = False
-) -> float:
-    """``value`` as a finite float within the bounds, else a ValueError in scikit-learn's words."""
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)
-    if ok and low is not None and (value <= low if low_open else value < low):
-        ok = False
-    if ok and high is not None and value > high:
-        ok = False
-    if not ok:
-        op = ">" if low_open else ">="
-        if low is not None and high is not None:
-            want = f"a float in {'(' if low_open else '['}{low}, {high}]"
-        elif low is not None:
-            want = f"a float {op} {low}"
-        else:
-            want = "a float"
-        raise ValueError(f"The {name!r} parameter of {func} must be {want}. Got {value!r} instead.")
-    return float(value)
+def source_fields(run: Run) -> tuple[Mapping[str, str], str]:
+    """(canonical field -> the source's own name for it, the kind of source) of ``run``."""
+    for holder in (run, run.meta):
+        fields = getattr(holder, "source_fields", None)
+        if fields is not None:
+            return fields, str(getattr(holder, "source_kind", "") or "")
+    return {}, ""
 
 
 def kind_mask(run: Run, *kinds: str) -> np.ndarray:

@@ -50,6 +50,9 @@ TIE_RULE = "ties go to the label listed first in the run's label set (the tie or
 # MV/Wawa/DS measured on 10^7 answers (overlap 3): MV 0.5 s, Wawa 1 s, DS 0.5 s per EM iteration.
 SECONDS_PER_ANSWER = {"glad": 1.4e-3, "mace": 3.0e-3, "mv": 5e-8, "wawa": 1e-7}
 SECONDS_PER_ANSWER_ITERATION = {"ds": 5e-8, "onecoin": 5e-8}
+# EM iterations and tolerance of Dawid-Skene, one-coin DS and GLAD (crowd-kit's defaults): run to convergence
+DEFAULT_ITERATIONS = 100
+DEFAULT_TOLERANCE = 1e-5
 # a method expected to take longer than this is run when someone asks for it, not on page open
 ON_REQUEST_SECONDS = 5.0
 
@@ -113,7 +116,8 @@ def pool_codes(run: Run) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
     rows = np.flatnonzero(kind_mask(run, "regular", "control") & (c.label >= 0) & ~rejected)
     if len(rows) == 0:
         raise MetricUnavailable(
-            "the run has no labeled answers in its labeling pool (only exam, training, rejected, skipped or expired ones)"
+            "the run has no labeled answers in its labeling pool "
+            "(only exam, training, rejected, skipped or expired ones)"
         )
     out = (rows, c.task[rows], c.worker[rows], c.label[rows])
     for arr in out:
@@ -130,6 +134,14 @@ def pool_vote_counts(run: Run) -> np.ndarray:
     return kernels.vote_counts(t, lab, run.codes.n_tasks, run.codes.n_labels)
 
 
+def task_vote_counts(run: Run, task_id: str) -> np.ndarray | None:
+    """One task's votes per label (in run.labels order) as the aggregators count them (labeling
+    pool, rejected suites left out), or None where it has none."""
+    counts = pool_vote_counts(run)
+    code = run.codes.task_names.get_indexer([str(task_id)])[0]
+    return None if code < 0 else counts[code]
+
+
 @per_run_cache
 def pool_task_answers(run: Run) -> np.ndarray:
     """Answers per task code in the labeling pool (int64, 0 for tasks outside it), once per run. Read-only."""
@@ -143,7 +155,7 @@ def _answered_tasks(run: Run) -> tuple[np.ndarray, pd.Index]:
     return keep, run.codes.task_names.take(keep).rename("task_id")
 
 
-def estimate_seconds(run: Run, method: str, n_iter: int = 100) -> float:
+def estimate_seconds(run: Run, method: str, n_iter: int = DEFAULT_ITERATIONS) -> float:
     """A rough wall-time estimate of ``aggregate(run, method, n_iter=n_iter)`` on this run's size
     (EM methods: as if all ``n_iter`` iterations ran), in seconds."""
     _check_method(method, "estimate_seconds")
@@ -153,7 +165,9 @@ def estimate_seconds(run: Run, method: str, n_iter: int = 100) -> float:
     return float(SECONDS_PER_ANSWER[method] * n)
 
 
-def cached(run: Run, method: str, *, n_iter: int = 100, tol: float = 1e-5) -> "Aggregation | None":
+def cached(
+    run: Run, method: str, *, n_iter: int = DEFAULT_ITERATIONS, tol: float = DEFAULT_TOLERANCE
+) -> "Aggregation | None":
     """The aggregation if it was already computed for this run object, else None (never computes)."""
     return _CACHE.get(run, {}).get((method, n_iter, float(tol)))
 
@@ -170,7 +184,9 @@ def on_request(run: Run, method: str) -> bool:
     return method in SLOW_METHODS or estimate_seconds(run, method) > ON_REQUEST_SECONDS
 
 
-def aggregate(run: Run, method: str = "mv", *, n_iter: int = 100, tol: float = 1e-5) -> Aggregation:
+def aggregate(
+    run: Run, method: str = "mv", *, n_iter: int = DEFAULT_ITERATIONS, tol: float = DEFAULT_TOLERANCE
+) -> Aggregation:
     """One label per task with a confidence, by ``method`` (see :data:`METHODS`).
 
     ``n_iter``/``tol`` bound the EM of Dawid-Skene and one-coin DS (crowd-kit's defaults: 100,
@@ -363,9 +379,7 @@ def accuracy_vs_golden(run: Run, agg: Aggregation) -> Accuracy:
     the tasks annotators could be judged on; control tasks get the same overlap as the rest)."""
     gold = golden_codes(run)
     if not (gold >= 0).any():
-        raise MetricUnavailable(
-            "the run has no control tasks with a known answer", missing_field="GOLDEN:<output field>"
-        )
+        raise MetricUnavailable("the run has no control tasks with a known answer", missing_field="golden")
     return _accuracy("golden", agg, gold)
 
 
@@ -375,7 +389,7 @@ def accuracy_vs_truth(run: Run, agg: Aggregation, truth: pd.Series | None = None
     return _accuracy("truth", agg, truth_codes(run, truth))
 
 
-def disagreements(run: Run, methods=("mv", "wawa", "ds"), *, n_iter: int = 100) -> pd.DataFrame:
+def disagreements(run: Run, methods=("mv", "wawa", "ds"), *, n_iter: int = DEFAULT_ITERATIONS) -> pd.DataFrame:
     """Tasks where the aggregators do not all give the same label.
 
     Index ``task_id``; one label column and one ``<method>_confidence`` column per method, plus
@@ -393,7 +407,7 @@ def disagreements(run: Run, methods=("mv", "wawa", "ds"), *, n_iter: int = 100) 
     differ = answered & (codes != codes[0]).any(axis=0)
     tasks = np.asarray(run.codes.task_names, dtype=object)[differ]
     out = pd.DataFrame(index=pd.Index(tasks, name="task_id", dtype="str"))
-    for m, a in zip(methods, aggs):
+    for m, a in zip(methods, aggs, strict=True):
         # a.labels holds the tasks with codes >= 0 in task-code order: position by a running count
         pos = (np.cumsum(a.codes >= 0) - 1)[differ]
         out[m] = a.labels["label"].iloc[pos].to_numpy()

@@ -119,6 +119,18 @@ def least_agreed(items: pd.DataFrame) -> pd.DataFrame:
     return items.iloc[order]
 
 
+def least_agreed_tasks(run: Run, items: pd.DataFrame | None = None) -> pd.DataFrame:
+    """:func:`least_agreed` of the run's item_agreement (``items``, computed when not given)."""
+    return least_agreed(item_agreement(run) if items is None else items)
+
+
+def pairs_by_kappa(run: Run, pairs: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The annotator pairs of :func:`pairwise_kappa` (``pairs``, computed when not given), lowest
+    kappa first, then the most shared tasks; NaN kappas last."""
+    pairs = pairwise_kappa(run) if pairs is None else pairs
+    return pairs.sort_values(["kappa", "shared"], ascending=[True, False], kind="stable", na_position="last")
+
+
 def pairwise_kappa(run: Run, min_shared: int = 10, include_control: bool = False) -> pd.DataFrame:
     """Cohen's kappa between every two annotators who answered at least ``min_shared`` same tasks.
 
@@ -187,7 +199,8 @@ def agreement_matrix(pairs: pd.DataFrame, value: str = "kappa", max_workers: int
     check_int(max_workers, "max_workers", "agreement_matrix", low=2)
     if value not in ("kappa", "agreement", "shared"):
         raise ValueError(
-            f"The 'value' parameter of agreement_matrix must be 'kappa', 'agreement' or 'shared'. Got {value!r} instead."
+            "The 'value' parameter of agreement_matrix must be 'kappa', 'agreement' or 'shared'. "
+            f"Got {value!r} instead."
         )
     if pairs.empty:
         return pd.DataFrame()
@@ -196,7 +209,7 @@ def agreement_matrix(pairs: pd.DataFrame, value: str = "kappa", max_workers: int
     sub = pairs[pairs["worker_a"].isin(top) & pairs["worker_b"].isin(top)]
     order = sorted(top)
     m = pd.DataFrame(np.nan, index=pd.Index(order, name="worker_id"), columns=pd.Index(order, name="worker_id"))
-    for a, b, v in zip(sub["worker_a"], sub["worker_b"], sub[value]):
+    for a, b, v in zip(sub["worker_a"], sub["worker_b"], sub[value], strict=True):
         m.loc[a, b] = v
         m.loc[b, a] = v
     return m

@@ -21,10 +21,6 @@ STRONG_MIN_ANSWERS = 3  # … judged on at least 3 other control answers
 SUSPECT_MIN_STRONG = 2  # at least 2 strong annotators must agree on the other label
 
 
-def _golden_field(run: Run) -> str:
-    return f"GOLDEN:{run.meta.label_field or '<output field>'}"
-
-
 def _control_rows(run: Run) -> np.ndarray:
     c = run.codes
     rows = np.flatnonzero(kind_mask(run, "control") & (c.label >= 0) & (c.golden >= 0))
@@ -32,7 +28,7 @@ def _control_rows(run: Run) -> np.ndarray:
         raise MetricUnavailable(
             "the run has no answered control tasks (tasks with a known answer in the labeling pool); "
             "export the pool's control tasks with their known answers",
-            missing_field=_golden_field(run),
+            missing_field="golden",
         )
     return rows
 
@@ -170,7 +166,8 @@ def accuracy_vs_truth(run: Run, truth: pd.Series | None = None) -> pd.DataFrame:
         )
     if not isinstance(truth, pd.Series):
         raise ValueError(
-            f"The 'truth' parameter of accuracy_vs_truth must be a pandas Series (task_id -> label). Got {type(truth).__name__} instead."
+            "The 'truth' parameter of accuracy_vs_truth must be a pandas Series (task_id -> label). "
+            f"Got {type(truth).__name__} instead."
         )
     from analytics.metrics.aggregation import truth_codes
 

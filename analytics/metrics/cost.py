@@ -14,7 +14,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from analytics.metrics._base import MetricUnavailable, category_in, per_run_cache, rate
+from analytics.metrics._base import MetricUnavailable, category_in, per_run_cache, rate, source_fields
 from analytics.model import KINDS, Run
 
 PAID_STATUSES = ("ACCEPTED", "SUBMITTED")
@@ -89,6 +89,11 @@ def assignment_table(run: Run) -> pd.DataFrame:
 
 
 @per_run_cache
+def _reward_field(run: Run) -> str:
+    """The reward as the run's source calls it (``ASSIGNMENT:reward`` in a Toloka TSV)."""
+    return source_fields(run)[0].get("reward") or "the assignments' rewards"
+
+
 def spend(run: Run) -> Spend:
     """Total spend = Σ paid rewards + Σ bonuses + platform fee on both.
 
@@ -121,7 +126,9 @@ def spend(run: Run) -> Spend:
             None,
             n_paid,
             n_unpaid,
-            missing=f"{n:,} paid assignments have no reward: export ASSIGNMENT:reward or set the pool's reward per suite",
+            missing=(
+                f"{n:,} paid assignments have no reward: export {_reward_field(run)} or set the pool's reward per suite"
+            ),
         )
     rewards = float(paid["reward"].sum())
     fees = float(np.maximum(paid["reward"].to_numpy() * p.fee_rate, p.fee_minimum).sum()) + bonuses * p.fee_rate
@@ -275,7 +282,7 @@ def cost_by_pool(run: Run) -> pd.DataFrame:
     if len(t) == 0:
         raise MetricUnavailable(
             "cost per pool needs task suites, and this run has no assignment ids",
-            missing_field="ASSIGNMENT:assignment_id",
+            missing_field="assignment_id",
         )
     a = run.answers
     labeled = a[a["label"].notna() & a["assignment_id"].notna()]
@@ -395,7 +402,8 @@ def compare_versions_cost(runs: Mapping[str, Run]) -> pd.DataFrame:
     """
     if not isinstance(runs, Mapping) or not runs:
         raise ValueError(
-            f"The 'runs' parameter of compare_versions_cost must be a non-empty dict of version name -> Run. Got {runs!r} instead."
+            "The 'runs' parameter of compare_versions_cost must be a non-empty dict of version name -> Run. "
+            f"Got {runs!r} instead."
         )
     return compare_breakdowns({name: cost_breakdown(run) for name, run in runs.items()})
 
@@ -405,7 +413,8 @@ def compare_breakdowns(breakdowns: Mapping[str, "CostBreakdown"]) -> pd.DataFram
     has them need not hold every version's run in memory at once)."""
     if not isinstance(breakdowns, Mapping) or not breakdowns:
         raise ValueError(
-            f"The 'breakdowns' parameter of compare_breakdowns must be a non-empty dict of version name -> CostBreakdown. Got {breakdowns!r} instead."
+            "The 'breakdowns' parameter of compare_breakdowns must be a non-empty dict of version name -> "
+            f"CostBreakdown. Got {breakdowns!r} instead."
         )
     rows = []
     for name, b in breakdowns.items():

@@ -218,6 +218,203 @@ def _pool_answers_paid(run: Run) -> int:
     return int((labeled & in_paid).sum())
 
 
+@dataclass(frozen=True)
+class _TaskSet:
+    """T, the aggregated tasks every point is measured on (task codes, sorted), and how it was chosen."""
+
+    tasks: np.ndarray
+    max_overlap: int
+    typical_overlap: int
+    answered: int  # aggregated tasks with at least one answer
+    sampled_from: int | None
+
+
+@dataclass(frozen=True)
+class _Known:
+    """The reference labels on T, at compact positions 0..|T|-1 (the task index of the votes)."""
+
+    gold_pos: np.ndarray
+    gold: np.ndarray  # g(t), t in G
+    truth_pos: np.ndarray
+    truth: np.ndarray  # truth(t), t in Tr
+    full: np.ndarray  # ŷ(t), t in T: the majority vote of all the task's answers
+
+
+@dataclass(frozen=True)
+class _Cost:
+    """The cost model's inputs (see the module docstring): cost_breakdown, V, F and why a cost is missing."""
+
+    per_answer: float | None
+    variable: float | None
+    fixed: float | None
+    final_labels: int
+    currency: str
+    missing: str | None
+
+
+def _select_tasks(run: Run, rows: np.ndarray, max_overlap: int | None, max_tasks: int | None, func: str) -> _TaskSet:
+    """K (given or the typical overlap) and T: the tasks with at least K answers, sampled beyond max_tasks."""
+    c = run.codes
+    per_task = np.bincount(c.task[rows].astype(np.int64), minlength=c.n_tasks)
+    answered = per_task[per_task > 0]
+    typical = int(np.bincount(answered).argmax())
+    if max_overlap is None:
+        K = typical
+    else:
+        K = check_int(max_overlap, "max_overlap", func, low=1, high=int(answered.max()))
+    T = np.flatnonzero(per_task >= K)
+    sampled_from = None
+    if max_tasks is not None and len(T) > check_int(max_tasks, "max_tasks", func, low=1):
+        sampled_from = len(T)
+        T = _sample_tasks(run, T, max_tasks)
+    return _TaskSet(T, K, typical, int((per_task >= 1).sum()), sampled_from)
+
+
+def _sample_tasks(run: Run, T: np.ndarray, max_tasks: int) -> np.ndarray:
+    """Every task of T with a known answer (control or truth), plus max_tasks others chosen by a hash of their ids."""
+    known = golden_codes(run)[T] >= 0
+    if run.truth is not None and len(run.truth):
+        known |= truth_codes(run)[T] != -1
+    h = pd.util.hash_array(np.asarray(run.codes.task_names.take(T), dtype=object), categorize=False)
+    chosen = known.copy()
+    chosen[np.argsort(h, kind="stable")[:max_tasks]] = True
+    return T[chosen]
+
+
+def _canonical_answers(run: Run, rows: np.ndarray, T: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The answers to T as (compact task position, label code), in a canonical order (row order does not matter)."""
+    c = run.codes
+    in_set = np.zeros(c.n_tasks, dtype=bool)
+    in_set[T] = True
+    keep = rows[in_set[c.task[rows].astype(np.int64)]]
+    t, w, lab = c.task[keep].astype(np.int64), c.worker[keep].astype(np.int64), c.label[keep].astype(np.int64)
+    # work on compact task positions 0..len(T)-1 (T is sorted): votes over 10^5 tasks, not 10^6
+    t = np.searchsorted(T, t)
+    o = np.lexsort((lab, name_rank(c.worker_names)[w], name_rank(c.task_names.take(T))[t]))
+    return t[o], lab[o]
+
+
+def _known_labels(run: Run, T: np.ndarray) -> _Known:
+    """G, Tr and the full aggregate on T (see the module docstring)."""
+    gold = golden_codes(run)
+    G = T[gold[T] >= 0]
+    truth = None
+    if run.truth is not None and len(run.truth):
+        truth = truth_codes(run)
+    Tr = T[truth[T] != -1] if truth is not None else np.array([], dtype=np.int64)
+    full = aggregate(run, "mv").codes
+    return _Known(
+        gold_pos=np.searchsorted(T, G),
+        gold=gold[G],
+        truth_pos=np.searchsorted(T, Tr),
+        truth=truth[Tr] if truth is not None else Tr,
+        full=full[T],
+    )
+
+
+def _subsampled_repeats(
+    t: np.ndarray, lab: np.ndarray, known: _Known, n_tasks: int, n_labels: int, K: int, repeats: int, seed: int
+) -> pd.DataFrame:
+    """One row per (overlap k, repeat r): the four observed figures of the nested subsets S_k^r."""
+    rng = np.random.default_rng(seed)
+    records = []
+    for r in range(repeats):
+        u = rng.random(len(t))
+        order = np.lexsort((u, t))
+        ts, ls = t[order], lab[order]
+        rank = np.arange(len(ts)) - np.searchsorted(ts, ts, side="left")
+        for k in range(1, K + 1):
+            sel = rank < k
+            mv = kernels.majority_vote(ts[sel], ls[sel], n_tasks, n_labels)
+            records.append(
+                {
+                    "overlap": k,
+                    "repeat": r,
+                    "golden_accuracy": _share_equal(mv.labels[known.gold_pos], known.gold),
+                    "truth_accuracy": _share_equal(mv.labels[known.truth_pos], known.truth),
+                    "agreement_with_full": float((mv.labels == known.full).mean()),
+                    "tied_share": float(mv.tied.mean()),
+                }
+            )
+    return pd.DataFrame(records)
+
+
+def _share_equal(voted: np.ndarray, reference: np.ndarray) -> float:
+    """The share of tasks whose vote equals the reference label (NaN where there is no such task)."""
+    return float((voted == reference).mean()) if len(reference) else np.nan
+
+
+def _cost_model(run: Run) -> _Cost:
+    """cost_per_answer, the variable spend V and the fixed spend F (None where the spend is unknown)."""
+    b = cost_breakdown(run)
+    cpa = b.cost_per_answer
+    variable = fixed = None
+    if cpa is not None and b.total is not None:
+        variable = cpa * _pool_answers_paid(run)
+        fixed = b.total - variable
+    missing = b.reasons.get("cost_per_answer")
+    if missing is None and b.final_labels == 0:
+        missing = b.reasons.get("cost_per_final_label")
+    return _Cost(cpa, variable, fixed, b.final_labels, b.currency, missing)
+
+
+_COUNT_COLUMNS = ["tasks", "answers", "golden_tasks", "truth_tasks"]
+_POINT_COLUMNS = [
+    "basis",
+    *_COUNT_COLUMNS,
+    *(f"{ref}_{n}" for ref in ("golden", "truth") for n in ("accuracy", "std", "min", "max", "ci_low", "ci_high")),
+    "agreement_with_full",
+    "agreement_std",
+    "tied_share",
+    "model_accuracy",
+    "model_se",
+    "cost_per_label",
+    "cost_per_final_label",
+]
+
+
+def _observed_point(rep: pd.DataFrame, k: int, n_tasks: int, n_golden: int, n_truth: int) -> dict:
+    """The subsampled figures of overlap k from its repeats ``rep``."""
+    g = _summary(rep["golden_accuracy"].to_numpy(), n_golden)
+    tr = _summary(rep["truth_accuracy"].to_numpy(), n_truth)
+    row: dict = dict(tasks=n_tasks, answers=n_tasks * k, golden_tasks=n_golden, truth_tasks=n_truth)
+    row.update({f"golden_{n}" if n != "mean" else "golden_accuracy": v for n, v in g.items()})
+    row.update({f"truth_{n}" if n != "mean" else "truth_accuracy": v for n, v in tr.items()})
+    row["agreement_with_full"] = float(rep["agreement_with_full"].mean())
+    agr = rep["agreement_with_full"].to_numpy()
+    row["agreement_std"] = 0.0 if agr.min() == agr.max() else float(agr.std(ddof=0))
+    row["tied_share"] = float(rep["tied_share"].mean())
+    return row
+
+
+def _points_table(
+    per_repeat: pd.DataFrame, ks: range, K: int, n_tasks: int, known: _Known, model, cost: _Cost
+) -> pd.DataFrame:
+    """The ``points`` table: observed rows k <= K, projected beyond, model and cost on every row."""
+    model_acc, model_se = model
+    out = []
+    for i, k in enumerate(ks):
+        row: dict = {"overlap": k, "basis": OBSERVED if k <= K else PROJECTED}
+        if k <= K:
+            rep = per_repeat[per_repeat["overlap"] == k]
+            row.update(_observed_point(rep, k, n_tasks, len(known.gold), len(known.truth)))
+        row["model_accuracy"] = model_acc[i]
+        row["model_se"] = model_se[i]
+        row["cost_per_label"] = np.nan if cost.per_answer is None else cost.per_answer * k
+        row["cost_per_final_label"] = (
+            np.nan
+            if cost.variable is None or cost.final_labels == 0
+            else (cost.fixed + cost.variable * k / K) / cost.final_labels
+        )
+        out.append(row)
+    points = pd.DataFrame(out).set_index("overlap").reindex(columns=_POINT_COLUMNS)
+    for col in _COUNT_COLUMNS:
+        points[col] = points[col].astype("Int64")
+    for col in _POINT_COLUMNS[5:]:
+        points[col] = points[col].astype("float64")
+    return points
+
+
 def cost_quality_curve(
     run: Run,
     max_overlap: int | None = None,
@@ -251,141 +448,34 @@ def cost_quality_curve(
     repeats = check_int(repeats, "repeats", func, low=1)
     seed = check_int(seed, "seed", func, low=0)
     simulations = check_int(simulations, "simulations", func, low=100)
-    c = run.codes
     rows = pool_rows(run)
-    t_all = c.task[rows].astype(np.int64)
-    per_task = np.bincount(t_all, minlength=c.n_tasks)
-    answered = per_task[per_task > 0]
-    typical = int(np.bincount(answered).argmax())
-    if max_overlap is None:
-        K = typical
-    else:
-        K = check_int(max_overlap, "max_overlap", func, low=1, high=int(answered.max()))
-    in_set = per_task >= K
-    T = np.flatnonzero(in_set)
-    sampled_from = None
-    if max_tasks is not None and len(T) > check_int(max_tasks, "max_tasks", func, low=1):
-        sampled_from = len(T)
-        known = golden_codes(run)[T] >= 0
-        if run.truth is not None and len(run.truth):
-            known |= truth_codes(run)[T] != -1
-        h = pd.util.hash_array(np.asarray(c.task_names.take(T), dtype=object), categorize=False)
-        chosen = known.copy()
-        chosen[np.argsort(h, kind="stable")[:max_tasks]] = True
-        T = T[chosen]
-        in_set = np.zeros(c.n_tasks, dtype=bool)
-        in_set[T] = True
-
-    keep = rows[in_set[t_all]]
-    t, w, lab = c.task[keep].astype(np.int64), c.worker[keep].astype(np.int64), c.label[keep].astype(np.int64)
-    # work on compact task positions 0..len(T)-1 (T is sorted): votes over 10^5 tasks, not 10^6
-    t = np.searchsorted(T, t)
-    o = np.lexsort((lab, name_rank(c.worker_names)[w], name_rank(c.task_names.take(T))[t]))
-    t, lab = t[o], lab[o]
-
-    gold = golden_codes(run)
-    G = T[gold[T] >= 0]
-    truth = None
-    if run.truth is not None and len(run.truth):
-        truth = truth_codes(run)
-    Tr = T[truth[T] != -1] if truth is not None else np.array([], dtype=np.int64)
-    full = aggregate(run, "mv").codes
-    # positions in T (the compact task index of the votes below)
-    Gp, Trp = np.searchsorted(T, G), np.searchsorted(T, Tr)
-    full_T = full[T]
-
-    rng = np.random.default_rng(seed)
-    records = []
-    for r in range(repeats):
-        u = rng.random(len(t))
-        order = np.lexsort((u, t))
-        ts, ls = t[order], lab[order]
-        rank = np.arange(len(ts)) - np.searchsorted(ts, ts, side="left")
-        for k in range(1, K + 1):
-            sel = rank < k
-            mv = kernels.majority_vote(ts[sel], ls[sel], len(T), c.n_labels)
-            records.append(
-                {
-                    "overlap": k,
-                    "repeat": r,
-                    "golden_accuracy": float((mv.labels[Gp] == gold[G]).mean()) if len(G) else np.nan,
-                    "truth_accuracy": float((mv.labels[Trp] == truth[Tr]).mean()) if len(Tr) else np.nan,
-                    "agreement_with_full": float((mv.labels == full_T).mean()),
-                    "tied_share": float(mv.tied.mean()),
-                }
-            )
-    per_repeat = pd.DataFrame(records)
-
-    b = cost_breakdown(run)
-    cpa = b.cost_per_answer
-    variable = fixed = None
-    if cpa is not None and b.total is not None:
-        variable = cpa * _pool_answers_paid(run)
-        fixed = b.total - variable
-    cost_missing = b.reasons.get("cost_per_answer")
-    if cost_missing is None and b.final_labels == 0:
-        cost_missing = b.reasons.get("cost_per_final_label")
+    ts = _select_tasks(run, rows, max_overlap, max_tasks, func)
+    T, K = ts.tasks, ts.max_overlap
+    t, lab = _canonical_answers(run, rows, T)
+    known = _known_labels(run, T)
+    per_repeat = _subsampled_repeats(t, lab, known, len(T), run.codes.n_labels, K, repeats, seed)
+    cost = _cost_model(run)
     ks = range(1, K + PROJECTED_STEPS + 1)
-    model_acc, model_se, model_note = _model(run, rows, gold[G], ks, simulations, seed)
-
-    out = []
-    for i, k in enumerate(ks):
-        row: dict = {"overlap": k, "basis": OBSERVED if k <= K else PROJECTED}
-        if k <= K:
-            rep = per_repeat[per_repeat["overlap"] == k]
-            g = _summary(rep["golden_accuracy"].to_numpy(), len(G))
-            tr = _summary(rep["truth_accuracy"].to_numpy(), len(Tr))
-            row.update(tasks=len(T), answers=len(T) * k, golden_tasks=len(G), truth_tasks=len(Tr))
-            row.update({f"golden_{n}" if n != "mean" else "golden_accuracy": v for n, v in g.items()})
-            row.update({f"truth_{n}" if n != "mean" else "truth_accuracy": v for n, v in tr.items()})
-            row["agreement_with_full"] = float(rep["agreement_with_full"].mean())
-            agr = rep["agreement_with_full"].to_numpy()
-            row["agreement_std"] = 0.0 if agr.min() == agr.max() else float(agr.std(ddof=0))
-            row["tied_share"] = float(rep["tied_share"].mean())
-        row["model_accuracy"] = model_acc[i]
-        row["model_se"] = model_se[i]
-        row["cost_per_label"] = np.nan if cpa is None else cpa * k
-        row["cost_per_final_label"] = (
-            np.nan if variable is None or b.final_labels == 0 else (fixed + variable * k / K) / b.final_labels
-        )
-        out.append(row)
-    points = pd.DataFrame(out).set_index("overlap")
-    columns = ["basis", "tasks", "answers", "golden_tasks", "truth_tasks"]
-    for ref in ("golden", "truth"):
-        columns += [f"{ref}_accuracy", f"{ref}_std", f"{ref}_min", f"{ref}_max", f"{ref}_ci_low", f"{ref}_ci_high"]
-    columns += [
-        "agreement_with_full",
-        "agreement_std",
-        "tied_share",
-        "model_accuracy",
-        "model_se",
-        "cost_per_label",
-        "cost_per_final_label",
-    ]
-    points = points.reindex(columns=columns)
-    for col in ("tasks", "answers", "golden_tasks", "truth_tasks"):
-        points[col] = points[col].astype("Int64")
-    for col in columns[5:]:
-        points[col] = points[col].astype("float64")
-
+    model_acc, model_se, model_note = _model(run, rows, known.gold, ks, simulations, seed)
+    points = _points_table(per_repeat, ks, K, len(T), known, (model_acc, model_se), cost)
     return CostQualityCurve(
         points=points,
         per_repeat=per_repeat,
         method=method,
         max_overlap=K,
-        typical_overlap=typical,
+        typical_overlap=ts.typical_overlap,
         repeats=repeats,
         seed=seed,
         simulations=simulations,
         tasks=int(len(T)),
-        tasks_left_out=int((per_task >= 1).sum() - (sampled_from if sampled_from is not None else len(T))),
-        tasks_sampled_from=sampled_from,
-        currency=b.currency,
-        cost_per_answer=cpa,
-        cost_missing=cost_missing,
-        variable_spend=variable,
-        fixed_spend=fixed,
-        final_labels=b.final_labels,
+        tasks_left_out=int(ts.answered - (ts.sampled_from if ts.sampled_from is not None else len(T))),
+        tasks_sampled_from=ts.sampled_from,
+        currency=cost.currency,
+        cost_per_answer=cost.per_answer,
+        cost_missing=cost.missing,
+        variable_spend=cost.variable,
+        fixed_spend=cost.fixed,
+        final_labels=cost.final_labels,
         model_note=model_note,
     )
 

@@ -110,29 +110,16 @@ def exam_item_pass_rate(run: Run) -> pd.DataFrame:
     rows, task, worker, correct = _graded(run)
     exam_rows = np.flatnonzero(kind_mask(run, "exam"))
     items = np.unique(c.task[exam_rows])
-    n_labels = c.n_labels
     nt = c.n_tasks
 
     answers = np.bincount(task, minlength=nt)
     n_correct = np.bincount(task, weights=correct, minlength=nt).astype(np.int64)
-    gold_rows = exam_rows[c.golden[exam_rows] >= 0]
-    golden = np.full(nt, -1, dtype=np.int64)
-    # (np.maximum.at: should rows disagree on an item's golden label, the result still does not
-    # depend on row order)
-    np.maximum.at(golden, c.task[gold_rows], c.golden[gold_rows].astype(np.int64))
+    golden = _item_golden(run, exam_rows)
     has_gold = golden >= 0
     pass_rate = rate(n_correct, answers)
     pass_rate[~has_gold] = np.nan
     low, high = wilson_interval(np.where(has_gold, n_correct, 0), np.where(has_gold, answers, 0))
-
-    # most common wrong label: a (task x label) count of wrong answers; argmax takes the first
-    # (earliest label) of tied maxima
-    wrong = ~correct & has_gold[task]
-    label = c.label[rows]
-    wrong_counts = np.bincount(task[wrong] * n_labels + label[wrong], minlength=nt * n_labels).reshape(nt, n_labels)
-    top_wrong = wrong_counts.argmax(axis=1) if n_labels else np.zeros(nt, dtype=np.int64)
-    top_wrong_n = wrong_counts.max(axis=1) if n_labels else np.zeros(nt, dtype=np.int64)
-
+    top_wrong, top_wrong_n = _most_common_wrong(run, rows, task, ~correct & has_gold[task])
     cand, disc = _item_rest_correlation(task, worker, correct, has_gold, nt, c.n_workers)
 
     sel = items
@@ -155,6 +142,30 @@ def exam_item_pass_rate(run: Run) -> pd.DataFrame:
     )
     out["reading"] = _readings(out)
     return out.sort_index()
+
+
+def _item_golden(run: Run, exam_rows: np.ndarray) -> np.ndarray:
+    """Per task code, the golden label code of the exam item (-1 where none)."""
+    c = run.codes
+    gold_rows = exam_rows[c.golden[exam_rows] >= 0]
+    golden = np.full(c.n_tasks, -1, dtype=np.int64)
+    # (np.maximum.at: should rows disagree on an item's golden label, the result still does not
+    # depend on row order)
+    np.maximum.at(golden, c.task[gold_rows], c.golden[gold_rows].astype(np.int64))
+    return golden
+
+
+def _most_common_wrong(
+    run: Run, rows: np.ndarray, task: np.ndarray, wrong: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per task code, the wrong label chosen most often and how often (0 where nobody was wrong)."""
+    # a (task x label) count of wrong answers; argmax takes the first (earliest label) of tied maxima
+    nt, n_labels = run.codes.n_tasks, run.codes.n_labels
+    label = run.codes.label[rows]
+    wrong_counts = np.bincount(task[wrong] * n_labels + label[wrong], minlength=nt * n_labels).reshape(nt, n_labels)
+    top_wrong = wrong_counts.argmax(axis=1) if n_labels else np.zeros(nt, dtype=np.int64)
+    top_wrong_n = wrong_counts.max(axis=1) if n_labels else np.zeros(nt, dtype=np.int64)
+    return top_wrong, top_wrong_n
 
 
 def _item_rest_correlation(task, worker, correct, has_gold, n_tasks: int, n_workers: int):

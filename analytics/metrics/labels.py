@@ -50,6 +50,11 @@ def label_distribution(run: Run, kinds: Sequence[str] = ("regular", "control")) 
     return _frame(run.labels, np.bincount(lab, minlength=c.n_labels))
 
 
+def aggregated_label_distribution(run: Run, aggregation) -> pd.DataFrame:
+    """The distribution of ``aggregation``'s labels (one per task) in the run's label order."""
+    return distribution_of(aggregation.labels["label"], run.labels)
+
+
 def distribution_of(labels: pd.Series, label_order: Sequence[str]) -> pd.DataFrame:
     """The distribution of a Series of labels (e.g. aggregated labels, one per task).
 
@@ -60,7 +65,8 @@ def distribution_of(labels: pd.Series, label_order: Sequence[str]) -> pd.DataFra
     order = [str(x) for x in label_order]
     if len(set(order)) != len(order) or not order:
         raise ValueError(
-            f"The 'label_order' parameter of distribution_of must be a non-empty sequence of distinct labels. Got {list(label_order)!r} instead."
+            "The 'label_order' parameter of distribution_of must be a non-empty sequence of distinct labels. "
+            f"Got {list(label_order)!r} instead."
         )
     s = pd.Series(labels)
     s = s[s.notna()].astype(str)
@@ -133,17 +139,7 @@ def annotator_label_use(
     q = rate(others, others_n[:, None])
     share = counts / n_w[:, None]
     diff = share - q
-
-    expected = n_w[:, None] * q
-    pos = expected > 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(pos, (counts - expected) ** 2 / np.where(pos, expected, 1.0), 0.0)
-    chi2 = terms.sum(axis=1)
-    dof = pos.sum(axis=1) - 1
-    impossible = ((~pos) & (counts > 0)).any(axis=1)  # a label the others never used
-    p = np.where(dof > 0, stats.chi2.sf(chi2, np.maximum(dof, 1)), 1.0)
-    p = np.where(impossible, 0.0, p)
-    chi2 = np.where(impossible, np.inf, chi2)
+    chi2, dof, p = _goodness_of_fit(counts, n_w[:, None] * q)
     tested = (n_w >= min_answers) & (others_n > 0)
     p = np.where(tested, p, np.nan)
     chi2 = np.where(tested, chi2, np.nan)
@@ -155,11 +151,10 @@ def annotator_label_use(
     flagged = tested & (p < alpha / max(m, 1)) & (over_pp >= MIN_OVER_USE_PP)
 
     names = pd.Index(np.asarray(c.worker_names, dtype=object)[workers], name="worker_id", dtype="str")
-    label_dtype = run.answers["label"].dtype
     annotators = pd.DataFrame(
         {
             "answers": n_w.astype(np.int64),
-            "over_used_label": pd.Categorical.from_codes(top, dtype=label_dtype),
+            "over_used_label": pd.Categorical.from_codes(top, dtype=run.answers["label"].dtype),
             "over_use_pp": over_pp,
             "chi2": chi2,
             "dof": np.where(tested, dof, 0).astype(np.int64),
@@ -168,6 +163,34 @@ def annotator_label_use(
         },
         index=names,
     )
+    return _label_use(run, names, annotators, counts, share, q, total)
+
+
+def _goodness_of_fit(counts: np.ndarray, expected: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per annotator (row): Pearson's X², its dof and p over the labels expected > 0 (see annotator_label_use)."""
+    pos = expected > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(pos, (counts - expected) ** 2 / np.where(pos, expected, 1.0), 0.0)
+    chi2 = terms.sum(axis=1)
+    dof = pos.sum(axis=1) - 1
+    impossible = ((~pos) & (counts > 0)).any(axis=1)  # a label the others never used
+    p = np.where(dof > 0, stats.chi2.sf(chi2, np.maximum(dof, 1)), 1.0)
+    p = np.where(impossible, 0.0, p)
+    chi2 = np.where(impossible, np.inf, chi2)
+    return chi2, dof, p
+
+
+def _label_use(
+    run: Run,
+    names: pd.Index,
+    annotators: pd.DataFrame,
+    counts: np.ndarray,
+    share: np.ndarray,
+    q: np.ndarray,
+    total: np.ndarray,
+) -> LabelUse:
+    """The LabelUse of annotator_label_use's figures, annotators sorted by id."""
+    diff = share - q
     shares = pd.DataFrame(
         {
             "count": counts.ravel().astype(np.int64),
@@ -207,13 +230,15 @@ def _counts(x, name: str) -> pd.Series:
     if isinstance(x, pd.DataFrame):
         if "count" not in x.columns:
             raise ValueError(
-                f"The {name!r} parameter of compare_distributions must be a Series of counts or a frame with a 'count' column. Got columns {list(x.columns)} instead."
+                f"The {name!r} parameter of compare_distributions must be a Series of counts or a frame with a "
+                f"'count' column. Got columns {list(x.columns)} instead."
             )
         x = x["count"]
     s = pd.Series(x, dtype="float64")
     if s.isna().any() or (s < 0).any():
         raise ValueError(
-            f"The {name!r} parameter of compare_distributions must hold non-negative counts. Got {s[s.isna() | (s < 0)].head(3).to_dict()} instead."
+            f"The {name!r} parameter of compare_distributions must hold non-negative counts. "
+            f"Got {s[s.isna() | (s < 0)].head(3).to_dict()} instead."
         )
     if s.sum() <= 0:
         raise ValueError(

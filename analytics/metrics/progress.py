@@ -27,7 +27,7 @@ def throughput(run: Run, freq: str = "1h", pool_id: str | None = None) -> pd.Dat
     if t.isna().all():
         raise MetricUnavailable(
             "progress over time needs submit times, and this run has none",
-            missing_field="ASSIGNMENT:submitted",
+            missing_field="submitted_at",
         )
     a = a[t.notna()]
     period = a["submitted_at"].dt.floor(freq)

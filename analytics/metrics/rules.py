@@ -107,7 +107,10 @@ def _history(rule: dict) -> int | str:
     except (TypeError, ValueError):
         x = math.nan
     if not (x >= 1 and x.is_integer()):
-        return f"{rule.get('type')} rule's history_size must be a whole number >= 1, or None for the whole history; got {h!r}"
+        return (
+            f"{rule.get('type')} rule's history_size must be a whole number >= 1, "
+            f"or None for the whole history; got {h!r}"
+        )
     return int(x)
 
 
@@ -121,7 +124,8 @@ def _pools_to_replay(run: Run, pool_id: str | None):
         if info is None:
             known = ", ".join(p.pool_id for p in run.meta.pools) or "none"
             raise ValueError(
-                f"The 'pool_id' parameter of replay_rules must be one of the run's pools ({known}). Got {pool_id!r} instead."
+                f"The 'pool_id' parameter of replay_rules must be one of the run's pools ({known}). "
+                f"Got {pool_id!r} instead."
             )
         return [info]
     return [p for p in run.meta.pools if p.rules]
@@ -172,6 +176,50 @@ def _control_window(run: Run, ordered: pd.DataFrame, h: int, min_answers: int, l
     return last
 
 
+def _fast_hits(ordered: pd.DataFrame, rule: dict) -> tuple[np.ndarray, np.ndarray, list[str]] | str:
+    """The first firing per annotator of a fast_responses rule (worker ids, positions, evidence), or why not."""
+    p = _fast_params(rule)
+    if isinstance(p, str):
+        return p
+    h, cnt, thr = p
+    w = rolling_fast(ordered, h, cnt, thr, ordered=True)
+    f = w[w["fires"]].drop_duplicates("worker_id")
+    ev = [
+        f"Fast responses: {a} of the last {b} task suites submitted in under {thr:g} s "
+        f"(fastest {x:.1f} s; rule: at least {cnt} of {_last(h)})"
+        for a, b, x in zip(f["fast_in_window"], f["in_window"], f["window_fastest"], strict=True)
+    ]
+    return f["worker_id"].to_numpy(), f["position"].to_numpy(), ev
+
+
+def _golden_hits(run: Run, ordered: pd.DataFrame, rule: dict) -> tuple[np.ndarray, np.ndarray, list[str]] | str:
+    """The first firing per annotator of a golden_set rule (worker ids, positions, evidence), or why not."""
+    p = _golden_params(rule)
+    if isinstance(p, str):
+        return p
+    h, min_answers, lo, hi = p
+    last = _control_window(run, ordered, h, min_answers, lo, hi)
+    f = last[last["fires"]].drop_duplicates("worker_id")
+    limit = f"< {lo:g} %" if lo is not None else f"incorrect > {hi:g} %"
+    ev = [
+        f"Control tasks: {c} of the last {n} correct "
+        f"({pct:.0f} % correct; rule: {limit} on at least {min_answers} of {_last(h)})"
+        for c, n, pct in zip(f["window_correct"], f["window_answers"], f["percent"], strict=True)
+    ]
+    pos = ordered["position"].to_numpy()[f["suite_row"].to_numpy()]
+    return f["worker_id"].to_numpy(), pos, ev
+
+
+_NO_HITS = {
+    "worker_id": "str",
+    "position": "int64",
+    "rule": "str",
+    "rule_order": "int64",
+    "evidence": "str",
+    "pool_id": "str",
+}
+
+
 def _replay_pool(run: Run, info, s_all: pd.DataFrame, not_replayed: list) -> tuple[pd.DataFrame, pd.DataFrame]:
     """First firing per annotator in one pool (worker_id, position, rule, rule_order, evidence,
     pool_id), and the pool's submitted suites in replay order with their ``position``."""
@@ -182,66 +230,22 @@ def _replay_pool(run: Run, info, s_all: pd.DataFrame, not_replayed: list) -> tup
     for k, rule in enumerate(info.rules):
         kind = rule.get("type")
         if kind == "fast_responses":
-            p = _fast_params(rule)
-            if isinstance(p, str):
-                not_replayed.append({"pool_id": info.pool_id, "rule": dict(rule), "why": p})
-                continue
-            h, cnt, thr = p
-            w = rolling_fast(ordered, h, cnt, thr, ordered=True)
-            f = w[w["fires"]].drop_duplicates("worker_id")
-            ev = [
-                f"Fast responses: {a} of the last {b} task suites submitted in under {thr:g} s (fastest {x:.1f} s; rule: at least {cnt} of {_last(h)})"
-                for a, b, x in zip(f["fast_in_window"], f["in_window"], f["window_fastest"])
-            ]
-            hits.append(
-                pd.DataFrame(
-                    {
-                        "worker_id": f["worker_id"].to_numpy(),
-                        "position": f["position"].to_numpy(),
-                        "rule": kind,
-                        "rule_order": k,
-                        "evidence": ev,
-                    }
-                )
-            )
+            found = _fast_hits(ordered, rule)
         elif kind == "golden_set":
-            p = _golden_params(rule)
-            if isinstance(p, str):
-                not_replayed.append({"pool_id": info.pool_id, "rule": dict(rule), "why": p})
-                continue
-            h, min_answers, lo, hi = p
-            last = _control_window(run, ordered, h, min_answers, lo, hi)
-            f = last[last["fires"]].drop_duplicates("worker_id")
-            limit = f"< {lo:g} %" if lo is not None else f"incorrect > {hi:g} %"
-            ev = [
-                f"Control tasks: {c} of the last {n} correct ({pct:.0f} % correct; rule: {limit} on at least {min_answers} of {_last(h)})"
-                for c, n, pct in zip(f["window_correct"], f["window_answers"], f["percent"])
-            ]
-            pos = ordered["position"].to_numpy()[f["suite_row"].to_numpy()]
-            hits.append(
-                pd.DataFrame(
-                    {
-                        "worker_id": f["worker_id"].to_numpy(),
-                        "position": pos,
-                        "rule": kind,
-                        "rule_order": k,
-                        "evidence": ev,
-                    }
-                )
-            )
+            found = _golden_hits(run, ordered, rule)
         else:
-            why = rule.get("why") or f"rule type {kind!r} is not replayed (replayed: {', '.join(REPLAYED)})"
-            not_replayed.append({"pool_id": info.pool_id, "rule": dict(rule), "why": why})
+            found = rule.get("why") or f"rule type {kind!r} is not replayed (replayed: {', '.join(REPLAYED)})"
+        if isinstance(found, str):
+            not_replayed.append({"pool_id": info.pool_id, "rule": dict(rule), "why": found})
+            continue
+        workers, positions, evidence = found
+        hits.append(
+            pd.DataFrame(
+                {"worker_id": workers, "position": positions, "rule": kind, "rule_order": k, "evidence": evidence}
+            )
+        )
     if not hits:
-        empty = {
-            "worker_id": "str",
-            "position": "int64",
-            "rule": "str",
-            "rule_order": "int64",
-            "evidence": "str",
-            "pool_id": "str",
-        }
-        return pd.DataFrame({c: pd.Series(dtype=d) for c, d in empty.items()}), ordered
+        return pd.DataFrame({c: pd.Series(dtype=d) for c, d in _NO_HITS.items()}), ordered
     h = pd.concat(hits, ignore_index=True).sort_values(["worker_id", "position", "rule_order"], kind="stable")
     h = h.drop_duplicates("worker_id").assign(pool_id=info.pool_id)
     return h, ordered
@@ -275,45 +279,55 @@ def replay_rules(run: Run, pool_id: str | None = None) -> pd.DataFrame:
         raise MetricUnavailable(
             "no pool of this run records a quality-control rule that can be replayed "
             f"({', '.join(REPLAYED)}); read the pools from the Toloka API to get their rules",
-            missing_field="pool quality-control rules",
+            missing_field="rules",
         )
     _require_times(run, "replaying the quality-control rules")
     s_all = suites(run)
     s_all = s_all[~s_all["status"].isin(UNSUBMITTED) & s_all["submitted_at"].notna()]
     cost = assignment_cost(run).set_index("assignment_id")["cost"]
     not_replayed: list[dict] = []
-    parts = []
-    for info in pools:
-        bans, ordered = _replay_pool(run, info, s_all, not_replayed)
-        ordered = ordered.assign(cost=ordered["assignment_id"].map(cost).astype("float64").fillna(0.0).to_numpy())
-        per_worker = ordered.groupby("worker_id")
-        n_suites = per_worker.size()
-        bans = bans.merge(ordered[["worker_id", "position", "submitted_at"]], on=["worker_id", "position"], how="left")
-        bans = bans.rename(columns={"submitted_at": "at"})
-        bans["suites_before"] = (bans["position"] + 1).astype(np.int64)
-        bans["suites_after"] = (bans["worker_id"].map(n_suites).to_numpy() - bans["suites_before"]).astype(np.int64)
-        # spend after = the worker's total suite cost minus the cumulative cost up to the ban
-        ordered["cum_cost"] = per_worker["cost"].cumsum()
-        total_cost = per_worker["cost"].sum()
-        at_ban = bans.merge(ordered[["worker_id", "position", "cum_cost"]], on=["worker_id", "position"], how="left")[
-            "cum_cost"
-        ]
-        bans["spend_after"] = bans["worker_id"].map(total_cost).to_numpy() - at_ban.to_numpy()
-        nxt = (
-            ordered[["worker_id", "position", "submitted_at"]]
-            .assign(position=ordered["position"] - 1)
-            .rename(columns={"submitted_at": "next_at"})
-        )
-        bans = bans.merge(nxt, on=["worker_id", "position"], how="left")
-
-        r = run.restrictions
-        r = r[(r["pool_id"].isna() | (r["pool_id"].astype(str) == info.pool_id)) & r["worker_id"].notna()]
-        r = r.sort_values(["worker_id", "created_at"], kind="stable").drop_duplicates("worker_id")
-        r = r.rename(columns={"rule": "recorded_rule", "created_at": "recorded_at", "reason": "recorded_reason"})
-        m = bans.merge(r[["worker_id", "recorded_rule", "recorded_at", "recorded_reason"]], on="worker_id", how="outer")
-        m["pool_id"] = info.pool_id
-        parts.append(m)
+    parts = [_pool_bans(run, info, s_all, cost, not_replayed) for info in pools]
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=_COLUMNS)
+    out = _compared(run, out)
+    out.attrs["not_replayed"] = not_replayed
+    return out
+
+
+def _pool_bans(run: Run, info, s_all: pd.DataFrame, cost: pd.Series, not_replayed: list) -> pd.DataFrame:
+    """One pool's replayed bans with what came after them, joined (outer) with its recorded restrictions."""
+    bans, ordered = _replay_pool(run, info, s_all, not_replayed)
+    ordered = ordered.assign(cost=ordered["assignment_id"].map(cost).astype("float64").fillna(0.0).to_numpy())
+    per_worker = ordered.groupby("worker_id")
+    n_suites = per_worker.size()
+    bans = bans.merge(ordered[["worker_id", "position", "submitted_at"]], on=["worker_id", "position"], how="left")
+    bans = bans.rename(columns={"submitted_at": "at"})
+    bans["suites_before"] = (bans["position"] + 1).astype(np.int64)
+    bans["suites_after"] = (bans["worker_id"].map(n_suites).to_numpy() - bans["suites_before"]).astype(np.int64)
+    # spend after = the worker's total suite cost minus the cumulative cost up to the ban
+    ordered["cum_cost"] = per_worker["cost"].cumsum()
+    total_cost = per_worker["cost"].sum()
+    at_ban = bans.merge(ordered[["worker_id", "position", "cum_cost"]], on=["worker_id", "position"], how="left")[
+        "cum_cost"
+    ]
+    bans["spend_after"] = bans["worker_id"].map(total_cost).to_numpy() - at_ban.to_numpy()
+    nxt = (
+        ordered[["worker_id", "position", "submitted_at"]]
+        .assign(position=ordered["position"] - 1)
+        .rename(columns={"submitted_at": "next_at"})
+    )
+    bans = bans.merge(nxt, on=["worker_id", "position"], how="left")
+
+    r = run.restrictions
+    r = r[(r["pool_id"].isna() | (r["pool_id"].astype(str) == info.pool_id)) & r["worker_id"].notna()]
+    r = r.sort_values(["worker_id", "created_at"], kind="stable").drop_duplicates("worker_id")
+    r = r.rename(columns={"rule": "recorded_rule", "created_at": "recorded_at", "reason": "recorded_reason"})
+    m = bans.merge(r[["worker_id", "recorded_rule", "recorded_at", "recorded_reason"]], on="worker_id", how="outer")
+    m["pool_id"] = info.pool_id
+    return m
+
+
+def _compared(run: Run, out: pd.DataFrame) -> pd.DataFrame:
+    """The replayed and recorded bans side by side: delay, agreement, typed columns, sorted (replay_rules)."""
     tz = run.answers["submitted_at"].dtype
     out["at"] = pd.to_datetime(out["at"], utc=True).astype(tz)
     out["recorded_at"] = pd.to_datetime(out["recorded_at"], utc=True).astype(tz)
@@ -329,9 +343,7 @@ def replay_rules(run: Run, pool_id: str | None = None) -> pd.DataFrame:
     out["spend_after"] = out["spend_after"].astype("float64")
     for col in ("worker_id", "pool_id", "rule", "evidence", "recorded_rule", "recorded_reason"):
         out[col] = out[col].astype("str").where(out[col].notna())
-    out = out.sort_values(["worker_id", "pool_id"], kind="stable").reset_index(drop=True)[_COLUMNS]
-    out.attrs["not_replayed"] = not_replayed
-    return out
+    return out.sort_values(["worker_id", "pool_id"], kind="stable").reset_index(drop=True)[_COLUMNS]
 
 
 @dataclass(frozen=True)
@@ -374,11 +386,60 @@ def ban_evidence(run: Run, worker_id: str, pool_id: str | None = None) -> BanEvi
     )
     bans = replay_rules(sub, pool_id)
     pools = [p for p in _pools_to_replay(run, pool_id)]
+    s = _submitted_suites(sub, pools)
+    ctl = _control_answers(sub, mine, s)
+    s["fast"] = pd.array([pd.NA] * len(s), dtype="boolean")
+    s["in_fast_window"] = False
+    s["after_ban"] = False
+    ctl["in_control_window"] = False
+    for info in pools:
+        _mark_windows(s, ctl, bans, info)
+    recorded = (
+        run.restrictions[run.restrictions["worker_id"] == worker_id]
+        .sort_values("created_at", kind="stable")
+        .reset_index(drop=True)
+    )
+    return BanEvidence(worker_id, bans, recorded, s[_SUITE_COLUMNS], ctl[_CONTROL_COLUMNS])
+
+
+_SUITE_COLUMNS = [
+    "assignment_id",
+    "pool_id",
+    "status",
+    "tasks",
+    "started_at",
+    "submitted_at",
+    "seconds",
+    "fast",
+    "control_answers",
+    "control_correct",
+    "in_fast_window",
+    "after_ban",
+]
+_CONTROL_COLUMNS = [
+    "assignment_id",
+    "pool_id",
+    "submitted_at",
+    "task_id",
+    "golden",
+    "label",
+    "correct",
+    "in_control_window",
+]
+
+
+def _submitted_suites(sub: Run, pools: list) -> pd.DataFrame:
+    """The annotator's submitted suites in ``pools``, in submission order, with their ``position`` per pool."""
     s = suites(sub)
     s = s[~s["status"].isin(UNSUBMITTED) & s["submitted_at"].notna() & s["pool_id"].isin([p.pool_id for p in pools])]
     s = s.sort_values(["pool_id", "submitted_at", "assignment_id"], kind="stable").reset_index(drop=True)
     s["position"] = s.groupby("pool_id").cumcount()
+    return s
 
+
+def _control_answers(sub: Run, mine: pd.DataFrame, s: pd.DataFrame) -> pd.DataFrame:
+    """The annotator's graded control answers in the suites ``s``, in suite then task order; adds each
+    suite's ``control_answers`` and ``control_correct`` to ``s`` (in place)."""
     c = sub.codes
     ctl_rows = np.flatnonzero(kind_mask(sub, "control") & (c.label >= 0) & (c.golden >= 0))
     ctl = pd.DataFrame(
@@ -397,63 +458,31 @@ def ban_evidence(run: Run, worker_id: str, pool_id: str | None = None) -> BanEvi
     )
     s["control_answers"] = s["assignment_id"].map(per_suite["control_answers"]).fillna(0).astype(np.int64)
     s["control_correct"] = s["assignment_id"].map(per_suite["control_correct"]).fillna(0).astype(np.int64)
+    return ctl
 
-    s["fast"] = pd.array([pd.NA] * len(s), dtype="boolean")
-    s["in_fast_window"] = False
-    s["after_ban"] = False
-    ctl["in_control_window"] = False
-    for info in pools:
-        in_pool = (s["pool_id"] == info.pool_id).to_numpy()
-        ban = bans[(bans["pool_id"] == info.pool_id) & bans["rule"].notna()]
-        ban_pos = int(ban["suites_before"].iloc[0]) - 1 if len(ban) else None
-        for rule in info.rules:
-            kind = rule.get("type")
-            if kind == "fast_responses" and not isinstance(_fast_params(rule), str):
-                h, _, thr = _fast_params(rule)
-                s.loc[in_pool, "fast"] = s.loc[in_pool, "seconds"] < thr
-                if ban_pos is not None and ban["rule"].iloc[0] == kind:
-                    pos = s["position"]
-                    s.loc[in_pool & (pos > ban_pos - h).to_numpy() & (pos <= ban_pos).to_numpy(), "in_fast_window"] = (
-                        True
-                    )
-            if (
-                kind == "golden_set"
-                and ban_pos is not None
-                and ban["rule"].iloc[0] == kind
-                and not isinstance(_golden_params(rule), str)
-            ):
-                h = _golden_params(rule)[0]
-                sel = np.flatnonzero(((ctl["pool_id"] == info.pool_id) & (ctl["position"] <= ban_pos)).to_numpy())
-                ctl.loc[sel[-h:], "in_control_window"] = True
-        if ban_pos is not None:
-            s.loc[in_pool & (s["position"] > ban_pos).to_numpy(), "after_ban"] = True
-    suites_cols = [
-        "assignment_id",
-        "pool_id",
-        "status",
-        "tasks",
-        "started_at",
-        "submitted_at",
-        "seconds",
-        "fast",
-        "control_answers",
-        "control_correct",
-        "in_fast_window",
-        "after_ban",
-    ]
-    ctl_cols = [
-        "assignment_id",
-        "pool_id",
-        "submitted_at",
-        "task_id",
-        "golden",
-        "label",
-        "correct",
-        "in_control_window",
-    ]
-    recorded = (
-        run.restrictions[run.restrictions["worker_id"] == worker_id]
-        .sort_values("created_at", kind="stable")
-        .reset_index(drop=True)
-    )
-    return BanEvidence(worker_id, bans, recorded, s[suites_cols], ctl[ctl_cols])
+
+def _mark_windows(s: pd.DataFrame, ctl: pd.DataFrame, bans: pd.DataFrame, info) -> None:
+    """Mark (in place) one pool's fast suites, the suites and control answers its replayed ban counted,
+    and the suites after the ban."""
+    in_pool = (s["pool_id"] == info.pool_id).to_numpy()
+    ban = bans[(bans["pool_id"] == info.pool_id) & bans["rule"].notna()]
+    ban_pos = int(ban["suites_before"].iloc[0]) - 1 if len(ban) else None
+    for rule in info.rules:
+        kind = rule.get("type")
+        if kind == "fast_responses" and not isinstance(_fast_params(rule), str):
+            h, _, thr = _fast_params(rule)
+            s.loc[in_pool, "fast"] = s.loc[in_pool, "seconds"] < thr
+            if ban_pos is not None and ban["rule"].iloc[0] == kind:
+                pos = s["position"]
+                s.loc[in_pool & (pos > ban_pos - h).to_numpy() & (pos <= ban_pos).to_numpy(), "in_fast_window"] = True
+        if (
+            kind == "golden_set"
+            and ban_pos is not None
+            and ban["rule"].iloc[0] == kind
+            and not isinstance(_golden_params(rule), str)
+        ):
+            h = _golden_params(rule)[0]
+            sel = np.flatnonzero(((ctl["pool_id"] == info.pool_id) & (ctl["position"] <= ban_pos)).to_numpy())
+            ctl.loc[sel[-h:], "in_control_window"] = True
+    if ban_pos is not None:
+        s.loc[in_pool & (s["position"] > ban_pos).to_numpy(), "after_ban"] = True

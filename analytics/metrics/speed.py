@@ -23,13 +23,13 @@ def _require_times(run: Run, what: str) -> None:
     if a["submitted_at"].isna().all():
         raise MetricUnavailable(
             f"{what} needs submit times, and this run has none (a column of one placeholder value counts as none)",
-            missing_field="ASSIGNMENT:submitted",
+            missing_field="submitted_at",
         )
     if a["started_at"].isna().all():
-        raise MetricUnavailable(f"{what} needs start times, and this run has none", missing_field="ASSIGNMENT:started")
+        raise MetricUnavailable(f"{what} needs start times, and this run has none", missing_field="started_at")
     if a["assignment_id"].isna().all():
         raise MetricUnavailable(
-            f"{what} needs task suites, and this run has no assignment ids", missing_field="ASSIGNMENT:assignment_id"
+            f"{what} needs task suites, and this run has no assignment ids", missing_field="assignment_id"
         )
 
 
@@ -88,9 +88,9 @@ def assignment_speed(run: Run) -> pd.DataFrame:
     started_at (NaN where either is missing, where the suite was never submitted — SKIPPED,
     EXPIRED — or where it is negative), ``seconds_per_task`` = seconds / tasks.
 
-    Raises MetricUnavailable naming ASSIGNMENT:submitted or ASSIGNMENT:started where the run has
+    Raises MetricUnavailable naming submitted_at or started_at where the run has
     no such times (toloka-kit's default export has no submit time; placeholder times are
-    dropped at import), and ASSIGNMENT:assignment_id where answers have no suite.
+    dropped at import), and assignment_id where answers have no suite.
     """
     _require_times(run, "speed")
     return suites(run).drop(columns=["assignment_code", "first_row"]).set_index("assignment_id").sort_index()
@@ -266,7 +266,7 @@ def fast_responders(
     )
     out["evidence"] = [
         f"{f} of the last {n} task suites submitted in under {thr:g} s (fastest {x:.1f} s); rule: at least {k} of {h}"
-        for f, n, x in zip(out["fast_suites"], out["suites_considered"], out["fastest_seconds"])
+        for f, n, x in zip(out["fast_suites"], out["suites_considered"], out["fastest_seconds"], strict=True)
     ]
     out["flagged_at"] = out["flagged_at"].astype(run.answers["submitted_at"].dtype)
     return out.sort_values(["worker_id", "pool_id"], kind="stable").reset_index(drop=True)

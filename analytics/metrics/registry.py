@@ -1,0 +1,363 @@
+"""The one registry of metrics: every figure of a run declared once, computed and cached per run by compute().
+
+A :class:`Metric` declares its name, its function, its parameters (taken from the function's
+signature: they form the cache key), what it needs from the run, the kind of result it gives,
+the metrics it depends on and, for slow ones, a cost model (the seconds estimate the dashboard
+shows before it starts GLAD or MACE). The dashboard's cache, the report and the common invariant
+tests are loops over :data:`REGISTRY`; nothing else dispatches on a metric's name.
+
+``compute(run, name, **params)`` gives the result or raises :class:`MetricUnavailable`; the
+reason names the missing field as the run's own source calls it (their TSV column, their
+``--columns`` key, the API field). Results are cached per run (runs are immutable) and shared:
+never modify one in place.
+"""
+
+from __future__ import annotations
+
+import inspect
+import weakref
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from analytics.metrics import aggregation, agreement, control, cost, curve, exam, labels, progress, rules, speed
+from analytics.metrics._base import MetricUnavailable
+from analytics.model import Run
+
+# the kinds of result a metric gives
+VALUE = "value"  # a small dataclass of figures
+TABLE = "table"  # a DataFrame
+LABELS = "labels"  # an aggregation.Aggregation
+RESULTS = (VALUE, TABLE, LABELS)
+
+# what a metric needs from the run (the invariant tests build runs without each)
+NEEDS = {
+    "pool": "answers in the labeling pool",
+    "exam": "answers to an exam pool",
+    "control": "control tasks with known answers",
+    "times": "start and submit times of the task suites",
+    "rules": "the pools' quality-control rules",
+    "truth": "ground truth for the tasks",
+    "any": "any answers",
+}
+
+
+@dataclass(frozen=True)
+class Dependency:
+    """A metric another one is computed from: ``metric`` with its parameters taken from the
+    dependent's (``params``: the dependency's parameter -> the dependent's parameter)."""
+
+    metric: str
+    params: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A registered figure of a run.
+
+    ``function(run, **params, **dependencies)``; ``params`` are its keyword parameters with their
+    defaults (from the signature, plus ``forwarded``: parameters that only choose a dependency,
+    such as the aggregation ``method`` agreement with the aggregate is measured against);
+    ``required`` are parameters without a default (an annotator's or a task's id).
+    """
+
+    name: str
+    function: Callable[..., Any]
+    result: str
+    about: str
+    needs: str = "pool"
+    depends: Mapping[str, Dependency] = field(default_factory=dict)
+    forwarded: Mapping[str, Any] = field(default_factory=dict)
+    # seconds it would take on this run with these parameters (None: fast enough not to ask)
+    estimate: Callable[[Run, Mapping[str, Any]], float] | None = None
+
+    def __post_init__(self) -> None:
+        if self.result not in RESULTS:
+            raise ValueError(f"The 'result' of metric {self.name!r} must be one of {RESULTS}. Got {self.result!r}.")
+        if self.needs not in NEEDS:
+            raise ValueError(f"The 'needs' of metric {self.name!r} must be one of {tuple(NEEDS)}. Got {self.needs!r}.")
+
+    @property
+    def _signature(self) -> list[inspect.Parameter]:
+        params = list(inspect.signature(self.function).parameters.values())[1:]  # the run first
+        return [p for p in params if p.name not in self.depends and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """Every parameter with a default, and the default (the cache key's parts)."""
+        out = {p.name: p.default for p in self._signature if p.default is not p.empty}
+        out.update(self.forwarded)
+        return out
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self._signature if p.default is p.empty)
+
+    def bind(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """``params`` checked against the declaration and completed with the defaults."""
+        known = set(self.params) | set(self.required)
+        unknown = sorted(set(params) - known)
+        if unknown:
+            raise ValueError(
+                f"The metric {self.name!r} takes the parameters {sorted(known) or 'none'}. Got {unknown} instead."
+            )
+        missing = [p for p in self.required if p not in params]
+        if missing:
+            raise ValueError(f"The metric {self.name!r} needs the parameter(s) {missing}.")
+        bound = {**self.params, **params}
+        return {k: _hashable(v) for k, v in bound.items()}
+
+
+def _hashable(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(_hashable(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, _hashable(v)) for k, v in value.items()))
+    return value
+
+
+def _aggregation_seconds(run: Run, params: Mapping[str, Any]) -> float:
+    return aggregation.estimate_seconds(run, params["method"], params["n_iter"])
+
+
+# figures measured against an aggregate: which one is chosen by the method and its EM iterations
+_ON_AGGREGATE = Dependency("aggregate", {"method": "method", "n_iter": "n_iter"})
+_AGG = {"aggregation": _ON_AGGREGATE}
+_MV = {"method": "mv", "n_iter": aggregation.DEFAULT_ITERATIONS}
+
+METRICS: tuple[Metric, ...] = (
+    # aggregation first: figures measured against an aggregate depend on it
+    Metric(
+        "aggregate",
+        aggregation.aggregate,
+        LABELS,
+        "aggregated labels with a confidence per task (see aggregation.METHODS)",
+        estimate=_aggregation_seconds,
+    ),
+    # exam
+    Metric("exam_threshold", exam.exam_threshold, VALUE, "the exam's pass mark, as a share of items right", "exam"),
+    Metric(
+        "exam_item_pass_rate",
+        exam.exam_item_pass_rate,
+        TABLE,
+        "pass rate per exam item with a Wilson interval and discrimination",
+        "exam",
+    ),
+    Metric("exam_scores", exam.exam_scores, TABLE, "exam score per annotator and pass/fail", "exam"),
+    Metric("exam_summary", exam.exam_summary, VALUE, "candidates, passed, pass rate", "exam"),
+    # control tasks and truth
+    Metric(
+        "control_accuracy",
+        control.control_accuracy,
+        TABLE,
+        "accuracy on control tasks per annotator with a Wilson interval",
+        "control",
+    ),
+    Metric(
+        "control_task_difficulty",
+        control.control_task_difficulty,
+        TABLE,
+        "share right per control task; suspect golden labels",
+        "control",
+    ),
+    Metric(
+        "workers_vs_truth",
+        control.accuracy_vs_truth,
+        TABLE,
+        "each annotator's accuracy against ground truth",
+        "truth",
+    ),
+    # agreement
+    Metric("run_agreement", agreement.run_agreement, VALUE, "Krippendorff's alpha and Fleiss' kappa"),
+    Metric(
+        "item_agreement",
+        agreement.item_agreement,
+        TABLE,
+        "agreement with the aggregate and entropy per item",
+        depends=_AGG,
+        forwarded=_MV,
+    ),
+    Metric("pairwise_kappa", agreement.pairwise_kappa, TABLE, "Cohen's kappa per annotator pair sharing enough items"),
+    Metric(
+        "worker_agreement",
+        agreement.worker_agreement,
+        TABLE,
+        "each annotator's agreement with the aggregate",
+        depends=_AGG,
+        forwarded=_MV,
+    ),
+    Metric(
+        "least_agreed",
+        agreement.least_agreed_tasks,
+        TABLE,
+        "tasks with two or more answers, least agreement with the aggregate first",
+        depends={"items": Dependency("item_agreement", {"method": "method", "n_iter": "n_iter"})},
+        forwarded=_MV,
+    ),
+    Metric(
+        "pairs_by_kappa",
+        agreement.pairs_by_kappa,
+        TABLE,
+        "annotator pairs, lowest Cohen's kappa first",
+        depends={"pairs": Dependency("pairwise_kappa", {"min_shared": "min_shared"})},
+        forwarded={"min_shared": 10},
+    ),
+    # aggregation
+    Metric(
+        "accuracy_vs_golden",
+        aggregation.accuracy_vs_golden,
+        VALUE,
+        "aggregated labels against the control tasks' known answers",
+        "control",
+        depends={"agg": _ON_AGGREGATE},
+        forwarded=_MV,
+    ),
+    Metric(
+        "accuracy_vs_truth",
+        aggregation.accuracy_vs_truth,
+        VALUE,
+        "aggregated labels against ground truth",
+        "truth",
+        depends={"agg": _ON_AGGREGATE},
+        forwarded=_MV,
+    ),
+    Metric("aggregator_disagreements", aggregation.disagreements, TABLE, "tasks where the aggregators differ"),
+    Metric("task_votes", aggregation.task_votes, TABLE, "one task's votes and each aggregator's label"),
+    Metric("task_vote_counts", aggregation.task_vote_counts, VALUE, "one task's votes per label"),
+    # cost
+    Metric("spend", cost.spend, VALUE, "rewards, fees, bonuses, total", "any"),
+    Metric("cost_breakdown", cost.cost_breakdown, VALUE, "cost per answer, accepted assignment, final label", "any"),
+    Metric("cost_by_pool", cost.cost_by_pool, TABLE, "spend per pool", "any"),
+    Metric("spend_on_banned", cost.spend_on_banned, VALUE, "spend on annotators later banned or rejected", "any"),
+    Metric(
+        "cost_quality_curve",
+        curve.cost_quality_curve,
+        VALUE,
+        "what overlap 1..k bought: accuracy against cost per label, with a projection",
+        "control",
+    ),
+    # labels
+    Metric("label_distribution", labels.label_distribution, TABLE, "raw label counts and shares"),
+    Metric(
+        "aggregated_label_distribution",
+        labels.aggregated_label_distribution,
+        TABLE,
+        "aggregated label counts and shares",
+        depends=_AGG,
+        forwarded=_MV,
+    ),
+    Metric("annotator_label_use", labels.annotator_label_use, VALUE, "per-annotator label use against the others'"),
+    # speed and progress
+    Metric("assignment_speed", speed.assignment_speed, TABLE, "seconds per task per assignment", "times"),
+    Metric("worker_speed", speed.worker_speed, TABLE, "median seconds per task per annotator", "times"),
+    Metric(
+        "fast_responders", speed.fast_responders, TABLE, "fast responders by the pool's fast-response rule", "times"
+    ),
+    Metric("throughput", progress.throughput, TABLE, "answers and active annotators per hour", "times"),
+    Metric("status_mix", progress.status_mix, TABLE, "assignments by status", "any"),
+    Metric(
+        "pool_completion", progress.pool_completion, TABLE, "answers submitted per pool against tasks x overlap", "any"
+    ),
+    # rules
+    Metric("replay_rules", rules.replay_rules, TABLE, "the pools' ban rules replayed against recorded bans", "rules"),
+    Metric("ban_evidence", rules.ban_evidence, VALUE, "the answers a ban rests on, for one annotator", "rules"),
+)
+
+REGISTRY: dict[str, Metric] = {}
+
+
+def register(metric: Metric) -> Metric:
+    """Add ``metric`` to the registry (the QA tables of analytics.people register themselves so)."""
+    if metric.name in REGISTRY and REGISTRY[metric.name] != metric:
+        raise ValueError(f"A metric named {metric.name!r} is registered already.")
+    for dep in metric.depends.values():
+        if dep.metric not in REGISTRY:
+            raise ValueError(f"The metric {metric.name!r} depends on {dep.metric!r}, which is not registered.")
+    REGISTRY[metric.name] = metric
+    return metric
+
+
+for _m in METRICS:
+    register(_m)
+
+# Public functions of a run in the metric modules that are shared building blocks, not figures
+# (the guard test fails on any other public function of a run that the registry lacks).
+BUILDING_BLOCKS = frozenset(
+    {
+        "aggregation.pool_rows",
+        "aggregation.pool_codes",
+        "aggregation.pool_vote_counts",
+        "aggregation.pool_task_answers",
+        "aggregation.golden_codes",
+        "aggregation.truth_codes",
+        "aggregation.estimate_seconds",
+        "aggregation.cached",
+        "aggregation.on_request",
+        "cost.assignment_table",
+        "cost.assignment_cost",
+        "cost.final_label_count",
+        "speed.suites",
+    }
+)
+
+# one cache per run: (name, bound parameters) -> result or the MetricUnavailable it gave
+_CACHE: "weakref.WeakKeyDictionary[Run, dict]" = weakref.WeakKeyDictionary()
+
+
+def metric(name: str) -> Metric:
+    """The registered metric ``name``; a ValueError listing the known ones otherwise."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"Unknown metric {name!r}; known metrics: {', '.join(REGISTRY)}") from None
+
+
+def cache_key(name: str, **params: Any) -> tuple:
+    """The key a result is cached under: the name and every parameter, defaults filled in."""
+    return (name, tuple(sorted(metric(name).bind(params).items())))
+
+
+def compute(run: Run, name: str, **params: Any) -> Any:
+    """The metric ``name`` of ``run`` with ``params`` (see :data:`REGISTRY`), computed once per run.
+
+    Raises MetricUnavailable (whose reason names the missing field in the run's source's words)
+    where the run cannot give it; the refusal is cached like a result.
+    """
+    m = metric(name)
+    bound = m.bind(params)
+    key = (name, tuple(sorted(bound.items())))
+    per_run = _CACHE.setdefault(run, {})
+    if key not in per_run:
+        per_run[key] = _evaluate(run, m, bound)
+    value = per_run[key]
+    if isinstance(value, MetricUnavailable):
+        raise value
+    return value
+
+
+def _evaluate(run: Run, m: Metric, bound: Mapping[str, Any]) -> Any:
+    kwargs = {k: v for k, v in bound.items() if k not in m.forwarded}
+    try:
+        for arg, dep in m.depends.items():
+            kwargs[arg] = compute(run, dep.metric, **{d: bound[own] for d, own in dep.params.items()})
+        return m.function(run, **kwargs)
+    except MetricUnavailable as err:
+        return err.in_source(run)
+
+
+def outcome(run: Run, name: str, **params: Any) -> Any:
+    """:func:`compute`, with a MetricUnavailable returned instead of raised (the dashboard shows it)."""
+    try:
+        return compute(run, name, **params)
+    except MetricUnavailable as err:
+        return err
+
+
+def computed(run: Run, name: str, **params: Any) -> bool:
+    """Whether the result is in the run's cache already (a page may then show it without asking)."""
+    return cache_key(name, **params) in _CACHE.get(run, {})
+
+
+def estimate_seconds(run: Run, name: str, **params: Any) -> float | None:
+    """The declared cost model's estimate, or None for a metric fast enough not to ask."""
+    m = metric(name)
+    return None if m.estimate is None else float(m.estimate(run, m.bind(params)))

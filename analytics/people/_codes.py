@@ -1,0 +1,24 @@
+"""Annotator and task ids to the run's integer codes, with the parameter error the people tables raise."""
+
+from __future__ import annotations
+
+from analytics.model import Run
+
+
+def worker_code(run: Run, worker_id: str, func: str) -> int:
+    """The code of annotator ``worker_id``; a ValueError naming ``func``'s parameter for an unknown one."""
+    names = run.codes.worker_names
+    loc = names.get_indexer([str(worker_id)])[0]
+    if loc < 0:
+        raise ValueError(
+            f"The 'worker_id' parameter of {func} must be an annotator of this run. Got {worker_id!r} instead."
+        )
+    return int(loc)
+
+
+def task_code(run: Run, task_id: str, func: str) -> int:
+    """The code of task ``task_id``; a ValueError naming ``func``'s parameter for an unknown one."""
+    loc = run.codes.task_names.get_indexer([str(task_id)])[0]
+    if loc < 0:
+        raise ValueError(f"The 'task_id' parameter of {func} must be a task of this run. Got {task_id!r} instead.")
+    return int(loc)
