@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from dashboard import data, nav  # noqa: E402
+from dashboard import data, nav, widgets  # noqa: E402
 
 st.set_page_config(page_title="crowdlens", page_icon=":material/troubleshoot:", layout="wide")
 
@@ -23,6 +23,7 @@ with st.sidebar:
     listing = data.listing(str(root))
     if pg.url_path not in ("versions", "import", ""):
         nav.version_picker(listing)
-    st.caption(f"Workspace `{root}` · {len(listing.versions)} version(s)")
+    damaged = f" · {len(listing.damaged)} damaged" if listing.damaged else ""
+    st.caption(f"Workspace {widgets.md_code(root)} · {len(listing.versions)} version(s){damaged}")
 
 pg.run()

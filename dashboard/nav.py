@@ -12,7 +12,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from analytics.sources.workspace import VersionInfo
+from analytics.sources.store import DamagedVersionError, VersionInfo, matching
 from dashboard import data, widgets
 
 PAGES_DIR = Path(__file__).parent / "views"
@@ -49,11 +49,14 @@ BY_FILE = {s.file: s for s in SPECS}
 
 
 def navigation_pages() -> dict[str, list]:
-    """The st.navigation mapping for every page whose file exists."""
+    """The st.navigation mapping of every page in SPECS (the one list of pages: the router and the
+    tests both use it, so a page file that goes missing fails loudly instead of dropping out)."""
     out: dict[str, list] = {}
     for i, s in enumerate(SPECS):
-        if not (PAGES_DIR / s.file).exists():
-            continue
+        if not (PAGES_DIR / s.file).is_file():
+            raise FileNotFoundError(
+                f"The page {s.title!r} is listed in dashboard/nav.py SPECS but {s.path} is missing."
+            )
         out.setdefault(s.section, []).append(
             st.Page(PAGES_DIR / s.file, title=s.title, icon=s.icon, url_path=s.url_path, default=i == 0)
         )
@@ -90,8 +93,8 @@ def version_picker(listing) -> VersionInfo | None:
     current = param("version")
     ids = [v.id for v in versions]
     by_id = {v.id: v for v in versions}
-    match = [i for i in ids if current and (i == current or i.startswith(current))]
-    index = ids.index(match[0]) if len(match) == 1 else len(ids) - 1
+    match = matching(versions, current) if current else []
+    index = ids.index(match[0].id) if len(match) == 1 else len(ids) - 1
 
     def _changed():
         st.query_params["version"] = st.session_state["_version_pick"]
@@ -119,7 +122,10 @@ def require_version(page: str) -> VersionInfo:
         link("import_run.py", "Import a Toloka export")
         st.stop()
     if wanted:
-        matches = [v for v in ls.versions if v.id == wanted or v.id.startswith(wanted)]
+        damaged = [d for d in ls.damaged if d.id and matching([d], wanted)]
+        matches = matching(ls.versions, wanted)
+        if not matches and damaged:
+            _stop_damaged(damaged[0].reason, damaged[0].file, damaged[0].fix)
         if len(matches) != 1:
             what = "No dataset version has" if not matches else "More than one dataset version matches"
             st.error(f"{what} the id {widgets.md_code(wanted)} given in the link. Pick one of the versions below.")
@@ -129,9 +135,23 @@ def require_version(page: str) -> VersionInfo:
         version = matches[0]
     else:
         version = ls.versions[-1]
+    try:
+        data.current_run(version.id)
+    except DamagedVersionError as err:
+        st.error(f"This dataset version cannot be opened: {widgets.md_escape(err)}", icon=":material/broken_image:")
+        st.stop()
     if version.simulated:
         st.caption(":material/science: **Simulated demo data** — generated, not real annotators.")
     return version
+
+
+def _stop_damaged(reason: str, file: str, fix: str) -> None:
+    st.error(
+        f"This dataset version is damaged: {widgets.md_escape(reason)} (file {widgets.md_code(file)}). "
+        f"Fix: {widgets.md_escape(fix)}",
+        icon=":material/broken_image:",
+    )
+    st.stop()
 
 
 def require_param(
@@ -146,7 +166,8 @@ def require_param(
         st.stop()
     if known is not None and value not in known:
         st.error(
-            f"There is no {what} {widgets.md_code(value)} in this dataset version. Check the link, or pick one from the list."
+            f"There is no {what} {widgets.md_code(value)} in this dataset version. "
+            "Check the link, or pick one from the list."
         )
         if back:
             link(back, version=version)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pandas as pd
 import streamlit as st
+
+from analytics.metrics import MetricUnavailable
 
 
 def money(x: float | None, currency: str = "USD", digits: int = 2) -> str:
@@ -59,7 +62,17 @@ def plain_categories(frame: pd.DataFrame) -> pd.DataFrame:
 
 def unavailable(err: Exception) -> None:
     """Say what cannot be shown and why (a MetricUnavailable's reason names the missing field)."""
-    st.info(f"Not available for this run: {err}")
+    st.info(f"Not available for this run: {err}", icon=":material/info:")
+
+
+def available(result: Any, *, quiet: bool = False) -> Any:
+    """The one way a page shows a result-or-unavailable (what data.metric returns): the result, or
+    None after saying why it is not available (nothing said with ``quiet``)."""
+    if isinstance(result, MetricUnavailable):
+        if not quiet:
+            unavailable(result)
+        return None
+    return result
 
 
 def md_escape(text: object) -> str:

@@ -5,7 +5,8 @@
 ``chromium(p)`` launches Debian's Chromium through Playwright with no network extras;
 ``save_screenshot(path)`` builds a demo workspace and saves the Annotators page as a PNG:
 
-    .venv/bin/python -c "import sys; sys.path.insert(0, 'tests'); import browser_util; browser_util.save_screenshot('dashboard/screenshots/annotators.png')"
+    .venv/bin/python -c "import sys; sys.path.insert(0, 'tests'); import browser_util; \\
+        browser_util.save_screenshot('dashboard/screenshots/annotators.png')"
 """
 
 from __future__ import annotations
@@ -115,7 +116,8 @@ def wait_for_app(page, timeout: float = 30_000) -> None:
     """Wait until Streamlit has finished running the page's script."""
     page.wait_for_selector("[data-testid='stApp']", timeout=timeout)
     page.wait_for_function(
-        "() => { const a = document.querySelector(\"[data-testid='stApp']\"); return a && a.getAttribute('data-test-script-state') === 'notRunning'; }",
+        "() => { const a = document.querySelector(\"[data-testid='stApp']\"); "
+        "return a && a.getAttribute('data-test-script-state') === 'notRunning'; }",
         timeout=timeout,
     )
     # the status widget shows while a rerun is in flight

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 import pandas as pd
-import pytest
 from streamlit.testing.v1 import AppTest
 
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
@@ -17,10 +17,12 @@ def open_page(
 ) -> AppTest:
     """Run ``dashboard/app.py`` on ``workspace`` switched to ``views/<page>`` with ``params`` in the URL.
 
-    The workspace is passed as a secret (the dashboard reads CROWDLENS_WORKSPACE from st.secrets
-    before the environment), so tests never depend on the caller's environment; ``secrets`` adds
-    others (e.g. TOLOKA_TOKEN).
+    The dashboard reads the workspace in analytics.settings' order (environment, then
+    secrets.toml), so CROWDLENS_WORKSPACE is set in the environment (and left set for later reruns
+    of this AppTest; conftest's monkeypatch restores it after the test) as well as in the secrets;
+    ``secrets`` adds others (e.g. TOLOKA_TOKEN).
     """
+    os.environ["CROWDLENS_WORKSPACE"] = str(workspace)
     at = AppTest.from_file(str(APP), default_timeout=timeout)
     at.secrets["CROWDLENS_WORKSPACE"] = str(workspace)
     for k, v in (secrets or {}).items():
@@ -66,10 +68,9 @@ def frame_with(at: AppTest, column: str) -> pd.DataFrame:
     )
 
 
-@pytest.fixture
-def downloads(monkeypatch):
-    """file id -> bytes of every st.download_button payload of the AppTest runs in this test
-    (use with :func:`download`; import this fixture into the test module)."""
+def recording_downloads(monkeypatch) -> dict[str, bytes]:
+    """file id -> bytes of every st.download_button payload of the AppTest runs in this test, from
+    now on (use with :func:`download`; a test module wraps it in its ``downloads`` fixture)."""
     from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
     from streamlit.testing.v1 import app_test
 

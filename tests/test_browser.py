@@ -14,7 +14,7 @@ import time
 import browser_util
 import pytest
 
-from analytics.metrics import people
+from analytics import people
 
 pytestmark = pytest.mark.browser
 

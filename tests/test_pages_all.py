@@ -13,9 +13,21 @@ from pages_util import open_page
 
 from analytics.sources import ReadOptions, read_files
 from analytics.sources.workspace import Workspace
+from analytics.versions import import_run
 from dashboard.nav import PAGES_DIR, SPECS
 
-PAGES = [s.file for s in SPECS if (PAGES_DIR / s.file).exists()]
+# every page the router lists (dashboard/nav.py SPECS): a page whose file is gone fails below
+PAGES = [s.file for s in SPECS]
+
+
+def test_every_listed_page_has_its_file():
+    missing = [s.path for s in SPECS if not (PAGES_DIR / s.file).is_file()]
+    assert not missing, f"pages listed in dashboard/nav.py without a file: {missing}"
+
+
+def test_every_page_file_is_listed():
+    files = {p.name for p in PAGES_DIR.glob("*.py") if not p.name.startswith("_")}
+    assert files == set(PAGES), f"page files not in SPECS: {sorted(files - set(PAGES))}"
 
 
 def _params(ws: Workspace, version_id: str, page: str) -> dict:
@@ -49,9 +61,9 @@ def real_workspace(tmp_path_factory):
     ws = Workspace(tmp_path_factory.mktemp("real-ws"))
     adult = shared("gal-adultcontent2")
     run = read_files([adult / "labels.txt"], ReadOptions(names=["worker", "task", "label"]), truth=adult / "gold.txt")
-    a = ws.add_version(run, name="adultcontent2", version="1.0.0")
+    a = import_run(ws, run, name="adultcontent2", version="1.0.0")
     rte = read_files([shared("snow2008-rte-temp", "rte.standardized.csv")])
-    b = ws.add_version(rte, name="rte", version="1.0.0")
+    b = import_run(ws, rte, name="rte", version="1.0.0")
     return ws, [a.id, b.id]
 
 
@@ -61,3 +73,46 @@ def test_every_page_on_real_data(real_workspace, page):
     ws, ids = real_workspace
     for vid in ids:
         _check(ws, vid, page)
+
+
+# what a page may not do: it is UI on dashboard.data, never analytics around the cached loaders
+FORBIDDEN_CALLS = {
+    ("aggregation", "on_request"): "data.on_request(version_id, method)",
+    ("aggregation", "estimate_seconds"): 'data.estimate_seconds(version_id, "aggregate", method=m)',
+    ("aggregation", "pool_rows"): "a figure of the registry (data.metric)",
+    ("data", "run"): "data.current_run(version_id)",
+    ("widgets", "unavailable"): "widgets.available(result)",
+}
+
+
+def _page_problems(path) -> list[str]:
+    import ast
+
+    tree = ast.parse(path.read_text())
+    problems = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            private = [a.name for a in node.names if a.name.startswith("_")]
+            if module != "__future__" and (any(p.startswith("_") for p in module.split(".")) or private):
+                problems.append(f"line {node.lineno}: imports a private name ({module} {private})")
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Name)
+        ):
+            fix = FORBIDDEN_CALLS.get((node.func.value.id, node.func.attr))
+            if fix:
+                problems.append(f"line {node.lineno}: calls {node.func.value.id}.{node.func.attr}; use {fix}")
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "isinstance" and len(node.args) == 2:
+            kind = ast.unparse(node.args[1])
+            if "MetricUnavailable" in kind or kind == "Exception":
+                problems.append(f"line {node.lineno}: isinstance(..., {kind}); use widgets.available(result)")
+    return problems
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if p != "import_run.py"])  # the Import page reads files
+def test_pages_are_ui_on_the_data_layer(page):
+    path = PAGES_DIR / page
+    assert len(path.read_text().splitlines()) <= 500, f"{page} is over 500 lines"
+    assert not _page_problems(path), f"{page}: {_page_problems(path)}"

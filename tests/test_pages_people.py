@@ -12,12 +12,20 @@ import shutil
 
 import pandas as pd
 import pytest
-from pages_util import download, downloads, frame_with, open_page, ran, texts  # noqa: F401 (downloads: a fixture)
+from pages_util import download, frame_with, open_page, ran, recording_downloads, texts
 
-from analytics.metrics import aggregation, control, exam, people
+from analytics import people, reviews
+from analytics.metrics import aggregation, control, exam, registry
 from analytics.model import build_run
 from analytics.sources.workspace import Workspace
+from analytics.versions import import_run
 from dashboard import widgets
+
+
+@pytest.fixture
+def downloads(monkeypatch):
+    """file id -> bytes of every download button's payload in this test (pages_util.download reads it)."""
+    return recording_downloads(monkeypatch)
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +112,7 @@ def test_exam_without_exam_answers_explains(tmp_path):
     frame = pd.DataFrame(
         {"worker_id": ["a", "b", "a", "b"], "task_id": ["t1", "t1", "t2", "t2"], "label": ["x", "y", "x", "x"]}
     )
-    v = ws.add_version(build_run(frame, file="toy", labels=["x", "y"]), name="no-exam", version="1.0.0")
+    v = import_run(ws, build_run(frame, file="toy", labels=["x", "y"]), name="no-exam", version="1.0.0")
     at = ran(open_page(ws.root, "exam.py", version=v.id))
     assert "no exam answers" in texts(at)
 
@@ -165,16 +173,20 @@ def test_ban_review_shows_the_evidence_and_records_a_decision(ws, v11, run11):
     next(b for b in at.button if b.label == "Record decision").click().run()
     ran(at)
     assert any("reviewer" in str(e.value) for e in at.error)
-    assert ws.decisions(v11.id).empty
+    assert reviews.decisions(ws, v11.id).empty
 
     at.radio(key="decision").set_value("overturn")
     at.text_input(key="reviewer").input("Dana QA")
     at.text_area(key="note").input("the fast suite was a re-submit <b>after</b> a crash")
     next(b for b in at.button if b.label == "Record decision").click().run()
     ran(at)
-    d = ws.decisions(v11.id)
+    d = reviews.decisions(ws, v11.id)
     assert len(d) == 1
     assert d.iloc[0][["worker_id", "decision", "reviewer"]].tolist() == [w, "overturn", "Dana QA"]
+    # stored with the full version id and the hash of the evidence shown (anyone can recompute it)
+    (stored,) = reviews.decision_rows(ws, v11.id)
+    assert stored.version_id == v11.id
+    assert stored.evidence_sha256 == reviews.evidence_hash(registry.compute(run11, "ban_evidence", worker_id=w))
     assert any("Recorded" in str(s.value) and w in str(s.value) for s in at.success)
     history = frame_with(at, "reviewer")
     assert history["decision"].tolist() == ["overturn"]
@@ -184,6 +196,38 @@ def test_ban_review_shows_the_evidence_and_records_a_decision(ws, v11, run11):
     # and the table's last decision column shows it after the rerun
     at.text_input(key="search").input(w).run()
     assert frame_with(ran(at), "control_accuracy")["last_decision"].tolist() == ["overturn"]
+
+
+def test_a_decision_that_cannot_be_saved_is_an_error_not_a_traceback(ws, v11, run11, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise reviews.DecisionNotSaved("The decision was not saved: reviews.sqlite3 could not be written (disk full).")
+
+    monkeypatch.setattr(reviews, "record_decision", refuse)
+    w = banned_worker(run11)
+    before = len(reviews.decisions(ws, v11.id))
+    at = ran(open_page(ws.root, "annotators.py", version=v11.id, annotator=w))
+    at.text_input(key="reviewer").input("Dana QA")
+    next(b for b in at.button if b.label == "Record decision").click().run()
+    ran(at)
+    assert any("not saved" in str(e.value) for e in at.error)
+    assert not at.success
+    assert len(reviews.decisions(ws, v11.id)) == before
+
+
+def test_a_damaged_reviews_database_is_an_error_and_the_figures_stay(demo_workspace, tmp_path):
+    root = tmp_path / "ws"
+    shutil.copytree(demo_workspace.root, root)
+    (root / reviews.DATABASE).write_bytes(b"this is not an SQLite database" * 100)
+    v = next(v for v in Workspace(root).versions() if v.version == "1.1.0")
+    run = Workspace(root).open_run(v.id)
+    answers = int((run.answers["worker_id"] == banned_worker(run)).sum())
+    for page, params, tile in [
+        ("annotators.py", {}, f"Annotators: {run.answers['worker_id'].nunique():,}"),
+        ("annotator.py", {"annotator": banned_worker(run)}, f"Answers: {answers:,}"),
+    ]:
+        at = ran(open_page(root, page, version=v.id, **params))
+        assert any("damaged" in str(e.value) for e in at.error), page
+        assert tile in texts(at), page
 
 
 def test_annotators_csv_download_is_the_filtered_table(ws, v11, run11, downloads):
@@ -283,7 +327,7 @@ def test_task_inputs_are_text_never_markup(tmp_path):
         }
     )
     tasks = pd.DataFrame({"task_id": ["t[1]", "t2"], "text": [evil, "plain"]})
-    v = ws.add_version(build_run(frame, file="toy", labels=["x", "y"], tasks=tasks), name="evil", version="1.0.0")
+    v = import_run(ws, build_run(frame, file="toy", labels=["x", "y"], tasks=tasks), name="evil", version="1.0.0")
     at = ran(open_page(ws.root, "task.py", version=v.id, task="t[1]"))
     assert evil in [c.value for c in at.code]
     rendered = "\n".join(str(m.value) for m in [*at.markdown, *at.title, *at.caption])
@@ -329,17 +373,17 @@ def test_every_people_page_on_every_demo_version(ws):
 
 def test_a_run_with_rules_but_no_restrictions_is_reviewed_from_the_replay(tmp_path):
     """An annotator the replay bans without a recorded restriction is still offered for review."""
-    from test_metrics_people import toy_run
+    from test_people import toy_run
 
     run = toy_run()
     run = dataclasses.replace(run, restrictions=run.restrictions.iloc[0:0])
     ws = Workspace(tmp_path / "ws")
-    v = ws.add_version(run, name="toy", version="1.0.0")
+    v = import_run(ws, run, name="toy", version="1.0.0")
     at = ran(open_page(ws.root, "annotators.py", version=v.id))
     assert at.selectbox(key="review_annotator").value == "w2"
     assert "Flagged, not banned: 1" in texts(at)
     table = frame_with(at, "ban_status")
-    status = dict(zip(table["open"].str.split("annotator=").str[1], table["ban_status"]))
+    status = dict(zip(table["open"].str.split("annotator=").str[1], table["ban_status"], strict=True))
     assert status["w2"] == "not banned; the replay of golden_set would ban"
 
 

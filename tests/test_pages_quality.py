@@ -14,7 +14,7 @@ import shutil
 import pandas as pd
 import pytest
 import toloka_payloads as P
-from pages_util import download, downloads, frame_with, ok, open_page, texts  # noqa: F401 (downloads: a fixture)
+from pages_util import download, frame_with, ok, open_page, recording_downloads, texts
 from streamlit.testing.v1 import AppTest
 from toloka_stub import TolokaStub
 
@@ -24,6 +24,13 @@ from analytics.metrics.curve import cost_quality_curve
 from analytics.report import headline_figures
 from analytics.sources.workspace import Workspace
 from dashboard import widgets
+
+
+@pytest.fixture
+def downloads(monkeypatch):
+    """file id -> bytes of every download button's payload in this test (pages_util.download reads it)."""
+    return recording_downloads(monkeypatch)
+
 
 MY_PAGES = ["agreement.py", "labels.py", "cost.py", "live.py"]
 
@@ -292,7 +299,7 @@ def test_live_page_with_credentials_reads_the_pool_from_toloka(demo_workspace, d
         status = frame_with(at, "task suites").set_index("status")["task suites"].to_dict()
         assert status == {"SUBMITTED": 5, "ACCEPTED": 3, "REJECTED": 1, "SKIPPED": 2}
         text = texts(at)
-        assert "Token from secrets (not shown)" in text and "pool analytics" in text
+        assert "Token from `secrets.toml` (not shown)" in text and "pool analytics" in text
         assert P.TOKEN not in text + json.dumps([str(x) for x in at.text_input])
         assert stub.requests and all(r.authorised for r in stub.requests)
         # refresh asks again

@@ -6,15 +6,15 @@ import pandas as pd
 import streamlit as st
 
 from analytics.metrics import aggregation
-from analytics.metrics._base import MetricUnavailable
 from analytics.metrics.agreement import agreement_matrix
 from dashboard import charts, data, nav, widgets
 
 version = nav.require_version("agreement.py")
-run = data.run(str(data.workspace_root()), version.id)
+run = data.current_run(version.id)
 st.title("Agreement")
 st.caption(
-    f"{widgets.md_escape(version.label)} · id `{version.id}` · answers of the labeling pool (regular and control tasks)"
+    f"{widgets.md_escape(version.label)} · id {widgets.md_code(version.id)} · "
+    "answers of the labeling pool (regular and control tasks)"
 )
 
 
@@ -30,9 +30,8 @@ TASK_LINK = st.column_config.LinkColumn(
 )
 
 # ---- run-level agreement
-summary = data.metric(version.id, "run_agreement")
-if isinstance(summary, MetricUnavailable):
-    widgets.unavailable(summary)
+summary = widgets.available(data.metric(version.id, "run_agreement"))
+if summary is None:
     st.stop()
 overlap = (
     f"{summary.overlap_min}–{summary.overlap_max} (mean {summary.overlap_mean:.2f})"
@@ -43,8 +42,8 @@ c = st.columns(4)
 c[0].metric(
     "Krippendorff's α (nominal)",
     widgets.num(summary.krippendorff_alpha),
-    help="1 − observed / expected disagreement over all pairable answers (Krippendorff 2011). 1 = perfect, 0 = chance; "
-    "Krippendorff suggests α ≥ 0.8 for firm conclusions and ≥ 0.667 for tentative ones.",
+    help="1 − observed / expected disagreement over all pairable answers (Krippendorff 2011). "
+    "1 = perfect, 0 = chance; Krippendorff suggests α ≥ 0.8 for firm conclusions and ≥ 0.667 for tentative ones.",
 )
 c[1].metric(
     "Fleiss' κ",
@@ -60,17 +59,16 @@ c[3].metric("Answers on them", f"{summary.answers:,}")
 st.caption(f"Overlap (answers per aggregated task): {overlap}.")
 if summary.overlap_varies:
     st.info(
-        f"Overlap varies between tasks ({summary.overlap_min}–{summary.overlap_max} answers, mean {summary.overlap_mean:.2f}). Krippendorff's α handles this as it is; Fleiss' κ was "
+        f"Overlap varies between tasks ({summary.overlap_min}–{summary.overlap_max} answers, "
+        f"mean {summary.overlap_mean:.2f}). Krippendorff's α handles this as it is; Fleiss' κ was "
         "defined for a constant number of raters and is computed here with the usual generalisation (each task's "
         "agreement over its own answer pairs), so compare it with other runs' κ with care."
     )
 
 # ---- per item
 st.subheader("Agreement per task")
-items = data.metric(version.id, "item_agreement")
-if isinstance(items, MetricUnavailable):
-    widgets.unavailable(items)
-else:
+items = widgets.available(data.metric(version.id, "item_agreement"))
+if items is not None:
     unanimous = int((items["agreement"] >= 1.0).sum())
     st.caption(
         f"{len(items):,} aggregated tasks · {unanimous:,} unanimous ({widgets.pct(unanimous / max(1, len(items)))}) · "
@@ -80,27 +78,29 @@ else:
     st.markdown(
         "**Least-agreed tasks** — lowest share agreeing with the majority label, then the most spread answers (entropy)"
     )
-    least = data.least_agreed(version.id)
-    widgets.paginated(
-        least[["kind", "answers", "label", "agree", "agreement", "entropy_bits"]],
-        key="least_agreed",
-        page_size=20,
-        prepare=task_links,
-        column_config={
-            "open": TASK_LINK,
-            "label": st.column_config.TextColumn("majority label"),
-            "agree": st.column_config.NumberColumn("answers agreeing", format="%d"),
-            "agreement": st.column_config.NumberColumn("agreement", format="percent"),
-            "entropy_bits": st.column_config.NumberColumn(
-                "entropy (bits)", format="%.2f", help="0 = unanimous; 1 = an even split of two labels"
-            ),
-        },
-    )
+    least = widgets.available(data.metric(version.id, "least_agreed"))
+    if least is not None:
+        widgets.paginated(
+            least[["kind", "answers", "label", "agree", "agreement", "entropy_bits"]],
+            key="least_agreed",
+            page_size=20,
+            prepare=task_links,
+            column_config={
+                "open": TASK_LINK,
+                "label": st.column_config.TextColumn("majority label"),
+                "agree": st.column_config.NumberColumn("answers agreeing", format="%d"),
+                "agreement": st.column_config.NumberColumn("agreement", format="percent"),
+                "entropy_bits": st.column_config.NumberColumn(
+                    "entropy (bits)", format="%.2f", help="0 = unanimous; 1 = an even split of two labels"
+                ),
+            },
+        )
 
 # ---- pairwise
 st.subheader("Annotator pairs")
 st.caption(
-    "Cohen's κ on the regular tasks both answered (control tasks, shown to many more people, are judged against their known answer instead)."
+    "Cohen's κ on the regular tasks both answered (control tasks, shown to many more people, "
+    "are judged against their known answer instead)."
 )
 c = st.columns([1, 1, 2])
 min_shared = int(
@@ -140,23 +140,21 @@ pairs = widgets.computed_on_request(
     spinner="Measuring every pair of annotators…",
     compute=lambda: data.metric(version.id, "pairwise_kappa", min_shared=min_shared),
 )
-if pairs is None:
-    pass
-elif isinstance(pairs, MetricUnavailable):
-    widgets.unavailable(pairs)
-elif pairs.empty:
+pairs = None if pairs is None else widgets.available(pairs)
+if pairs is not None and pairs.empty:
     st.info(f"No two annotators answered {min_shared:,} or more of the same tasks. Lower the minimum to see pairs.")
-else:
+elif pairs is not None:
     matrix = agreement_matrix(pairs, value=value, max_workers=max_workers)
     in_pairs = len(set(pairs["worker_a"]) | set(pairs["worker_b"]))
     st.caption(
-        f"{len(pairs):,} pairs share ≥ {min_shared:,} tasks ({in_pairs:,} annotators); the matrix shows the {len(matrix):,} in the "
-        f"most pairs. Median κ {widgets.num(float(pairs['kappa'].median()))}, median {pairs['shared'].median():,.0f} shared tasks per pair. "
-        "Blank cells: the pair shares fewer tasks."
+        f"{len(pairs):,} pairs share ≥ {min_shared:,} tasks ({in_pairs:,} annotators); "
+        f"the matrix shows the {len(matrix):,} in the most pairs. "
+        f"Median κ {widgets.num(float(pairs['kappa'].median()))}, "
+        f"median {pairs['shared'].median():,.0f} shared tasks per pair. Blank cells: the pair shares fewer tasks."
     )
     st.plotly_chart(charts.agreement_heatmap(matrix, value), width="stretch")
     with st.expander(f"All {len(pairs):,} pairs, lowest κ first"):
-        ptable = data.pairs_by_kappa(version.id, min_shared)
+        ptable = widgets.available(data.metric(version.id, "pairs_by_kappa", min_shared=min_shared))
 
         def pair_links(page: pd.DataFrame) -> pd.DataFrame:
             return page.assign(
@@ -165,23 +163,25 @@ else:
             )[["worker_a", "annotator_a", "worker_b", "annotator_b", "shared", "agreement", "kappa"]]
 
         link = st.column_config.LinkColumn(display_text="annotator ›")
-        widgets.paginated(
-            ptable,
-            key="pairs_table",
-            page_size=25,
-            prepare=pair_links,
-            column_config={
-                "annotator_a": link,
-                "annotator_b": link,
-                "agreement": st.column_config.NumberColumn(format="percent"),
-                "kappa": st.column_config.NumberColumn("Cohen's κ", format="%.3f"),
-            },
-        )
+        if ptable is not None:
+            widgets.paginated(
+                ptable,
+                key="pairs_table",
+                page_size=25,
+                prepare=pair_links,
+                column_config={
+                    "annotator_a": link,
+                    "annotator_b": link,
+                    "agreement": st.column_config.NumberColumn(format="percent"),
+                    "kappa": st.column_config.NumberColumn("Cohen's κ", format="%.3f"),
+                },
+            )
 
 # ---- aggregators
 st.subheader("Aggregators")
 st.caption(
-    f"**Tie rule:** {aggregation.TIE_RULE}. Label order (tie order): {', '.join(widgets.md_escape(x) for x in run.labels)}."
+    f"**Tie rule:** {aggregation.TIE_RULE}. "
+    f"Label order (tie order): {', '.join(widgets.md_escape(x) for x in run.labels)}."
 )
 picked = st.multiselect(
     "Methods",
@@ -189,67 +189,69 @@ picked = st.multiselect(
     default=list(aggregation.FAST_METHODS),
     format_func=aggregation.METHODS.get,
     key="methods",
-    help="Majority vote, Wawa and (one-coin) Dawid-Skene run at once on runs where they take a few seconds; GLAD and MACE, and any method "
-    f"estimated over {aggregation.ON_REQUEST_SECONDS:.0f} s on this run, only when started.",
+    help="Majority vote, Wawa and (one-coin) Dawid-Skene run at once on runs where they take a few seconds; "
+    f"GLAD and MACE, and any method estimated over {aggregation.ON_REQUEST_SECONDS:.0f} s on this run, "
+    "only when started.",
 )
-ready: dict[str, object] = {}
-for m in picked:
-    wait = aggregation.on_request(run, m)
-    est = aggregation.estimate_seconds(run, m) if wait else 0.0
-    result = widgets.computed_on_request(
-        f"aggregate_{version.id}_{m}",
-        f"Run {aggregation.METHODS[m]}",
-        f"{aggregation.METHODS[m]} on {len(aggregation.pool_rows(run)):,} answers takes about {est:,.0f} s (estimated).",
-        needed=wait,
-        button_key=f"start_{m}",
-        spinner=f"Running {aggregation.METHODS[m]} — about {est:,.0f} s…",
-        compute=lambda m=m: data.metric(version.id, "aggregate", method=m),
-    )
-    if result is not None:
-        ready[m] = result
+# the answers the aggregators count: the labeling pool's (item_agreement has one row per aggregated task)
+pool_answers = summary.answers if items is None else int(items["answers"].sum())
 
-refs = ["golden"] + (["truth"] if run.truth is not None and len(run.truth) else [])
-mv = ready.get("mv")
-rows = []
-for m, agg in ready.items():
-    if isinstance(agg, MetricUnavailable):
-        widgets.unavailable(agg)
-        continue
-    row = {
-        "method": aggregation.METHODS[m],
-        "tasks labeled": len(agg.labels),
-        "tied": agg.n_tied,
-        "seconds": agg.seconds,
-    }
-    if mv is not None and not isinstance(mv, MetricUnavailable):
-        both = (agg.codes >= 0) & (mv.codes >= 0)
-        row["labels ≠ majority vote"] = int((agg.codes[both] != mv.codes[both]).sum())
-    for ref in refs:
-        acc = data.quality(version.id, "accuracy", method=m, reference=ref)
-        if isinstance(acc, MetricUnavailable):
-            row[f"{ref}: accuracy"] = None
-            continue
-        row.update(
-            {
-                f"{ref}: tasks": acc.tasks,
-                f"{ref}: correct": acc.correct,
-                f"{ref}: accuracy": acc.accuracy,
-                f"{ref}: 95 % CI low": acc.ci_low,
-                f"{ref}: 95 % CI high": acc.ci_high,
-                f"{ref}: ties counted wrong": acc.strict,
-                f"{ref}: ties at random": acc.expected,
-            }
+
+def aggregations(methods) -> dict:
+    """method -> its aggregation, for the methods that are cheap here or were started with their button."""
+    out = {}
+    for m in methods:
+        wait = data.on_request(version.id, m)
+        est = (data.estimate_seconds(version.id, "aggregate", method=m) or 0.0) if wait else 0.0
+        name = aggregation.METHODS[m]
+        result = widgets.computed_on_request(
+            f"aggregate_{version.id}_{m}",
+            f"Run {name}",
+            f"{name} on {pool_answers:,} answers takes about {est:,.0f} s (estimated).",
+            needed=wait,
+            button_key=f"start_{m}",
+            spinner=f"Running {name} — about {est:,.0f} s…",
+            compute=lambda m=m: data.metric(version.id, "aggregate", method=m),
         )
-    rows.append(row)
-if rows:
-    comp = pd.DataFrame(rows)
-    fmt = {
-        c: st.column_config.NumberColumn(format="percent")
-        for c in comp.columns
-        if any(s in c for s in ("accuracy", "CI", "ties counted", "ties at"))
+        result = None if result is None else widgets.available(result)
+        if result is not None:
+            out[m] = result
+    return out
+
+
+def accuracy_columns(m: str, ref: str) -> dict:
+    """One method's accuracy against the control tasks' known answers or the ground truth, as table columns."""
+    acc = widgets.available(data.metric(version.id, f"accuracy_vs_{ref}", method=m), quiet=True)
+    if acc is None:
+        return {f"{ref}: accuracy": None}
+    return {
+        f"{ref}: tasks": acc.tasks,
+        f"{ref}: correct": acc.correct,
+        f"{ref}: accuracy": acc.accuracy,
+        f"{ref}: 95 % CI low": acc.ci_low,
+        f"{ref}: 95 % CI high": acc.ci_high,
+        f"{ref}: ties counted wrong": acc.strict,
+        f"{ref}: ties at random": acc.expected,
     }
-    fmt["seconds"] = st.column_config.NumberColumn("time (s)", format="%.2f")
-    st.dataframe(comp, hide_index=True, width="stretch", column_config=fmt)
+
+
+def comparison(ready: dict, refs: list[str]) -> pd.DataFrame:
+    """One row per aggregation: its size, ties, time, labels changed against majority vote, accuracy."""
+    mv = ready.get("mv")
+    rows = []
+    for m, agg in ready.items():
+        row = {"method": aggregation.METHODS[m], "tasks labeled": len(agg.labels), "tied": agg.n_tied}
+        row["seconds"] = agg.seconds
+        if mv is not None:
+            both = (agg.codes >= 0) & (mv.codes >= 0)
+            row["labels ≠ majority vote"] = int((agg.codes[both] != mv.codes[both]).sum())
+        for ref in refs:
+            row.update(accuracy_columns(m, ref))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def show_accuracy(comp: pd.DataFrame, refs: list[str]) -> None:
     for ref in refs:
         col = f"{ref}: accuracy"
         if col in comp and comp[col].notna().any():
@@ -262,9 +264,9 @@ if rows:
                     f"{ref}: tasks": "tasks",
                 }
             )
+            against = "the control tasks’ known answers" if ref == "golden" else "the ground truth"
             st.markdown(
-                f"**Accuracy against {'the control tasks’ known answers' if ref == 'golden' else 'the ground truth'}** "
-                f"({int(plot['tasks'].iloc[0]):,} tasks; bars: 95 % Wilson interval)"
+                f"**Accuracy against {against}** ({int(plot['tasks'].iloc[0]):,} tasks; bars: 95 % Wilson interval)"
             )
             st.plotly_chart(charts.accuracy_by_method(plot), width="stretch", key=f"acc_{ref}")
         elif col in comp:
@@ -272,31 +274,45 @@ if rows:
                 f"No accuracy against {ref}: "
                 + ("the run has no control tasks with a known answer." if ref == "golden" else "no ground truth.")
             )
+
+
+ready = aggregations(picked)
+refs = ["golden"] + (["truth"] if run.truth is not None and len(run.truth) else [])
+if ready:
+    comp = comparison(ready, refs)
+    fmt = {
+        c: st.column_config.NumberColumn(format="percent")
+        for c in comp.columns
+        if any(s in c for s in ("accuracy", "CI", "ties counted", "ties at"))
+    }
+    fmt["seconds"] = st.column_config.NumberColumn("time (s)", format="%.2f")
+    st.dataframe(comp, hide_index=True, width="stretch", column_config=fmt)
+    show_accuracy(comp, refs)
     st.caption(
-        "Accuracy on control tasks measures the aggregate where annotators could be judged; control tasks get the same overlap as the rest. "
+        "Accuracy on control tasks measures the aggregate where annotators could be judged; "
+        "control tasks get the same overlap as the rest. "
         "“Ties counted wrong” and “ties at random” show how much the tie rule moves the figure."
     )
 
 # ---- disagreements
 st.subheader("Where the aggregators disagree")
-methods = tuple(m for m in aggregation.METHODS if m in ready and not isinstance(ready[m], MetricUnavailable))
+methods = tuple(m for m in aggregation.METHODS if m in ready)
+dis = None
 if len(methods) < 2:
     st.info("Pick at least two methods to compare their labels.")
 else:
-    dis = data.metric(version.id, "disagreements", methods=methods)
-    if isinstance(dis, MetricUnavailable):
-        widgets.unavailable(dis)
-    else:
-        n_tasks = len(ready[methods[0]].labels)
-        st.caption(
-            f"{len(dis):,} of {n_tasks:,} tasks ({widgets.pct(len(dis) / max(1, n_tasks))}) get different labels from "
-            f"{', '.join(aggregation.METHODS[m] for m in methods)}; least confident first."
-        )
-        if len(dis):
-            cfg = {"open": TASK_LINK}
-            for m in methods:
-                cfg[m] = st.column_config.TextColumn(aggregation.METHODS[m])
-                cfg[f"{m}_confidence"] = st.column_config.NumberColumn(
-                    f"{aggregation.METHODS[m]} confidence", format="percent"
-                )
-            widgets.paginated(dis, key="disagreements", page_size=20, column_config=cfg, prepare=task_links)
+    dis = widgets.available(data.metric(version.id, "aggregator_disagreements", methods=methods))
+if dis is not None:
+    n_tasks = len(ready[methods[0]].labels)
+    st.caption(
+        f"{len(dis):,} of {n_tasks:,} tasks ({widgets.pct(len(dis) / max(1, n_tasks))}) get different labels from "
+        f"{', '.join(aggregation.METHODS[m] for m in methods)}; least confident first."
+    )
+    if len(dis):
+        cfg = {"open": TASK_LINK}
+        for m in methods:
+            cfg[m] = st.column_config.TextColumn(aggregation.METHODS[m])
+            cfg[f"{m}_confidence"] = st.column_config.NumberColumn(
+                f"{aggregation.METHODS[m]} confidence", format="percent"
+            )
+        widgets.paginated(dis, key="disagreements", page_size=20, column_config=cfg, prepare=task_links)

@@ -7,17 +7,21 @@ import math
 import pandas as pd
 import streamlit as st
 
-from analytics.metrics.people import attach_decisions
+from analytics import reviews
+from analytics.people import attach_decisions
 from dashboard import charts, data, nav, widgets
 
 version = nav.require_version("annotator.py")
-base = data.people(version.id, "annotator_table")
-if isinstance(base, Exception):
-    widgets.unavailable(base)
+base = widgets.available(data.metric(version.id, "annotator_table"))
+if base is None:
     st.stop()
 worker = nav.require_param("annotator", "annotator", base.index, back="annotators.py", version=version.id)
-ws = data.workspace()
-row = attach_decisions(base.loc[[worker]], ws.decisions(version.id)).iloc[0]
+try:
+    decided = reviews.decisions(data.workspace(), version.id, worker)
+except (reviews.ReviewsError, ValueError) as err:  # the figures are still worth showing
+    st.error(widgets.md_escape(str(err)), icon=":material/error:")
+    decided = pd.DataFrame(columns=list(reviews.COLUMNS))
+row = attach_decisions(base.loc[[worker]], decided).iloc[0]
 
 st.title(f"Annotator {widgets.md_escape(worker)}")
 nav.link(
@@ -28,12 +32,13 @@ nav.link(
     annotator=worker,
 )
 
-speed = data.people(version.id, "speed_vs_pool", worker_id=worker)
+speed = widgets.available(data.metric(version.id, "speed_vs_pool", worker_id=worker), quiet=True)
 t = st.columns(6)
 t[0].metric(
     "Answers",
     f"{row['answers']:,}",
-    help=f"{row['labeling_answers']:,} labeled in the labeling pool (regular + control); the rest exam, training, skipped or expired",
+    help=f"{row['labeling_answers']:,} labeled in the labeling pool (regular + control); "
+    "the rest exam, training, skipped or expired",
 )
 acc = "n/a" if row["control_answers"] == 0 else widgets.pct(row["control_accuracy"])
 t[1].metric("Control accuracy", acc, help="95 % Wilson interval and count below")
@@ -49,8 +54,8 @@ t[2].caption(
         row["agreement_agree"], row["agreement_answers"], row["agreement_ci_low"], row["agreement_ci_high"], "answers"
     )
 )
-if isinstance(speed, Exception):
-    t[3].metric("Median s/task", "n/a", help=str(speed))
+if speed is None:
+    t[3].metric("Median s/task", "n/a", help="see Speed against the pool below")
 else:
     ratio = speed.median_seconds_per_task / speed.pool_median_seconds_per_task
     t[3].metric(
@@ -61,7 +66,8 @@ else:
         help="median over their suites of suite seconds / tasks in the suite",
     )
     t[3].caption(
-        f"pool median {speed.pool_median_seconds_per_task:.1f} s ({ratio:.2f}×) · their {speed.suites:,} suites, the pools' {speed.pool_suites:,}"
+        f"pool median {speed.pool_median_seconds_per_task:.1f} s ({ratio:.2f}×) · "
+        f"their {speed.suites:,} suites, the pools' {speed.pool_suites:,}"
     )
 exam_text = "n/a" if row["exam_items"] == 0 or math.isnan(row["exam_score"]) else widgets.pct(row["exam_score"], 0)
 t[4].metric("Exam score", exam_text)
@@ -73,19 +79,22 @@ t[5].metric("Ban", "banned" if row["banned"] else ("flagged" if row["flagged"] e
 t[5].caption(widgets.md_escape(row["ban_status"]))
 if row["decisions"]:
     st.caption(
-        f":material/gavel: Last QA decision: **{widgets.md_escape(row['last_decision'])}** by {widgets.md_escape(row['decided_by'])} at {widgets.md_escape(row['decided_at'])} ({row['decisions']:,} recorded)"
+        f":material/gavel: Last QA decision: **{widgets.md_escape(row['last_decision'])}** "
+        f"by {widgets.md_escape(row['decided_by'])} at {widgets.md_escape(row['decided_at'])} "
+        f"({row['decisions']:,} recorded)"
     )
 if isinstance(row["replayed_evidence"], str):
     st.caption(f"Replayed ban evidence: {widgets.md_escape(row['replayed_evidence'])}")
 if isinstance(row["over_used_label"], str):
     st.warning(
-        f"Over-uses the label {widgets.md_escape(row['over_used_label'])} compared with everyone else (see label use below).",
+        f"Over-uses the label {widgets.md_escape(row['over_used_label'])} compared with everyone else "
+        "(see label use below).",
         icon=":material/balance:",
     )
 
-answers = data.people(version.id, "annotator_answers", worker_id=worker)
-if isinstance(answers, Exception):
-    widgets.unavailable(answers)
+methods = data.ready_methods(version.id)
+answers = widgets.available(data.metric(version.id, "annotator_answers", worker_id=worker, methods=methods))
+if answers is None:
     st.stop()
 wrong_control = answers[(answers["kind"] == "control") & (answers["check"] == "wrong")]
 if len(wrong_control):
@@ -95,7 +104,8 @@ if len(wrong_control):
         with links[i % len(links)]:
             nav.link(
                 "task.py",
-                f"{widgets.md_escape(a['task_id'])}: {widgets.md_escape(a['label'])} (golden {widgets.md_escape(a['golden'])})",
+                f"{widgets.md_escape(a['task_id'])}: {widgets.md_escape(a['label'])} "
+                f"(golden {widgets.md_escape(a['golden'])})",
                 icon=":material/close:",
                 version=version.id,
                 task=a["task_id"],
@@ -111,8 +121,10 @@ shown = answers[answers["kind"].isin(kinds)]
 if wrong_only:
     shown = shown[shown["check"] == "wrong"]
 n_wrong = len(wrong_control)
+names = {"mv": "majority vote (MV)", "ds": "Dawid-Skene (DS), converged"}
 st.caption(
-    f"{len(shown):,} of {len(answers):,} answers · {n_wrong:,} wrong control answers (marked “wrong”) · aggregated labels: majority vote (MV) and Dawid-Skene (DS), converged"
+    f"{len(shown):,} of {len(answers):,} answers · {n_wrong:,} wrong control answers (marked “wrong”) · "
+    f"aggregated labels: {' and '.join(names[m] for m in methods)}"
 )
 view = shown.assign(task=shown["task_id"])  # made a link on the shown page only (see prepare)
 inputs = [col for col in view.columns if col.startswith("input_")]
@@ -151,9 +163,8 @@ widgets.paginated(
 left, right = st.columns(2)
 with left:
     st.subheader("Speed against the pool")
-    if isinstance(speed, Exception):
-        widgets.unavailable(speed)
-    else:
+    speed = widgets.available(data.metric(version.id, "speed_vs_pool", worker_id=worker))
+    if speed is not None:
         st.plotly_chart(charts.speed_histogram(speed), width="stretch")
         st.dataframe(
             speed.by_pool,
@@ -169,12 +180,10 @@ with left:
         )
 with right:
     st.subheader("Label use against everyone else")
-    use = data.metric(version.id, "annotator_label_use")
-    if isinstance(use, Exception):
-        widgets.unavailable(use)
-    elif worker not in use.annotators.index:
+    use = widgets.available(data.metric(version.id, "annotator_label_use"))
+    if use is not None and worker not in use.annotators.index:
         st.info("No regular answers from this annotator: label use is compared on regular tasks only.")
-    else:
+    elif use is not None:
         shares = use.shares.loc[worker]
         st.plotly_chart(charts.label_use_chart(shares), width="stretch")
         a = use.annotators.loc[worker]
@@ -184,6 +193,7 @@ with right:
             else f"χ² = {a['chi2']:.1f}, dof {a['dof']}, p = {a['p_value']:.2g}"
         )
         st.caption(
-            f"{a['answers']:,} regular answers · most over-used: {widgets.md_escape(a['over_used_label'])} ({a['over_use_pp']:+.1f} points) · {p} · "
+            f"{a['answers']:,} regular answers · most over-used: {widgets.md_escape(a['over_used_label'])} "
+            f"({a['over_use_pp']:+.1f} points) · {p} · "
             + ("**flagged** (Bonferroni-corrected and ≥ 10 points)" if a["flagged"] else "not flagged")
         )

@@ -2,24 +2,45 @@
 
 from __future__ import annotations
 
-import inspect
-
+import pandas as pd
 import streamlit as st
 
-from analytics.metrics.control import control_accuracy
-from analytics.metrics.people import attach_decisions, filter_annotators
-from analytics.sources.workspace import DECISIONS
+from analytics import reviews
+from analytics.people import attach_decisions, filter_annotators
 from dashboard import data, nav, widgets
 
 version = nav.require_version("annotators.py")
 st.title("Annotators")
-base = data.people(version.id, "annotator_table")
-if isinstance(base, Exception):
-    widgets.unavailable(base)
+base = widgets.available(data.metric(version.id, "annotator_table"))
+if base is None:
     st.stop()
 ws = data.workspace()
-table = attach_decisions(base, ws.decisions(version.id))
-MIN_CONTROL = inspect.signature(control_accuracy).parameters["min_answers"].default  # "enough" control answers
+
+
+def recorded_decisions(worker: str | None = None) -> pd.DataFrame:
+    """The QA decisions on this version (analytics.reviews); none, after an st.error, where they cannot be read."""
+    try:
+        return reviews.decisions(ws, version.id, worker)
+    except (reviews.ReviewsError, ValueError) as err:
+        st.error(widgets.md_escape(str(err)), icon=":material/error:")
+        return pd.DataFrame(columns=list(reviews.COLUMNS))
+
+
+table = attach_decisions(base, recorded_decisions())
+MIN_CONTROL = data.default("control_accuracy", "min_answers")  # "enough" control answers
+# the replayed and recorded bans, as the review shows them
+BAN_COLUMNS = [
+    "pool_id",
+    "rule",
+    "at",
+    "evidence",
+    "recorded_rule",
+    "recorded_at",
+    "recorded_reason",
+    "agrees",
+    "suites_after",
+    "spend_after",
+]
 
 c = st.columns(5)
 c[0].metric("Annotators", f"{len(table):,}", help="everyone with an answer of any kind, exam included")
@@ -40,7 +61,7 @@ c[4].metric(
     help="annotators with a recorded QA decision / banned or flagged ones",
 )
 for figure, why in base.attrs.get("unavailable", {}).items():
-    st.caption(f":material/info: {figure.capitalize()} not available: {why}")
+    st.caption(f":material/info: {widgets.md_escape(figure.capitalize())} not available: {widgets.md_escape(why)}")
 
 st.subheader("Every annotator")
 f = st.columns([1.2, 1, 1.3, 1.5])
@@ -84,7 +105,7 @@ s[2].caption(f"{len(shown):,} of {len(table):,} annotators match. Column headers
 
 
 def _interval(lo, hi) -> list[str]:
-    return ["" if lo_ != lo_ else f"{100 * lo_:.0f}–{100 * hi_:.0f} %" for lo_, hi_ in zip(lo, hi)]
+    return ["" if lo_ != lo_ else f"{100 * lo_:.0f}–{100 * hi_:.0f} %" for lo_, hi_ in zip(lo, hi, strict=True)]
 
 
 def _page(page: pd.DataFrame) -> pd.DataFrame:
@@ -171,31 +192,25 @@ worker = st.selectbox(
 )
 row = table.loc[worker]
 nav.link("annotator.py", "All of this annotator's answers", version=version.id, annotator=worker)
-st.caption(
-    f"Status: {widgets.md_escape(row['ban_status'])} · control {widgets.rate_with_counts(row['control_correct'], row['control_answers'], row['control_ci_low'], row['control_ci_high'], 'control answers')}"
+control = widgets.rate_with_counts(
+    row["control_correct"], row["control_answers"], row["control_ci_low"], row["control_ci_high"], "control answers"
 )
-evidence = data.people(version.id, "ban_evidence", worker_id=worker)
-if isinstance(evidence, Exception):
-    widgets.unavailable(evidence)
-    run = data.run(str(data.workspace_root()), version.id)
-    st.dataframe(run.restrictions[run.restrictions["worker_id"] == worker], hide_index=True, width="stretch")
-else:
+st.caption(f"Status: {widgets.md_escape(row['ban_status'])} · control {control}")
+
+
+def show_evidence(worker: str):
+    """The evidence a ban rests on (rules.ban_evidence), or the recorded restrictions where the
+    pools' rules cannot be replayed; returns what was shown (its hash is stored with a decision)."""
+    evidence = widgets.available(data.metric(version.id, "ban_evidence", worker_id=worker))
+    if evidence is None:
+        run = data.current_run(version.id)
+        recorded = run.restrictions[run.restrictions["worker_id"] == worker]
+        st.dataframe(recorded, hide_index=True, width="stretch")
+        return recorded
+    currency = widgets.md_escape(data.current_run(version.id).pricing.currency)
     st.markdown("**The ban, replayed and recorded**")
     st.dataframe(
-        evidence.bans[
-            [
-                "pool_id",
-                "rule",
-                "at",
-                "evidence",
-                "recorded_rule",
-                "recorded_at",
-                "recorded_reason",
-                "agrees",
-                "suites_after",
-                "spend_after",
-            ]
-        ],
+        evidence.bans[BAN_COLUMNS],
         hide_index=True,
         width="stretch",
         column_config={
@@ -206,7 +221,7 @@ else:
             "spend_after": st.column_config.NumberColumn(
                 "spend after",
                 format="%.3f",
-                help=f"paid after the ban moment, in {data.run(str(data.workspace_root()), version.id).pricing.currency}",
+                help=f"paid after the ban moment, in {currency}",
             ),
         },
     )
@@ -224,34 +239,41 @@ else:
         },
     )
     st.markdown("**Their control answers**")
+    checks = ["right" if ok else "wrong" for ok in evidence.control["correct"]]
     widgets.paginated(
-        evidence.control.assign(check=["right" if ok else "wrong" for ok in evidence.control["correct"]]).drop(
-            columns="correct"
-        ),
+        evidence.control.assign(check=checks).drop(columns="correct"),
         key="ev_control",
         page_size=20,
         column_config={"in_control_window": st.column_config.CheckboxColumn("in golden-set window")},
     )
+    return evidence
 
-with st.form("decision"):
-    st.markdown("**Record a decision**")
-    decision = st.radio("Decision", DECISIONS, horizontal=True, key="decision")
-    reviewer = st.text_input("Reviewer", key="reviewer", placeholder="your name")
-    note = st.text_area("Note", key="note", placeholder="what you checked, what it showed")
-    submitted = st.form_submit_button("Record decision", icon=":material/gavel:")
-if submitted:
+
+def record(worker: str, shown) -> None:
+    """The decision form; a decision is stored with the full version id and the SHA-256 of the
+    evidence shown (reviews.evidence_hash of the registry's ban_evidence, which anyone can recompute)."""
+    with st.form("decision"):
+        st.markdown("**Record a decision**")
+        decision = st.radio("Decision", reviews.DECISIONS, horizontal=True, key="decision")
+        reviewer = st.text_input("Reviewer", key="reviewer", placeholder="your name")
+        note = st.text_area("Note", key="note", placeholder="what you checked, what it showed")
+        submitted = st.form_submit_button("Record decision", icon=":material/gavel:")
+    if not submitted:
+        return
     try:
-        ws.record_decision(version.id, worker, decision, reviewer, note)
-    except ValueError as err:
-        st.error(str(err))
-    else:
-        st.session_state["decision_flash"] = (
-            f"Recorded “{widgets.md_escape(decision)}” on {widgets.md_escape(worker)} by {widgets.md_escape(reviewer.strip())}."
-        )
-        st.rerun()
+        reviews.record_decision(ws, version.id, worker, decision, reviewer, note, evidence=reviews.evidence_hash(shown))
+    except (ValueError, reviews.ReviewsError) as err:  # a refused input or a failed write: said, never a traceback
+        st.error(widgets.md_escape(str(err)), icon=":material/error:")
+        return
+    st.session_state["decision_flash"] = (
+        f"Recorded “{widgets.md_escape(decision)}” on {widgets.md_escape(worker)} "
+        f"by {widgets.md_escape(reviewer.strip())}."
+    )
+    st.rerun()
 
-history = ws.decisions(version.id)
-history = history[history["worker_id"].astype(str) == worker]
+
+record(worker, show_evidence(worker))
+history = recorded_decisions(worker)
 st.markdown(f"**Decision history** ({len(history):,})")
 if len(history):
     st.dataframe(history[["decided_at", "decision", "reviewer", "note"]].iloc[::-1], hide_index=True, width="stretch")

@@ -5,22 +5,23 @@ from __future__ import annotations
 
 import streamlit as st
 
-from analytics.metrics._base import MetricUnavailable
 from analytics.metrics.aggregation import TIE_RULE
 from dashboard import charts, data, nav, widgets
 
 version = nav.require_version("cost.py")
 root = str(data.workspace_root())
-run = data.run(root, version.id)
+run = data.current_run(version.id)
 st.title("Cost")
-st.caption(f"{widgets.md_escape(version.label)} · id `{version.id}` · money in {run.pricing.currency}")
+st.caption(
+    f"{widgets.md_escape(version.label)} · id {widgets.md_code(version.id)} · "
+    f"money in {widgets.md_escape(run.pricing.currency)}"
+)
 slug = f"{version.label}-{version.id[:8]}".replace(" ", "_")
 
-b = data.metric(version.id, "cost_breakdown")
-s = data.metric(version.id, "spend")
-if isinstance(b, MetricUnavailable):
-    widgets.unavailable(b)
+b = widgets.available(data.metric(version.id, "cost_breakdown"))
+if b is None:
     st.stop()
+s = widgets.available(data.metric(version.id, "spend"), quiet=True)
 cur = b.currency
 p = run.pricing
 
@@ -31,18 +32,22 @@ c[0].metric("Rewards", widgets.money(b.rewards, cur), help="Σ reward of paid ta
 c[1].metric(
     "Platform fee",
     widgets.money(b.fees, cur),
-    help=f"max({p.fee_rate:.0%} × reward, {p.fee_minimum:g} {cur}) per paid suite, plus {p.fee_rate:.0%} of bonuses",
+    help=f"max({p.fee_rate:.0%} × reward, {p.fee_minimum:g} {widgets.md_escape(cur)}) per paid suite, "
+    f"plus {p.fee_rate:.0%} of bonuses",
 )
 c[2].metric("Bonuses", widgets.money(b.bonuses, cur))
 c[3].metric("Total", widgets.money(b.total, cur), help="rewards + platform fee + bonuses")
-unpaid = s.unpaid_assignments if not isinstance(s, MetricUnavailable) else None
+unpaid = None if s is None else s.unpaid_assignments
 st.caption(
     f"{b.paid_assignments:,} paid task suites"
     + (f", {unpaid:,} unpaid (rejected, skipped or expired)" if unpaid is not None else "")
-    + f". Fee rate {p.fee_rate:.0%} of rewards and bonuses, at least {p.fee_minimum:g} {cur} a suite."
+    + f". Fee rate {p.fee_rate:.0%} of rewards and bonuses, "
+    f"at least {p.fee_minimum:g} {widgets.md_escape(cur)} a suite."
 )
-if b.total is None and not isinstance(s, MetricUnavailable) and s.missing:
-    st.warning(f"The run cannot be priced: {s.missing}. Money figures below are n/a; the counts still hold.")
+if b.total is None and s is not None and s.missing:
+    st.warning(
+        f"The run cannot be priced: {widgets.md_escape(s.missing)}. Money figures below are n/a; the counts still hold."
+    )
 
 # ---- unit costs
 st.subheader("What a unit cost")
@@ -64,19 +69,19 @@ units = [
     ),
 ]
 c = st.columns(3)
-for col, (label, value, n, what, key) in zip(c, units):
+for col, (label, value, n, what, key) in zip(c, units, strict=True):
     col.metric(label, widgets.money(value, cur, 4), help=b.reasons.get(key) or f"total spend / {what}")
-    col.caption(f"total {widgets.money(b.total, cur)} / {n:,} {what}" if b.total is not None else f"{n:,} {what}")
+    total = f"total {widgets.md_escape(widgets.money(b.total, cur))} / " if b.total is not None else ""
+    col.caption(f"{total}{n:,} {what}")
 st.caption(
-    "Each unit cost divides the whole spend — exam, control tasks, rejected work's fees and bonuses included — because that is what a unit cost the project."
+    "Each unit cost divides the whole spend — exam, control tasks, rejected work's fees and bonuses included — "
+    "because that is what a unit cost the project."
 )
 
 # ---- per pool
 st.subheader("Per pool")
-pools = data.metric(version.id, "cost_by_pool")
-if isinstance(pools, MetricUnavailable):
-    widgets.unavailable(pools)
-else:
+pools = widgets.available(data.metric(version.id, "cost_by_pool"))
+if pools is not None:
     pool_table = pools.reset_index()
     st.dataframe(
         pool_table,
@@ -94,7 +99,8 @@ else:
         },
     )
     st.caption(
-        f"Bonuses ({widgets.money(b.bonuses, cur)} plus fee) belong to no pool: Σ pool totals + bonuses × (1 + fee rate) = the total above."
+        f"Bonuses ({widgets.md_escape(widgets.money(b.bonuses, cur))} plus fee) belong to no pool: "
+        "Σ pool totals + bonuses × (1 + fee rate) = the total above."
     )
     widgets.download_csv(pool_table, f"cost-per-pool-{slug}.csv", key="csv_pools")
 
@@ -103,41 +109,40 @@ st.subheader("Per dataset version")
 listing = data.listing(root)
 ids = [v.id for v in listing.versions]
 with st.spinner(f"Pricing {len(ids)} dataset version(s)…"):
-    per_version = data.versions_cost(ids)
-vt = per_version.reset_index()
-vt.insert(1, "this version", [v == version.id for v in ids])
-currencies = set(per_version["currency"].dropna())
-st.dataframe(
-    vt,
-    hide_index=True,
-    width="stretch",
-    column_config={
-        "total": st.column_config.NumberColumn("total", format="%.4f"),
-        "answers": st.column_config.NumberColumn(format="%d"),
-        "cost_per_answer": st.column_config.NumberColumn("per answer", format="%.5f"),
-        "final_labels": st.column_config.NumberColumn("final labels", format="%d"),
-        "cost_per_final_label": st.column_config.NumberColumn("per final label", format="%.5f"),
-        "paid_assignments": st.column_config.NumberColumn("paid suites", format="%d"),
-    },
-)
-if len(currencies) > 1:
-    st.warning(
-        f"The versions are priced in different currencies ({', '.join(sorted(currencies))}); compare them per currency."
+    per_version = widgets.available(data.versions_cost(ids))
+if per_version is not None:
+    vt = per_version.reset_index()
+    vt.insert(1, "this version", [v == version.id for v in ids])
+    currencies = set(per_version["currency"].dropna())
+    st.dataframe(
+        vt,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "total": st.column_config.NumberColumn("total", format="%.4f"),
+            "answers": st.column_config.NumberColumn(format="%d"),
+            "cost_per_answer": st.column_config.NumberColumn("per answer", format="%.5f"),
+            "final_labels": st.column_config.NumberColumn("final labels", format="%d"),
+            "cost_per_final_label": st.column_config.NumberColumn("per final label", format="%.5f"),
+            "paid_assignments": st.column_config.NumberColumn("paid suites", format="%d"),
+        },
     )
-elif per_version["cost_per_final_label"].notna().any():
-    st.plotly_chart(charts.cost_by_version_chart(per_version, next(iter(currencies), cur)), width="stretch")
-widgets.download_csv(vt, "cost-per-version.csv", key="csv_versions")
+    if len(currencies) > 1:
+        named = ", ".join(widgets.md_escape(c) for c in sorted(currencies))
+        st.warning(f"The versions are priced in different currencies ({named}); compare them per currency.")
+    elif per_version["cost_per_final_label"].notna().any():
+        st.plotly_chart(charts.cost_by_version_chart(per_version, next(iter(currencies), cur)), width="stretch")
+    widgets.download_csv(vt, "cost-per-version.csv", key="csv_versions")
 
 # ---- banned annotators
 st.subheader("Spend on annotators later banned, and on rejected work")
-sb = data.metric(version.id, "spend_on_banned")
-if isinstance(sb, MetricUnavailable):
-    widgets.unavailable(sb)
-elif sb.banned_workers == 0 and sb.rejected_suites == 0:
+sb = widgets.available(data.metric(version.id, "spend_on_banned"))
+if sb is not None and sb.banned_workers == 0 and sb.rejected_suites == 0:
     st.info(
-        "No annotator of this run has a recorded ban (restriction) and no task suite was rejected: nothing was spent on them."
+        "No annotator of this run has a recorded ban (restriction) and no task suite was rejected: "
+        "nothing was spent on them."
     )
-else:
+elif sb is not None:
     c = st.columns(4)
     c[0].metric("Annotators banned", f"{sb.banned_workers:,}", help="with a recorded restriction (ban)")
     c[1].metric(
@@ -154,9 +159,10 @@ else:
         "Share of total spend", widgets.pct(sb.share_of_spend), help="(before + after + bonuses to them) / total"
     )
     st.caption(
-        f"{sb.suites_before_ban:,} paid suites before and {sb.suites_after_ban:,} after the bans; bonuses to banned annotators "
-        f"{widgets.money(sb.bonuses_to_banned, cur, 4)} (with fee). {sb.rejected_suites:,} suites were rejected (by anyone): "
-        f"{widgets.money(sb.rejected_value, cur, 4)} not paid."
+        f"{sb.suites_before_ban:,} paid suites before and {sb.suites_after_ban:,} after the bans; "
+        f"bonuses to banned annotators {widgets.md_escape(widgets.money(sb.bonuses_to_banned, cur, 4))} (with fee). "
+        f"{sb.rejected_suites:,} suites were rejected (by anyone): "
+        f"{widgets.md_escape(widgets.money(sb.rejected_value, cur, 4))} not paid."
     )
     if len(sb.per_worker):
         bt = sb.per_worker.reset_index()
@@ -189,21 +195,19 @@ repeats = int(
 cq = widgets.computed_on_request(
     f"curve_{version.id}",
     "Compute the curve",
-    f"{len(run.answers):,} answers: subsampling every overlap takes about {len(run.answers) / 1e6:,.0f} s on a run this size.",
+    f"{len(run.answers):,} answers: subsampling every overlap takes about {len(run.answers) / 1e6:,.0f} s "
+    "on a run this size.",
     needed=len(run.answers) > widgets.LARGE_RUN_ANSWERS,
     spinner="Subsampling answers at every overlap…",
-    compute=lambda: data.quality(version.id, "cost_quality_curve", repeats=repeats),
+    compute=lambda: data.metric(version.id, "cost_quality_curve", repeats=repeats),
 )
-if cq is None:
-    pass
-elif isinstance(cq, MetricUnavailable):
-    widgets.unavailable(cq)
-else:
-    K = cq.max_overlap
-    pts = cq.points
-    refs = [r for r in ("golden", "truth") if pts[f"{r}_accuracy"].notna().any()]
+cq = None if cq is None else widgets.available(cq)
+
+
+def curve_tiles(cq, refs: list[str]) -> None:
+    """Cost per final label and accuracy at the run's overlap, and the model's projection at the top."""
+    K, pts = cq.max_overlap, cq.points
     at_k = pts.loc[K]
-    st.caption(f"The run's overlap: {K} answers per task (the most common number of answers per aggregated task).")
     c = st.columns(3)
     c[0].metric(
         f"Cost per final label at overlap {K}",
@@ -219,13 +223,56 @@ else:
         )
     if pts["model_accuracy"].notna().any():
         top = pts.index.max()
+        money = widgets.md_escape(widgets.money(pts.loc[top, "cost_per_final_label"], cq.currency, 4))
         c[2].metric(
             f"Projected at overlap {top} (model)",
             widgets.pct(pts.loc[top, "model_accuracy"]),
-            help=f"{widgets.money(pts.loc[top, 'cost_per_final_label'], cq.currency, 4)} a final label; a model projection, see below",
+            help=f"{money} a final label; a model projection, see below",
         )
+
+
+def curve_note(cq, ref: str) -> str:
+    """How the curve was measured and projected, with the counts and money behind it."""
+    K, at_k = cq.max_overlap, cq.points.loc[cq.max_overlap]
+    known = int(at_k["golden_tasks"] if ref == "golden" else at_k["truth_tasks"])
+    text = (
+        f"Points 1–{K}: each task's answers subsampled {cq.repeats}× (seed {cq.seed}) and aggregated by majority "
+        f"vote; dots are the mean, bars the range over repeats, the band the 95 % Wilson interval for the "
+        f"{known:,} tasks with a known answer. {cq.tasks:,} tasks with ≥ {K} answers are used at every overlap"
+    )
+    if cq.tasks_left_out:
+        text += f" ({cq.tasks_left_out:,} with fewer are left out)"
+    if cq.tasks_sampled_from:
+        text += (
+            f"; a sample of the {cq.tasks_sampled_from:,} (every task with a known answer kept, "
+            "the rest picked by a hash of the id)"
+        )
+    text += ". "
+    if cq.cost_per_answer is not None:
+        money = {
+            k: widgets.md_escape(widgets.money(v, cq.currency, d))
+            for k, v, d in [
+                ("fixed", cq.fixed_spend, 4),
+                ("variable", cq.variable_spend, 4),
+                ("answer", cq.cost_per_answer, 5),
+            ]
+        }
+        text += (
+            f"Cost per final label at overlap k = (fixed {money['fixed']} (exam, bonuses) + labeling pool "
+            f"{money['variable']} × k / {K}) / {cq.final_labels:,} final labels; "
+            f"“cost per label” in the table is simply k × {money['answer']} (the average cost of an answer). "
+        )
+    return text + f"Tie rule: {TIE_RULE}."
+
+
+if cq is not None:
+    K = cq.max_overlap
+    pts = cq.points
+    refs = [r for r in ("golden", "truth") if pts[f"{r}_accuracy"].notna().any()]
+    st.caption(f"The run's overlap: {K} answers per task (the most common number of answers per aggregated task).")
+    curve_tiles(cq, refs)
     if cq.cost_missing:
-        st.info(f"No cost per label: {cq.cost_missing}.")
+        st.info(f"No cost per label: {widgets.md_escape(cq.cost_missing)}.")
     ref = (
         st.radio(
             "Accuracy against",
@@ -238,25 +285,7 @@ else:
         else (refs[0] if refs else "golden")
     )
     st.plotly_chart(charts.cost_quality_chart(pts, cq.currency, reference=ref), width="stretch")
-    st.caption(
-        f"Points 1–{K}: each task's answers subsampled {cq.repeats}× (seed {cq.seed}) and aggregated by majority vote; dots are the mean, bars the "
-        f"range over repeats, the band the 95 % Wilson interval for the {int(at_k['golden_tasks'] if ref == 'golden' else at_k['truth_tasks']):,} tasks with a known answer. "
-        f"{cq.tasks:,} tasks with ≥ {K} answers are used at every overlap"
-        + (f" ({cq.tasks_left_out:,} with fewer are left out)" if cq.tasks_left_out else "")
-        + (
-            f"; a sample of the {cq.tasks_sampled_from:,} (every task with a known answer kept, the rest picked by a hash of the id)"
-            if cq.tasks_sampled_from
-            else ""
-        )
-        + (
-            ". "
-            if cq.cost_per_answer is None
-            else f". Cost per final label at overlap k = (fixed {widgets.money(cq.fixed_spend, cq.currency, 4)} (exam, bonuses) + labeling pool "
-            f"{widgets.money(cq.variable_spend, cq.currency, 4)} × k / {K}) / {cq.final_labels:,} final labels; "
-            f"“cost per label” in the table is simply k × {widgets.money(cq.cost_per_answer, cq.currency, 5)} (the average cost of an answer). "
-        )
-        + f"Tie rule: {TIE_RULE}."
-    )
+    st.caption(curve_note(cq, ref))
     st.info(
         f"**Overlap {K + 1}–{pts.index.max()} is a projection, not a measurement.** {cq.assumptions}"
         if not cq.model_note

@@ -5,23 +5,23 @@ from __future__ import annotations
 import streamlit as st
 
 from analytics.metrics.exam import DISCRIMINATING, MIN_ANSWERS_TO_READ
-from analytics.metrics.people import item_verdicts
 from dashboard import charts, data, nav, widgets
 
 version = nav.require_version("exam.py")
 st.title("Exam")
 st.caption(
-    "The qualification pool: an item only half of the candidates get right is either a trap working as meant or a broken item; discrimination tells which."
+    "The qualification pool: an item only half of the candidates get right is either a trap working as meant "
+    "or a broken item; discrimination tells which."
 )
 
-items = data.metric(version.id, "exam_item_pass_rate")
-if isinstance(items, Exception):
-    widgets.unavailable(items)
+items = widgets.available(data.metric(version.id, "exam_item_pass_rate"))
+if items is None:
     st.stop()
-summary = data.metric(version.id, "exam_summary")
-scores = data.metric(version.id, "exam_scores")
-verdicts = item_verdicts(items)
-run = data.run(str(data.workspace_root()), version.id)
+summary = widgets.available(data.metric(version.id, "exam_summary"))
+verdicts = widgets.available(data.metric(version.id, "exam_item_verdicts"))
+if summary is None or verdicts is None:
+    st.stop()
+run = data.current_run(version.id)
 
 c = st.columns(5)
 c[0].metric("Candidates", f"{summary.candidates:,}")
@@ -41,14 +41,17 @@ c[4].metric("Items", f"{summary.items:,}", help=f"mean score {widgets.pct(summar
 st.subheader("Pass rate per item")
 st.plotly_chart(charts.exam_item_chart(items, verdicts), width="stretch")
 st.caption(
-    f"Bars are 95 % Wilson intervals. Low = at least 20 points below the median item. Items with fewer than {MIN_ANSWERS_TO_READ} graded answers are not judged."
+    "Bars are 95 % Wilson intervals. Low = at least 20 points below the median item. "
+    f"Items with fewer than {MIN_ANSWERS_TO_READ} graded answers are not judged."
 )
 for task_id, row in items.join(verdicts)[lambda t: t["low_pass_rate"] | (t["verdict"] == "check item")].iterrows():
+    got_it = widgets.rate_with_counts(row["correct"], row["answers"], row["ci_low"], row["ci_high"], "candidates")
     text = (
-        f"Item {widgets.md_code(task_id)} (golden **{widgets.md_escape(row['golden'])}**): "
-        f"{widgets.rate_with_counts(row['correct'], row['answers'], row['ci_low'], row['ci_high'], 'candidates')} get it right; "
-        f"most common wrong answer {widgets.md_escape(row['most_common_wrong'])} ({row['most_common_wrong_count']:,}). "
-        f"Discrimination {row['discrimination']:.2f} over {row['candidates']:,} candidates — {row['reading']}."
+        f"Item {widgets.md_code(task_id)} (golden **{widgets.md_escape(row['golden'])}**): {got_it} get it right; "
+        f"most common wrong answer {widgets.md_escape(row['most_common_wrong'])} "
+        f"({row['most_common_wrong_count']:,}). "
+        f"Discrimination {row['discrimination']:.2f} over {row['candidates']:,} candidates — "
+        f"{widgets.md_escape(row['reading'])}."
     )
     (st.warning if row["verdict"] == "trap" else st.error)(text, icon=":material/flag:")
 
@@ -94,9 +97,8 @@ st.dataframe(
 left, right = st.columns(2)
 with left:
     st.subheader("Score distribution")
-    if isinstance(scores, Exception):
-        widgets.unavailable(scores)
-    else:
+    scores = widgets.available(data.metric(version.id, "exam_scores"))
+    if scores is not None:
         st.plotly_chart(charts.exam_score_histogram(scores, summary.threshold), width="stretch")
         failed = None if summary.passed is None else int(scores["score"].notna().sum()) - summary.passed
         st.caption(
@@ -111,7 +113,8 @@ with right:
     st.subheader("Item discrimination")
     st.plotly_chart(charts.item_discrimination_chart(items, verdicts, DISCRIMINATING), width="stretch")
     st.caption(
-        "A hard item with positive discrimination is a trap that works (those who miss it do worse on the rest); discrimination ≤ 0 means strong candidates miss it as often as weak ones: ambiguous or a wrong golden label."
+        "A hard item with positive discrimination is a trap that works (those who miss it do worse on the rest); "
+        "discrimination ≤ 0 means strong candidates miss it as often as weak ones: ambiguous or a wrong golden label."
     )
 
 st.subheader("Answers to one item")
@@ -119,7 +122,8 @@ ids = list(items.sort_values("pass_rate", kind="stable").index)
 wanted = nav.param("item")
 if wanted is not None and wanted not in items.index:
     st.error(
-        f"There is no exam item {widgets.md_code(wanted)} in this dataset version; showing the item with the lowest pass rate."
+        f"There is no exam item {widgets.md_code(wanted)} in this dataset version; "
+        "showing the item with the lowest pass rate."
     )
 index = ids.index(wanted) if wanted in items.index else 0
 
@@ -136,14 +140,12 @@ item = st.selectbox(
     on_change=_item_changed,
     format_func=lambda i: f"{i} · {widgets.pct(items.loc[i, 'pass_rate'])} pass · {verdicts.loc[i, 'verdict']}",
 )
-answers = data.people(version.id, "exam_item_answers", task_id=item)
-if isinstance(answers, Exception):
-    widgets.unavailable(answers)
+answers = widgets.available(data.metric(version.id, "exam_item_answers", task_id=item))
+if answers is None:
     st.stop()
 row = items.loc[item]
-st.caption(
-    f"Golden label **{widgets.md_escape(row['golden'])}** · {widgets.rate_with_counts(row['correct'], row['answers'], row['ci_low'], row['ci_high'], 'answers right')}"
-)
+got_it = widgets.rate_with_counts(row["correct"], row["answers"], row["ci_low"], row["ci_high"], "answers right")
+st.caption(f"Golden label **{widgets.md_escape(row['golden'])}** · {got_it}")
 counts = answers["label"].value_counts().reindex(list(run.labels), fill_value=0)
 total = max(int(counts.sum()), 1)
 st.caption(

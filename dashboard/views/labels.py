@@ -6,21 +6,21 @@ import pandas as pd
 import streamlit as st
 
 from analytics.metrics import aggregation
-from analytics.metrics._base import MetricUnavailable
 from analytics.metrics.labels import MIN_OVER_USE_PP, compare_distributions
 from dashboard import charts, data, nav, widgets
 
 version = nav.require_version("labels.py")
 root = str(data.workspace_root())
-run = data.run(root, version.id)
+run = data.current_run(version.id)
 st.title("Labels")
 st.caption(
-    f"{widgets.md_escape(version.label)} · id `{version.id}` · label set in tie order: {', '.join(widgets.md_escape(x) for x in run.labels)}"
+    f"{widgets.md_escape(version.label)} · id {widgets.md_code(version.id)} · "
+    f"label set in tie order: {', '.join(widgets.md_escape(x) for x in run.labels)}"
 )
 
 # ---- raw and aggregated
 st.subheader("Distribution")
-ready_methods = [m for m in aggregation.FAST_METHODS if not aggregation.on_request(run, m)]
+ready_methods = [m for m in aggregation.FAST_METHODS if not data.on_request(version.id, m)]
 method = st.selectbox(
     "Aggregated by",
     ready_methods,
@@ -28,18 +28,14 @@ method = st.selectbox(
     key="agg_method",
     help="Methods that take long on this run appear here once run on the Agreement page.",
 )
-raw = data.metric(version.id, "label_distribution")
-agg = data.aggregated_distribution(version.id, method)
-if isinstance(raw, MetricUnavailable):
-    widgets.unavailable(raw)
-else:
+raw = widgets.available(data.metric(version.id, "label_distribution"))
+if raw is not None:
     dist = pd.DataFrame({"raw_count": raw["count"], "raw_share": raw["share"]})
-    if not isinstance(agg, MetricUnavailable):
+    agg = widgets.available(data.metric(version.id, "aggregated_label_distribution", method=method))
+    if agg is not None:
         dist["aggregated_count"] = agg["count"].reindex(dist.index).fillna(0).astype("int64")
         dist["aggregated_share"] = agg["share"].reindex(dist.index)
         dist["difference_pp"] = 100 * (dist["aggregated_share"] - dist["raw_share"])
-    else:
-        widgets.unavailable(agg)
     n_raw = int(dist["raw_count"].sum())
     n_agg = int(dist["aggregated_count"].sum()) if "aggregated_count" in dist else 0
     c = st.columns(3)
@@ -89,10 +85,8 @@ min_answers = int(
         key="min_answers",
     )
 )
-use = data.metric(version.id, "annotator_label_use", min_answers=min_answers)
-if isinstance(use, MetricUnavailable):
-    widgets.unavailable(use)
-else:
+use = widgets.available(data.metric(version.id, "annotator_label_use", min_answers=min_answers))
+if use is not None:
     a = use.annotators
     tested = a["p_value"].notna()
     flagged = a[a["flagged"]]
@@ -101,9 +95,9 @@ else:
     c[1].metric("Tested", f"{int(tested.sum()):,}", help=f"with ≥ {min_answers:,} regular answers")
     c[2].metric("Over-use a label", f"{len(flagged):,}", help="flagged: see the rule below")
     st.caption(
-        "Each annotator's label shares against everyone else's (leaving them out), Pearson's χ² goodness of fit; flagged when "
-        f"p < 0.05 / {int(tested.sum()):,} (Bonferroni over the annotators tested) and the over-used label's share is at least "
-        f"{MIN_OVER_USE_PP:g} percentage points above the others'."
+        "Each annotator's label shares against everyone else's (leaving them out), Pearson's χ² goodness of fit; "
+        f"flagged when p < 0.05 / {int(tested.sum()):,} (Bonferroni over the annotators tested) and the over-used "
+        f"label's share is at least {MIN_OVER_USE_PP:g} percentage points above the others'."
     )
     table = (
         a[tested]
@@ -135,7 +129,8 @@ else:
         top = top[:30]
         diff = use.shares["difference_pp"].unstack("label").reindex(index=top, columns=list(run.labels))
         st.markdown(
-            f"**Share of each label against everyone else's** — the {len(top)} annotators who deviate most (flagged first), percentage points"
+            f"**Share of each label against everyone else's** — the {len(top)} annotators who deviate most "
+            "(flagged first), percentage points"
         )
         st.plotly_chart(charts.label_bias_heatmap(diff), width="stretch")
 
@@ -152,7 +147,8 @@ if wanted:
     found = data.find_version(wanted)
     if found is None or found.id == version.id:
         st.error(
-            f"No other dataset version has the id {widgets.md_code(wanted)} given in the link (`compare=`). Pick one below."
+            f"No other dataset version has the id {widgets.md_code(wanted)} given in the link (`compare=`). "
+            "Pick one below."
         )
     else:
         default = found
@@ -173,20 +169,17 @@ basis = st.radio(
     horizontal=True,
     key="compare_basis",
 )
-other_run = data.run(root, other.id)
-if basis == "raw":
-    a_dist, b_dist = data.metric(version.id, "label_distribution"), data.metric(other.id, "label_distribution")
-else:
-    a_dist, b_dist = data.aggregated_distribution(version.id), data.aggregated_distribution(other.id)
-bad = next((x for x in (a_dist, b_dist) if isinstance(x, MetricUnavailable)), None)
-if bad is not None:
-    widgets.unavailable(bad)
+other_labels = data.current_run(other.id).labels
+figure = "label_distribution" if basis == "raw" else "aggregated_label_distribution"
+a_dist = widgets.available(data.metric(version.id, figure))
+b_dist = widgets.available(data.metric(other.id, figure))
+if a_dist is None or b_dist is None:
     st.stop()
-if set(run.labels) != set(other_run.labels):
+if set(run.labels) != set(other_labels):
     st.warning(
         f"The two versions use different label sets ({', '.join(widgets.md_escape(x) for x in run.labels)} against "
-        f"{', '.join(widgets.md_escape(x) for x in other_run.labels)}): labels missing from one count as 0 there, so the distance mostly "
-        "shows that they label different things."
+        f"{', '.join(widgets.md_escape(x) for x in other_labels)}): labels missing from one count as 0 there, "
+        "so the distance mostly shows that they label different things."
     )
 cmp = compare_distributions(a_dist, b_dist)
 name_a, name_b = f"{version.label} ({version.id[:8]})", f"{other.label} ({other.id[:8]})"
@@ -200,7 +193,8 @@ c[1].metric("χ² (homogeneity)", "n/a" if cmp.chi2 != cmp.chi2 else f"{cmp.chi2
 c[2].metric("p-value", "n/a" if cmp.p_value != cmp.p_value else f"{cmp.p_value:.3g}")
 unit = "answers" if basis == "raw" else "tasks"
 st.caption(
-    f"A = this version: {int(cmp.table['count_a'].sum()):,} {unit}; B = {widgets.md_escape(name_b)}: {int(cmp.table['count_b'].sum()):,} {unit}."
+    f"A = this version: {int(cmp.table['count_a'].sum()):,} {unit}; "
+    f"B = {widgets.md_escape(name_b)}: {int(cmp.table['count_b'].sum()):,} {unit}."
 )
 st.plotly_chart(
     charts.distribution_bars(cmp.table, {"share_a": f"A: {name_a}", "share_b": f"B: {name_b}"}, y_title=f"% of {unit}"),

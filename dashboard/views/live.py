@@ -6,21 +6,17 @@ import pandas as pd
 import streamlit as st
 
 from analytics.metrics import progress
-from analytics.metrics._base import MetricUnavailable
-from analytics.sources.toloka_api import scrub_token
+from analytics.settings import TOKEN_VARIABLE
+from analytics.sources.toloka import TolokaAPIError, TolokaConfigError
 from dashboard import charts, data, nav, widgets
 
 version = nav.require_version("live.py")
-run = data.run(str(data.workspace_root()), version.id)
+run = data.current_run(version.id)
 st.title("Live monitor")
-st.caption(f"{widgets.md_escape(version.label)} · id `{version.id}`")
+st.caption(f"{widgets.md_escape(version.label)} · id {widgets.md_code(version.id)}")
 
 settings = data.toloka_settings()
-
-
-def scrub(text: str) -> str:
-    """A message with the token's value blanked out, whatever produced it."""
-    return scrub_token(text, settings.get("TOLOKA_TOKEN", ("", ""))[0])
+configured = settings.configured()  # name -> where it came from (never a value)
 
 
 def show_progress(p) -> None:
@@ -29,7 +25,7 @@ def show_progress(p) -> None:
     c[0].metric(
         "Pool status",
         p.status or "n/a",
-        help=f"pool {p.pool_id}" + (f" · {widgets.md_escape(p.name)}" if p.name else ""),
+        help=f"pool {widgets.md_escape(p.pool_id)}" + (f" · {widgets.md_escape(p.name)}" if p.name else ""),
     )
     total = "n/a" if p.total_assignments is None else f"{p.total_assignments:,}"
     c[1].metric(
@@ -61,15 +57,25 @@ def show_progress(p) -> None:
     status = pd.DataFrame({"status": list(p.by_status), "task suites": [int(v) for v in p.by_status.values()]})
     st.dataframe(status, hide_index=True, width="content")
     for n in p.notes:
-        st.caption(f":material/info: {scrub(n)}")
-    st.caption(
-        f"As of {p.as_of.strftime('%Y-%m-%d %H:%M:%S UTC')} · figures from Toloka's {'pool analytics' if p.source == 'analytics' else 'assignments (counted)'}."
-    )
+        st.caption(f":material/info: {widgets.md_escape(data.scrub(n))}")
+    source = "pool analytics" if p.source == "analytics" else "assignments (counted)"
+    st.caption(f"As of {p.as_of.strftime('%Y-%m-%d %H:%M:%S UTC')} · figures from Toloka's {source}.")
+
+
+def read_pool(pool_id: str, window: float) -> object:
+    """The pool's progress, or the scrubbed words of why Toloka could not be read (never the token)."""
+    with st.spinner(f"Asking Toloka for pool {pool_id}…"):
+        try:
+            return data.live_pool_progress(pool_id, window_hours=window)
+        except (TolokaAPIError, TolokaConfigError) as err:
+            return data.scrub(str(err))
+        except Exception as err:  # toloka-kit or the network: say so, never crash the page
+            return f"Toloka could not be read ({type(err).__name__}): {data.scrub(str(err))[:300]}"
 
 
 # ---- the running pool, from Toloka
 st.subheader("Running pool (Toloka)")
-if "TOLOKA_TOKEN" not in settings:
+if TOKEN_VARIABLE not in configured:
     st.info(
         "Live figures need a Toloka API token, and none is configured. Put it in `.streamlit/secrets.toml` "
         "(never committed) or in the `TOLOKA_TOKEN` environment variable before starting the dashboard; "
@@ -77,17 +83,17 @@ if "TOLOKA_TOKEN" not in settings:
         "handed to toloka-kit: it is never shown or logged. Until then, the run's own progress is below."
     )
     st.code(
-        '# .streamlit/secrets.toml\nTOLOKA_TOKEN = "<your OAuth token from Toloka: Profile → API access>"\n# TOLOKA_ENVIRONMENT = "SANDBOX"',
+        "# .streamlit/secrets.toml\n"
+        'TOLOKA_TOKEN = "<your OAuth token from Toloka: Profile → API access>"\n'
+        '# TOLOKA_ENVIRONMENT = "SANDBOX"',
         language="toml",
     )
 else:
-    where = settings["TOLOKA_TOKEN"][1]
     target = (
-        f"endpoint {settings['TOLOKA_URL'][0]}"
-        if "TOLOKA_URL" in settings
-        else f"{settings.get('TOLOKA_ENVIRONMENT', ('PRODUCTION', ''))[0].upper()} environment"
+        f"endpoint {settings.url.value}" if settings.url.value else f"{settings.environment.value.upper()} environment"
     )
-    st.caption(f":material/key: Token from {where} (not shown) · Toloka {widgets.md_escape(target)}")
+    where = configured[TOKEN_VARIABLE]
+    st.caption(f":material/key: Token from {widgets.md_code(where)} (not shown) · Toloka {widgets.md_escape(target)}")
     pools = [p.pool_id for p in run.meta.pools if p.kind != "exam"] or [p.pool_id for p in run.meta.pools]
     default = nav.param("pool") or (pools[0] if pools else "")
     c = st.columns([2, 1, 1])
@@ -109,15 +115,7 @@ else:
     else:
         key = f"live::{pool_id}::{window}"
         if refresh or key not in st.session_state:
-            from analytics.sources.toloka_api import TolokaAPIError, TolokaConfigError
-
-            with st.spinner(f"Asking Toloka for pool {pool_id}…"):
-                try:
-                    st.session_state[key] = data.live_pool_progress(pool_id, window_hours=window)
-                except (TolokaAPIError, TolokaConfigError) as err:
-                    st.session_state[key] = scrub(str(err))
-                except Exception as err:  # toloka-kit or the network: say so, never crash the page
-                    st.session_state[key] = f"Toloka could not be read ({type(err).__name__}): {scrub(str(err))[:300]}"
+            st.session_state[key] = read_pool(pool_id, window)
         result = st.session_state[key]
         if isinstance(result, str):
             st.error(widgets.md_escape(result))  # the server's words: shown as text
@@ -127,10 +125,8 @@ else:
 # ---- the run's own progress
 st.subheader("This run's progress")
 freq = st.radio("Period", progress.FREQS, index=1, horizontal=True, key="live_freq")
-tp = data.metric(version.id, "throughput", freq=freq)
-if isinstance(tp, MetricUnavailable):
-    widgets.unavailable(tp)
-else:
+tp = widgets.available(data.metric(version.id, "throughput", freq=freq))
+if tp is not None:
     busy = tp[tp["answers"] > 0]
     last = tp.iloc[-1]
     c = st.columns(4)
@@ -138,7 +134,8 @@ else:
     c[0].metric(
         f"Answers per {period}",
         f"{busy['answers'].mean():,.1f}",
-        help=f"mean over the {len(busy):,} periods with answers ({int(tp['answers'].sum()):,} answers with a submit time)",
+        help=f"mean over the {len(busy):,} periods with answers "
+        f"({int(tp['answers'].sum()):,} answers with a submit time)",
     )
     c[1].metric(
         f"Busiest {period} (answers)",
@@ -156,16 +153,15 @@ else:
         help=f"the {period} starting {tp.index[-1]:%Y-%m-%d %H:%M} UTC",
     )
     st.caption(
-        f"From {tp.index[0]:%Y-%m-%d %H:%M} to {tp.index[-1]:%Y-%m-%d %H:%M} UTC, by submit time; {len(tp):,} periods of one {period}, "
-        f"{len(busy):,} with answers. Last {period}: {int(last['answers']):,} answers by {int(last['active_annotators']):,} annotators."
+        f"From {tp.index[0]:%Y-%m-%d %H:%M} to {tp.index[-1]:%Y-%m-%d %H:%M} UTC, by submit time; "
+        f"{len(tp):,} periods of one {period}, {len(busy):,} with answers. "
+        f"Last {period}: {int(last['answers']):,} answers by {int(last['active_annotators']):,} annotators."
     )
     st.plotly_chart(charts.throughput_chart(tp), width="stretch")
 
 st.markdown("**Submitted against expected, per pool**")
-comp = data.metric(version.id, "pool_completion")
-if isinstance(comp, MetricUnavailable):
-    widgets.unavailable(comp)
-else:
+comp = widgets.available(data.metric(version.id, "pool_completion"))
+if comp is not None:
     st.dataframe(
         comp.reset_index(),
         hide_index=True,
@@ -180,6 +176,7 @@ else:
         },
     )
     st.caption(
-        "Expected = distinct tasks answered in the pool × its overlap (none for an exam pool, where every candidate answers every item). "
+        "Expected = distinct tasks answered in the pool × its overlap "
+        "(none for an exam pool, where every candidate answers every item). "
         "Submitted counts labeled answers in submitted, accepted or rejected suites."
     )

@@ -8,15 +8,16 @@ import streamlit as st
 from dashboard import data, nav, widgets
 
 version = nav.require_version("task.py")
-run = data.run(str(data.workspace_root()), version.id)
+run = data.current_run(version.id)
 task = nav.require_param("task", "task", run.codes.task_names, back="annotators.py", version=version.id)
-answers = data.people(version.id, "task_answers", task_id=task)
+answers = widgets.available(data.metric(version.id, "task_answers", task_id=task))
+if answers is None:
+    st.stop()
 
 st.title(f"Task {widgets.md_escape(task)}")
 kinds = sorted(answers["kind"].unique())
-st.caption(
-    f"{len(answers):,} answers · kind: {', '.join(kinds)} · pool {', '.join(widgets.md_escape(p) for p in sorted(answers['pool_id'].dropna().unique()))}"
-)
+pools = ", ".join(widgets.md_escape(p) for p in sorted(answers["pool_id"].dropna().unique()))
+st.caption(f"{len(answers):,} answers · kind: {', '.join(widgets.md_escape(k) for k in kinds)} · pool {pools}")
 if "exam" in kinds:
     nav.link("exam.py", "This item on the Exam page", icon=":material/quiz:", version=version.id, item=task)
 
@@ -28,7 +29,8 @@ with left:
             widgets.task_input(str(field), value)
     else:
         st.caption(
-            "The export has no input fields for this task: its id is its input (an export with a single input field names tasks by its value)."
+            "The export has no input fields for this task: its id is its input "
+            "(an export with a single input field names tasks by its value)."
         )
         widgets.task_input("task id", task)
 
@@ -47,11 +49,9 @@ with right:
         "none" if truth is None or pd.isna(truth) else str(truth),
         help="from a truth file given at import",
     )
-    votes = data.people(version.id, "task_votes", task_id=task)
-    if isinstance(votes, Exception):
-        st.info(
-            f"No aggregated label: {votes} (exam and training items are graded against their golden label instead)."
-        )
+    votes = widgets.available(data.metric(version.id, "task_votes", task_id=task))
+    if votes is None:
+        st.caption("No aggregated label: exam and training items are graded against their golden label instead.")
     else:
         st.dataframe(
             votes.reset_index(),
@@ -68,11 +68,11 @@ with right:
             },
         )
     # the votes the aggregators count (labeling pool, rejected suites left out), from the run's cached count
-    votes_here = data.pool_votes(version.id, task)
+    votes_here = widgets.available(data.metric(version.id, "task_vote_counts", task_id=task), quiet=True)
     if votes_here is not None and votes_here.sum() > 0:
         st.caption(
             "Votes in the labeling pool (rejected suites left out): "
-            + " · ".join(f"{widgets.md_escape(lab)} {int(n):,}" for lab, n in zip(run.labels, votes_here))
+            + " · ".join(f"{widgets.md_escape(lab)} {int(n):,}" for lab, n in zip(run.labels, votes_here, strict=True))
             + f" (of {int(votes_here.sum()):,})"
         )
 

@@ -13,12 +13,13 @@ st.title("Dataset versions")
 root = str(data.workspace_root())
 ls = data.listing(root)
 for p in ls.problems:
-    st.warning(f"{p.message} {p.fix}")
+    st.warning(widgets.md_escape(f"{p.message} {p.fix}"))
 if not ls.versions:
-    st.info(f"No dataset versions in `{root}` yet.")
+    st.info(f"No dataset versions in {widgets.md_code(root)} yet.")
     nav.link("import_run.py", "Import a Toloka export")
     st.caption(
-        "Or from a terminal: `crowdlens import results.tsv --name NAME --version 1.0.0`, or `crowdlens demo` for simulated data."
+        "Or from a terminal: `crowdlens import results.tsv --name NAME --version 1.0.0`, "
+        "or `crowdlens demo` for simulated data."
     )
     st.stop()
 if any(v.simulated for v in ls.versions):
@@ -32,12 +33,10 @@ def headline(v) -> tuple[dict, str]:
     if isinstance(stored, dict) and stored:
         return dict(stored), "stored at import"
     try:
-        figures = data.quality(v.id, "headline")
+        figures = widgets.available(data.headline(v.id), quiet=True)
     except Exception as err:  # a version whose files cannot be read still gets its row
         return {}, f"n/a: the run could not be opened ({type(err).__name__})"
-    if isinstance(figures, Exception):
-        return {}, f"n/a: {figures}"
-    return dict(figures), "computed now"
+    return ({}, "n/a") if figures is None else (dict(figures), "computed now")
 
 
 missing = [v for v in ls.versions if not v.metadata.get("headline")]
@@ -98,10 +97,12 @@ st.dataframe(
         ),
         "cost per label": st.column_config.NumberColumn(
             format="%.4f",
-            help="total cost / final labels (regular tasks with an accepted answer; control tasks are not delivered labels), in the version's currency, as on the Cost page",
+            help="total cost / final labels (regular tasks with an accepted answer; control tasks are not delivered "
+            "labels), in the version's currency, as on the Cost page",
         ),
         "figures": st.column_config.TextColumn(
-            help="headline figures stored in the version's manifest at import, or computed now for versions without them"
+            help="headline figures stored in the version's manifest at import, "
+            "or computed now for versions without them"
         ),
     },
 )
@@ -113,8 +114,9 @@ nodes = [
         "id": v.id,
         "label": v.label,
         "simulated": v.simulated,
-        "hover": f"{v.label} ({v.id[:8]})<br>{v.metadata.get('answers', 0):,} answers · {v.metadata.get('workers', 0):,} annotators"
-        + (f"<br>{v.metadata.get('description')}" if v.metadata.get("description") else ""),
+        "hover": f"{v.label} ({v.id[:8]}) · {v.metadata.get('answers', 0):,} answers · "
+        f"{v.metadata.get('workers', 0):,} annotators"
+        + (f" · {v.metadata.get('description')}" if v.metadata.get("description") else ""),
     }
     for v in ls.versions
 ]
