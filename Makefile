@@ -8,7 +8,7 @@ WORKSPACE ?= $(CURDIR)/workspace
 PORT ?= 8501
 export CROWDLENS_WORKSPACE := $(WORKSPACE)
 
-.PHONY: run test bench install install-dev demo clean
+.PHONY: run test lint bench install install-dev demo clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +34,11 @@ demo: $(WORKSPACE)/versions
 run: $(STAMP) $(WORKSPACE)/versions
 	$(BIN)/streamlit run dashboard/app.py --server.port $(PORT) --server.address 127.0.0.1
 
-test: $(DEV_STAMP)
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 bench: $(DEV_STAMP)

@@ -79,7 +79,7 @@ def parse_sizes(text: str) -> list[int]:
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"--sizes takes numbers of answers separated by commas, e.g. 1e5,1e6; got {text!r}"
-        )
+        ) from None
     if not sizes or sizes[0] < 100:
         raise argparse.ArgumentTypeError(f"--sizes must name at least one size of 100 answers or more; got {text!r}")
     return sizes
@@ -89,7 +89,9 @@ def parse_overlaps(text: str) -> list[int]:
     try:
         overlaps = sorted({int(x) for x in text.split(",") if x.strip()})
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--overlaps takes integers separated by commas, e.g. 3,5; got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"--overlaps takes integers separated by commas, e.g. 3,5; got {text!r}"
+        ) from None
     if not overlaps or overlaps[0] < 1 or overlaps[-1] > 9:
         raise argparse.ArgumentTypeError(
             f"--overlaps must be integers in [1, 9] (a suite holds 9 regular tasks); got {text!r}"
@@ -163,7 +165,7 @@ def run_stage(stage: str, params: dict[str, Any], folder: Path, *, timeout: floa
     try:
         proc = subprocess.run(cmd, cwd=BENCH_DIR, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        raise StageTimedOut(f"{stage} was stopped after {timeout:.0f} s")
+        raise StageTimedOut(f"{stage} was stopped after {timeout:.0f} s") from None
     if proc.returncode != 0:
         tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
         raise StageFailed(f"stage {stage} {params} exited with {proc.returncode}:\n{tail}")
@@ -343,7 +345,7 @@ def fmt_gb(b: float | None) -> str:
 
 def render(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
-    line = lambda cells: "  ".join(c.rjust(w) for c, w in zip(cells, widths))  # noqa: E731
+    line = lambda cells: "  ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True))  # noqa: E731
     return "\n".join([line(header), line(["-" * w for w in widths])] + [line(r) for r in rows])
 
 
@@ -516,14 +518,15 @@ def print_results(cases: list[dict[str, Any]], report_path: str) -> None:
     ]
     if busy:
         print(
-            f"other processes kept {min(busy):.1f} to {max(busy):.1f} of the {os.cpu_count()} cores busy during the stages"
-            + (" (figures slower than on a quiet machine)" if max(busy) > 0.3 else "")
+            f"other processes kept {min(busy):.1f} to {max(busy):.1f} of the {os.cpu_count()} cores busy "
+            "during the stages" + (" (figures slower than on a quiet machine)" if max(busy) > 0.3 else "")
         )
     if any(s["status"] != "skipped" for c in done for s in c.get("crowdkit", {}).get("steps", {}).values()):
         print()
         others = ", ".join(s for s in BASELINE_STEPS if s not in SAME_WORK_AS_REPORT)
         print(
-            f"crowd-kit side, seconds per call (each in its own process; crowd-kit on int64 codes; {others} not in the ratio):"
+            "crowd-kit side, seconds per call (each in its own process; crowd-kit on int64 codes; "
+            f"{others} not in the ratio):"
         )
         print(crowdkit_table(done))
         for c in done:
@@ -554,8 +557,10 @@ def print_results(cases: list[dict[str, Any]], report_path: str) -> None:
             first = max(p["first_seconds"] for p in c["pages"]["pages"].values())
             rerun = max(p["rerun_seconds"] for p in c["pages"]["pages"].values())
             print(
-                f"dashboard on {c['answers_requested']:,} answers, overlap {c['overlap']}: slowest first open {first:.1f} s (goal < 10 s: "
-                f"{'met' if first < 10 else 'NOT met'}), slowest rerun {rerun:.2f} s (goal < 1 s: {'met' if rerun < 1 else 'NOT met'})"
+                f"dashboard on {c['answers_requested']:,} answers, overlap {c['overlap']}: "
+                f"slowest first open {first:.1f} s (goal < 10 s: "
+                f"{'met' if first < 10 else 'NOT met'}), slowest rerun {rerun:.2f} s "
+                f"(goal < 1 s: {'met' if rerun < 1 else 'NOT met'})"
             )
     print()
     print("goals (printed, not asserted):")

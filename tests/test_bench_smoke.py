@@ -84,6 +84,6 @@ def test_crowdkit_side_runs_and_matches_the_bench_step_list(tmp_path):
     assert workloads.SAME_WORK_AS_REPORT == bench.SAME_WORK_AS_REPORT
     tsv = generate.write(generate.generate(2000, 3), tmp_path / "run.tsv")
     run = read_files([tsv])
-    for step, call in workloads.BASELINE_STEPS.items():
+    for call in workloads.BASELINE_STEPS.values():
         call(run)
     assert {"aggregation", "agreement.pairwise"} <= set(workloads.report(run)["seconds"])

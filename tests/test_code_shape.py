@@ -1,4 +1,4 @@
-"""The code's shape, checked on every run: no module over 500 lines, no function over 80, each module opens with its purpose."""
+"""The code's shape: no module over 500 lines, no function over 80, each module opens with a line on its purpose."""
 
 from __future__ import annotations
 

@@ -74,7 +74,8 @@ def test_no_truth_and_no_golden_are_unavailable_with_the_reason():
 def test_method_is_checked_in_scikit_learn_words():
     with pytest.raises(
         ValueError,
-        match=r"The 'method' parameter of aggregate must be one of mv, wawa, ds, onecoin, glad, mace\. Got 'vote' instead\.",
+        match=r"The 'method' parameter of aggregate must be one of mv, wawa, ds, onecoin, glad, mace\. "
+        r"Got 'vote' instead\.",
     ):
         A.aggregate(toy_run(TOY), "vote")
 

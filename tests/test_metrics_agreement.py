@@ -39,7 +39,7 @@ def reliability(run) -> np.ndarray:
     """Coder x unit matrix with NaN for missing, the `krippendorff` package's input."""
     a = run.answers
     m = a.pivot(index="worker_id", columns="task_id", values="label")
-    codes = {l: i for i, l in enumerate(run.labels)}
+    codes = {lab: i for i, lab in enumerate(run.labels)}
     return m.apply(lambda col: col.map(lambda v: codes.get(v, np.nan) if isinstance(v, str) else np.nan)).to_numpy(
         dtype=float
     )

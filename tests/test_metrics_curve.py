@@ -113,7 +113,7 @@ def test_model_projection_matches_its_closed_form():
     expected = [0.75, 0.75, 0.84375, 0.84375]
     got = cq.points["model_accuracy"].tolist()
     se = cq.points["model_se"].tolist()
-    for g, e, s in zip(got, expected, se):
+    for g, e, s in zip(got, expected, se, strict=True):
         assert abs(g - e) < 4 * s + 1e-9, (got, expected)
     assert cq.model_note == "" and "equal probability" in cq.assumptions
 
@@ -192,7 +192,7 @@ def test_truth_columns():
 
 
 def test_no_control_tasks_no_model():
-    rows = [(w, t, l, "") for w, t, l, _ in TOY]
+    rows = [(w, t, lab, "") for w, t, lab, _ in TOY]
     cq = cost_quality_curve(toy_run(rows))
     assert cq.points["golden_accuracy"].isna().all() and cq.points["model_accuracy"].isna().all()
     assert "no answered control tasks" in cq.model_note

@@ -55,7 +55,7 @@ def test_item_pass_rates_by_hand():
     assert t["answers"].tolist() == [5, 5, 5]
     assert t["correct"].tolist() == [4, 3, 2]
     assert t["pass_rate"].tolist() == pytest.approx([0.8, 0.6, 0.4])
-    for item, k in zip(t.index, [4, 3, 2]):
+    for item, k in zip(t.index, [4, 3, 2], strict=True):
         lo, hi = proportion_confint(k, 5, alpha=0.05, method="wilson")
         assert t.loc[item, "ci_low"] == pytest.approx(lo, abs=1e-12)
         assert t.loc[item, "ci_high"] == pytest.approx(hi, abs=1e-12)

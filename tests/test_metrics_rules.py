@@ -175,7 +175,7 @@ def test_demo_replay_reproduces_the_recorded_restrictions(demo_run):
     # the rules stopped them: no suite after a ban
     assert (r["suites_after"] == 0).all() and (r["spend_after"] == 0).all()
     # the evidence carries the same numbers as the platform's reason
-    for ev, reason in zip(r["evidence"], rec["reason"]):
+    for ev, reason in zip(r["evidence"], rec["reason"], strict=True):
         assert (
             re.match(r"\D*(\d+) of the last (\d+)", ev).groups()
             == re.match(r"\D*(\d+) of the last (\d+)", reason).groups()

@@ -1,4 +1,4 @@
-"""analytics.settings: one order for every setting (argument > environment > ./.streamlit > ~/.streamlit > default) and one scrubber."""
+"""analytics.settings: one order for every setting (flag > env > ./.streamlit > ~/.streamlit > default)."""
 
 from __future__ import annotations
 
