@@ -89,3 +89,43 @@ def test_stage_check_and_store_without_streamlit(tmp_path):
     summary, problems = page.check(header_only, ReadOptions())
     assert summary is None and "no submitted assignments" in problems[0].message
     assert problems[0].file == "empty.tsv" and not Path(header_only.folder).exists()
+
+
+def test_toloka_files_and_the_fee_assumption(tmp_path, stub):
+    """The page takes what the API import reads (pool configs, restrictions, bonuses) and says the fee is assumed."""
+    import json
+
+    import toloka_payloads as P
+    from toloka.client import Pool
+    from toloka.client.user_bonus import UserBonus
+    from toloka.client.user_restriction import UserRestriction
+    from toloka_fixtures import write_export
+
+    def objects(items, cls) -> bytes:
+        return "\n".join(cls.from_json(json.dumps(x)).to_json() for x in items).encode()
+
+    main = write_export(tmp_path / "main.tsv", [a for a in stub.assignments if a["pool_id"] == P.POOL_ID])
+    exam = write_export(tmp_path / "exam.tsv", [a for a in stub.assignments if a["pool_id"] == P.EXAM_POOL_ID])
+    staged = page.stage(
+        [Upload("main.tsv", main.read_bytes())],
+        [Upload("exam.tsv", exam.read_bytes())],
+        pool_config=[Upload("pools.json", objects([stub.pools[P.POOL_ID], stub.pools[P.EXAM_POOL_ID]], Pool))],
+        restrictions=[Upload("bans.jsonl", objects(stub.restrictions, UserRestriction))],
+        bonuses=[Upload("bonuses.json", objects(stub.bonuses, UserBonus))],
+    )
+    summary, problems = page.check(staged, ReadOptions())
+    assert problems is None, problems
+    assert (summary["restrictions"], summary["bonuses"], summary["pass_threshold"]) == (3, 2, 0.8)
+    assert "30 % assumed" in summary["fee_note"]
+    summary, _ = page.check(page.stage([Upload("main.tsv", main.read_bytes())]), ReadOptions(fee_rate=0.25))
+    assert summary["fee_note"] is None
+    bad = page.stage([Upload("main.tsv", main.read_bytes())], pool_config=[Upload("pools.json", b"[{")])
+    summary, problems = page.check(bad, ReadOptions())
+    assert summary is None and problems[0].file.endswith("pools.json") and "not JSON" in problems[0].message
+
+
+def test_the_page_shows_the_fee_assumption(tmp_path, uploads):
+    uploads.append(Upload("pool.tsv", export()))
+    at = open_page(Workspace(tmp_path / "ws").root, "import_run.py")
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert "Platform fee 30 % assumed" in texts(at)

@@ -1,7 +1,7 @@
 """Toloka-API-shaped JSON, written by hand, for the stub server (tests/toloka_stub.py).
 
-Shapes follow toloka-kit 1.2.3's model classes (Pool, Project, Assignment, Task,
-UserRestriction, quality_control.QualityControl with collectors / conditions / actions), as
+Shapes follow toloka-kit 1.2.3's model classes (Pool with its filter, Project, Assignment, Task,
+UserRestriction, UserBonus, quality_control.QualityControl with collectors / conditions / actions), as
 ``toloka.client.unstructure`` writes them; test_toloka_source.py checks that toloka-kit reads every
 payload here without an unknown field. Times are naive UTC, as the API sends them.
 """
@@ -14,6 +14,7 @@ PROJECT_ID = "77"
 POOL_ID = "1234"
 EXAM_POOL_ID = "1233"
 TOKEN = "AQAAAAAstubTOKENvalue0123456789"
+EXAM_SKILL_ID = "5001"
 
 PROJECT = {
     "id": PROJECT_ID,
@@ -91,9 +92,11 @@ def pool(
     mixer: tuple[int, int, int] = (1, 1, 1),
     configs: list | None = None,
     project_id: str = PROJECT_ID,
+    filter: dict | None = None,  # noqa: A002 - the API's name
 ) -> dict:
     real, golden, training = mixer
-    return {
+    extra = {"filter": copy.deepcopy(filter)} if filter is not None else {}
+    return extra | {
         "id": pool_id,
         "project_id": project_id,
         "private_name": name,
@@ -286,8 +289,58 @@ EXAM_ASSIGNMENTS = [
 ]
 
 
-def exam_pool() -> dict:
-    return pool(EXAM_POOL_ID, name="Cats — exam", reward=0.01, overlap=1, mixer=(0, 2, 0), configs=[])
+# the exam pool sets the skill from the share of exam items right; the main pool admits 80 and above
+EXAM_SKILL_CONFIG = {
+    "collector_config": {
+        "type": "GOLDEN_SET",
+        "uuid": "6bd4e2a4-1f0e-4b1a-9c53-4c0f2a9d1e04",
+        "parameters": {"history_size": 2},
+    },
+    "rules": [
+        {
+            "conditions": [{"key": "golden_set_answers_count", "operator": "GTE", "value": 2}],
+            "action": {
+                "type": "SET_SKILL_FROM_OUTPUT_FIELD",
+                "parameters": {"skill_id": EXAM_SKILL_ID, "from_field": "correct_answers_rate"},
+            },
+        }
+    ],
+}
+MAIN_FILTER = {
+    "and": [
+        {"or": [{"category": "skill", "key": EXAM_SKILL_ID, "operator": "GTE", "value": 80}]},
+        {"or": [{"category": "profile", "key": "languages", "operator": "IN", "value": "EN"}]},
+    ]
+}
+
+
+def exam_pool(*, configs: list | None = None) -> dict:
+    return pool(EXAM_POOL_ID, name="Cats — exam", reward=0.01, overlap=1, mixer=(0, 2, 0), configs=configs or [])
+
+
+def bonus(bid: str, worker: str, amount: float, created: str, *, assignment: str | None = None, comment: str = ""):
+    b = {
+        "id": bid,
+        "user_id": worker,
+        "amount": amount,
+        "private_comment": comment,
+        "public_title": {"EN": "Thank you"},
+        "public_message": {"EN": "For careful work"},
+        "without_message": False,
+        "created": created,
+    }
+    if assignment is not None:
+        b["assignment_id"] = assignment
+    return b
+
+
+BONUSES = [
+    bonus("201", "w1", 0.05, "2024-05-02T09:30:00", assignment="a1", comment="Careful answers"),  # for a run suite
+    bonus("202", "w2", 0.10, "2024-05-03T10:00:00"),  # to a run annotator, after the pools were made
+    bonus("203", "w9", 0.20, "2024-05-03T10:00:00"),  # to someone who never answered in the run
+    bonus("204", "w1", 0.50, "2024-05-03T10:00:00", assignment="zz-other-pool"),  # for another pool's suite
+    bonus("205", "w1", 1.00, "2024-04-01T10:00:00"),  # before the run's pools existed
+]
 
 
 LIVE_POOL_ID = "3000"
@@ -331,7 +384,8 @@ def main_scenario(stub) -> None:
     """Load the project, the main and exam pools, their assignments and the restrictions."""
     stub.projects[PROJECT_ID] = copy.deepcopy(PROJECT)
     stub.projects["88"] = dict(copy.deepcopy(PROJECT), id="88", public_name="Another project")
-    stub.pools[POOL_ID] = pool()
-    stub.pools[EXAM_POOL_ID] = exam_pool()
+    stub.pools[POOL_ID] = pool(filter=MAIN_FILTER)
+    stub.pools[EXAM_POOL_ID] = exam_pool(configs=[EXAM_SKILL_CONFIG])
     stub.assignments += copy.deepcopy(MAIN_ASSIGNMENTS + EXAM_ASSIGNMENTS)
     stub.restrictions += copy.deepcopy(RESTRICTIONS)
+    stub.bonuses += copy.deepcopy(BONUSES)

@@ -3,11 +3,12 @@
 Started on a free port in a thread; ``TolokaClient(token, url=stub.url)`` talks to it exactly as
 to Toloka. Endpoints and shapes follow toloka-kit's own client code (toloka/client/__init__.py:
 ``get_pool``, ``get_project``, ``find_assignments`` / ``_find_all``, ``find_user_restrictions``,
-``find_tasks``, ``get_analytics``, ``get_operation``) and its model classes:
+``find_user_bonuses``, ``find_tasks``, ``get_analytics``, ``get_operation``) and its model classes:
 
 * ``GET  /api/v1/pools/{id}``, ``/api/v1/projects/{id}``: the object, or 404 DOES_NOT_EXIST;
-* ``GET  /api/v1/assignments``, ``/api/v1/user-restrictions``, ``/api/v1/tasks``: a search —
-  equality filters (``pool_id``, ``project_id``, ``user_id``, ``scope``, ``status`` as a comma
+* ``GET  /api/v1/assignments``, ``/api/v1/user-restrictions``, ``/api/v1/user-bonuses``,
+  ``/api/v1/tasks``: a search — equality filters (``pool_id``, ``project_id``, ``user_id``,
+  ``assignment_id``, ``scope``, ``status`` as a comma
   list), range filters (``id_gt``/``gte``/``lt``/``lte``, ``created_*``, ``submitted_*``),
   ``sort`` (only ``id``, what ``_find_all`` sends), ``limit`` (default 50, capped at the API's
   maximum, or at ``max_limit`` to force many pages) → ``{"items": [...], "has_more": bool}``;
@@ -38,10 +39,11 @@ from urllib.parse import parse_qs, urlparse
 SEARCHES = {
     "/api/v1/assignments": ("assignments", 100_000),
     "/api/v1/user-restrictions": ("restrictions", 500),
+    "/api/v1/user-bonuses": ("bonuses", 300),
     "/api/v1/tasks": ("tasks", 100_000),
 }
 RANGE_FIELDS = ("id", "created", "submitted", "accepted", "rejected", "skipped", "expired")
-EQUALITY_FIELDS = ("pool_id", "project_id", "user_id", "scope", "task_suite_id", "task_id")
+EQUALITY_FIELDS = ("pool_id", "project_id", "user_id", "assignment_id", "scope", "task_suite_id", "task_id")
 
 
 @dataclass
@@ -85,6 +87,7 @@ class TolokaStub:
     projects: dict[str, dict] = field(default_factory=dict)
     assignments: list[dict] = field(default_factory=list)
     restrictions: list[dict] = field(default_factory=list)
+    bonuses: list[dict] = field(default_factory=list)
     tasks: list[dict] = field(default_factory=list)
     # pool id -> {analytics name: result}; names not given are computed from the data
     analytics: dict[str, dict[str, Any]] = field(default_factory=dict)

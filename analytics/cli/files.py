@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from analytics import settings, versions
-from analytics.model import Run
+from analytics.model import Pricing, Run
 from analytics.sources import FORMATS, ReadOptions, read_files
 from analytics.sources import store as stores
 from analytics.sources.long_table import COLUMN_KEYS
@@ -29,6 +29,11 @@ WORKSPACE_HELP = (
     f"{settings.secrets_files_text()}, else ./{settings.DEFAULT_WORKSPACE})"
 )
 PARENT_HELP = "parent version id, or its first characters as `crowdlens versions` prints them (repeatable)"
+FEE_RATE_HELP = (
+    f"platform fee as a fraction of rewards and bonuses (default {Pricing.DEFAULT_FEE_RATE:g}: Toloka's published "
+    "30 %%, which neither the API nor an export states; the cost figures then say it is assumed)"
+)
+TOLOKA_FILE_HELP = "toloka-kit {cls} objects as {what}.to_json() writes them, one per line or a JSON array (repeatable)"
 
 
 # ---- shared with the other command modules
@@ -165,14 +170,57 @@ def _add_read_options(p: argparse.ArgumentParser, format_flag: str = "--format")
         "--reward-per-suite",
         type=float,
         metavar="X",
-        help="reward per assignment where the export has no ASSIGNMENT:reward",
+        help="reward per task suite (assignment) where the export has no ASSIGNMENT:reward; a long table needs "
+        "an assignment column for it (--columns assignment=COL)",
     )
     p.add_argument(
-        "--fee-rate", type=float, default=0.0, metavar="F", help="platform fee as a fraction of rewards (Toloka: 0.3)"
+        "--reward-per-answer",
+        type=float,
+        metavar="X",
+        help="long tables: what one answer paid; a suite (--columns assignment=COL) is paid X per answer, and "
+        "without an assignment column every answer row is its own suite",
     )
+    p.add_argument("--fee-rate", type=float, default=None, metavar="F", help=FEE_RATE_HELP)
     p.add_argument("--fee-minimum", type=float, default=0.0, metavar="X", help="minimum platform fee per assignment")
+    _add_toloka_file_options(p)
     p.add_argument("--instructions", metavar="FILE", help="a text file with the annotators' instructions")
     p.add_argument("--language", help="language of the tasks, e.g. en")
+
+
+def _add_toloka_file_options(p: argparse.ArgumentParser) -> None:
+    """What the Toloka API import reads beside the answers, from files (analytics.sources.toloka.files)."""
+    p.add_argument(
+        "--pool-config",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="the pools' configs: reward per suite, overlap, suite size, quality-control rules, and the exam "
+        "pass mark of the main pool's skill filter; "
+        + TOLOKA_FILE_HELP.format(cls="Pool", what="toloka_client.get_pool(ID)"),
+    )
+    p.add_argument(
+        "--restrictions",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="the bans (user restrictions) of the pools, their project and all projects; "
+        + TOLOKA_FILE_HELP.format(cls="UserRestriction", what="each of toloka_client.get_user_restrictions(...)"),
+    )
+    p.add_argument(
+        "--bonuses",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="bonuses paid (counted with the spend); "
+        + TOLOKA_FILE_HELP.format(cls="UserBonus", what="each of toloka_client.get_user_bonuses(...)"),
+    )
+    p.add_argument(
+        "--exam-threshold",
+        type=float,
+        metavar="PERCENT",
+        help="the exam pass mark: the share of exam items to get right, in percent (default: the main pool's "
+        "skill filter in --pool-config)",
+    )
 
 
 def _options(args: argparse.Namespace) -> ReadOptions:
@@ -191,8 +239,13 @@ def _options(args: argparse.Namespace) -> ReadOptions:
         language=args.language,
         currency=args.currency,
         reward_per_assignment=args.reward_per_suite,
+        reward_per_answer=args.reward_per_answer,
         fee_rate=args.fee_rate,
         fee_minimum=args.fee_minimum,
+        pool_config=list(args.pool_config),
+        restrictions=list(args.restrictions),
+        bonuses=list(args.bonuses),
+        exam_threshold=args.exam_threshold,
     )
 
 
@@ -203,6 +256,9 @@ def _read(args: argparse.Namespace) -> Run:
 def _print_notes(run: Run) -> None:
     for n in run.notes:
         print(f"note: {n}")
+    fee = run.pricing.fee_note()
+    if fee:
+        print(f"note: {fee}")
 
 
 # ---- the commands

@@ -25,6 +25,7 @@ from typing import Any, Sequence
 from analytics import settings, versions
 from analytics.cli.files import (
     EXIT_PROBLEMS,
+    FEE_RATE_HELP,
     PARENT_HELP,
     add_workspace_option,
     open_workspace,
@@ -241,19 +242,14 @@ def _toloka_target(p: argparse.ArgumentParser) -> None:
 
 
 def _fee_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--fee-rate",
-        type=float,
-        default=toloka.DEFAULT_FEE_RATE,
-        metavar="F",
-        help=f"platform fee as a fraction of rewards (default {toloka.DEFAULT_FEE_RATE:g}; the API does not report it)",
-    )
+    # None: Pricing's one fee default, marked on the run as assumed
+    p.add_argument("--fee-rate", type=float, default=None, metavar="F", help=FEE_RATE_HELP)
     p.add_argument(
         "--fee-minimum",
         type=float,
-        default=toloka.DEFAULT_FEE_MINIMUM,
+        default=None,
         metavar="X",
-        help="minimum platform fee per assignment",
+        help=f"minimum platform fee per assignment (default {toloka.DEFAULT_FEE_MINIMUM:g})",
     )
 
 

@@ -4,10 +4,17 @@
 results TSV by its header and anything else as a long table, reads exam pools beside the main
 ones, and merges them into one validated run. Every file's problems are collected before one
 ValidationError is raised, so a user sees all of them at once.
+
+What the Toloka API import reads beside the answers can come from files too (``pool_config``,
+``restrictions``, ``bonuses``: toloka-kit objects as ``to_json()`` writes them, see
+:mod:`analytics.sources.toloka.files`), and ``exam_threshold`` gives the exam pass mark. The
+platform fee defaults to :data:`Pricing.DEFAULT_FEE_RATE` (Toloka's 30 %), the one default of
+every import path, marked on the run as assumed (``pricing.fee_assumed``, ``pricing.fee_note()``).
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, replace
 from typing import Mapping, Sequence
 
@@ -23,7 +30,16 @@ FORMATS = ("auto", "toloka", "long")
 
 @dataclass
 class ReadOptions:
-    """How to read a set of files; every field is optional."""
+    """How to read a set of files; every field is optional.
+
+    ``reward_per_assignment`` (``--reward-per-suite``) is the reward of a task suite where the
+    answers carry none; ``reward_per_answer`` (``--reward-per-answer``) prices a long table by
+    answer (see :func:`read_long_table`). ``fee_rate`` None is :data:`Pricing.DEFAULT_FEE_RATE`,
+    marked as assumed. ``pool_config``, ``restrictions`` and ``bonuses`` are files (paths,
+    bytes or file objects) of toloka-kit ``Pool``, ``UserRestriction`` and ``UserBonus``
+    objects; ``exam_threshold`` is the exam pass mark in percent (default: the main pool's
+    skill filter in the pool config).
+    """
 
     format: str = "auto"
     label_field: str | None = None
@@ -36,8 +52,17 @@ class ReadOptions:
     language: str | None = None
     currency: str = "USD"
     reward_per_assignment: float | None = None
-    fee_rate: float = 0.0
+    reward_per_answer: float | None = None
+    fee_rate: float | None = None
     fee_minimum: float = 0.0
+    pool_config: Sequence[Source] = ()
+    restrictions: Sequence[Source] = ()
+    bonuses: Sequence[Source] = ()
+    exam_threshold: float | None = None
+
+    def toloka_files(self) -> bool:
+        """Whether anything beside the answers is to be read from Toloka files (or a pass mark given)."""
+        return bool(self.pool_config or self.restrictions or self.bonuses) or self.exam_threshold is not None
 
 
 def detect_format(source: Source, name: str | None = None) -> str:
@@ -69,11 +94,15 @@ def read_one(
     pricing = Pricing(
         currency=options.currency,
         reward_per_assignment=options.reward_per_assignment,
-        fee_rate=options.fee_rate,
-        fee_minimum=options.fee_minimum,
+        **Pricing.fee(options.fee_rate, options.fee_minimum),
     )
     meta = RunMeta(project=options.project, instructions=options.instructions, language=options.language)
     if fmt == "toloka":
+        if options.reward_per_answer is not None:
+            raise ValueError(
+                "--reward-per-answer prices a long table; a Toloka export is priced by its ASSIGNMENT:reward "
+                "column, else by the pool's reward per suite (--reward-per-suite X, or --pool-config pool.json)."
+            )
         return read_toloka_tsv(
             source,
             label_field=options.label_field,
@@ -98,6 +127,7 @@ def read_one(
         pricing=pricing,
         meta=meta,
         dedupe=options.dedupe,
+        reward_per_answer=options.reward_per_answer,
     )
 
 
@@ -121,6 +151,18 @@ def read_files(
     truth_series = read_truth(truth) if truth is not None else None
     runs: list[Run] = []
     problems: list[Problem] = []
+    toloka_files = None
+    if options.toloka_files():
+        from analytics.sources.toloka.files import read_toloka_files
+
+        try:
+            toloka_files = read_toloka_files(
+                pool_config=_many(options.pool_config),
+                restrictions=_many(options.restrictions),
+                bonuses=_many(options.bonuses),
+            )
+        except ValidationError as err:
+            problems += err.problems
     jobs = [(s, "main", (names or [None] * len(sources))[i]) for i, s in enumerate(sources)]
     jobs += [(s, "exam", (exam_names or [None] * len(exam))[i]) for i, s in enumerate(exam)]
     for src, kind, nm in jobs:
@@ -131,6 +173,10 @@ def read_files(
     if problems:
         raise ValidationError(problems)
     merged = merge_runs(runs, file=", ".join(str(n) for n in (names or sources)))
+    if toloka_files is not None:
+        from analytics.sources.toloka.files import apply_toloka_files
+
+        merged = apply_toloka_files(merged, toloka_files, exam_threshold=options.exam_threshold)
     if options.project or options.instructions or options.language:
         merged = replace(
             merged,
@@ -142,6 +188,15 @@ def read_files(
             ),
         )
     return merged
+
+
+def _many(sources: Sequence[Source] | Source | None) -> list[Source]:
+    """One source or several as a list (a path or bytes is one source, not a sequence of them)."""
+    if sources is None:
+        return []
+    if isinstance(sources, (str, bytes, os.PathLike)) or hasattr(sources, "read"):
+        return [sources]
+    return list(sources)
 
 
 __all__ = [

@@ -8,6 +8,7 @@ canonical ones here; unmapped columns that are constant within a task become the
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -131,6 +132,7 @@ def read_long_table(
     pricing: Pricing | None = None,
     meta: RunMeta | None = None,
     dedupe: bool = False,
+    reward_per_answer: float | None = None,
 ) -> Run:
     """Read a table with one answer per row into a validated run.
 
@@ -144,6 +146,12 @@ def read_long_table(
     becomes ``run.truth``. ``dedupe`` keeps only the first answer of a worker to a task where
     the file repeats it (repeats are otherwise kept and noted). Lines in messages are the file's
     physical lines, also where a quoted value spans several.
+
+    Pricing: ``reward_per_answer`` is what one answer paid. Where an ``assignment`` column is
+    mapped, each task suite's reward is that times its answer rows; without one, every answer
+    row is its own suite (assignment id ``<file>:<line>``), as an MTurk HIT assignment of one
+    item. ``pricing.reward_per_assignment`` (``--reward-per-suite``) needs an assignment column:
+    without one it is an error saying so (a table without suites cannot be priced per suite).
     """
     with open_source(source, name) as opened:
         sep = sep or ("\t" if "\t" in opened.first_line else ",")
@@ -164,10 +172,11 @@ def read_long_table(
     frame, raw, notes = _repeats(frame, raw, dedupe, opened.name)
     if pool_id is not None:
         frame["pool_id"] = str(pool_id)
+    frame, read_as = _priced(frame, mapping, pricing, reward_per_answer, opened.name)
     run = build_run(
         frame,
         file=opened.name,
-        columns=mapping,
+        columns=read_as,
         tasks=_task_inputs(raw, mapping),
         pricing=pricing,
         meta=_run_meta(meta, frame, opened.name),
@@ -266,6 +275,49 @@ def _repeats(
         )
         fix = "import with --dedupe to keep only each worker's first answer to a task."
     return frame, raw, [Problem(file=file, message=msg, fix=fix, count=extra, severity="warning")]
+
+
+def _priced(
+    frame: pd.DataFrame, mapping: dict[str, str], pricing: Pricing | None, per_answer: float | None, file: str
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The answers with each suite's reward from ``per_answer`` (see :func:`read_long_table`), and
+    the source's name of every canonical field (the flag, for what the flags made)."""
+    read_as = dict(mapping)
+    suites = "assignment_id" in mapping
+    problems = ProblemList(file)
+    if per_answer is None:
+        if pricing is not None and pricing.reward_per_assignment is not None and not suites and "reward" not in mapping:
+            problems.add(
+                "--reward-per-suite prices task suites, and this table has no assignment column: its answers "
+                "belong to no suite, so nothing could be priced.",
+                "give what one answer paid with --reward-per-answer X, or map the suite column with "
+                "--columns assignment=COL.",
+                column="assignment",
+            )
+        problems.raise_if_errors()
+        return frame, read_as
+    if not np.isfinite(per_answer) or per_answer < 0:
+        raise ValueError(f"--reward-per-answer must be a number >= 0 (what one answer paid); got {per_answer!r}.")
+    if "reward" in mapping:
+        problems.add(
+            f"the table has a reward column ({mapping['reward']}) and --reward-per-answer was given too.",
+            "drop --reward-per-answer to use the column, or leave the column out of --columns.",
+            column=mapping["reward"],
+        )
+        problems.raise_if_errors()
+    stem = Path(file).name
+    own = np.char.add(f"{stem}:", frame["_line"].to_numpy().astype(str))
+    if suites:
+        ids = frame["assignment_id"].astype("str").where(frame["assignment_id"].notna())
+        frame["assignment_id"] = ids.fillna(pd.Series(own, index=frame.index))
+        n = frame.groupby("assignment_id", sort=False)["assignment_id"].transform("size").to_numpy()
+    else:
+        frame["assignment_id"] = own
+        n = np.ones(len(frame), dtype=np.int64)
+        read_as["assignment_id"] = "one suite per answer row (the table has no assignment column)"
+    frame["reward"] = float(per_answer) * n
+    read_as["reward"] = f"--reward-per-answer {per_answer:g} × the suite's answers"
+    return frame, read_as
 
 
 def _truth(raw: pd.DataFrame, mapping: Mapping[str, str], truth: pd.Series | None) -> pd.Series | None:

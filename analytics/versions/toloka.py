@@ -59,7 +59,7 @@ def import_from_toloka(
     url: str | None = None,
     environment: str | None = None,
     label_field: str | None = None,
-    fee_rate: float = toloka.DEFAULT_FEE_RATE,
+    fee_rate: float | None = None,
     fee_minimum: float = toloka.DEFAULT_FEE_MINIMUM,
     labels: Sequence[str] | None = None,
     progress: toloka.Progress | None = None,

@@ -1,5 +1,10 @@
 """Import: upload a Toloka export in the browser, see every problem at once, store it as a version.
 
+Beside the results: exam pools, a truth file, and what the Toloka API import reads (the pools'
+configs, the restrictions, the bonuses: toloka-kit objects as ``to_json()`` writes them). The
+platform fee starts at the one default of every import path (Pricing.DEFAULT_FEE_RATE) and is
+shown as assumed until it is changed.
+
 An upload is copied to a temporary file in 1 MiB chunks and read from that path as the CLI reads
 one. The session keeps only small things (the temporary paths, the problems, a summary), never
 the bytes or the run; the temporary files go when the version is stored or the check fails.
@@ -7,7 +12,9 @@ the bytes or the run; the temporary files go when the version is stored or the c
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import itertools
 import shutil
 import tempfile
 import time
@@ -17,7 +24,7 @@ from typing import IO, Sequence
 
 import streamlit as st
 
-from analytics.model import Problem, Run, ValidationError
+from analytics.model import Pricing, Problem, Run, ValidationError
 from analytics.sources import ReadOptions, read_files
 from analytics.sources.toloka_tsv import output_fields
 from dashboard import data, nav
@@ -36,10 +43,24 @@ class Staged:
     exam: tuple[str, ...] = ()
     exam_names: tuple[str, ...] = ()
     truth: str | None = None
+    pool_config: tuple[str, ...] = ()
+    restrictions: tuple[str, ...] = ()
+    bonuses: tuple[str, ...] = ()
 
 
-def stage(main: Sequence[IO[bytes]], exam: Sequence[IO[bytes]] = (), truth: IO[bytes] | None = None) -> Staged:
-    """Copy uploaded files (anything with ``name`` and ``read``) to a new temporary folder, 1 MiB at a time."""
+def stage(
+    main: Sequence[IO[bytes]],
+    exam: Sequence[IO[bytes]] = (),
+    truth: IO[bytes] | None = None,
+    *,
+    pool_config: Sequence[IO[bytes]] = (),
+    restrictions: Sequence[IO[bytes]] = (),
+    bonuses: Sequence[IO[bytes]] = (),
+) -> Staged:
+    """Copy uploaded files (anything with ``name`` and ``read``) to a new temporary folder, 1 MiB at a time.
+
+    ``pool_config``, ``restrictions`` and ``bonuses`` are files of toloka-kit objects (see
+    :class:`analytics.sources.ReadOptions`)."""
     _remove_stale()
     folder = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX))
 
@@ -51,15 +72,21 @@ def stage(main: Sequence[IO[bytes]], exam: Sequence[IO[bytes]] = (), truth: IO[b
         upload.seek(0)
         return str(target)
 
-    uploads = list(main) + list(exam) + ([truth] if truth is not None else [])
-    paths = [copy(i, u) for i, u in enumerate(uploads)]
+    counter = itertools.count()
+
+    def copies(group: Sequence[IO[bytes]]) -> tuple[str, ...]:
+        return tuple(copy(next(counter), u) for u in group)
+
     return Staged(
         folder=str(folder),
-        main=tuple(paths[: len(main)]),
+        main=copies(main),
         main_names=tuple(_name(u) for u in main),
-        exam=tuple(paths[len(main) : len(main) + len(exam)]),
+        exam=copies(exam),
         exam_names=tuple(_name(u) for u in exam),
-        truth=paths[-1] if truth is not None else None,
+        truth=copies([truth])[0] if truth is not None else None,
+        pool_config=copies(pool_config),
+        restrictions=copies(restrictions),
+        bonuses=copies(bonuses),
     )
 
 
@@ -71,6 +98,12 @@ def discard(staged: Staged | None) -> None:
 
 def read_staged(staged: Staged, options: ReadOptions) -> Run:
     """The validated run of staged files (ValidationError with every problem otherwise)."""
+    options = dataclasses.replace(
+        options,
+        pool_config=list(staged.pool_config),
+        restrictions=list(staged.restrictions),
+        bonuses=list(staged.bonuses),
+    )
     return read_files(
         list(staged.main),
         options,
@@ -94,6 +127,10 @@ def check(staged: Staged, options: ReadOptions) -> tuple[dict | None, list[Probl
     summary = run.summary()
     summary["notes"] = [f"{n.message} {n.fix}" for n in run.notes]
     summary["project"] = run.meta.project
+    summary["fee_note"] = run.pricing.fee_note()
+    summary["restrictions"] = int(len(run.restrictions))
+    summary["bonuses"] = int(len(run.pricing.bonuses))
+    summary["pass_threshold"] = next((p.pass_threshold for p in run.meta.pools if p.kind == "exam"), None)
     return summary, None
 
 
@@ -160,14 +197,79 @@ def _split(text: str) -> list[str] | None:
 # ---- the page
 
 
-def _options_form(main_files) -> tuple[list, object, ReadOptions]:
-    with st.expander("Exam pool, truth file and reading options"):
+@dataclass
+class _Uploads:
+    """What the options form uploads beside the main results."""
+
+    exam: list
+    truth: object
+    pool_config: list
+    restrictions: list
+    bonuses: list
+
+    def all(self) -> list:
+        return self.exam + ([self.truth] if self.truth else []) + self.pool_config + self.restrictions + self.bonuses
+
+
+def _toloka_files_form() -> tuple[list, list, list, float | None]:
+    """Uploads of what the Toloka API import reads (toloka-kit objects), and the exam pass mark."""
+    st.caption(
+        "What the Toloka API import reads, as toloka-kit writes it (`obj.to_json()`, one per line or a JSON array): "
+        "the pools' configs (reward, overlap, suite size, quality-control rules, the exam pass mark of the main "
+        "pool's skill filter), the restrictions (bans) and the bonuses."
+    )
+    json_types = ["json", "jsonl", "txt"]
+    c1, c2, c3 = st.columns(3)
+    pools = c1.file_uploader("Pool configs (Pool)", type=json_types, accept_multiple_files=True, key="pool_files")
+    bans = c2.file_uploader(
+        "Restrictions (UserRestriction)", type=json_types, accept_multiple_files=True, key="restriction_files"
+    )
+    bonuses = c3.file_uploader("Bonuses (UserBonus)", type=json_types, accept_multiple_files=True, key="bonus_files")
+    threshold = st.number_input(
+        "Exam pass mark, % (0: from the main pool's skill filter)", min_value=0.0, max_value=100.0, value=0.0, step=5.0
+    )
+    return list(pools or []), list(bans or []), list(bonuses or []), float(threshold) if threshold else None
+
+
+def _pricing_form() -> dict:
+    """Currency, fee and rewards; the fee at its default is marked as assumed."""
+    c1, c2, c3, c4 = st.columns(4)
+    currency = c1.text_input("Currency", value="USD")
+    fee_rate = c2.number_input(
+        "Platform fee (share of rewards)",
+        min_value=0.0,
+        max_value=1.0,
+        value=Pricing.DEFAULT_FEE_RATE,
+        step=0.05,
+        help="Toloka's published 30 % unless you change it; neither the API nor an export states the fee.",
+    )
+    reward = c3.number_input(
+        "Reward per suite where the export has none", min_value=0.0, value=0.0, step=0.001, format="%.3f"
+    )
+    per_answer = c4.number_input("Long table: reward per answer", min_value=0.0, value=0.0, step=0.001, format="%.3f")
+    assumed = fee_rate == Pricing.DEFAULT_FEE_RATE
+    if assumed:
+        st.caption(
+            f"Platform fee {Pricing.DEFAULT_FEE_RATE * 100:g} % assumed (Toloka's published rate); "
+            "set your invoice's rate above to change it."
+        )
+    return {
+        "currency": currency.strip() or "USD",
+        "fee_rate": None if assumed else float(fee_rate),
+        "reward_per_assignment": float(reward) if reward else None,
+        "reward_per_answer": float(per_answer) if per_answer else None,
+    }
+
+
+def _options_form(main_files) -> tuple[_Uploads, ReadOptions]:
+    with st.expander("Exam pool, truth file, Toloka files and reading options"):
         exam_files = st.file_uploader(
             "Results of the exam pool(s) (optional)", type=["tsv"], accept_multiple_files=True, key="exam_files"
         )
         truth_file = st.file_uploader(
             "Truth file: task, label (optional, for evaluation)", type=["tsv", "csv", "txt"], key="truth_file"
         )
+        pools, bans, bonuses, threshold = _toloka_files_form()
         fmt = st.radio(
             "Format",
             ["auto", "toloka", "long"],
@@ -182,14 +284,7 @@ def _options_form(main_files) -> tuple[list, object, ReadOptions]:
         names = st.text_input("Headerless file: column names (optional)", placeholder="worker,task,label")
         labels = st.text_input("Label set in tie order (optional)", placeholder="solid,liquid,other")
         dedupe = st.checkbox("Keep only a worker's first answer to a task", value=False)
-        c1, c2, c3 = st.columns(3)
-        currency = c1.text_input("Currency", value="USD")
-        fee_rate = c2.number_input(
-            "Platform fee (share of rewards)", min_value=0.0, max_value=1.0, value=0.0, step=0.05
-        )
-        reward = c3.number_input(
-            "Reward per suite where the export has none", min_value=0.0, value=0.0, step=0.001, format="%.3f"
-        )
+        pricing = _pricing_form()
     options = ReadOptions(
         format=fmt,
         label_field=label_field,
@@ -197,16 +292,15 @@ def _options_form(main_files) -> tuple[list, object, ReadOptions]:
         names=_split(names),
         labels=_split(labels),
         dedupe=dedupe,
-        currency=currency.strip() or "USD",
-        fee_rate=float(fee_rate),
-        reward_per_assignment=float(reward) if reward else None,
+        exam_threshold=threshold,
+        **pricing,
     )
-    return list(exam_files or []), truth_file, options
+    return _Uploads(list(exam_files or []), truth_file, pools, bans, bonuses), options
 
 
-def _check_uploads(main_files, exam_files, truth_file, options) -> None:
+def _check_uploads(main_files, side: _Uploads, options) -> None:
     """Stage and check the uploads once per set of files and options (the result stays in the session)."""
-    key = upload_key(list(main_files) + exam_files + ([truth_file] if truth_file else []), options)
+    key = upload_key(list(main_files) + side.all(), options)
     state = st.session_state
     if state.get("import_key") == key:
         return
@@ -216,7 +310,14 @@ def _check_uploads(main_files, exam_files, truth_file, options) -> None:
         state.pop(k, None)
     state["import_key"] = key
     with st.status("Reading and checking the files…", expanded=False) as status:
-        staged = stage(main_files, exam_files, truth_file)
+        staged = stage(
+            main_files,
+            side.exam,
+            side.truth,
+            pool_config=side.pool_config,
+            restrictions=side.restrictions,
+            bonuses=side.bonuses,
+        )
         summary, problems = check(staged, options)
         if problems is None:
             # plain dicts: a class defined in a page script is a new class on every rerun
@@ -251,6 +352,13 @@ def _show_summary(s: dict) -> None:
     st.caption(
         "Task kinds: " + ", ".join(f"{k} {v:,}" for k, v in s["kinds"].items()) + " · labels: " + ", ".join(s["labels"])
     )
+    if s.get("restrictions") or s.get("bonuses") or s.get("pass_threshold") is not None:
+        extra = [f"{s.get('restrictions', 0):,} restriction(s)", f"{s.get('bonuses', 0):,} bonus(es)"]
+        if s.get("pass_threshold") is not None:
+            extra.append(f"exam pass mark {s['pass_threshold']:.0%}")
+        st.caption("Beside the answers: " + " · ".join(extra))
+    if s.get("fee_note"):
+        st.info(s["fee_note"])
     for note in s["notes"]:
         st.warning(note)
 
@@ -292,11 +400,11 @@ def _page() -> None:
     main_files = st.file_uploader(
         "Results of the main pool(s)", type=["tsv", "csv", "txt"], accept_multiple_files=True, key="main_files"
     )
-    exam_files, truth_file, options = _options_form(main_files)
+    side, options = _options_form(main_files)
     if not main_files:
         st.info("Choose one or more results files to begin.")
         st.stop()
-    _check_uploads(main_files, exam_files, truth_file, options)
+    _check_uploads(main_files, side, options)
     state = st.session_state
     if state.get("import_problems") is not None:
         _show_problems(state["import_problems"])

@@ -9,6 +9,8 @@ What is read, per pool:
   worked on and are left out (:func:`analytics.sources.toloka.live.pool_progress` counts them);
 * ``GET /api/v1/user-restrictions`` for the pool, its project, and all-project bans of the
   run's annotators;
+* ``GET /api/v1/user-bonuses`` created since the first pool was (the bonuses of the run's
+  assignments and annotators: :mod:`.bonuses`);
 * ``GET /api/v1/tasks`` only when no assignment carries its tasks' known solutions although
   the pool mixes in control or training tasks (the golden labels are then read from the tasks).
 
@@ -49,16 +51,17 @@ from analytics.sources.toloka.assignments import (
     with_assignment_ids,
     with_kinds,
 )
+from analytics.sources.toloka.bonuses import read_bonuses, with_bonuses
 from analytics.sources.toloka.client import call, require, where
 from analytics.sources.toloka.restrictions import read_restrictions
 from analytics.sources.toloka.rules import bound_history, pool_rules
+from analytics.sources.toloka.skills import pass_threshold
 from analytics.sources.toloka_tsv import POOL_KINDS
 
-# Toloka's platform fee is not exposed by the API. 0.3 is the 30 % of rewards and bonuses that
-# Toloka's public requester pricing charged (the figure model.Pricing documents); contracts and
-# later price lists differ, so set ``fee_rate`` (and ``fee_minimum``) from your invoice.
-DEFAULT_FEE_RATE = 0.3
-DEFAULT_FEE_MINIMUM = 0.0
+# The one fee default of every import path is Pricing's (Toloka's published 30 %; the API does not
+# report the fee): a fee_rate of None is that default, marked as assumed on the run's pricing.
+DEFAULT_FEE_RATE = Pricing.DEFAULT_FEE_RATE
+DEFAULT_FEE_MINIMUM = Pricing.DEFAULT_FEE_MINIMUM
 CURRENCY = "USD"  # Pool.reward_per_assignment is in US dollars (toloka-kit's Pool docstring)
 
 
@@ -120,7 +123,9 @@ def _label_field(project, label_field: str | None, file: str) -> tuple[str | Non
     return name, labels
 
 
-def _pool_info(pool, kind: str, rules: tuple[dict, ...]) -> PoolInfo:
+def pool_info(pool, kind: str, rules: tuple[dict, ...]) -> PoolInfo:
+    """toloka-kit's Pool as the run's PoolInfo: name, reward, overlap, suite size (the mixer's
+    tasks per suite), ``rules`` (see :func:`.rules.pool_rules`), when it opened and closed."""
     mixer = getattr(pool, "mixer_config", None)
     per_suite = None
     if mixer is not None:
@@ -196,8 +201,8 @@ def _read_pool(
     *,
     label_field: str | None,
     kind: str,
-    fee_rate: float,
-    fee_minimum: float,
+    fee_rate: float | None,
+    fee_minimum: float | None,
     labels: Sequence[str] | None,
     batch_size: int,
     projects: dict[str, Any] | None = None,
@@ -221,12 +226,11 @@ def _read_pool(
             "import the pool again when it has closed for the final figures.",
             severity="warning",
         )
-    info = _pool_info(pool, kind, bound_history(pool_rules(pool), max(1, len(frame))))
+    info = pool_info(pool, kind, bound_history(pool_rules(pool), max(1, len(frame))))
     pricing = Pricing(
         currency=CURRENCY,
         reward_per_assignment=info.reward_per_assignment,
-        fee_rate=float(fee_rate),
-        fee_minimum=float(fee_minimum),
+        **Pricing.fee(fee_rate, fee_minimum),
     )
     try:
         run = build_run(
@@ -248,6 +252,23 @@ def _restrictions(client, reads: Sequence[_PoolRead]) -> pd.DataFrame:
     return read_restrictions(client, [r.run for r in reads], [r.pool for r in reads])
 
 
+def _with_bonuses(client, run: Run, reads: Sequence[_PoolRead]) -> Run:
+    bonuses = read_bonuses(client, [r.run for r in reads], [r.pool for r in reads])
+    return dataclasses.replace(run, pricing=with_bonuses(run.pricing, bonuses))
+
+
+def with_pass_threshold(pools: Sequence[PoolInfo], main_pools: Sequence[Any], exam_pools: Sequence[Any]):
+    """``pools`` with the exam pass mark of the main pools' skill filter on every exam pool that has
+    none (:func:`analytics.sources.toloka.skills.pass_threshold`)."""
+    mark = pass_threshold(main_pools, exam_pools)
+    if mark is None:
+        return tuple(pools)
+    return tuple(
+        dataclasses.replace(p, pass_threshold=mark) if p.kind == "exam" and p.pass_threshold is None else p
+        for p in pools
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # public readers
 
@@ -258,8 +279,8 @@ def read_pool(
     *,
     label_field: str | None = None,
     kind: str = "main",
-    fee_rate: float = DEFAULT_FEE_RATE,
-    fee_minimum: float = DEFAULT_FEE_MINIMUM,
+    fee_rate: float | None = None,
+    fee_minimum: float | None = None,
     labels: Sequence[str] | None = None,
     batch_size: int = ASSIGNMENT_BATCH,
     progress: Progress | None = None,
@@ -282,6 +303,10 @@ def read_pool(
     ValidationError (the same checks as for files, naming API fields and assignment ids) or
     TolokaAPIError.
 
+    ``fee_rate`` / ``fee_minimum`` None are :data:`DEFAULT_FEE_RATE` (Pricing's, the one default
+    of every import path) and 0, with ``pricing.fee_assumed`` set; ``pricing.bonuses`` are the
+    bonuses of the pool's assignments and annotators (:func:`.bonuses.read_bonuses`).
+
     >>> run = read_pool(make_client(url="http://127.0.0.1:8080"), "1234")  # doctest: +SKIP
     """
     read = _read_pool(
@@ -295,7 +320,7 @@ def read_pool(
         batch_size=batch_size,
         progress=progress,
     )
-    return dataclasses.replace(read.run, restrictions=_restrictions(client, [read]))
+    return _with_bonuses(client, dataclasses.replace(read.run, restrictions=_restrictions(client, [read])), [read])
 
 
 def _check_pool_lists(pool_ids: Sequence[str], exam_pool_ids: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -317,8 +342,8 @@ def read_project(
     exam_pool_ids: Sequence[str] = (),
     *,
     label_field: str | None = None,
-    fee_rate: float = DEFAULT_FEE_RATE,
-    fee_minimum: float = DEFAULT_FEE_MINIMUM,
+    fee_rate: float | None = None,
+    fee_minimum: float | None = None,
     labels: Sequence[str] | None = None,
     batch_size: int = ASSIGNMENT_BATCH,
     progress: Progress | None = None,
@@ -327,8 +352,9 @@ def read_project(
 
     Each pool is validated on its own; the problems of all pools are reported together.
     Restrictions are read once for all pools and projects. The first pool's project names the
-    run; its label set (declared or seen) sets the tie order. Other parameters as
-    :func:`read_pool`.
+    run; its label set (declared or seen) sets the tie order. An exam pool's pass mark
+    (``PoolInfo.pass_threshold``) is the value the main pools' filter asks of the skill the exam
+    pool sets (:func:`.skills.pass_threshold`). Other parameters as :func:`read_pool`.
     """
     pool_ids, exam_pool_ids = _check_pool_lists(pool_ids, exam_pool_ids)
     projects: dict[str, Any] = {}
@@ -357,11 +383,12 @@ def read_project(
         }
     }
     meta = dataclasses.replace(runs[0].meta, pools=(), overlap=main_overlap, extra=extra)
-    pricing = Pricing(
-        currency=CURRENCY, reward_per_assignment=None, fee_rate=float(fee_rate), fee_minimum=float(fee_minimum)
-    )
+    pricing = Pricing(currency=CURRENCY, reward_per_assignment=None, **Pricing.fee(fee_rate, fee_minimum))
     merged = merge_runs(runs, meta=meta, pricing=pricing, file=", ".join(f"Toloka pool {p}" for p, _ in jobs))
-    return dataclasses.replace(merged, restrictions=_restrictions(client, reads))
+    mains = [r.pool for r in reads if r.run.meta.pools[0].kind == "main"]
+    exams = [r.pool for r in reads if r.run.meta.pools[0].kind == "exam"]
+    merged = merged.with_meta(pools=with_pass_threshold(merged.meta.pools, mains, exams))
+    return _with_bonuses(client, dataclasses.replace(merged, restrictions=_restrictions(client, reads)), reads)
 
 
 def label_fields(client, pool_id: str) -> list[str]:

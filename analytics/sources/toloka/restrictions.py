@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import pandas as pd
 
-from analytics.model import Run, empty_restrictions, restrictions_frame
+from analytics.model import PoolInfo, Run, empty_restrictions, restrictions_frame
 from analytics.sources.toloka._values import enum as _enum
 from analytics.sources.toloka._values import utc
 from analytics.sources.toloka.client import iterate
@@ -45,6 +45,39 @@ def _row(u, comments: list[tuple[str, str, str]]) -> dict:
     }
 
 
+def restriction_comments(pools: Iterable[PoolInfo]) -> list[tuple[str, str, str]]:
+    """(private comment, rule type, pool id) of every banning rule of the pools."""
+    return [(c, t, p.pool_id) for p in pools for c, t in rule_comments(p.rules)]
+
+
+def restrictions_table(items: Iterable[Any], workers: set[str], pools: Sequence[PoolInfo]) -> pd.DataFrame:
+    """toloka-kit UserRestriction objects as the run's restrictions table (:data:`RESTRICTION_COLUMNS`).
+
+    Only restrictions of ``workers`` are kept, each once (by id); ``pools`` are the run's pools,
+    whose rules name the rule behind a restriction (see :func:`read_restrictions`). The Toloka
+    API import and a ``--restrictions`` file both go through here.
+    """
+    comments = restriction_comments(pools)
+    seen: set[str] = set()
+    rows = []
+    for u in items:
+        rid = str(getattr(u, "id", "") or "")
+        if rid and rid in seen:
+            continue
+        seen.add(rid)
+        if str(getattr(u, "user_id", "") or "") in workers:
+            rows.append(_row(u, comments))
+    if not rows:
+        return empty_restrictions()
+    frame = pd.DataFrame(rows)
+    return restrictions_frame(frame.sort_values(["worker_id", "created_at"], kind="stable").reset_index(drop=True))
+
+
+def run_workers(runs: Iterable[Run]) -> set[str]:
+    """Every annotator id of the runs."""
+    return {str(w) for run in runs for w in run.answers["worker_id"].cat.categories}
+
+
 def read_restrictions(client, runs: Sequence[Run], pools: Sequence[Any]) -> pd.DataFrame:
     """The restrictions on the runs' annotators: of their pools, their projects, and all projects.
 
@@ -55,23 +88,9 @@ def read_restrictions(client, runs: Sequence[Run], pools: Sequence[Any]) -> pd.D
     ``pool_id`` is the restricted pool for POOL scope; for wider scopes, the pool whose rule
     created it when that is known, else empty (the restriction applies to every pool).
     """
-    workers: set[str] = set()
-    comments: list[tuple[str, str, str]] = []  # (comment, rule type, pool id)
-    for run in runs:
-        workers.update(str(w) for w in run.answers["worker_id"].cat.categories)
-        info = run.meta.pools[0]
-        comments += [(c, t, info.pool_id) for c, t in rule_comments(info.rules)]
-    seen: set[str] = set()
-    rows = []
-    for what, query in _searches(pools):
-        for u in iterate(client, what, client.get_user_restrictions(batch_size=RESTRICTION_BATCH, **query)):
-            rid = str(getattr(u, "id", "") or "")
-            if rid and rid in seen:
-                continue
-            seen.add(rid)
-            if str(getattr(u, "user_id", "") or "") in workers:
-                rows.append(_row(u, comments))
-    if not rows:
-        return empty_restrictions()
-    frame = pd.DataFrame(rows)
-    return restrictions_frame(frame.sort_values(["worker_id", "created_at"], kind="stable").reset_index(drop=True))
+
+    def found() -> Iterator[Any]:
+        for what, query in _searches(pools):
+            yield from iterate(client, what, client.get_user_restrictions(batch_size=RESTRICTION_BATCH, **query))
+
+    return restrictions_table(found(), run_workers(runs), [run.meta.pools[0] for run in runs])
