@@ -319,7 +319,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     from analytics.sources.long_table import read_truth
 
     truth = read_truth(args.truth) if args.truth else None
-    run = _report_run(args)
+    run, info, lineage = _report_run(args)
+    if args.format in ("html", "pdf"):
+        return _report_document(args, run, info, lineage, truth)
     rep = build_report(run, method=args.method, truth=truth, n_iter=args.iterations)
     if args.format == "json":
         print(json.dumps(rep, indent=1))
@@ -329,11 +331,35 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _report_run(args: argparse.Namespace) -> Run:
-    """PATH is a results file when it exists, else a version id (or unique prefix) of the workspace."""
+def _report_document(args: argparse.Namespace, run: Run, info, lineage, truth) -> int:
+    """``report --format html|pdf --out FILE``: the stakeholder document, written atomically."""
+    import dataclasses
+
+    from analytics.report_documents import ChartRenderError, write_report
+
+    if not args.out:
+        raise ValueError(
+            f"--format {args.format} writes a file: give it with --out FILE (e.g. --out report.{args.format})"
+        )
+    if truth is not None:
+        run = dataclasses.replace(run, truth=truth)
+    try:
+        path = write_report(args.out, run, info, format=args.format, method=args.method, lineage=lineage)
+    except ChartRenderError as err:
+        print(f"crowdlens report: {err}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    print(f"wrote {path}")
+    return 0
+
+
+def _report_run(args: argparse.Namespace) -> tuple[Run, object, list]:
+    """PATH is a results file when it exists, else a version id (or unique prefix) of the workspace.
+    Returns the run, the version (None for files) and its ancestors, oldest first."""
+    from analytics.report_documents import ancestors
+
     paths = [Path(p) for p in args.paths]
     if all(p.exists() for p in paths):
-        return read_files(args.paths, _options(args), exam=args.exam)
+        return read_files(args.paths, _options(args), exam=args.exam), None, []
     wanted = args.paths[0]
     if len(paths) == 1 and not any(sep in wanted for sep in "/\\") and "." not in wanted:
         ws = open_workspace(args)
@@ -341,7 +367,8 @@ def _report_run(args: argparse.Namespace) -> Run:
             info = stores.resolve(ws.listing(), wanted, where=f"the workspace {ws.root}")
         except VersionLookupError as err:
             raise VersionLookupError(f"{wanted!r} is neither a file nor a version id: {err}") from None
-        return ws.open_run(info.id)
+        listing = ws.listing()
+        return ws.open_run(info.id), info, ancestors(listing.versions, info.id)
     missing = [str(p) for p in paths if not p.exists()]
     raise ValueError(
         f"file not found: {', '.join(missing)} (give a Toloka TSV, a long table, or a workspace version id)"
@@ -382,7 +409,13 @@ def add_file_commands(sub: Any) -> None:
     p.add_argument(
         "--iterations", type=int, default=100, metavar="N", help="EM iterations for ds/onecoin/glad (default 100)"
     )
-    p.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    p.add_argument(
+        "--format",
+        choices=("text", "json", "html", "pdf"),
+        default="text",
+        help="output format: text or json on stdout; html (self-contained) or pdf written to --out",
+    )
+    p.add_argument("--out", metavar="FILE", help="where --format html|pdf writes the document")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("demo", help="write the simulated food-labeling demo (three versions) into a workspace")
