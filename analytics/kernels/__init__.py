@@ -36,6 +36,7 @@ from analytics.kernels.agreement import (
 )
 from analytics.kernels.dawid_skene import DawidSkeneResult, dawid_skene, one_coin_dawid_skene
 from analytics.kernels.intervals import WilsonInterval, wilson_interval
+from analytics.kernels.scales import krippendorff_alpha, task_values, weighted_pairwise_kappa  # noqa: F401
 from analytics.kernels.voting import (
     TIE_RTOL,
     MajorityVoteResult,
