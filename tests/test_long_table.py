@@ -91,14 +91,24 @@ ZHENG = {
 @pytest.mark.parametrize("name", list(ZHENG))
 def test_zheng2017_sets_load_with_their_counts(name):
     folder = shared("zheng2017-truth-inference", name)
-    run = read_files([folder / "answer.csv"], truth=folder / "truth.csv")
+    # Emotion's answers are numbers -100..100: read on their interval scale (as nominal they are refused)
+    options = ReadOptions(scale="interval") if name == "emotion" else ReadOptions()
+    run = read_files([folder / "answer.csv"], options, truth=folder / "truth.csv")
     answers, items, workers, n_labels = ZHENG[name]
     s = run.summary()
     assert (s["answers"], s["tasks"], s["workers"]) == (answers, items, workers)
     if n_labels:
         assert len(run.labels) == n_labels
     assert len(run.truth) == (700 if name == "emotion" else items)
+    assert run.meta.scale == ("interval" if name == "emotion" else "nominal")
     assert run.answers.duplicated(["task_id", "worker_id"]).sum() == 0
+
+
+@pytest.mark.shared_data
+def test_emotion_read_as_categories_is_refused_with_the_fix():
+    folder = shared("zheng2017-truth-inference", "emotion")
+    with pytest.raises(ValidationError, match="94 distinct numbers.*--scale interval"):
+        read_files([folder / "answer.csv"])
 
 
 @pytest.mark.shared_data

@@ -15,6 +15,7 @@ from typing import Any, Iterable, Sequence
 
 from analytics import settings, versions
 from analytics.model import Pricing, Run
+from analytics.model.scales import NOMINAL_NUMBER_LIMIT, SCALES
 from analytics.sources import FORMATS, ReadOptions, read_files
 from analytics.sources import store as stores
 from analytics.sources.long_table import COLUMN_KEYS
@@ -164,6 +165,14 @@ def _add_read_options(p: argparse.ArgumentParser, format_flag: str = "--format")
         "--labels", type=_list, metavar="A,B,C", help="the label set in tie order (default: the labels seen, sorted)"
     )
     p.add_argument("--dedupe", action="store_true", help="keep only a worker's first answer to a task")
+    p.add_argument(
+        "--scale",
+        choices=SCALES,
+        default=None,
+        help="the labels' scale: nominal (categories; the default), ordinal (ordered grades: their order from "
+        "--labels or numeric order), interval or ratio (numbers); answers that are all numbers with more than "
+        f"{NOMINAL_NUMBER_LIMIT} distinct values need --scale interval (or ratio, ordinal) to be read",
+    )
     p.add_argument("--project", default="", help="project name")
     p.add_argument("--currency", default="USD")
     p.add_argument(
@@ -246,6 +255,7 @@ def _options(args: argparse.Namespace) -> ReadOptions:
         restrictions=list(args.restrictions),
         bonuses=list(args.bonuses),
         exam_threshold=args.exam_threshold,
+        scale=args.scale,
     )
 
 
@@ -279,6 +289,10 @@ def cmd_import(args: argparse.Namespace) -> int:
     ws = open_workspace(args)
     parents = parent_ids(ws, args.parent)  # before the files are read
     run = _read(args)
+    if args.predictions:
+        from analytics.sources.predictions import add_predictions
+
+        run = add_predictions(run, args.predictions, name=args.model_name)
     info = versions.import_run(ws, run, name=args.name, version=args.version, parents=parents)
     s = run.summary()
     print(
@@ -368,7 +382,12 @@ def _report_run(args: argparse.Namespace) -> tuple[Run, object, list]:
         except VersionLookupError as err:
             raise VersionLookupError(f"{wanted!r} is neither a file nor a version id: {err}") from None
         listing = ws.listing()
-        return ws.open_run(info.id), info, ancestors(listing.versions, info.id)
+        run = ws.open_run(info.id)
+        if args.scale and args.scale != run.meta.scale:
+            from analytics.model.scales import apply_scale
+
+            run = apply_scale(run, args.scale, labels=args.labels or list(run.labels))
+        return run, info, ancestors(listing.versions, info.id)
     missing = [str(p) for p in paths if not p.exists()]
     raise ValueError(
         f"file not found: {', '.join(missing)} (give a Toloka TSV, a long table, or a workspace version id)"
@@ -390,6 +409,13 @@ def add_file_commands(sub: Any) -> None:
     p.add_argument("--name", required=True, help="dataset name, e.g. food-types")
     p.add_argument("--version", required=True, help="version, e.g. 1.0.0")
     p.add_argument("--parent", action="append", metavar="ID", help=PARENT_HELP)
+    p.add_argument(
+        "--predictions",
+        metavar="FILE",
+        help="a model's predictions (task, label[, a probability column per label]), kept as the annotator "
+        "model:<name>, apart from the crowd's figures",
+    )
+    p.add_argument("--model-name", metavar="NAME", help="the model's name (default: the predictions file's name)")
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("versions", help="list the workspace's versions, each data set's lineage as a tree")

@@ -21,6 +21,7 @@ from typing import Mapping, Sequence
 import pandas as pd
 
 from analytics.model import Pricing, Problem, Run, RunMeta, ValidationError, merge_runs
+from analytics.model.scales import apply_scale
 from analytics.sources._files import Source, open_source
 from analytics.sources.long_table import COLUMN_KEYS, read_long_table, read_truth
 from analytics.sources.toloka_tsv import is_toloka_header, output_fields, read_toloka_tsv
@@ -58,6 +59,8 @@ class ReadOptions:
     pool_config: Sequence[Source] = ()
     restrictions: Sequence[Source] = ()
     bonuses: Sequence[Source] = ()
+    # the label scale (analytics.model.scales.SCALES); None: nominal, except that many numbers are refused
+    scale: str | None = None
     exam_threshold: float | None = None
 
     def toloka_files(self) -> bool:
@@ -187,7 +190,7 @@ def read_files(
                 language=options.language or merged.meta.language,
             ),
         )
-    return merged
+    return apply_scale(merged, options.scale, labels=options.labels)
 
 
 def _many(sources: Sequence[Source] | Source | None) -> list[Source]:
