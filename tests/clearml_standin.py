@@ -11,7 +11,10 @@ the SDK's behaviour where the adapter depends on it:
 * ``set_metadata`` stores a dict as JSON and a DataFrame as CSV, so ``get_metadata`` gives back
   what a round trip through the server gives (tuples become lists, dtypes are re-inferred);
 * ``get_local_copy`` needs a finalized version and returns a folder of soft links (POSIX default);
-* ``list_datasets`` returns dicts with the keys name, created, project, id, tags, version, status.
+* ``list_datasets`` returns dicts with the keys name, created, project, id, tags, version, status;
+* ``get_logger`` gives a :class:`StandInLogger` recording the reports, refused once finalized.
+
+The real SDK over HTTP is tested against ``clearml_server.py`` (``test_clearml_sdk.py``).
 
 Every call is recorded in ``Dataset.server.calls`` as ``(method, dataset id or None, arguments)``.
 """
@@ -421,12 +424,80 @@ class StandInDataset:
         self.server.log("get_dependency_graph", self.id)
         return copy.deepcopy(self._record.graph)
 
+    def get_logger(self) -> "StandInLogger":
+        self.server.log("get_logger", self.id)
+        return StandInLogger(self)
+
     # ---- helpers
 
     def _require_mutable(self) -> None:
         if self.is_final():
             # the SDK has no such check everywhere; a finalized version must never be written here
             raise ValueError(f"Dataset {self.id} is finalized and cannot be changed")
+
+
+class StandInLogger:
+    """``clearml.Logger``'s reports crowdlens makes, recorded as ``("report_*", dataset id, arguments)``."""
+
+    def __init__(self, dataset: StandInDataset):
+        self._dataset = dataset
+
+    def _log(self, method: str, **kwargs: Any) -> None:
+        if self._dataset.is_final():
+            raise ValueError(f"Dataset {self._dataset.id} is finalized: its logger takes no more reports")
+        self._dataset.server.log(method, self._dataset.id, **copy.deepcopy(kwargs))
+
+    def report_table(
+        self,
+        title: str,
+        series: str,
+        iteration: Optional[int] = None,
+        table_plot: Optional[Any] = None,
+        csv: Optional[str] = None,
+        url: Optional[str] = None,
+        extra_layout: Optional[dict] = None,
+        extra_data: Optional[dict] = None,
+    ) -> None:
+        if sum(x is not None for x in (table_plot, csv, url)) != 1:
+            raise ValueError("Exactly one of `table_plot`, `csv` or `url` must be provided")
+        self._log("report_table", title=title, series=series, iteration=iteration, table_plot=table_plot)
+
+    def report_histogram(
+        self,
+        title: str,
+        series: str,
+        values: Sequence[Union[int, float]],
+        iteration: Optional[int] = None,
+        labels: Optional[List[str]] = None,
+        xlabels: Optional[List[str]] = None,
+        xaxis: Optional[str] = None,
+        yaxis: Optional[str] = None,
+        mode: Optional[str] = None,
+        data_args: Optional[dict] = None,
+        extra_layout: Optional[dict] = None,
+    ) -> None:
+        self._log("report_histogram", title=title, series=series, values=list(values), xlabels=xlabels)
+
+    def report_plotly(self, title: str, series: str, figure: Any, iteration: Optional[int] = None) -> None:
+        figure = figure.to_plotly_json() if hasattr(figure, "to_plotly_json") else figure
+        json.dumps(figure, default=str)  # the SDK sends it as JSON
+        self._log("report_plotly", title=title, series=series, figure=figure, iteration=iteration)
+
+    def report_media(
+        self,
+        title: str,
+        series: str,
+        iteration: Optional[int] = None,
+        local_path: Optional[str] = None,
+        stream: Optional[Any] = None,
+        file_extension: Optional[str] = None,
+        max_history: Optional[int] = None,
+        delete_after_upload: bool = False,
+        url: Optional[str] = None,
+    ) -> None:
+        if local_path is not None and not Path(local_path).is_file():
+            raise ValueError(f"report_media: no file {local_path}")
+        self._log("report_media", title=title, series=series, iteration=iteration, local_path=local_path)
 
 
 # the methods and properties crowdlens calls, checked against clearml.Dataset by the tests
@@ -444,6 +515,8 @@ USED_METHODS = (
     "get_local_copy",
     "list_files",
     "get_dependency_graph",
+    "get_logger",
 )
+USED_LOGGER_METHODS = ("report_table", "report_histogram", "report_plotly", "report_media")
 USED_PROPERTIES = ("id", "name", "version", "project", "tags")
 LIST_DATASETS_KEYS = ("name", "created", "project", "id", "tags", "version", "status")

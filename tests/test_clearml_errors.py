@@ -167,3 +167,26 @@ def test_rejected_credentials_get_our_message_without_the_secret(tmp_path, api_s
     assert "refused the credentials" in out["message"] and "CLEARML_API_SECRET_KEY" in out["message"]
     for text in (out["message"], proc.stdout, proc.stderr):
         assert SECRET not in text
+
+
+def test_a_server_error_names_the_endpoint_and_a_4xx_is_left_to_the_caller():
+    pytest.importorskip("clearml")
+    from clearml.backend_api.session.callresult import CallResult
+    from clearml.backend_api.session.response import ResponseMeta
+    from clearml.backend_interface.session import SendError
+
+    from analytics.sources.clearml_access import ClearMLUnavailableError, sdk_error
+
+    def send_error(code: int) -> SendError:
+        meta = ResponseMeta(
+            id="1", trx="1", endpoint={"name": "tasks.get_all"}, result_code=code, result_msg=f"boom {SECRET}"
+        )
+        return SendError(CallResult(meta=meta), f"Action failed <{code}/0: tasks.get_all>")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CLEARML_API_SECRET_KEY", SECRET)
+        err = sdk_error("list the datasets", send_error(500))
+    assert isinstance(err, ClearMLUnavailableError)
+    assert "tasks.get_all" in str(err) and "HTTP 500" in str(err) and "server's error" in str(err)
+    assert SECRET not in str(err)
+    assert sdk_error("open a dataset", send_error(400)) is None  # e.g. an unknown id: the caller's lookup error

@@ -16,7 +16,15 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from clearml_standin import LIST_DATASETS_KEYS, USED_METHODS, USED_PROPERTIES, StandInDataset, standin_dataset_class
+from clearml_standin import (
+    LIST_DATASETS_KEYS,
+    USED_LOGGER_METHODS,
+    USED_METHODS,
+    USED_PROPERTIES,
+    StandInDataset,
+    StandInLogger,
+    standin_dataset_class,
+)
 
 from analytics.sources.clearml_store import (
     ClearMLError,
@@ -26,7 +34,7 @@ from analytics.sources.clearml_store import (
 from analytics.sources.long_table import read_long_table
 from analytics.sources.store import DamagedVersionError, VersionLookupError
 from analytics.sources.workspace import Workspace, lineage_order
-from analytics.versions import clearml_id_of, import_run, publish, pull
+from analytics.versions import clearml_id_of, clearml_reports, import_run, publish, pull
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "s3cr3t-Value-never-shown"
@@ -35,6 +43,23 @@ PROJECT = "crowdlens-tests"
 
 
 pytestmark = pytest.mark.usefixtures("loopback_only")
+
+
+@pytest.fixture(autouse=True)
+def _quick_reports(request, monkeypatch):
+    """The version page's figures take seconds per version: the tests not about them report a summary only."""
+    if "real_reports" in request.fixturenames:
+        return
+    monkeypatch.setattr(
+        clearml_reports,
+        "version_reports",
+        lambda run, **kw: [clearml_reports.Report("table", "Summary", "figures", pd.DataFrame({"field": ["x"]}))],
+    )
+
+
+@pytest.fixture
+def real_reports():
+    """Marks a test that computes the version page's figures."""
 
 
 @pytest.fixture
@@ -84,9 +109,9 @@ def test_publish_sends_name_version_parents_files_and_metadata(ws, store, Datase
         seq = [
             c[0]
             for c in Dataset.server.calls
-            if c[1] == cid and c[0] in ("add_files", "set_metadata", "upload", "finalize")
+            if c[1] == cid and c[0] in ("add_files", "set_metadata", "upload", "report_table", "finalize")
         ]
-        assert seq == ["add_files", "set_metadata", "set_metadata", "upload", "finalize"]
+        assert seq == ["add_files", "set_metadata", "set_metadata", "upload", "report_table", "finalize"]
 
     for v, cid in zip((v1, v2, v3), ids, strict=True):
         ds = Dataset.get(dataset_id=cid)
@@ -347,6 +372,8 @@ def test_standin_signatures_match_clearml_dataset():
         assert shape(StandInDataset, name) == shape(Real, name), (
             f"Dataset.{name} differs from clearml {clearml.__version__}"
         )
+    for name in USED_LOGGER_METHODS:
+        assert shape(StandInLogger, name) == shape(clearml.Logger, name), f"Logger.{name} differs"
     for name in USED_PROPERTIES:
         assert isinstance(inspect.getattr_static(Real, name), property), name
         assert isinstance(inspect.getattr_static(StandInDataset, name), property), name
@@ -366,3 +393,43 @@ def test_standin_list_datasets_rows_have_the_sdk_keys(Dataset, tmp_path):
     assert ds.finalize() is True
     (row,) = Dataset.list_datasets(dataset_project="p")
     assert tuple(row) == LIST_DATASETS_KEYS and row["version"] == "1.0.0" and row["status"] == "completed"
+
+
+# ---- what the version page shows (the real SDK's reports: test_clearml_sdk.py)
+
+
+def test_publishing_reports_tables_histogram_charts_and_samples(ws, store, Dataset, real_reports):
+    v1 = _chain(ws)[0]
+    cid = publish(ws, store, v1.id)
+    reports = [c for c in Dataset.server.calls if c[0].startswith("report_") and c[1] == cid]
+    titles = [(c[0], c[2]["title"], c[2]["series"]) for c in reports]
+    assert titles[0] == ("report_table", "Summary", "figures")
+    assert ("report_table", "Annotators", "per annotator") in titles
+    assert ("report_histogram", "Label distribution", "answers") in titles
+    assert ("report_plotly", "Cost-quality curve", "accuracy vs golden") in titles
+    assert {("report_plotly", "Agreement", "run"), ("report_plotly", "Agreement", "per annotator")} <= set(titles)
+    summary = reports[0][2]["table_plot"].set_index("field")["value"]
+    assert summary["total spend (USD)"] == f"{v1.metadata['annotation_cost']:.4f}"
+    assert "skipped: accuracy vs truth" in summary.index  # the demo has no ground truth: said, not made up
+    media = [c[2]["local_path"] for c in reports if c[0] == "report_media"]
+    if (ws.root / "media").is_dir():
+        assert 0 < len(media) <= 6 and all(Path(p).is_file() for p in media)
+
+
+def test_unavailable_figures_are_skipped_with_the_reason(tmp_path, real_reports):
+    p = tmp_path / "a.csv"
+    p.write_text("task,worker,label\nt1,w1,x\nt1,w2,y\nt2,w1,y\nt2,w2,y\n")
+    run = read_long_table(p)
+    images = tmp_path / "img"
+    images.mkdir()
+    (images / "t1.png").write_bytes(b"\x89PNG\r\n")
+    run = dataclasses.replace(
+        run, tasks=pd.DataFrame({"image": ["img/t1.png", "https://example.org/t2.png"]}, index=run.tasks.index)
+    )
+    reports = clearml_reports.version_reports(run, media_root=tmp_path)
+    summary = reports[0].payload.set_index("field")["value"]
+    assert "skipped: cost-quality curve" in summary.index and "skipped: accuracy vs golden" in summary.index
+    assert "control" in summary["skipped: cost-quality curve"]  # the reason, in the source's words
+    assert not any(r.title == clearml_reports.CURVE for r in reports)
+    assert [(r.series, Path(r.payload).name) for r in reports if r.kind == "media"] == [("t1", "t1.png")]
+    assert "skipped: sample inputs" in clearml_reports.summary_table(run, [("sample inputs", "none")])["field"].tolist()

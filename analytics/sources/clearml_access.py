@@ -103,3 +103,37 @@ def check_reachable(host: str, timeout: float) -> None:
             "Check CLEARML_API_HOST (e.g. http://localhost:8008 for a local clearml-server) and the network. "
             + HOW_TO_CONFIGURE
         ) from None
+
+
+def sdk_error(action: str, err: BaseException) -> ClearMLError | None:
+    """The crowdlens error for an exception the SDK raised while doing ``action`` (None: not one of
+    its configuration, login, connection or server errors, so the caller lets it through).
+
+    A server error (HTTP 5xx: the SDK's ``SendError``) says it is the server's; a 4xx other than
+    a login is left to the caller (an unknown dataset id is a lookup error, not a service problem).
+    """
+    names = {c.__name__ for c in type(err).__mro__}
+    text = settings.scrub(str(err))
+    if "MissingConfigError" in names:
+        return ClearMLCredentialsError(f"cannot {action}: ClearML credentials are missing. {HOW_TO_CONFIGURE}")
+    if "LoginError" in names:
+        return ClearMLCredentialsError(
+            f"cannot {action}: the ClearML server refused the credentials ({text}). "
+            "Check that the key pair belongs to the server CLEARML_API_HOST names and was not revoked. "
+            + HOW_TO_CONFIGURE
+        )
+    if names & {"ConnectionError", "MaxRetryError", "NewConnectionError", "Timeout", "ConnectTimeout"}:
+        return ClearMLUnavailableError(
+            f"cannot {action}: the ClearML server cannot be reached ({text}). Check CLEARML_API_HOST and the network."
+        )
+    meta = getattr(getattr(err, "result", None), "meta", None)
+    code = getattr(meta, "result_code", None)
+    if "SendError" in names and isinstance(code, int) and code >= 500:
+        endpoint = getattr(getattr(meta, "endpoint", None), "name", None) or "a request"
+        said = settings.scrub(str(getattr(meta, "result_msg", "") or ""))[:300]
+        return ClearMLUnavailableError(
+            f"cannot {action}: the ClearML server failed on {endpoint} (HTTP {code}: {said or 'no message'}). "
+            "This is the server's error, not crowdlens': try again later; if it persists, check the ClearML "
+            "server's logs or ask its administrator."
+        )
+    return None

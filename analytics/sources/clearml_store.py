@@ -33,7 +33,7 @@ import re
 import shutil
 import uuid
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import pandas as pd
 
@@ -48,6 +48,7 @@ from analytics.sources.clearml_access import (  # noqa: F401 (the errors are re-
     api_host,
     check_configured,
     check_reachable,
+    sdk_error,
 )
 from analytics.sources.manifest import is_id_prefix, is_version_id, manifest_errors, reason
 from analytics.sources.run_files import RUN_FILES, read_run_files, sha256
@@ -204,13 +205,21 @@ class ClearMLStore:
     # ---- writing
 
     def upload(
-        self, files: Path, manifest: Mapping[str, Any], *, parents: Sequence[str] = (), project: str | None = None
+        self,
+        files: Path,
+        manifest: Mapping[str, Any],
+        *,
+        parents: Sequence[str] = (),
+        project: str | None = None,
+        reports: Callable[[Any], None] | None = None,
     ) -> str:
         """Publish the run files in the folder ``files`` as a finalized ClearML version; return its id.
 
         ``manifest`` is the version's manifest (name, version, metadata with the files' sizes and
         sha256, which the folder must match); ``parents`` are finalized ClearML ids. The manifest is
         the dataset's ``metadata`` artifact, unchanged; a field/value table is its ``summary``.
+        ``reports`` is called with the dataset's logger (``Dataset.get_logger()``) after the files are
+        uploaded and before the version is finalized (finalizing flushes the logger's reports).
         """
         project = str(project).strip() if project is not None else self.project
         if not project:
@@ -245,6 +254,8 @@ class ClearMLStore:
             ds.set_metadata(dict(manifest), metadata_name=METADATA_NAME, ui_visible=False)
             ds.set_metadata(_summary_table(manifest), metadata_name=SUMMARY_NAME, ui_visible=True)
             ds.upload(show_progress=False, output_url=self.output_uri)
+            if reports is not None:
+                reports(ds.get_logger())
             ds.finalize()
             return str(ds.id)
 
@@ -275,24 +286,10 @@ class ClearMLStore:
         except ClearMLError:
             raise
         except Exception as err:
-            names = {c.__name__ for c in type(err).__mro__}
-            text = settings.scrub(str(err))
-            if "MissingConfigError" in names:
-                raise ClearMLCredentialsError(
-                    f"cannot {action}: ClearML credentials are missing. {HOW_TO_CONFIGURE}"
-                ) from None
-            if "LoginError" in names:
-                raise ClearMLCredentialsError(
-                    f"cannot {action}: the ClearML server refused the credentials ({text}). "
-                    "Check that the key pair belongs to the server CLEARML_API_HOST names and was not revoked. "
-                    + HOW_TO_CONFIGURE
-                ) from None
-            if names & {"ConnectionError", "MaxRetryError", "NewConnectionError", "Timeout", "ConnectTimeout"}:
-                raise ClearMLUnavailableError(
-                    f"cannot {action}: the ClearML server cannot be reached ({text}). "
-                    "Check CLEARML_API_HOST and the network."
-                ) from None
-            raise
+            translated = sdk_error(action, err)
+            if translated is None:
+                raise
+            raise translated from None
 
     def _get_dataset(self, version_id: str):
         Dataset = self._datasets()
@@ -449,6 +446,7 @@ def _summary_table(manifest: Mapping[str, Any]) -> pd.DataFrame:
         ("assignments", md.get("assignments")),
         ("labels", ", ".join(map(str, md.get("labels") or []))),
         ("pools", ", ".join(f"{p.get('pool_id')} ({p.get('kind')})" for p in md.get("pools") or [])),
+        ("overlap", ", ".join(str(p.get("overlap")) for p in md.get("pools") or [] if p.get("overlap"))),
         ("language", md.get("language")),
         ("instructions", md.get("instructions")),
         ("description", md.get("description")),

@@ -19,12 +19,17 @@ def clearml_id_of(store, version_id: str) -> str | None:
     return store.remote_id(version_id, REMOTE)
 
 
-def publish(store, clearml, version_id: str, *, project: str | None = None, with_parents: bool = False) -> str:
+def publish(
+    store, clearml, version_id: str, *, project: str | None = None, with_parents: bool = False, reports: bool = True
+) -> str:
     """Publish a workspace version unchanged as a finalized ClearML version; return its ClearML id.
 
     Its files are the version's files folder, its metadata the manifest, its parents the ClearML
-    ids of its local parents. A parent not published yet is a MissingParentError, unless
-    ``with_parents`` publishes the missing ancestors first (oldest first). Publishing a version
+    ids of its local parents. Unless ``reports`` is False, the version's ClearML page gets its
+    summary and per-annotator tables, label distribution, cost-quality and agreement charts and
+    sample inputs through the dataset's logger (:mod:`analytics.versions.clearml_reports`). A
+    parent not published yet is a MissingParentError, unless ``with_parents`` publishes the
+    missing ancestors first (oldest first). Publishing a version
     already published returns the recorded id and uploads nothing.
 
     >>> publish(Workspace(), ClearMLStore("crowdlens"), "c00b4ca8", with_parents=True)  # doctest: +SKIP
@@ -46,10 +51,26 @@ def publish(store, clearml, version_id: str, *, project: str | None = None, with
         )
     parents = [_published_parent(store, clearml, info, p, project, with_parents) for p in info.parents]
     cid = _adopted(clearml, project, info) or clearml.upload(
-        store.files_of(info.id), info.to_manifest(), parents=parents, project=project
+        store.files_of(info.id),
+        info.to_manifest(),
+        parents=parents,
+        project=project,
+        reports=_reporter(store, info) if reports else None,
     )
     _record(store, info, cid, project, how="published")
     return cid
+
+
+def _reporter(store, info: VersionInfo):
+    """What publishing reports through the dataset's logger: the version's figures, from its run."""
+
+    def report(logger) -> None:
+        from analytics.versions import clearml_reports
+
+        run = store.open_run(info.id)
+        clearml_reports.send(logger, clearml_reports.version_reports(run, media_root=getattr(store, "root", None)))
+
+    return report
 
 
 def _published_parent(store, clearml, child: VersionInfo, parent_id: str, project: str, with_parents: bool) -> str:
