@@ -1,20 +1,27 @@
-"""Small shared widgets: tiles with units, paginated tables, metric-unavailable notes, money."""
+"""Small shared widgets: data shown as text, searchable bounded tables, metric-unavailable notes, money."""
 
 from __future__ import annotations
 
 import math
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import streamlit as st
+from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
 from analytics.metrics import MetricUnavailable
 
 
 def money(x: float | None, currency: str = "USD", digits: int = 2) -> str:
+    """An amount with its currency, for Markdown (a metric, a caption): the currency is data, so it
+    goes through :func:`text`; md_escape of the result leaves it as it is."""
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "n/a"
-    return f"{x:,.{digits}f} {currency}"
+    return f"{x:,.{digits}f} {text(currency)}"
 
 
 def pct(x: float | None, digits: int = 1) -> str:
@@ -29,26 +36,103 @@ def count(n: int | None, unit: str) -> str:
     return f"{n:,} {unit}"
 
 
-def paginated(df: pd.DataFrame, key: str, page_size: int = 50, prepare=None, **kwargs) -> None:
-    """Show one page of a table; only that page is sent to the browser.
+# rows a table sends at first, and at most after "show more" (a scrolling window, never the whole table)
+TABLE_ROWS = 50
+TABLE_MAX_ROWS = 1_000
+EMPTY_CELL = "—"  # what a missing value reads in a table cell (never "None")
 
-    ``prepare`` (a function of the page's rows returning the frame to show) adds what is costly
-    per row, such as link URLs, to the shown rows only: on 10^6 rows building every URL on each
-    rerun would take seconds."""
-    n = len(df)
-    pages = max(1, math.ceil(n / page_size))
-    if pages > 1:
-        c1, c2 = st.columns([1, 4])
-        page = c1.number_input("Page", min_value=1, max_value=pages, value=1, step=1, key=f"{key}_page")
-        c2.caption(f"{n:,} rows · page {page} of {pages} · {page_size} rows a page")
-    else:
-        page = 1
-    start = (page - 1) * page_size
-    view = df.iloc[start : start + page_size]
+
+def human(column: str) -> str:
+    """A column's code name as words, for a column no page named: ``pool_id`` -> "pool id"."""
+    return str(column).replace("_", " ")
+
+
+def search_rows(df: pd.DataFrame, query: str, columns=None) -> pd.DataFrame:
+    """The rows of ``df`` where any text column (or a named index) holds ``query``, case-insensitive.
+
+    Server-side and cheap on 10^6 rows: a categorical column is searched in its categories, then
+    matched by code; other text columns by pandas' vectorised ``str.contains``.
+    """
+    q = str(query).strip()
+    if not q or df.empty:
+        return df
+    cols = list(columns) if columns is not None else [c for c in df.columns if _is_text(df[c])]
+    hit = np.zeros(len(df), dtype=bool)
+    for c in cols:
+        hit |= _contains(df[c], q)
+    if df.index.name is not None and not isinstance(df.index, pd.RangeIndex):
+        hit |= _contains(pd.Series(df.index, index=df.index), q)
+    return df[hit]
+
+
+def _is_text(col: pd.Series) -> bool:
+    return isinstance(col.dtype, pd.CategoricalDtype) or col.dtype == object or pd.api.types.is_string_dtype(col)
+
+
+def _contains(col: pd.Series, q: str) -> np.ndarray:
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        found = col.cat.categories.astype(str).str.contains(q, case=False, regex=False)
+        return np.isin(col.cat.codes.to_numpy(), np.flatnonzero(found))
+    return col.astype(str).str.contains(q, case=False, regex=False).to_numpy(dtype=bool)
+
+
+def table(
+    df: pd.DataFrame,
+    key: str,
+    *,
+    rows: int = TABLE_ROWS,
+    search: bool = True,
+    search_columns=None,
+    prepare=None,
+    column_config: dict | None = None,
+    noun: str = "rows",
+    **kwargs,
+) -> pd.DataFrame:
+    """A long table as a search box, the matching rows and a bounded scrolling window of them.
+
+    The search filters ``df`` here, on the server (:func:`search_rows`); the first ``rows``
+    matches are sent (more on request, up to TABLE_MAX_ROWS), with "showing N of M" above them,
+    so a 10^6-row table never goes to the browser. ``prepare`` (a function of the shown rows
+    returning the frame to show) adds what is costly per row, such as link URLs, to those rows
+    only. Columns without a ``column_config`` entry get their code name as words; missing values
+    read "—". Returns every matching row (what a download should hold).
+    """
+    long = len(df) > rows
+    bar = st.columns([2, 3, 1], vertical_alignment="center") if long else None
+    query = ""
+    if search and long:
+        query = bar[0].text_input(
+            f"Search the {len(df):,} {noun}",
+            key=f"{key}_search",
+            placeholder=f"search the {len(df):,} {noun}",
+            icon=":material/search:",
+            label_visibility="collapsed",
+        )
+    found = search_rows(df, query, search_columns)
+    more = st.session_state.get(f"{key}_more", 1)
+    limit = min(rows * more, TABLE_MAX_ROWS)
+    view = found.iloc[:limit]
+    note = bar[1] if bar is not None else st
+    if len(found) > len(view):
+        hint = "refine the search to narrow them" if query else ("search to find the others" if search else "")
+        note.caption(f"Showing the first {len(view):,} of {len(found):,} {noun}" + (f"; {hint}." if hint else "."))
+        if limit < TABLE_MAX_ROWS and bar[2].button(f"Show {rows:,} more", key=f"{key}_more_button"):
+            st.session_state[f"{key}_more"] = more + 1
+            st.rerun()
+    elif query:
+        note.caption(f"{len(found):,} of {len(df):,} {noun} hold “{text(query)}”.")
     if prepare is not None:
         view = prepare(view)
     view = plain_categories(view)
-    st.dataframe(view, hide_index=True, width="stretch", **kwargs)
+    config = {c: human(c) for c in view.columns if "_" in str(c)} | dict(column_config or {})
+    kwargs.setdefault("height", min(len(view), 15) * 35 + 38 if len(view) > 10 else "auto")
+    st.dataframe(view, hide_index=True, width="stretch", column_config=config, placeholder=EMPTY_CELL, **kwargs)
+    return found
+
+
+def paginated(df: pd.DataFrame, key: str, page_size: int = TABLE_ROWS, prepare=None, **kwargs) -> None:
+    """A long table (kept for the pages that call it): :func:`table` with ``page_size`` rows at first."""
+    table(df, key, rows=page_size, prepare=prepare, **kwargs)
 
 
 def plain_categories(frame: pd.DataFrame) -> pd.DataFrame:
@@ -75,18 +159,51 @@ def available(result: Any, *, quiet: bool = False) -> Any:
     return result
 
 
+def text(value: object, empty: str = EMPTY_CELL) -> str:
+    r"""The one way a value that came from data goes into Markdown: shown as text, never rendered.
+
+    Labels, ids, names, descriptions, currency and reviewer text are typed by annotators and
+    requesters; inside st.markdown / st.caption / st.title / st.info / st.error, a metric's label,
+    value or help, or a widget's label, every character Markdown, HTML, KaTeX or Streamlit gives a
+    meaning to (``**``, ``<b>``, ``$x$``, ``![](url)``, ``:red[]``, ``:material/…:``) is escaped,
+    and line breaks become spaces. None, NaN and "" read ``empty`` (an em dash). For a block of
+    data text use ``st.text`` or ``st.code`` (never parsed); in a table, a cell is already text.
+
+    >>> print(text("**b** <b>x</b> $x^2$"))
+    \*\*b\*\* \<b\>x\</b\> \$x^2\$
+    >>> text(None)
+    '—'
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA or str(value) == "":
+        return empty
+    return md_escape(value)
+
+
 def md_escape(text: object) -> str:
     """``text`` with Markdown's special characters escaped, for ids and inputs inside st.markdown /
-    st.title / st.caption (no link, image, icon or formatting can come out of data)."""
+    st.title / st.caption (no link, image, icon or formatting can come out of data); see :func:`text`.
+
+    A backslash already escaping a special character is kept as it is, so escaping twice (an
+    escaped money() inside an escaped caption) shows the text once, never the backslashes.
+
+    >>> md_escape(md_escape("**b**")) == md_escape("**b**")
+    True
+    """
+    s = str(text)
     out = []
-    for ch in str(text):
-        if ch in "\\`*_{}[]()<>#+-.!|:~$=\"'":
-            out.append("\\" + ch)
-        elif ch in "\r\n":
-            out.append(" ")
-        else:
-            out.append(ch)
+    i = 0
+    while i < len(s):
+        ch = s[i]
+        if ch == "\\" and i + 1 < len(s) and s[i + 1] in _MD_SPECIAL:
+            out.append(s[i : i + 2])
+            i += 2
+            continue
+        out.append("\\" + ch if ch in _MD_SPECIAL else " " if ch in "\r\n" else ch)
+        i += 1
     return "".join(out)
+
+
+_MD_SPECIAL = frozenset("\\`*_{}[]()<>#+-.!|:~$=\"'&")
 
 
 def rate_with_counts(
@@ -154,9 +271,27 @@ def task_input(field: str, value: object) -> None:
             )
         except Exception as err:  # a URL st.image rejects is still shown as text below
             st.caption(f"Could not show the image: {type(err).__name__}")
+    local = None if is_http else local_image(text)
+    if local is not None:
+        st.image(local.read_bytes(), width=288, caption="the image, from the workspace")
     st.code(text, language=None, wrap_lines=True)
     if is_http:
         st.link_button("Open the address", text.strip(), icon=":material/open_in_new:", key=f"open_input_{field}")
+
+
+def local_image(text: str):
+    """The image file a task input names by a path relative to the workspace (the demo's
+    ``media/...png``), or None: never a path outside the workspace, never anything fetched."""
+    from pathlib import PurePosixPath
+
+    from dashboard import data
+
+    rel = PurePosixPath(text.strip())
+    if rel.is_absolute() or ".." in rel.parts or rel.suffix.lower() not in IMAGE_EXTENSIONS:
+        return None
+    root = data.workspace_root()
+    path = (root / rel).resolve()
+    return path if path.is_file() and path.is_relative_to(root) else None
 
 
 def md_code(text: object) -> str:
@@ -191,13 +326,59 @@ def run_on_request(key: str, label: str, note: str, *, needed: bool, button_key:
 
 
 def computed_on_request(
-    key: str, label: str, note: str, *, needed: bool, spinner: str, compute, button_key: str | None = None
+    key: str,
+    label: str,
+    note: str,
+    *,
+    needed: bool,
+    spinner: str,
+    compute,
+    button_key: str | None = None,
+    seconds: float | None = None,
 ):
-    """``compute()`` where run_on_request allows it (under a spinner when it was ``needed``), else
-    None: the button and its note are shown instead."""
+    """``compute()`` where run_on_request allows it, else None (the button and its note are shown).
+
+    A computation that was ``needed`` (slow here) runs inside an st.status that says what runs and,
+    at the end, how long it took; given an estimate in ``seconds`` it also shows a bar filling
+    with the time spent against the estimate (:func:`with_progress`)."""
     if not run_on_request(key, label, note, needed=needed, button_key=button_key):
         return None
     if not needed:
         return compute()
-    with st.spinner(spinner):
+    started = time.monotonic()
+    with st.status(spinner, expanded=True) as status:
+        result = with_progress(compute, seconds, spinner) if seconds else compute()
+        took = time.monotonic() - started
+        estimated = f" (estimated {seconds:,.0f} s)" if seconds else ""
+        status.update(
+            label=f"{spinner.rstrip('…. ')} — done in {took:,.1f} s{estimated}", state="complete", expanded=False
+        )
+    return result
+
+
+def with_progress(compute, seconds: float, what: str):
+    """``compute()`` in a worker thread while a bar fills with the time spent over the estimate
+    ``seconds`` (held at 95 % until it ends, and saying so when it runs past the estimate): a
+    crowd-kit fit reports no progress of its own, so time is the honest measure."""
+    ctx = get_script_run_ctx()
+
+    def job():
+        if ctx is not None:  # the cached loaders (data.current_run) need the session's context
+            add_script_run_ctx(threading.current_thread(), ctx)
         return compute()
+
+    bar = st.progress(0.0, text=f"{what} about {seconds:,.0f} s (estimated)")
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        future = pool.submit(job)
+        while not future.done():
+            spent = time.monotonic() - started
+            late = spent > seconds
+            bar.progress(
+                min(0.95, spent / max(seconds, 0.1)),
+                text=f"{spent:,.0f} s of about {seconds:,.0f} s (estimated)"
+                + (" — taking longer than estimated, still running" if late else ""),
+            )
+            wait([future], timeout=0.25)
+    bar.empty()
+    return future.result()

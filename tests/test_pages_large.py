@@ -54,3 +54,37 @@ def test_tables_send_only_their_rows(demo_workspace, demo_run, demo_versions, pa
         assert len(frame) <= 50
         categorical = [c for c in frame.columns if str(frame[c].dtype) == "category"]
         assert all(len(frame[c].cat.categories) <= len(frame) for c in categorical), (page, categorical)
+
+
+def test_a_long_table_searches_on_the_server_and_stays_bounded(demo_workspace, demo_run, demo_versions):
+    """The least-agreed tasks: a search box filters the whole table before anything is sent; the
+    window shows the first rows of the matches, and "show more" adds rows up to a bound."""
+    v = next(v for v in demo_versions if v.version == "1.1.0")
+    at = open_page(demo_workspace.root, "agreement.py", version=v.id)
+    least = next(d for d in at.dataframe if "entropy_bits" in d.value.columns).value
+    assert len(least) == 20 and "Showing the first 20 of" in texts(at)
+    assert "page" not in " ".join(n.label.lower() for n in at.number_input)  # no page-number box
+    wanted = str(least["task"].iloc[7])
+    at.text_input(key="least_agreed_search").input(wanted[:12]).run()
+    found = next(d for d in at.dataframe if "entropy_bits" in d.value.columns).value
+    assert not at.exception and wanted in list(found["task"]) and len(found) <= 20
+    assert all(
+        wanted[:12].lower() in t.lower() or wanted[:12].lower() in str(lab).lower()
+        for t, lab in zip(found["task"], found["label"], strict=True)
+    )
+    at.text_input(key="least_agreed_search").input("").run()
+    next(b for b in at.button if b.key == "least_agreed_more_button").click().run()
+    more = next(d for d in at.dataframe if "entropy_bits" in d.value.columns).value
+    assert len(more) == 40 and len(more) <= widgets.TABLE_MAX_ROWS
+
+
+def test_search_rows_matches_categories_and_text():
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        {"task": pd.Categorical(["a1", "b2", "A3"]), "note": ["x", "Y here", None], "n": [1, 2, 3]}
+    ).set_index(pd.Index(["i1", "i2", "i3"], name="id"))
+    assert list(widgets.search_rows(frame, "a")["n"]) == [1, 3]  # case-insensitive, in categories
+    assert list(widgets.search_rows(frame, "here")["n"]) == [2]
+    assert list(widgets.search_rows(frame, "i3")["n"]) == [3]  # a named index is searched too
+    assert widgets.search_rows(frame, " ").equals(frame)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import plotly.graph_objects as go
 
-from dashboard.charts.common import PALETTE, VERDICT_COLORS, plains, short
+from dashboard.charts.common import PALETTE, VERDICT_COLORS, category_axis, count_axis, plains, short, short_unique
 
 
 def exam_item_chart(items, verdicts) -> go.Figure:
@@ -14,17 +15,24 @@ def exam_item_chart(items, verdicts) -> go.Figure:
     dashed line marks the median item; items with a low pass rate carry a "low" marker text.
     """
     t = items.join(verdicts).sort_values("pass_rate", kind="stable")
+    ticks = dict(zip(t.index, short_unique(t.index, 12), strict=True))
     fig = go.Figure()
     for verdict, color in VERDICT_COLORS.items():
         f = t[t["verdict"] == verdict]
         if not len(f):
             continue
+        counts = [
+            f"{k}/{n}" + ("  low" if low else "")
+            for k, n, low in zip(f["correct"], f["answers"], f["low_pass_rate"], strict=True)
+        ]
+        y = [ticks[i] for i in f.index]
         fig.add_trace(
             go.Scatter(
                 x=100 * f["pass_rate"],
-                y=[short(i) for i in f.index],
-                mode="markers+text",
+                y=y,
+                mode="markers",
                 name=verdict,
+                legendgroup=verdict,
                 marker=dict(
                     size=11, color=color, symbol=["diamond" if low else "circle" for low in f["low_pass_rate"]]
                 ),
@@ -35,11 +43,7 @@ def exam_item_chart(items, verdicts) -> go.Figure:
                     arrayminus=100 * (f["pass_rate"] - f["ci_low"]),
                     color=color,
                 ),
-                text=[
-                    f"{k}/{n}" + ("  low" if low else "")
-                    for k, n, low in zip(f["correct"], f["answers"], f["low_pass_rate"], strict=True)
-                ],
-                textposition="middle right",
+                text=counts,
                 customdata=list(
                     zip(
                         plains(f.index),
@@ -56,6 +60,7 @@ def exam_item_chart(items, verdicts) -> go.Figure:
                 "<br>discrimination %{customdata[4]:.2f}<br>%{customdata[5]}<extra></extra>",
             )
         )
+        _counts_beside(fig, f, y, counts, verdict)
     median = float(100 * t["pass_rate"].median()) if t["pass_rate"].notna().any() else None
     if median is not None:
         fig.add_vline(
@@ -68,11 +73,32 @@ def exam_item_chart(items, verdicts) -> go.Figure:
     fig.update_layout(
         height=80 + 34 * len(t),
         margin=dict(l=10, r=10, t=30, b=10),
-        xaxis=dict(title="candidates who get the item right (%, 95 % Wilson interval)", range=[0, 105]),
-        yaxis=dict(title="exam item", autorange="reversed"),
+        xaxis=dict(
+            title="candidates who get the item right (%, 95 % Wilson interval)",
+            range=[0, 122],
+            tickvals=list(range(0, 101, 20)),
+        ),
+        yaxis=category_axis("exam item", len(t), autorange="reversed"),
         legend=dict(orientation="h", y=1.06, title="verdict"),
     )
     return fig
+
+
+def _counts_beside(fig: go.Figure, f, y: list[str], counts: list[str], verdict: str) -> None:
+    """The "88/105" texts right of each interval's upper end, never over the marker or its bars."""
+    fig.add_trace(
+        go.Scatter(
+            x=100 * f["ci_high"].fillna(f["pass_rate"]) + 1.5,
+            y=y,
+            mode="text",
+            text=counts,
+            textposition="middle right",
+            textfont=dict(color="#4a5568", size=11),
+            legendgroup=verdict,
+            showlegend=False,
+            hoverinfo="skip",
+        )
+    )
 
 
 def item_discrimination_chart(items, verdicts, floor: float = 0.20) -> go.Figure:
@@ -128,6 +154,9 @@ def exam_score_histogram(scores, threshold: float | None) -> go.Figure:
     pass threshold as a vertical line."""
     s = scores[scores["score"].notna()]
     step = 100.0 / max(int(s["items"].max()) if len(s) else 1, 1)
+    # the stacked bars' tallest column, for whole-number ticks (the bins are the score levels)
+    levels = np.rint(s["score"].to_numpy(dtype=float) / (step / 100)).astype(np.int64) if len(s) else np.zeros(0, int)
+    top = float(np.bincount(levels).max()) if len(levels) else 0.0
     fig = go.Figure()
     groups = [
         ("passed", PALETTE[2], s["passed"].eq(True)),
@@ -159,8 +188,8 @@ def exam_score_histogram(scores, threshold: float | None) -> go.Figure:
         height=320,
         margin=dict(l=10, r=10, t=30, b=10),
         legend=dict(orientation="h", y=1.12),
-        xaxis=dict(title="exam score (% of items right)"),
-        yaxis=dict(title="candidates"),
+        xaxis=dict(title="exam score (% of items right)", range=[-step / 2 - 1, 100 + step / 2 + 1]),
+        yaxis=count_axis("candidates", top * 1.05),
     )
     return fig
 
@@ -249,7 +278,7 @@ def label_use_chart(shares) -> go.Figure:
         height=300,
         margin=dict(l=10, r=10, t=10, b=10),
         legend=dict(orientation="h", y=1.12),
-        xaxis=dict(title="label"),
-        yaxis=dict(title="% of regular answers"),
+        xaxis=category_axis("label", len(shares)),
+        yaxis=dict(title="% of regular answers", rangemode="tozero"),
     )
     return fig

@@ -7,7 +7,7 @@ from typing import Mapping
 import numpy as np
 import plotly.graph_objects as go
 
-from dashboard.charts.common import PALETTE, plain, plains
+from dashboard.charts.common import PALETTE, category_axis, count_axis, plain, plains, short_unique
 
 
 def agreement_histogram(items) -> go.Figure:
@@ -20,6 +20,7 @@ def agreement_histogram(items) -> go.Figure:
     per_level = np.bincount(np.rint(np.clip(share, 0.0, 1.0) * 1000).astype(np.int64), minlength=1001)
     level = np.flatnonzero(per_level)
     fig = go.Figure()
+    top = float(per_level.max()) if len(share) else 0.0
     if len(level) <= 15:
         n = per_level[level]
         fig.add_trace(
@@ -35,6 +36,7 @@ def agreement_histogram(items) -> go.Figure:
     else:
         # binned here: a plotly Histogram would send every task's value to the browser
         counts, edges = np.histogram(100 * share, bins=20, range=(0, 100))
+        top = float(counts.max())
         fig.add_trace(
             go.Bar(
                 x=(edges[:-1] + edges[1:]) / 2,
@@ -50,7 +52,7 @@ def agreement_histogram(items) -> go.Figure:
         margin=dict(l=10, r=10, t=10, b=10),
         bargap=0.2,
         xaxis=dict(title="answers agreeing with the task's majority label (%)", range=[-8, 108]),
-        yaxis=dict(title="tasks"),
+        yaxis=count_axis("tasks", top * 1.12),
     )
     return fig
 
@@ -59,14 +61,14 @@ def agreement_heatmap(matrix, value: str = "kappa") -> go.Figure:
     """Annotator x annotator matrix (metrics.agreement.agreement_matrix); blank where a pair
     shares too few tasks. Axis labels are shortened ids; the hover shows the full ones."""
     names = plains(matrix.index)
-    short = [n if len(n) <= 10 else n[:8] + "…" for n in names]
+    ticks = short_unique(matrix.index)
     title = {"kappa": "Cohen's κ", "agreement": "share agreeing", "shared": "shared tasks"}[value]
     zmin, zmax = (-1.0, 1.0) if value == "kappa" else (0.0, 1.0) if value == "agreement" else (0.0, None)
     fig = go.Figure(
         go.Heatmap(
             z=matrix.to_numpy(dtype=float),
-            x=short,
-            y=short,
+            x=ticks,
+            y=ticks,
             customdata=[[(a, b) for b in names] for a in names],
             colorscale="RdBu" if value == "kappa" else "Blues",
             zmid=0 if value == "kappa" else None,
@@ -81,8 +83,8 @@ def agreement_heatmap(matrix, value: str = "kappa") -> go.Figure:
     fig.update_layout(
         height=side,
         margin=dict(l=10, r=10, t=10, b=10),
-        xaxis=dict(tickangle=-60, title="annotator"),
-        yaxis=dict(autorange="reversed", title="annotator"),
+        xaxis=category_axis("annotator", len(names), tickangle=-60),
+        yaxis=category_axis("annotator", len(names), autorange="reversed"),
     )
     return fig
 
@@ -93,7 +95,7 @@ def accuracy_by_method(frame) -> go.Figure:
     y = 100 * frame["accuracy"].to_numpy(dtype=float)
     fig = go.Figure(
         go.Scatter(
-            x=list(frame["method"]),
+            x=plains(frame["method"]),
             y=y,
             mode="markers+text",
             marker=dict(size=12, color=PALETTE[0]),
@@ -110,15 +112,13 @@ def accuracy_by_method(frame) -> go.Figure:
             hovertemplate="%{x}: %{y:.1f} % (%{customdata[0]:,} of %{customdata[1]:,} tasks)<extra></extra>",
         )
     )
-    import numpy as np
-
     # dots with intervals need no zero baseline: zoom to the intervals so differences show
     low = float(np.nanmin(100 * frame["ci_low"].to_numpy(dtype=float))) if len(frame) else 0.0
     bottom = max(0.0, 5 * np.floor((low - 3) / 5)) if np.isfinite(low) else 0.0
     fig.update_layout(
         height=300,
         margin=dict(l=10, r=10, t=10, b=10),
-        xaxis=dict(title="aggregator", range=[-0.5, len(frame) - 0.2]),
+        xaxis=category_axis("aggregator", len(frame), range=[-0.5, len(frame) - 0.2]),
         yaxis=dict(title="accuracy, % (95 % Wilson interval)", range=[bottom, 101]),
     )
     return fig
@@ -147,8 +147,8 @@ def distribution_bars(frame, series: Mapping[str, str], y_title: str = "% of the
         height=320,
         margin=dict(l=10, r=10, t=10, b=10),
         legend=dict(orientation="h", y=1.12),
-        xaxis=dict(title="label"),
-        yaxis=dict(title=y_title),
+        xaxis=category_axis("label", len(frame)),
+        yaxis=dict(title=y_title, rangemode="tozero"),
     )
     return fig
 
@@ -157,13 +157,13 @@ def label_bias_heatmap(diff) -> go.Figure:
     """Annotators (rows) x labels (columns): their share of a label minus everyone else's, in
     percentage points (labels.LabelUse.shares["difference_pp"] unstacked)."""
     names = plains(diff.index)
-    short = [n if len(n) <= 10 else n[:8] + "…" for n in names]
+    ticks = short_unique(diff.index)
     lim = float(max(10.0, abs(diff.to_numpy(dtype=float)).max() if diff.size else 10.0))
     fig = go.Figure(
         go.Heatmap(
             z=diff.to_numpy(dtype=float),
             x=plains(diff.columns),
-            y=short,
+            y=ticks,
             customdata=[[n] * diff.shape[1] for n in names],
             colorscale="RdBu",
             reversescale=True,
@@ -177,7 +177,7 @@ def label_bias_heatmap(diff) -> go.Figure:
     fig.update_layout(
         height=max(260, 22 * len(names) + 80),
         margin=dict(l=10, r=10, t=10, b=10),
-        yaxis=dict(autorange="reversed", title="annotator"),
-        xaxis=dict(title="label"),
+        yaxis=category_axis("annotator", len(names), autorange="reversed"),
+        xaxis=category_axis("label", diff.shape[1]),
     )
     return fig

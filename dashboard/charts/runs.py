@@ -6,7 +6,7 @@ from typing import Mapping, Sequence
 
 import plotly.graph_objects as go
 
-from dashboard.charts.common import PALETTE, plain, plains
+from dashboard.charts.common import PALETTE, category_axis, count_axis, plain, plains
 
 
 def lineage_graph(nodes: Sequence[Mapping], edges: Sequence[tuple[str, str]]) -> go.Figure:
@@ -116,8 +116,10 @@ def throughput_chart(frame, title: str = "") -> go.Figure:
         title=title or None,
         height=320,
         margin=dict(l=10, r=10, t=30 if title else 10, b=10),
-        yaxis=dict(title="answers per period"),
-        yaxis2=dict(title="active annotators", overlaying="y", side="right", rangemode="tozero", showgrid=False),
+        yaxis=count_axis("answers per period", _top(frame["answers"])),
+        yaxis2=count_axis(
+            "active annotators", _top(frame["active_annotators"]) * 1.05, overlaying="y", side="right", showgrid=False
+        ),
         legend=dict(orientation="h", y=1.12),
         xaxis=dict(title="time (UTC)"),
     )
@@ -145,8 +147,18 @@ def status_chart(frame) -> go.Figure:
             hovertemplate="%{y}: %{x:,} answers<extra></extra>",
         )
     )
-    fig.update_layout(height=60 + 40 * len(f), margin=dict(l=10, r=10, t=10, b=10), xaxis=dict(title="answers"))
+    fig.update_layout(
+        height=60 + 40 * len(f),
+        margin=dict(l=10, r=10, t=10, b=10),
+        xaxis=count_axis("answers", _top(f["answers"])),
+        yaxis=category_axis("status", len(f)),
+    )
     return fig
+
+
+def _top(values) -> float:
+    """The largest of ``values`` (0 where there is none), for a count axis's ticks."""
+    return float(values.max()) if len(values) and values.notna().any() else 0.0
 
 
 def cost_by_version_chart(frame, currency: str) -> go.Figure:
@@ -171,7 +183,7 @@ def cost_by_version_chart(frame, currency: str) -> go.Figure:
     fig.update_layout(
         height=300,
         margin=dict(l=10, r=10, t=10, b=10),
-        xaxis=dict(title="dataset version"),
+        xaxis=category_axis("dataset version", len(frame)),
         yaxis=dict(title=f"cost per final label ({currency})", rangemode="tozero"),
     )
     return fig

@@ -13,7 +13,7 @@ version = nav.require_version("agreement.py")
 run = data.current_run(version.id)
 st.title("Agreement")
 st.caption(
-    f"{widgets.md_escape(version.label)} · id {widgets.md_code(version.id)} · "
+    f"{widgets.text(version.label)} · id {widgets.md_code(version.id)} · "
     "answers of the labeling pool (regular and control tasks)"
 )
 
@@ -80,13 +80,16 @@ if items is not None:
     )
     least = widgets.available(data.metric(version.id, "least_agreed"))
     if least is not None:
-        widgets.paginated(
+        widgets.table(
             least[["kind", "answers", "label", "agree", "agreement", "entropy_bits"]],
             key="least_agreed",
-            page_size=20,
+            rows=20,
+            noun="tasks",
             prepare=task_links,
             column_config={
                 "open": TASK_LINK,
+                "kind": st.column_config.TextColumn("task kind", help="regular, or control (with a known answer)"),
+                "answers": st.column_config.NumberColumn("answers", format="%d"),
                 "label": st.column_config.TextColumn("majority label"),
                 "agree": st.column_config.NumberColumn("answers agreeing", format="%d"),
                 "agreement": st.column_config.NumberColumn("agreement", format="percent"),
@@ -132,11 +135,13 @@ max_workers = int(
     )
 )
 large = len(run.answers) > widgets.LARGE_RUN_ANSWERS
+pair_seconds = len(run.answers) / 1.3e6
 pairs = widgets.computed_on_request(
     f"pairs_{version.id}",
     "Compute annotator pairs",
-    f"{len(run.answers):,} answers: pairwise κ takes about {len(run.answers) / 1.3e6:,.0f} s on a run this size.",
+    f"{len(run.answers):,} answers: pairwise κ takes about {pair_seconds:,.0f} s on a run this size.",
     needed=large,
+    seconds=pair_seconds,
     spinner="Measuring every pair of annotators…",
     compute=lambda: data.metric(version.id, "pairwise_kappa", min_shared=min_shared),
 )
@@ -162,17 +167,21 @@ elif pairs is not None:
                 annotator_b=[nav.url("annotator.py", version=version.id, annotator=w) for w in page["worker_b"]],
             )[["worker_a", "annotator_a", "worker_b", "annotator_b", "shared", "agreement", "kappa"]]
 
-        link = st.column_config.LinkColumn(display_text="annotator ›")
+        link = st.column_config.LinkColumn(" ", display_text="open ›", help="the annotator's answers")
         if ptable is not None:
-            widgets.paginated(
+            widgets.table(
                 ptable,
                 key="pairs_table",
-                page_size=25,
+                rows=25,
+                noun="pairs",
                 prepare=pair_links,
                 column_config={
+                    "worker_a": "annotator A",
                     "annotator_a": link,
+                    "worker_b": "annotator B",
                     "annotator_b": link,
-                    "agreement": st.column_config.NumberColumn(format="percent"),
+                    "shared": st.column_config.NumberColumn("shared tasks", format="%d"),
+                    "agreement": st.column_config.NumberColumn("share agreeing", format="percent"),
                     "kappa": st.column_config.NumberColumn("Cohen's κ", format="%.3f"),
                 },
             )
@@ -180,8 +189,7 @@ elif pairs is not None:
 # ---- aggregators
 st.subheader("Aggregators")
 st.caption(
-    f"**Tie rule:** {aggregation.TIE_RULE}. "
-    f"Label order (tie order): {', '.join(widgets.md_escape(x) for x in run.labels)}."
+    f"**Tie rule:** {aggregation.TIE_RULE}. Label order (tie order): {', '.join(widgets.text(x) for x in run.labels)}."
 )
 picked = st.multiselect(
     "Methods",
@@ -210,7 +218,8 @@ def aggregations(methods) -> dict:
             f"{name} on {pool_answers:,} answers takes about {est:,.0f} s (estimated).",
             needed=wait,
             button_key=f"start_{m}",
-            spinner=f"Running {name} — about {est:,.0f} s…",
+            spinner=f"Running {name} on {pool_answers:,} answers…",
+            seconds=est,
             compute=lambda m=m: data.metric(version.id, "aggregate", method=m),
         )
         result = None if result is None else widgets.available(result)
@@ -276,17 +285,65 @@ def show_accuracy(comp: pd.DataFrame, refs: list[str]) -> None:
             )
 
 
+def comp_table(comp: pd.DataFrame, refs: list[str]) -> None:
+    """The aggregators side by side: per reference, accuracy, its counts and its interval (the
+    frame keeps every figure; the columns shown are the readable ones)."""
+    names = {"golden": "control", "truth": "truth"}
+    cfg = {
+        "method": st.column_config.TextColumn("aggregator", pinned=True),
+        "tasks labeled": st.column_config.NumberColumn("tasks", format="%d", width="small", help="tasks labeled"),
+        "tied": st.column_config.NumberColumn("ties", format="%d", width="small", help="tasks the tie rule decided"),
+        "seconds": st.column_config.NumberColumn("time", format="%.2f s", width="small"),
+        "labels ≠ majority vote": st.column_config.NumberColumn(
+            "≠ MV", format="%d", width="small", help="tasks labeled otherwise than by majority vote"
+        ),
+    }
+    order = [c for c in cfg if c in comp]
+    shown = comp.copy()
+    for ref in refs:
+        n = names[ref]
+        if f"{ref}: accuracy" not in shown or shown[f"{ref}: accuracy"].isna().all():
+            continue  # nothing to judge on: said below the table, not as a column of dashes
+        shown[f"{ref}: 95 % CI"] = [
+            "" if lo != lo else f"{100 * lo:.1f}–{100 * hi:.1f} %"
+            for lo, hi in zip(shown[f"{ref}: 95 % CI low"], shown[f"{ref}: 95 % CI high"], strict=True)
+        ]
+        shown[f"{ref}: counts"] = [
+            "" if k != k else f"{int(k):,} of {int(t):,}"
+            for k, t in zip(shown[f"{ref}: correct"], shown[f"{ref}: tasks"], strict=True)
+        ]
+        ref_cfg = {
+            f"{ref}: accuracy": st.column_config.NumberColumn(f"{n} accuracy", format="percent"),
+            f"{ref}: counts": st.column_config.TextColumn(f"{n} right", help="tasks labeled right of those judged"),
+            f"{ref}: 95 % CI": st.column_config.TextColumn(f"{n} 95 % CI", help="Wilson interval"),
+        }
+        if shown["tied"].gt(0).any():  # without ties both readings equal the accuracy
+            ref_cfg |= {
+                f"{ref}: ties counted wrong": st.column_config.NumberColumn(
+                    f"{n}, ties wrong",
+                    format="percent",
+                    width="small",
+                    help="accuracy if every tied task counted wrong",
+                ),
+                f"{ref}: ties at random": st.column_config.NumberColumn(
+                    f"{n}, ties random",
+                    format="percent",
+                    width="small",
+                    help="expected accuracy if ties were broken at random",
+                ),
+            }
+        cfg |= ref_cfg
+        order += list(ref_cfg)
+    st.dataframe(
+        shown, hide_index=True, width="stretch", column_config=cfg, column_order=order, placeholder=widgets.EMPTY_CELL
+    )
+
+
 ready = aggregations(picked)
 refs = ["golden"] + (["truth"] if run.truth is not None and len(run.truth) else [])
 if ready:
     comp = comparison(ready, refs)
-    fmt = {
-        c: st.column_config.NumberColumn(format="percent")
-        for c in comp.columns
-        if any(s in c for s in ("accuracy", "CI", "ties counted", "ties at"))
-    }
-    fmt["seconds"] = st.column_config.NumberColumn("time (s)", format="%.2f")
-    st.dataframe(comp, hide_index=True, width="stretch", column_config=fmt)
+    comp_table(comp, refs)
     show_accuracy(comp, refs)
     st.caption(
         "Accuracy on control tasks measures the aggregate where annotators could be judged; "
@@ -313,6 +370,7 @@ if dis is not None:
         for m in methods:
             cfg[m] = st.column_config.TextColumn(aggregation.METHODS[m])
             cfg[f"{m}_confidence"] = st.column_config.NumberColumn(
-                f"{aggregation.METHODS[m]} confidence", format="percent"
+                "conf.", format="%.0f %%", help=f"{aggregation.METHODS[m]}'s probability of its label", width="small"
             )
-        widgets.paginated(dis, key="disagreements", page_size=20, column_config=cfg, prepare=task_links)
+        shown_dis = dis.assign(**{f"{m}_confidence": 100 * dis[f"{m}_confidence"] for m in methods})
+        widgets.table(shown_dis, key="disagreements", rows=20, noun="tasks", column_config=cfg, prepare=task_links)

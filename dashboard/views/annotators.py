@@ -22,7 +22,7 @@ def recorded_decisions(worker: str | None = None) -> pd.DataFrame:
     try:
         return reviews.decisions(ws, version.id, worker)
     except (reviews.ReviewsError, ValueError) as err:
-        st.error(widgets.md_escape(str(err)), icon=":material/error:")
+        st.error(widgets.text(str(err)), icon=":material/error:")
         return pd.DataFrame(columns=list(reviews.COLUMNS))
 
 
@@ -33,10 +33,8 @@ BAN_COLUMNS = [
     "pool_id",
     "rule",
     "at",
-    "evidence",
     "recorded_rule",
     "recorded_at",
-    "recorded_reason",
     "agrees",
     "suites_after",
     "spend_after",
@@ -61,7 +59,7 @@ c[4].metric(
     help="annotators with a recorded QA decision / banned or flagged ones",
 )
 for figure, why in base.attrs.get("unavailable", {}).items():
-    st.caption(f":material/info: {widgets.md_escape(figure.capitalize())} not available: {widgets.md_escape(why)}")
+    st.caption(f":material/info: {widgets.text(figure.capitalize())} not available: {widgets.text(why)}")
 
 st.subheader("Every annotator")
 f = st.columns([1.2, 1, 1.3, 1.5])
@@ -101,7 +99,12 @@ shown = (
     if key is None
     else shown.sort_values(key, ascending=not descending, na_position="last", kind="stable")
 )
-s[2].caption(f"{len(shown):,} of {len(table):,} annotators match. Column headers sort the shown page only.")
+s[2].caption(
+    f"{len(shown):,} of {len(table):,} annotators match. The sort above orders the whole table; "
+    "a column header sorts the rows shown."
+)
+# accuracy against the ground truth, where the run has one and the table carries it
+has_truth = data.current_run(version.id).truth is not None and "truth_accuracy" in table.columns
 
 
 def _interval(lo, hi) -> list[str]:
@@ -114,7 +117,38 @@ def _page(page: pd.DataFrame) -> pd.DataFrame:
         open=[nav.url("annotator.py", version=version.id, annotator=w) for w in page["worker_id"]],
         control_ci=_interval(page["control_ci_low"], page["control_ci_high"]),
         agreement_ci=_interval(page["agreement_ci_low"], page["agreement_ci_high"]),
+        control_counts=_counts(page["control_correct"], page["control_answers"]),
+        **(
+            {
+                "truth_ci": _interval(page["truth_ci_low"], page["truth_ci_high"]),
+                "truth_counts": _counts(page["truth_correct"], page["truth_answers"]),
+            }
+            if has_truth
+            else {}
+        ),
     )[columns]
+
+
+def _counts(k, n) -> list[str]:
+    return ["" if not n_ or n_ != n_ else f"{int(k_):,} of {int(n_):,}" for k_, n_ in zip(k, n, strict=True)]
+
+
+def _shown_columns() -> list[str]:
+    """The columns worth a place on screen: a group whose figure no annotator has (no control
+    tasks, no times, no exam) is left out; the counts read "9 of 10" in one column."""
+    has = {
+        "control": table["control_answers"].fillna(0).gt(0).any(),
+        "speed": table["median_seconds_per_task"].notna().any(),
+        "exam": table["exam_score"].notna().any(),
+    }
+    hidden = {"control_correct", "control_answers", "truth_correct", "truth_answers", "agreement_answers"}
+    if not has["control"]:
+        hidden |= {"control_accuracy", "control_counts", "control_ci", "control_enough"}
+    if not has["speed"]:
+        hidden.add("median_seconds_per_task")
+    if not has["exam"]:
+        hidden.add("exam_score")
+    return [c for c in columns if c not in hidden]
 
 
 view = shown.reset_index()
@@ -124,8 +158,10 @@ columns = [
     "control_accuracy",
     "control_correct",
     "control_answers",
+    "control_counts",
     "control_ci",
     "control_enough",
+    *(["truth_accuracy", "truth_correct", "truth_answers", "truth_counts", "truth_ci"] if has_truth else []),
     "agreement",
     "agreement_answers",
     "agreement_ci",
@@ -135,30 +171,43 @@ columns = [
     "over_used_label",
     "last_decision",
 ]
-widgets.paginated(
+widgets.table(
     view,
     key="annotators",
+    search=False,  # the id search and the filters above narrow the table
+    noun="annotators",
     prepare=_page,
+    column_order=_shown_columns(),
     column_config={
         "open": st.column_config.LinkColumn(
-            "annotator", display_text=r"annotator=([^&]+)", help="Open the annotator's answers"
+            "annotator", display_text=r"annotator=([^&]+)", help="Open the annotator's answers", width="medium"
         ),
         "answers": st.column_config.NumberColumn("answers", format="%d", help="every answer, exam included"),
         "control_accuracy": st.column_config.NumberColumn("control accuracy", format="percent"),
         "control_correct": st.column_config.NumberColumn("control right", format="%d"),
         "control_answers": st.column_config.NumberColumn("control answers", format="%d"),
-        "control_ci": st.column_config.TextColumn("control 95 % CI"),
+        "control_counts": st.column_config.TextColumn("control right", help="right of their control answers"),
+        "truth_counts": st.column_config.TextColumn("truth right", help="right of their answers with a truth label"),
+        "control_ci": st.column_config.TextColumn("control 95 % CI", help="Wilson interval; blank: no control answers"),
         "control_enough": st.column_config.CheckboxColumn(
             f"≥ {MIN_CONTROL} control", help="fewer control answers: too few to judge on"
         ),
+        "truth_accuracy": st.column_config.NumberColumn(
+            "accuracy vs truth", format="percent", help="share of their labeled answers equal to the ground truth"
+        ),
+        "truth_correct": st.column_config.NumberColumn("truth right", format="%d"),
+        "truth_answers": st.column_config.NumberColumn("answers with truth", format="%d"),
+        "truth_ci": st.column_config.TextColumn("truth 95 % CI", help="Wilson interval; blank: no answer with truth"),
         "agreement": st.column_config.NumberColumn(
-            "agreement with MV", format="percent", help="share of answers equal to the majority-vote label"
+            "agreement with MV",
+            format="percent",
+            help="share of answers equal to the majority-vote label; — : no regular answers to compare",
         ),
         "agreement_answers": st.column_config.NumberColumn("on answers", format="%d"),
-        "agreement_ci": st.column_config.TextColumn("agreement 95 % CI"),
+        "agreement_ci": st.column_config.TextColumn("agreement 95 % CI", help="Wilson interval"),
         "median_seconds_per_task": st.column_config.NumberColumn("median s/task", format="%.1f s"),
         "exam_score": st.column_config.NumberColumn("exam score", format="percent"),
-        "ban_status": st.column_config.TextColumn("ban", width="medium"),
+        "ban_status": st.column_config.TextColumn("ban", width="large"),
         "over_used_label": st.column_config.TextColumn("over-uses label"),
         "last_decision": st.column_config.TextColumn("QA decision"),
     },
@@ -195,7 +244,49 @@ nav.link("annotator.py", "All of this annotator's answers", version=version.id, 
 control = widgets.rate_with_counts(
     row["control_correct"], row["control_answers"], row["control_ci_low"], row["control_ci_high"], "control answers"
 )
-st.caption(f"Status: {widgets.md_escape(row['ban_status'])} · control {control}")
+st.caption(f"Status: {widgets.text(row['ban_status'])} · control {control}")
+TIME = "YYYY-MM-DD HH:mm:ss"
+RESTRICTION_CONFIG = {
+    "worker_id": "annotator",
+    "scope": "scope",
+    "pool_id": "pool",
+    "rule": "rule",
+    "reason": "reason",
+    "created_at": st.column_config.DatetimeColumn("recorded at (UTC)", format=TIME),
+    "expires_at": st.column_config.DatetimeColumn("expires (UTC)", format=TIME),
+}
+
+
+def show_bans(evidence) -> None:
+    """The replayed and recorded bans as a table, each ban's evidence sentence as text beneath it."""
+    currency = widgets.text(data.current_run(version.id).pricing.currency)
+    st.markdown("**The ban, replayed and recorded**")
+    st.dataframe(
+        evidence.bans[BAN_COLUMNS],
+        hide_index=True,
+        width="stretch",
+        placeholder=widgets.EMPTY_CELL,
+        column_config={
+            "pool_id": "pool",
+            "rule": "replayed rule",
+            "at": st.column_config.DatetimeColumn("replayed at (UTC)", format=TIME),
+            "recorded_rule": "recorded rule",
+            "recorded_at": st.column_config.DatetimeColumn("recorded at (UTC)", format=TIME),
+            "agrees": st.column_config.CheckboxColumn(
+                "replay agrees", help="the same rule, recorded no earlier than the replayed moment allows"
+            ),
+            "suites_after": st.column_config.NumberColumn("suites after", format="%d"),
+            "spend_after": st.column_config.NumberColumn(
+                f"spend after ({currency})", format="%.3f", help=f"paid after the ban moment, in {currency}"
+            ),
+        },
+    )
+    st.caption("— in a cell: nothing replayed or recorded there (no rule fired, or no restriction was recorded).")
+    for _, ban in evidence.bans.iterrows():
+        if isinstance(ban["evidence"], str) and ban["evidence"]:
+            st.markdown(f"**Why, {widgets.text(ban['rule'])}:** {widgets.text(ban['evidence'])}")
+        if isinstance(ban["recorded_reason"], str) and ban["recorded_reason"]:
+            st.markdown(f"**Recorded reason:** {widgets.text(ban['recorded_reason'])}")
 
 
 def show_evidence(worker: str):
@@ -205,46 +296,55 @@ def show_evidence(worker: str):
     if evidence is None:
         run = data.current_run(version.id)
         recorded = run.restrictions[run.restrictions["worker_id"] == worker]
-        st.dataframe(recorded, hide_index=True, width="stretch")
+        st.dataframe(
+            recorded, hide_index=True, width="stretch", column_config=RESTRICTION_CONFIG, placeholder=widgets.EMPTY_CELL
+        )
         return recorded
-    currency = widgets.md_escape(data.current_run(version.id).pricing.currency)
-    st.markdown("**The ban, replayed and recorded**")
-    st.dataframe(
-        evidence.bans[BAN_COLUMNS],
-        hide_index=True,
-        width="stretch",
-        column_config={
-            "rule": "replayed rule",
-            "at": st.column_config.DatetimeColumn("replayed at (UTC)", format="YYYY-MM-DD HH:mm:ss"),
-            "recorded_at": st.column_config.DatetimeColumn("recorded at (UTC)", format="YYYY-MM-DD HH:mm:ss"),
-            "suites_after": st.column_config.NumberColumn("suites after", format="%d"),
-            "spend_after": st.column_config.NumberColumn(
-                "spend after",
-                format="%.3f",
-                help=f"paid after the ban moment, in {currency}",
-            ),
-        },
-    )
+    show_bans(evidence)
     st.markdown(
         "**Their task suites** (ticked *in fast-rule window*: the suites the fast-response rule counted when it fired)"
     )
-    widgets.paginated(
-        evidence.suites,
+    suites = evidence.suites
+    widgets.table(
+        suites.assign(control=_counts(suites["control_correct"], suites["control_answers"])),
         key="ev_suites",
-        page_size=20,
+        rows=20,
+        noun="task suites",
+        column_order=[
+            *("assignment_id", "status", "tasks", "submitted_at", "seconds", "fast", "control"),
+            *("in_fast_window", "after_ban"),
+        ],
         column_config={
-            "seconds": st.column_config.NumberColumn("seconds", format="%.1f s"),
+            "control": st.column_config.TextColumn("control right", help="right of the suite's control answers"),
+            "assignment_id": "task suite",
+            "pool_id": "pool",
+            "started_at": st.column_config.DatetimeColumn("started (UTC)", format=TIME),
+            "submitted_at": st.column_config.DatetimeColumn("submitted (UTC)", format=TIME),
+            "tasks": st.column_config.NumberColumn("tasks", format="%d"),
+            "seconds": st.column_config.NumberColumn("duration", format="%.1f s"),
+            "fast": st.column_config.CheckboxColumn("fast", help="faster than the fast-response rule's limit"),
+            "control_answers": st.column_config.NumberColumn("control answers", format="%d"),
+            "control_correct": st.column_config.NumberColumn("control right", format="%d"),
             "in_fast_window": st.column_config.CheckboxColumn("in fast-rule window"),
             "after_ban": st.column_config.CheckboxColumn("after the ban"),
         },
     )
     st.markdown("**Their control answers**")
     checks = ["right" if ok else "wrong" for ok in evidence.control["correct"]]
-    widgets.paginated(
+    widgets.table(
         evidence.control.assign(check=checks).drop(columns="correct"),
         key="ev_control",
-        page_size=20,
-        column_config={"in_control_window": st.column_config.CheckboxColumn("in golden-set window")},
+        rows=20,
+        noun="control answers",
+        column_config={
+            "assignment_id": "task suite",
+            "pool_id": "pool",
+            "submitted_at": st.column_config.DatetimeColumn("submitted (UTC)", format=TIME),
+            "task_id": "task",
+            "golden": "known answer",
+            "label": "their label",
+            "in_control_window": st.column_config.CheckboxColumn("in golden-set window"),
+        },
     )
     return evidence
 
@@ -263,12 +363,14 @@ def record(worker: str, shown) -> None:
     try:
         reviews.record_decision(ws, version.id, worker, decision, reviewer, note, evidence=reviews.evidence_hash(shown))
     except (ValueError, reviews.ReviewsError) as err:  # a refused input or a failed write: said, never a traceback
-        st.error(widgets.md_escape(str(err)), icon=":material/error:")
+        st.error(widgets.text(str(err)), icon=":material/error:")
         return
     st.session_state["decision_flash"] = (
-        f"Recorded “{widgets.md_escape(decision)}” on {widgets.md_escape(worker)} "
-        f"by {widgets.md_escape(reviewer.strip())}."
+        f"Recorded “{widgets.text(decision)}” on {widgets.text(worker)} by {widgets.text(reviewer.strip())}. "
+        "The form is cleared for the next decision."
     )
+    for field in ("decision", "reviewer", "note"):  # a saved decision leaves an empty form
+        st.session_state.pop(field, None)
     st.rerun()
 
 
@@ -276,6 +378,15 @@ record(worker, show_evidence(worker))
 history = recorded_decisions(worker)
 st.markdown(f"**Decision history** ({len(history):,})")
 if len(history):
-    st.dataframe(history[["decided_at", "decision", "reviewer", "note"]].iloc[::-1], hide_index=True, width="stretch")
+    st.dataframe(
+        history[["decided_at", "decision", "reviewer", "note"]].iloc[::-1],
+        hide_index=True,
+        width="stretch",
+        placeholder=widgets.EMPTY_CELL,
+        column_config={
+            "decided_at": st.column_config.TextColumn("decided (UTC)"),
+            "note": st.column_config.TextColumn("note", width="large"),
+        },
+    )
 else:
     st.caption("No decision recorded yet for this annotator.")

@@ -47,11 +47,11 @@ st.caption(
 for task_id, row in items.join(verdicts)[lambda t: t["low_pass_rate"] | (t["verdict"] == "check item")].iterrows():
     got_it = widgets.rate_with_counts(row["correct"], row["answers"], row["ci_low"], row["ci_high"], "candidates")
     text = (
-        f"Item {widgets.md_code(task_id)} (golden **{widgets.md_escape(row['golden'])}**): {got_it} get it right; "
-        f"most common wrong answer {widgets.md_escape(row['most_common_wrong'])} "
+        f"Item {widgets.md_code(task_id)} (golden **{widgets.text(row['golden'])}**): {got_it} get it right; "
+        f"most common wrong answer {widgets.text(row['most_common_wrong'])} "
         f"({row['most_common_wrong_count']:,}). "
         f"Discrimination {row['discrimination']:.2f} over {row['candidates']:,} candidates — "
-        f"{widgets.md_escape(row['reading'])}."
+        f"{widgets.text(row['reading'])}."
     )
     (st.warning if row["verdict"] == "trap" else st.error)(text, icon=":material/flag:")
 
@@ -77,11 +77,41 @@ st.dataframe(
             "verdict",
             "reading",
         ]
-    ],
+    ].assign(
+        right=[f"{int(k):,} of {int(n):,}" for k, n in zip(table["correct"], table["answers"], strict=True)],
+        interval=[
+            "" if lo != lo else f"{100 * lo:.0f}–{100 * hi:.0f} %"
+            for lo, hi in zip(table["ci_low"], table["ci_high"], strict=True)
+        ],
+        wrong=[
+            "" if not isinstance(w, str) else f"{w} ({int(n):,}×)"
+            for w, n in zip(table["most_common_wrong"], table["most_common_wrong_count"].fillna(0), strict=True)
+        ],
+    ),
     hide_index=True,
     width="stretch",
+    placeholder=widgets.EMPTY_CELL,
+    # the frame keeps every figure; the screen shows them compactly ("51 of 105", "39–58 %")
+    column_order=[
+        "task_id",
+        "input",
+        "golden",
+        "pass_rate",
+        "right",
+        "interval",
+        "low_pass_rate",
+        "wrong",
+        "discrimination",
+        "verdict",
+        "reading",
+    ],
     column_config={
-        "task_id": st.column_config.TextColumn("item"),
+        "right": st.column_config.TextColumn("right", help="candidates right of those graded"),
+        "interval": st.column_config.TextColumn("95 % CI", help="Wilson interval of the pass rate"),
+        "wrong": st.column_config.TextColumn("most common wrong", help="the wrong answer chosen most, × times"),
+        "task_id": st.column_config.TextColumn("item", pinned=True),
+        "input": st.column_config.TextColumn("input", help="the item's first input field (— where none)"),
+        "golden": "known answer",
         "answers": st.column_config.NumberColumn("graded answers", format="%d"),
         "correct": st.column_config.NumberColumn("right", format="%d"),
         "pass_rate": st.column_config.NumberColumn("pass rate", format="percent"),
@@ -90,7 +120,10 @@ st.dataframe(
         "low_pass_rate": st.column_config.CheckboxColumn("low"),
         "most_common_wrong": "most common wrong",
         "most_common_wrong_count": st.column_config.NumberColumn("× chosen", format="%d"),
+        "candidates": st.column_config.NumberColumn("candidates", format="%d"),
         "discrimination": st.column_config.NumberColumn("discrimination", format="%.2f", help="item–rest correlation"),
+        "verdict": "verdict",
+        "reading": st.column_config.TextColumn("reading", width="large"),
     },
 )
 
@@ -145,23 +178,27 @@ if answers is None:
     st.stop()
 row = items.loc[item]
 got_it = widgets.rate_with_counts(row["correct"], row["answers"], row["ci_low"], row["ci_high"], "answers right")
-st.caption(f"Golden label **{widgets.md_escape(row['golden'])}** · {got_it}")
+st.caption(f"Golden label **{widgets.text(row['golden'])}** · {got_it}")
 counts = answers["label"].value_counts().reindex(list(run.labels), fill_value=0)
 total = max(int(counts.sum()), 1)
 st.caption(
-    "Answers given: "
-    + " · ".join(f"{widgets.md_escape(lab)} {n:,} ({widgets.pct(n / total)})" for lab, n in counts.items())
+    "Answers given: " + " · ".join(f"{widgets.text(lab)} {n:,} ({widgets.pct(n / total)})" for lab, n in counts.items())
 )
-widgets.paginated(
+widgets.table(
     answers.assign(open=answers["worker_id"])[
         ["open", "label", "golden", "check", "exam_score", "exam_passed", "submitted_at", "seconds_per_task"]
     ],
     key="exam_answers",
+    noun="answers",
+    search_columns=["open", "label", "check"],
     prepare=lambda page: page.assign(
         open=[nav.url("annotator.py", version=version.id, annotator=w) for w in page["open"]]
     ),
     column_config={
         "open": st.column_config.LinkColumn("annotator", display_text=r"annotator=([^&]+)"),
+        "label": "their answer",
+        "golden": "known answer",
+        "check": "right?",
         "exam_score": st.column_config.NumberColumn("exam score", format="percent"),
         "exam_passed": st.column_config.CheckboxColumn("passed"),
         "submitted_at": st.column_config.DatetimeColumn("submitted (UTC)", format="YYYY-MM-DD HH:mm:ss"),

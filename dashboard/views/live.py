@@ -13,7 +13,7 @@ from dashboard import charts, data, nav, widgets
 version = nav.require_version("live.py")
 run = data.current_run(version.id)
 st.title("Live monitor")
-st.caption(f"{widgets.md_escape(version.label)} · id {widgets.md_code(version.id)}")
+st.caption(f"{widgets.text(version.label)} · id {widgets.md_code(version.id)}")
 
 settings = data.toloka_settings()
 configured = settings.configured()  # name -> where it came from (never a value)
@@ -24,8 +24,8 @@ def show_progress(p) -> None:
     c = st.columns(4)
     c[0].metric(
         "Pool status",
-        p.status or "n/a",
-        help=f"pool {widgets.md_escape(p.pool_id)}" + (f" · {widgets.md_escape(p.name)}" if p.name else ""),
+        widgets.text(p.status, "n/a"),
+        help=f"pool {widgets.text(p.pool_id)}" + (f" · {widgets.text(p.name)}" if p.name else ""),
     )
     total = "n/a" if p.total_assignments is None else f"{p.total_assignments:,}"
     c[1].metric(
@@ -55,9 +55,14 @@ def show_progress(p) -> None:
     if p.percent_done is not None:
         st.progress(min(1.0, max(0.0, p.percent_done / 100)), text=f"{p.percent_done:.1f} % done")
     status = pd.DataFrame({"status": list(p.by_status), "task suites": [int(v) for v in p.by_status.values()]})
-    st.dataframe(status, hide_index=True, width="content")
+    st.dataframe(
+        status,
+        hide_index=True,
+        width="content",
+        column_config={"task suites": st.column_config.NumberColumn("task suites", format="%d")},
+    )
     for n in p.notes:
-        st.caption(f":material/info: {widgets.md_escape(data.scrub(n))}")
+        st.caption(f":material/info: {widgets.text(data.scrub(n))}")
     source = "pool analytics" if p.source == "analytics" else "assignments (counted)"
     st.caption(f"As of {p.as_of.strftime('%Y-%m-%d %H:%M:%S UTC')} · figures from Toloka's {source}.")
 
@@ -84,7 +89,7 @@ if TOKEN_VARIABLE not in configured:
     )
     st.code(
         "# .streamlit/secrets.toml\n"
-        'TOLOKA_TOKEN = "<your OAuth token from Toloka: Profile → API access>"\n'
+        'TOLOKA_TOKEN = "<your OAuth token from Toloka: Profile > Integrations>"\n'
         '# TOLOKA_ENVIRONMENT = "SANDBOX"',
         language="toml",
     )
@@ -93,7 +98,7 @@ else:
         f"endpoint {settings.url.value}" if settings.url.value else f"{settings.environment.value.upper()} environment"
     )
     where = configured[TOKEN_VARIABLE]
-    st.caption(f":material/key: Token from {widgets.md_code(where)} (not shown) · Toloka {widgets.md_escape(target)}")
+    st.caption(f":material/key: Token from {widgets.md_code(where)} (not shown) · Toloka {widgets.text(target)}")
     pools = [p.pool_id for p in run.meta.pools if p.kind != "exam"] or [p.pool_id for p in run.meta.pools]
     default = nav.param("pool") or (pools[0] if pools else "")
     c = st.columns([2, 1, 1])
@@ -118,7 +123,7 @@ else:
             st.session_state[key] = read_pool(pool_id, window)
         result = st.session_state[key]
         if isinstance(result, str):
-            st.error(widgets.md_escape(result))  # the server's words: shown as text
+            st.error(widgets.text(result))  # the server's words: shown as text
         else:
             show_progress(result)
 
@@ -166,8 +171,12 @@ if comp is not None:
         comp.reset_index(),
         hide_index=True,
         width="stretch",
+        placeholder=widgets.EMPTY_CELL,
         column_config={
             "pool_id": st.column_config.TextColumn("pool"),
+            "name": st.column_config.TextColumn("pool name"),
+            "kind": st.column_config.TextColumn("pool kind"),
+            "tasks": st.column_config.NumberColumn("tasks", format="%d"),
             "overlap": st.column_config.NumberColumn(format="%d"),
             "expected_answers": st.column_config.NumberColumn("expected answers", format="%d", help="tasks × overlap"),
             "submitted_answers": st.column_config.NumberColumn("submitted answers", format="%d"),
@@ -177,6 +186,6 @@ if comp is not None:
     )
     st.caption(
         "Expected = distinct tasks answered in the pool × its overlap "
-        "(none for an exam pool, where every candidate answers every item). "
+        "(— for an exam pool, where every candidate answers every item). "
         "Submitted counts labeled answers in submitted, accepted or rejected suites."
     )
