@@ -19,7 +19,9 @@ import sys
 from typing import Sequence
 
 from analytics import settings
+from analytics.cli.engine import add_engine_commands
 from analytics.cli.files import EXIT_PROBLEMS, EXIT_USAGE, add_file_commands
+from analytics.cli.lineage import add_lineage_commands
 from analytics.cli.remote import SERVICE_ERRORS, add_remote_commands
 from analytics.cli.review import add_review_commands
 from analytics.model import ValidationError
@@ -37,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_file_commands(sub)
     add_remote_commands(sub)
     add_review_commands(sub)
+    add_engine_commands(sub)
+    add_lineage_commands(sub)
     return parser
 
 

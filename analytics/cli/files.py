@@ -293,12 +293,22 @@ def cmd_import(args: argparse.Namespace) -> int:
         from analytics.sources.predictions import add_predictions
 
         run = add_predictions(run, args.predictions, name=args.model_name)
-    info = versions.import_run(ws, run, name=args.name, version=args.version, parents=parents)
-    s = run.summary()
-    print(
-        f"imported {info.label} as {info.id} into {ws.root}: {s['answers']:,} answers, {s['tasks']:,} tasks, "
-        f"{s['workers']:,} annotators"
+    if (args.merge_parent or args.plan) and not parents:
+        raise ValueError("--merge-parent and --plan need the parent version: give it with --parent ID")
+    info = versions.import_run(
+        ws, run, name=args.name, version=args.version, parents=parents, merge_parent=args.merge_parent, plan=args.plan
     )
+    md = info.metadata
+    print(
+        f"imported {info.label} as {info.id} into {ws.root}: {md.get('answers', 0):,} answers, "
+        f"{md.get('tasks', 0):,} tasks, {md.get('workers', 0):,} annotators"
+    )
+    if args.merge_parent:
+        m = md["merge"]
+        print(
+            f"merged with the parent {m['parent'][:8]}: {m['parent_answers']:,} + {m['new_answers']:,} new answers; "
+            f"{m['tasks_matched_by_inputs']:,} tasks matched by their inputs, {m['new_tasks']:,} new tasks"
+        )
     _print_notes(run)
     return 0
 
@@ -416,6 +426,14 @@ def add_file_commands(sub: Any) -> None:
         "model:<name>, apart from the crowd's figures",
     )
     p.add_argument("--model-name", metavar="NAME", help="the model's name (default: the predictions file's name)")
+    p.add_argument(
+        "--merge-parent",
+        action="store_true",
+        help="the files hold a re-annotation's new answers: store them merged with the (one) --parent's answers",
+    )
+    p.add_argument(
+        "--plan", metavar="JSON", help="the plan the new answers answer (`crowdlens plan --format json`), kept for diff"
+    )
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("versions", help="list the workspace's versions, each data set's lineage as a tree")

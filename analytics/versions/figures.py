@@ -6,13 +6,22 @@ from typing import Any
 
 from analytics.model import Run
 
+SPEND_PARTS = ("rewards", "fees", "bonuses", "total")
+ACCURACY_METHOD = "mv"  # the aggregator of the manifest's accuracy figures
+
 
 def manifest_figures(run: Run) -> dict[str, Any]:
     """Project, pools, labels, counts, annotation cost and the headline figures of ``run``.
 
     What :func:`analytics.versions.import_run` stores in a new version's manifest (``metadata``);
-    every value is plain JSON. ``annotation_cost`` is None with the reason in
-    ``annotation_cost_missing`` when rewards are unknown.
+    every value is plain JSON. The counts are :meth:`Run.summary`'s: ``answers``, ``tasks``,
+    ``workers`` and ``assignments`` of the answers given, ``without_answer`` the suites without
+    one ({status: suites}). ``annotation_cost`` is None with the reason in
+    ``annotation_cost_missing`` when rewards are unknown; ``spend`` splits it ({rewards, fees,
+    bonuses, total}, None where unknown). ``accuracy_vs_golden`` and ``accuracy_vs_truth`` are the
+    aggregate's (majority vote, ``accuracy_method``) against the control tasks' golden labels and
+    the truth: {tasks, correct, accuracy, ci_low, ci_high} (95 % Wilson), None where the run has
+    no such reference. The lineage graph reads them (:func:`analytics.versions.lineage_figures`).
     """
     from analytics.metrics.cost import spend
     from analytics.report import headline_figures
@@ -31,7 +40,29 @@ def manifest_figures(run: Run) -> dict[str, Any]:
         "tasks": s["tasks"],
         "workers": s["workers"],
         "assignments": s["assignments"],
+        "without_answer": s["without_answer"],
         "annotation_cost": None if cost.total is None else round(cost.total, 6),
         "annotation_cost_missing": cost.missing,
         "headline": headline_figures(run),
+        "spend": {k: None if getattr(cost, k) is None else round(getattr(cost, k), 6) for k in SPEND_PARTS},
+        "accuracy_method": ACCURACY_METHOD,
+        "accuracy_vs_golden": aggregate_accuracy(run, "golden"),
+        "accuracy_vs_truth": aggregate_accuracy(run, "truth"),
+    }
+
+
+def aggregate_accuracy(run: Run, reference: str, method: str = ACCURACY_METHOD) -> dict[str, Any] | None:
+    """The aggregate's accuracy against ``reference`` (golden or truth) as plain JSON, None where unavailable."""
+    from analytics.metrics import registry
+    from analytics.metrics._base import MetricUnavailable
+
+    acc = registry.outcome(run, f"accuracy_vs_{reference}", method=method)
+    if isinstance(acc, MetricUnavailable):
+        return None
+    return {
+        "tasks": int(acc.tasks),
+        "correct": int(acc.correct),
+        "accuracy": float(acc.accuracy),
+        "ci_low": float(acc.ci_low),
+        "ci_high": float(acc.ci_high),
     }
