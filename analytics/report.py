@@ -3,7 +3,10 @@
 The report is a loop over sections; each section asks the metric registry for its figures
 (:func:`analytics.metrics.registry.outcome`, cached per run and shared with the dashboard) and
 writes them under its key. A figure that cannot be computed is None (JSON null), with the reason
-under ``unavailable`` keyed by the figure's dotted name — never a made-up number.
+under ``unavailable`` keyed by the figure's dotted name (or a parent's, for a whole section) —
+never a made-up number. Reasons name a missing field as the run's source calls it (their TSV
+column, their ``--columns`` key, the API field). The headline counts (``answers``, ``tasks``,
+``workers``) are of the answers given; ``suites_without_answer`` counts the rest by status.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.metrics import MetricUnavailable, aggregation, registry
+from analytics.metrics._base import source_fields
 from analytics.model import Run
 
 
@@ -47,6 +51,13 @@ class _Report:
     unavailable: dict[str, str] = dataclasses.field(default_factory=dict)
     seconds: dict[str, float] = dataclasses.field(default_factory=dict)
     lists: dict[str, list] = dataclasses.field(default_factory=dict)
+
+    def nulls(self, prefix: str, figures: dict, reason: str) -> None:
+        """Note every None figure of ``figures`` (the section at ``prefix``) not noted yet."""
+        for k, v in figures.items():
+            key = f"{prefix}.{k}"
+            if v is None and key not in self.unavailable and prefix not in self.unavailable:
+                self.unavailable[key] = reason
 
     def figure(self, key: str, name: str, **params: Any) -> Any:
         """The registry's ``name`` of the run, or None with the reason noted under ``key``."""
@@ -82,6 +93,9 @@ def _run_section(r: _Report, rep: dict) -> None:
         "label_field": run.meta.label_field,
     }
     rep.update(answers=s["answers"], tasks=s["tasks"], workers=s["workers"], kinds=s["kinds"])
+    rep["suites_without_answer"] = dict(s["without_answer"])
+    if run.meta.label_field is None:
+        r.unavailable["run.label_field"] = "the source names no output field (only a Toloka export has OUTPUT:<field>)"
 
 
 def _agreement_section(r: _Report, rep: dict) -> None:
@@ -94,6 +108,8 @@ def _agreement_section(r: _Report, rep: dict) -> None:
         k: getattr(summary, k) if summary else None for k in ("krippendorff_alpha", "fleiss_kappa", "items", "answers")
     }
     g = rep["agreement"]
+    if summary is None:
+        r.unavailable["overlap"] = r.unavailable["agreement"]
     if agg is not None:
         items = r.figure("agreement.items", "item_agreement", method=r.method, n_iter=r.n_iter)
         if items is not None:
@@ -111,6 +127,7 @@ def _agreement_section(r: _Report, rep: dict) -> None:
             "min_shared": min_shared,
             "median_kappa": float(pairs["kappa"].median()) if len(pairs) else None,
         }
+        r.nulls("agreement.pairwise", g["pairwise"], f"no two annotators share {min_shared} or more tasks")
 
 
 def _aggregation_section(r: _Report, rep: dict) -> None:
@@ -124,11 +141,14 @@ def _aggregation_section(r: _Report, rep: dict) -> None:
         "tied": agg.n_tied if agg else None,
         "mean_confidence": float(agg.labels["confidence"].mean()) if agg else None,
         "iterations": agg.n_iter if agg else None,
+        "start": aggregation.START.get(r.method),
+        "start_tied": agg.start_tied if agg else None,
         "accuracy_vs_golden": None,
         "accuracy_vs_truth": None,
     }
     if agg is None:
         return
+    _aggregation_nulls(r, a)
     g = r.figure("aggregation.accuracy_vs_golden", "accuracy_vs_golden", method=r.method, n_iter=r.n_iter)
     if g is not None:
         a["accuracy_vs_golden"], a["golden"] = g.accuracy, g.as_dict()
@@ -137,11 +157,40 @@ def _aggregation_section(r: _Report, rep: dict) -> None:
         if t is not None:
             a["accuracy_vs_truth"], a["truth"] = t.accuracy, t.as_dict()
     else:
-        r.unavailable["aggregation.accuracy_vs_truth"] = "no truth file given (--truth CSV)"
+        r.unavailable["aggregation.accuracy_vs_truth"] = _no_truth(r.run)
     if r.method != "mv":
         mv = registry.compute(r.run, "aggregate").codes  # cached per run, shared with the pages
         both = (mv >= 0) & (agg.codes >= 0)
         a["tasks_differing_from_majority_vote"] = int((mv[both] != agg.codes[both]).sum())
+
+
+def _no_truth(run: Run) -> str:
+    """Why there is no figure against truth, naming truth as the run's source would carry it."""
+    where = source_fields(run)[0].get("truth") or "a truth file (task, label)"
+    return f"no ground truth was given (missing: {where}; give it with --truth FILE to crowdlens report or import)"
+
+
+# why an aggregation figure is None by the method's nature (not a metric's refusal)
+_NO_START = {
+    "mv": "majority vote starts from no other aggregate: the tasks its tie rule decided are 'tied'",
+    "glad": "GLAD does not start from the majority vote (crowd-kit's start: every annotator alike)",
+    "mace": "MACE does not start from the majority vote (crowd-kit's random start, seed 0)",
+}
+_NO_ITERATIONS = {
+    "mv": "majority vote does not iterate",
+    "wawa": "Wawa does not iterate (one majority vote, then one weighted vote)",
+    "glad": "crowd-kit's GLAD does not report how many of its iterations ran",
+    "mace": "crowd-kit's MACE runs a fixed 10 restarts x 50 iterations and does not report more",
+}
+
+
+def _aggregation_nulls(r: _Report, a: dict) -> None:
+    """The reasons for the aggregation figures that are None by the method's nature."""
+    if a["iterations"] is None:
+        r.unavailable["aggregation.iterations"] = _NO_ITERATIONS.get(r.method, "not reported")
+    if a["start_tied"] is None:
+        r.unavailable["aggregation.start_tied"] = _NO_START.get(r.method, "not reported")
+        r.unavailable["aggregation.start"] = r.unavailable["aggregation.start_tied"]
 
 
 def _control_section(r: _Report, rep: dict) -> None:
@@ -163,7 +212,11 @@ def _control_section(r: _Report, rep: dict) -> None:
     if r.run.truth is not None:
         wt = r.figure("workers_vs_truth", "workers_vs_truth")
         if wt is not None:
-            r.lists["workers_vs_truth"] = _records(wt, ["answers", "accuracy"], "worker_id")
+            r.lists["workers_vs_truth"] = _records(
+                wt, ["answers", "correct", "accuracy", "ci_low", "ci_high"], "worker_id"
+            )
+    else:
+        r.unavailable["workers_vs_truth"] = _no_truth(r.run)
 
 
 def _exam_section(r: _Report, rep: dict) -> None:
@@ -171,6 +224,11 @@ def _exam_section(r: _Report, rep: dict) -> None:
     rep["exam"] = ex.as_dict() if ex is not None else None
     if ex is None:
         return
+    if ex.threshold is None:
+        r.nulls(
+            "exam", rep["exam"], "the exam pool's pass mark is not in the data, so nobody is judged passed or failed"
+        )
+    r.nulls("exam", rep["exam"], "no candidate has a score")
     items = r.figure("exam.items", "exam_item_pass_rate")
     if items is not None:
         wanted = ("answers", "correct", "pass_rate", "ci_low", "ci_high", "discrimination", "reading")
@@ -194,10 +252,29 @@ def _cost_section(r: _Report, rep: dict) -> None:
             final_labels=d["final_labels"],
         )
         for k, why in (d.get("reasons") or {}).items():
-            r.unavailable[f"cost.{k}"] = why
-    banned = r.figure("cost.banned", "spend_on_banned")
+            r.unavailable[f"cost.{_COST_KEYS.get(k, k)}"] = why
+    unknown = f"the total spend is unknown: {_spend_missing(r)}" if co["total"] is None else None
+    if unknown and cb is not None:
+        r.nulls("cost", co, unknown)
+    co["spend_on_banned"] = None
+    banned = r.figure("cost.spend_on_banned", "spend_on_banned")
     if banned is not None:
-        co["spend_on_banned"] = _clean(banned.as_dict()) if hasattr(banned, "as_dict") else None
+        co["spend_on_banned"] = banned.as_dict()
+        r.nulls("cost.spend_on_banned", co["spend_on_banned"], unknown or "the total spend is 0: no share of it")
+
+
+# the report's names of CostBreakdown's unit costs
+_COST_KEYS = {
+    "cost_per_answer": "per_answer",
+    "cost_per_accepted_assignment": "per_accepted_assignment",
+    "cost_per_final_label": "per_label",
+}
+
+
+def _spend_missing(r: _Report) -> str | None:
+    """Why the run's total spend is unknown (cost.spend's ``missing``; cached, shared with the breakdown)."""
+    spent = registry.outcome(r.run, "spend")
+    return str(spent) if isinstance(spent, MetricUnavailable) else spent.missing
 
 
 def _labels_section(r: _Report, rep: dict) -> None:
@@ -211,14 +288,18 @@ def _labels_section(r: _Report, rep: dict) -> None:
             str(lab): int(n) for lab, n in zip(r.run.labels, aggregation.label_counts(agg, r.run.labels), strict=True)
         },
     }
+    if isinstance(agg, MetricUnavailable):
+        r.unavailable["labels.aggregated"] = str(agg)
 
 
 def _speed_section(r: _Report, rep: dict) -> None:
     ws = r.figure("speed", "worker_speed")
-    asp = r.figure("speed.assignments", "assignment_speed")
+    asp = r.figure("speed.median_seconds_per_task", "assignment_speed")
     sp = rep["speed"] = {"median_seconds_per_task": None}
     if asp is not None and "seconds_per_task" in asp.columns:
-        sp["median_seconds_per_task"] = float(asp["seconds_per_task"].median())
+        median = float(asp["seconds_per_task"].median())
+        sp["median_seconds_per_task"] = median if math.isfinite(median) else None
+    r.nulls("speed", sp, "no task suite has both a start and a submit time")
     if ws is not None:
         sp["workers_with_times"] = int(len(ws))
     fr = r.figure("speed.fast_responders", "fast_responders")
@@ -326,13 +407,22 @@ def report_text(rep: dict) -> str:
     cur = co.get("currency", "")
     lines = [
         f"run: {rep['answers']:,} answers, {rep['tasks']:,} tasks, {rep['workers']:,} annotators; "
-        f"labels {', '.join(rep['run']['labels'])}",
+        f"labels {', '.join(rep['run']['labels'])}"
+        + "".join(
+            f"; {n:,} {status} suite{'s' if n != 1 else ''} without an answer"
+            for status, n in (rep.get("suites_without_answer") or {}).items()
+        ),
         f"overlap: mean {_fmt(rep['overlap']['mean'], digits=2)} "
         f"(min {_fmt(rep['overlap']['min'])}, max {_fmt(rep['overlap']['max'])})",
         f"agreement: Krippendorff's alpha {_fmt(g['krippendorff_alpha'])}, "
         f"Fleiss' kappa {_fmt(g['fleiss_kappa'])} on {_fmt(g['items'])} items",
         f"aggregation: {a['method_name']}; {_fmt(a['tasks'])} labels, "
-        f"{_fmt(a['tied'])} decided by the tie rule ({a['tie_rule']})",
+        f"{_fmt(a['tied'])} decided by the tie rule ({a['tie_rule']})"
+        + (
+            f"; it starts from a majority vote with {a['start_tied']:,} tied tasks ({a['start']})"
+            if a.get("start_tied") is not None
+            else ""
+        ),
         f"  accuracy vs golden: {_fmt(a['accuracy_vs_golden'], pct=True)}"
         + (
             f" ({a['golden']['correct']:,} of {a['golden']['tasks']:,} control tasks, "

@@ -117,13 +117,16 @@ def test_annotator_table_by_hand(run):
     assert t.loc["w2", "replayed_at"] == at(6, 10)
     # label use is tested from 20 answers on: nobody here
     assert t["over_used_label"].isna().all()
-    assert t.attrs["unavailable"] == {}
+    # the toy run has no truth file: accuracy against truth is empty, with the reason
+    assert list(t.attrs["unavailable"]) == ["accuracy against truth"]
+    assert t["truth_answers"].tolist() == [0, 0, 0, 0] and t["truth_accuracy"].isna().all()
 
 
 def test_annotator_table_takes_precomputed_figures_and_notes_missing_ones(run):
     gone = MetricUnavailable("no exam here", missing_field="exam pool")
     t = people.annotator_table(run, exam_scores=gone, control_acc=control.control_accuracy(run))
-    assert t.attrs["unavailable"] == {"exam score": str(gone)}
+    assert t.attrs["unavailable"]["exam score"] == str(gone)
+    assert set(t.attrs["unavailable"]) == {"exam score", "accuracy against truth"}
     assert t["exam_items"].tolist() == [0, 0, 0, 0] and t["exam_score"].isna().all() and t["exam_passed"].isna().all()
     assert t["control_correct"].tolist() == [2, 0, 0, 0]
 
@@ -333,3 +336,24 @@ def test_annotator_table_is_sorted_by_id_whatever_the_category_order():
     run = build_run(frame, file="toy", labels=["x", "y"])
     t = people.annotator_table(run)
     assert list(t.index) == ["w1", "w2", "w3"] and t["answers"].tolist() == [1, 1, 1]
+
+
+def test_truth_beside_control_accuracy_by_hand():
+    import dataclasses
+
+    truth_run = dataclasses.replace(toy_run(), truth=pd.Series({"t1": "x", "t2": "y", "t3": "y"}))
+    t = people.annotator_table(truth_run)
+    # w1: t1 x right, t2 x wrong, t3 y right; w2: all three right; w3: exam only; w4: t1 y wrong, t2, t3 right
+    assert t["truth_answers"].tolist() == [3, 3, 0, 3]
+    assert t["truth_correct"].tolist() == [2, 3, 0, 2]
+    assert t.loc["w2", "truth_accuracy"] == 1.0 and np.isnan(t.loc["w3", "truth_accuracy"])
+    assert "accuracy against truth" not in t.attrs["unavailable"]
+    w1 = people.annotator_answers(truth_run, "w1")
+    checks = dict(zip(w1["task_id"].astype(str), w1["truth_check"].astype(str), strict=True))
+    assert {k: checks[k] for k in ("t1", "t2", "t3", "c1", "q1")} == {
+        "t1": "right",
+        "t2": "wrong",
+        "t3": "right",
+        "c1": "",  # control and exam tasks have no truth here: graded by golden/check instead
+        "q1": "",
+    }

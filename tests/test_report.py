@@ -74,7 +74,7 @@ def test_report_of_a_toloka_export_has_every_key_and_the_metrics_values(demo_exp
     assert rep["agreement"]["krippendorff_alpha"] == pytest.approx(s.krippendorff_alpha, abs=1e-12)
     assert rep["agreement"]["fleiss_kappa"] == pytest.approx(s.fleiss_kappa, abs=1e-12)
     # overlap 3, less where a rejected suite's answers were thrown out
-    assert rep["overlap"]["max"] == 3 and 2.5 < rep["overlap"]["mean"] <= 3.0
+    assert rep["overlap"]["max"] == 3 and 2.3 < rep["overlap"]["mean"] <= 3.0
     assert (rep["overlap"]["min"], rep["overlap"]["max"]) == (s.overlap_min, s.overlap_max) and rep["overlap"][
         "mean"
     ] == pytest.approx(s.overlap_mean)
@@ -89,8 +89,11 @@ def test_report_of_a_toloka_export_has_every_key_and_the_metrics_values(demo_exp
     assert set(w[some]) == {"worker_id", "answers", "correct", "accuracy", "ci_low", "ci_high"}
     assert w[some]["correct"] == ca.loc[some, "correct"] and w[some]["ci_low"] == pytest.approx(ca.loc[some, "ci_low"])
     cb = cost.cost_breakdown(run)
-    assert cb.final_labels == 882  # regular tasks; the 98 control tasks are not delivered labels
-    assert cb.final_labels == run.answers.loc[run.answers["kind"] == "regular", "task_id"].nunique()
+    # regular tasks with an accepted answer (a few lost every answer to rejected suites); the 98 control
+    # tasks are not delivered labels
+    assert 870 <= cb.final_labels <= 882
+    regular = run.answers[run.answers["kind"] == "regular"]
+    assert cb.final_labels == regular.loc[regular["status"] != "REJECTED", "task_id"].nunique()
     assert rep["cost"]["total"] == pytest.approx(cb.total) and rep["cost"]["per_label"] == pytest.approx(
         cb.cost_per_final_label
     )
@@ -123,7 +126,8 @@ def test_report_of_a_long_table_with_truth(capsys):
     assert round(rep["aggregation"]["accuracy_vs_truth"], 4) == 0.8178  # the README's "MV low"
     assert round(rep["aggregation"]["truth"]["strict"], 4) == 0.7918 and rep["aggregation"]["truth"]["tied"] == 50
     workers = {r["worker_id"]: r for r in rep["workers_vs_truth"]}
-    assert len(workers) == 109 and set(next(iter(workers.values()))) == {"worker_id", "answers", "accuracy"}
+    assert len(workers) == 109
+    assert set(next(iter(workers.values()))) == {"worker_id", "answers", "correct", "accuracy", "ci_low", "ci_high"}
     # no rewards in a long table: cost is null with a reason, never a made-up 0
     assert rep["cost"]["total"] is None and rep["cost"]["per_label"] is None
     assert any(k.startswith("cost") for k in rep["unavailable"])
@@ -144,3 +148,19 @@ def test_bad_arguments_are_clear(tmp_path, capsys, demo_workspace):
 def test_build_report_rejects_unknown_method(demo_run):
     with pytest.raises(ValueError, match="'method' parameter of build_report"):
         build_report(demo_run, method="vote")
+
+
+def test_report_carries_spend_on_banned_and_explains_its_nulls(demo_workspace, demo_versions, capsys):
+    v = next(v for v in demo_versions if v.version == "1.1.0")
+    rep = run_json(capsys, ["report", v.id[:8], "--workspace", str(demo_workspace.root)])
+    sb = rep["cost"]["spend_on_banned"]
+    assert sb["banned_workers"] == len(sb["per_worker"]) > 0 and 0 < sb["share_of_spend"] < 1
+    assert sb["spend_on_banned"] == pytest.approx(
+        sb["spend_before_ban"] + sb["spend_after_ban"] + sb["bonuses_to_banned"]
+    )
+    assert rep["suites_without_answer"] == {} and rep["answers"] == v.metadata["answers"]
+    # the demo has no truth file: both truth figures are null and say why, with the flag that gives them
+    assert rep["workers_vs_truth"] is None and "--truth FILE" in rep["unavailable"]["workers_vs_truth"]
+    assert rep["aggregation"]["iterations"] is None and "aggregation.iterations" in rep["unavailable"]
+    rep = run_json(capsys, ["report", v.id[:8], "--workspace", str(demo_workspace.root), "--method", "wawa"])
+    assert rep["aggregation"]["start_tied"] == A.aggregate(demo_workspace.open_run(v.id), "mv").n_tied > 0

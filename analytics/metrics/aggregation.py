@@ -3,8 +3,9 @@
 ``aggregate(run, method)`` puts five aggregators behind one function. Majority vote, Wawa,
 Dawid-Skene and one-coin Dawid-Skene run on the fast kernels (analytics/kernels.py, equal to
 crowd-kit 1.4.2 to 1e-9 except for the tie rule below); GLAD and MACE run through crowd-kit
-itself, on integer codes, and take minutes on large runs — ``estimate_seconds`` says how long
-before anyone starts them.
+itself, on the user's own task, annotator and label names in the answers' order (see
+analytics/metrics/_crowdkit.py: MACE's result depends on both), and take minutes on large runs
+— ``estimate_seconds`` says how long before anyone starts them.
 
 Only answers of the labeling pool count (kinds ``regular`` and ``control``): the exam and
 training are other questions answered under other incentives. Answers in REJECTED task suites
@@ -14,13 +15,15 @@ for it. The annotator metrics (control accuracy, speed, rules) still see them as
 Tie rule (:data:`TIE_RULE`): where two labels score the same, the one listed first in the run's
 label set (``run.labels``, the tie order) wins, and the task is marked ``tied``. crowd-kit's
 MajorityVote instead lets the order in which labels first appear in the data decide, so the same
-answers shuffled give other labels; here no result depends on the order of the rows.
+answers shuffled give other labels; here no fast method's result depends on the order of the rows.
+Wawa and the two Dawid-Skenes start from the majority vote: :attr:`Aggregation.start_tied` counts
+the tasks tied there (:data:`START` says what the tie rule does to each start).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
-import warnings
 import weakref
 from dataclasses import dataclass
 
@@ -29,6 +32,7 @@ import pandas as pd
 
 from analytics import kernels
 from analytics.kernels import wilson_interval
+from analytics.metrics import _crowdkit
 from analytics.metrics._base import MetricUnavailable, category_in, check_int, kind_mask, per_run_cache
 from analytics.model import Run
 
@@ -43,6 +47,12 @@ METHODS: dict[str, str] = {
 FAST_METHODS = ("mv", "wawa", "ds", "onecoin")
 SLOW_METHODS = ("glad", "mace")
 TIE_RULE = "ties go to the label listed first in the run's label set (the tie order); tied tasks are counted and marked"
+# what each method starting from the majority vote takes from it (start_tied counts its tied tasks)
+START = {
+    "wawa": "the majority vote's labels, tie rule included: each annotator's weight is their agreement with them",
+    "ds": "the majority vote's shares (tied tasks start with equal posteriors; the tie rule does not enter)",
+    "onecoin": "the majority vote's shares (tied tasks start with equal posteriors; the tie rule does not enter)",
+}
 
 # Seconds per answer for GLAD (n_iter=100) and MACE (10 restarts x 50 iterations) through crowd-kit,
 # measured on this project's 2-core machine on the demo run (2,940 answers, overlap 3: GLAD 4.1 s, MACE 8.9 s)
@@ -72,7 +82,11 @@ class Aggregation:
     ``worker_skill``: per worker_id where the method estimates one (Wawa: agreement with the
     majority; one-coin DS: accuracy; GLAD: alpha; MACE: competence, P(not spamming)), else None.
     ``codes``: the label code per task code of ``run.codes`` (-1 where the task is not
-    aggregated) for fast joins. ``seconds``: wall time of the computation.
+    aggregated) for fast joins. ``seconds``: wall time of the computation. ``start_tied``: for
+    a method started from the majority vote (Wawa, Dawid-Skene, one-coin DS; see :data:`START`),
+    the tasks tied in that majority vote: Wawa's start label there is the tie rule's, Dawid-Skene
+    starts them undecided (equal posteriors); None for the others (``n_tied`` counts the
+    result's own ties).
     """
 
     method: str
@@ -83,6 +97,7 @@ class Aggregation:
     n_iter: int | None
     converged: bool | None
     seconds: float
+    start_tied: int | None = None
 
     @property
     def n_tied(self) -> int:
@@ -208,6 +223,9 @@ def aggregate(
     skill = None
     converged = None
     iters = None
+    start_tied = None
+    if method in START:
+        start_tied = int(kernels.majority_from_counts(pool_vote_counts(run)).tied.sum())
     if method == "mv":
         r = kernels.majority_from_counts(pool_vote_counts(run))
         labels, probas, tied = r.labels, r.probas, r.tied
@@ -221,9 +239,10 @@ def aggregate(
         tied = _ties(probas, labels)
         converged, iters = r.converged, r.n_iter_run
     else:
-        labels, probas, skill = _crowdkit(method, t, w, lab, nt, nw, nl, n_iter, tol)
+        labels, probas, skill = _crowdkit.fit(run, method, rows, n_iter, tol)
         tied = _ties(probas, labels)
     result = _result(run, method, rows, labels, probas, tied, skill, iters, converged, time.perf_counter() - start)
+    result = dataclasses.replace(result, start_tied=start_tied)
     cache[key] = result
     return result
 
@@ -238,38 +257,6 @@ def _ties(probas: np.ndarray, labels: np.ndarray) -> np.ndarray:
         close = np.abs(p - top[:, None]) <= kernels.TIE_RTOL * np.maximum(np.abs(top[:, None]), 1.0)
         tied[ok] = close.sum(axis=1) > 1
     return tied
-
-
-def _crowdkit(method, t, w, lab, nt, nw, nl, n_iter, tol):
-    """GLAD or MACE through crowd-kit on integer codes (categoricals make crowd-kit fail)."""
-    from crowdkit.aggregation import GLAD, MACE
-
-    df = pd.DataFrame({"task": t.astype(np.int64), "worker": w.astype(np.int64), "label": lab.astype(np.int64)})
-    with warnings.catch_warnings():
-        # crowd-kit 1.4.2 uses pandas' deprecated inplace= thousands of times per fit
-        warnings.simplefilter("ignore")
-        if method == "glad":
-            model = GLAD(n_iter=n_iter, tol=tol).fit(df)
-        else:
-            model = MACE(random_state=0).fit(df)
-    if method == "glad":
-        skill_s = model.alphas_
-    else:
-        # spamming_[:, 1] = P(not spamming), i.e. MACE's competence; rows in first-appearance order
-        skill_s = pd.Series(model.spamming_[:, 1], index=pd.factorize(df["worker"])[1])
-    probas = np.full((nt, nl), np.nan)
-    p = model.probas_
-    cols = np.asarray(p.columns, dtype=np.int64)
-    full = np.zeros((len(p), nl))
-    full[:, cols] = p.to_numpy(dtype=float)
-    probas[np.asarray(p.index, dtype=np.int64)] = full
-    labels = np.full(nt, -1, dtype=np.int64)
-    answered = ~np.isnan(probas[:, 0])
-    # argmax returns the first maximum: the lowest label code, i.e. the documented tie rule
-    labels[answered] = np.argmax(probas[answered], axis=1)
-    skill = np.full(nw, np.nan)
-    skill[np.asarray(skill_s.index, dtype=np.int64)] = skill_s.to_numpy(dtype=float)
-    return labels, probas, skill
 
 
 def _result(run, method, rows, labels, probas, tied, skill, iters, converged, seconds) -> Aggregation:
@@ -362,7 +349,7 @@ def truth_codes(run: Run, truth: pd.Series | None = None) -> np.ndarray:
     if truth is None:
         truth = run.truth
     if truth is None or len(truth) == 0:
-        raise MetricUnavailable("the run has no ground truth; pass a truth file (task, label)", missing_field="truth")
+        raise MetricUnavailable("the run has no ground truth (a truth label per task)", missing_field="truth")
     c = run.codes
     t = truth[truth.notna()]
     t = t[~t.index.astype(str).duplicated()]
@@ -425,7 +412,9 @@ def task_votes(run: Run, task_id: str) -> pd.DataFrame:
     except one that would take long on this run and is not computed yet (see on_request), and
     GLAD or MACE where already computed.
 
-    Index ``method``; columns ``label``, ``confidence``, ``tied``."""
+    Index ``method``; columns ``label``, ``confidence``, ``tied``, and ``truth`` (the task's
+    label in the run's truth file, missing without one) with ``truth_check`` ("right" /
+    "wrong" against it, "" without truth)."""
     rows = []
     for m in METHODS:
         if on_request(run, m):
@@ -443,7 +432,20 @@ def task_votes(run: Run, task_id: str) -> pd.DataFrame:
             )
     if not rows:
         raise MetricUnavailable(f"task {task_id!r} has no labeled answer in the labeling pool")
-    return pd.DataFrame(rows).set_index("method")
+    out = pd.DataFrame(rows).set_index("method")
+    truth = _task_truth(run, task_id)
+    out["truth"] = truth
+    check = np.where(out["label"].astype(str).to_numpy() == truth, "right", "wrong") if truth is not None else ""
+    out["truth_check"] = check
+    return out
+
+
+def _task_truth(run: Run, task_id: str) -> str | None:
+    """The task's truth label as text (run.truth), None where it has none."""
+    if run.truth is None or len(run.truth) == 0:
+        return None
+    t = run.truth[run.truth.index.astype(str) == str(task_id)].dropna()
+    return None if len(t) == 0 else str(t.iloc[0])
 
 
 def label_counts(agg: Aggregation, labels) -> np.ndarray:

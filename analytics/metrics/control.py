@@ -26,8 +26,7 @@ def _control_rows(run: Run) -> np.ndarray:
     rows = np.flatnonzero(kind_mask(run, "control") & (c.label >= 0) & (c.golden >= 0))
     if len(rows) == 0:
         raise MetricUnavailable(
-            "the run has no answered control tasks (tasks with a known answer in the labeling pool); "
-            "export the pool's control tasks with their known answers",
+            "the run has no answered control tasks (tasks with a known answer in the labeling pool)",
             missing_field="golden",
         )
     return rows
@@ -160,8 +159,7 @@ def accuracy_vs_truth(run: Run, truth: pd.Series | None = None) -> pd.DataFrame:
         truth = run.truth
     if truth is None or len(truth) == 0:
         raise MetricUnavailable(
-            "the run has no ground truth; pass a truth file (task, label) when importing, or a "
-            "truth Series to accuracy_vs_truth",
+            "the run has no ground truth (a truth label per task)",
             missing_field="truth",
         )
     if not isinstance(truth, pd.Series):

@@ -8,7 +8,7 @@ is ``fee_rate`` × (reward or bonus), at least ``fee_minimum`` per paid assignme
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Mapping
 
 import numpy as np
@@ -88,10 +88,21 @@ def assignment_table(run: Run) -> pd.DataFrame:
     return t[cols]
 
 
-@per_run_cache
-def _reward_field(run: Run) -> str:
-    """The reward as the run's source calls it (``ASSIGNMENT:reward`` in a Toloka TSV)."""
-    return source_fields(run)[0].get("reward") or "the assignments' rewards"
+# how a user gives rewards their data lacks, by the kind of source (crowdlens import/report flags;
+# the Import page has the same options)
+REWARD_OPTIONS = {
+    "Toloka TSV": "or give the pool's reward per suite (--reward-per-suite X, or --pool-config pool.json)",
+    "long table": "or give a reward per answer (--reward-per-answer X)",
+    "Toloka API": "the pools' rewards were not returned either",
+}
+DEFAULT_REWARD_OPTION = "or give a reward per suite (--reward-per-suite X)"
+
+
+def _missing_hint(run: Run, reason: str, field: str) -> str:
+    """``reason`` naming the missing canonical ``field`` as the run's source calls it (``ASSIGNMENT:reward``,
+    ``reward (--columns reward=COL)``) with the source's hint, then how to give rewards instead."""
+    text = str(MetricUnavailable(reason, field).in_source(run))
+    return f"{text}; {REWARD_OPTIONS.get(source_fields(run)[1], DEFAULT_REWARD_OPTION)}"
 
 
 def spend(run: Run) -> Spend:
@@ -114,7 +125,9 @@ def spend(run: Run) -> Spend:
             None,
             0,
             0,
-            missing="the run has no assignment ids, so there is nothing to price",
+            missing=_missing_hint(
+                run, "the run has no task suites (assignment ids), so nothing is priced", "assignment_id"
+            ),
         )
     if paid["reward"].isna().any():
         n = int(paid["reward"].isna().sum())
@@ -126,9 +139,7 @@ def spend(run: Run) -> Spend:
             None,
             n_paid,
             n_unpaid,
-            missing=(
-                f"{n:,} paid assignments have no reward: export {_reward_field(run)} or set the pool's reward per suite"
-            ),
+            missing=_missing_hint(run, f"{n:,} paid assignments have no reward", "reward"),
         )
     rewards = float(paid["reward"].sum())
     fees = float(np.maximum(paid["reward"].to_numpy() * p.fee_rate, p.fee_minimum).sum()) + bonuses * p.fee_rate
@@ -321,7 +332,8 @@ class BannedSpend:
     ``rejected_value``: suites rejected (by anyone) and what they would have cost had they been
     paid (reward + fee, not spent); ``share_of_spend`` = (spend before + after + bonuses) / total
     (None where the total is unknown). ``per_worker``: index worker_id, columns rule, banned_at,
-    suites, paid_suites, spend, rejected_suites, suites_after_ban.
+    suites, paid_suites, spend, rejected_suites, suites_after_ban. :meth:`as_dict` gives the
+    figures the Cost page shows as plain JSON.
     """
 
     currency: str
@@ -335,6 +347,26 @@ class BannedSpend:
     rejected_value: float
     share_of_spend: float | None
     per_worker: pd.DataFrame
+
+    @property
+    def spend_on_banned(self) -> float:
+        """What the banned annotators were paid: before and after their ban, and bonuses (with fee)."""
+        return self.spend_before_ban + self.spend_after_ban + self.bonuses_to_banned
+
+    def as_dict(self) -> dict:
+        """Every figure as plain JSON: the fields, ``spend_on_banned`` (their total), and
+        ``per_worker`` as records (worker_id, rule (None: a ban without a rule, e.g. by hand),
+        banned_at (ISO 8601), suites, paid_suites, spend, rejected_suites, suites_after_ban)."""
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "per_worker"}
+        d["spend_on_banned"] = self.spend_on_banned
+        per = self.per_worker.reset_index()
+        per["banned_at"] = [None if pd.isna(t) else pd.Timestamp(t).isoformat() for t in per["banned_at"]]
+        per = per.astype(object).where(per.notna(), None)
+        d["per_worker"] = [
+            {k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()}
+            for row in per.to_dict(orient="records")
+        ]
+        return d
 
 
 def spend_on_banned(run: Run) -> BannedSpend:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, ClassVar, Mapping
 
 import numpy as np
 import pandas as pd
@@ -61,7 +61,18 @@ class Pricing:
     ``reward``; ``fee_rate`` is the platform fee as a fraction of rewards and bonuses (Toloka
     charged 30 % with a per-assignment minimum ``fee_minimum``); ``bonuses`` has columns
     worker_id, amount, reason, created_at.
+
+    :data:`DEFAULT_FEE_RATE` is the one fee default of every import path (the CLI's file
+    import, the Toloka API import, the Import page): neither the API nor an export states the
+    fee, so it is Toloka's published 30 %, and ``fee_assumed`` is True where it was not given
+    (:meth:`fee_note` says so beside the cost figures). A Pricing made by hand has no fee.
     """
+
+    # Toloka's platform fee is not exposed by the API nor written in an export: 0.3 is the 30 % of
+    # rewards and bonuses that Toloka's public requester pricing charged; contracts and later price
+    # lists differ, so set fee_rate (and fee_minimum) from your invoice.
+    DEFAULT_FEE_RATE: ClassVar[float] = 0.3
+    DEFAULT_FEE_MINIMUM: ClassVar[float] = 0.0
 
     currency: str = "USD"
     reward_per_assignment: float | None = None
@@ -77,6 +88,30 @@ class Pricing:
             }
         )
     )
+    fee_assumed: bool = False
+
+    @classmethod
+    def fee(cls, fee_rate: float | None, fee_minimum: float | None = None) -> dict[str, Any]:
+        """``fee_rate`` / ``fee_minimum`` / ``fee_assumed`` for a path's fee options (None: the default).
+
+        >>> Pricing(**Pricing.fee(None)).fee_rate, Pricing(**Pricing.fee(None)).fee_assumed
+        (0.3, True)
+        """
+        return {
+            "fee_rate": cls.DEFAULT_FEE_RATE if fee_rate is None else float(fee_rate),
+            "fee_minimum": cls.DEFAULT_FEE_MINIMUM if fee_minimum is None else float(fee_minimum),
+            "fee_assumed": fee_rate is None,
+        }
+
+    def fee_note(self) -> str | None:
+        """What the cost figures assume about the platform fee, for the Cost page and the report;
+        None where the fee was given."""
+        if not self.fee_assumed:
+            return None
+        return (
+            f"platform fee {self.fee_rate * 100:g} % assumed (Toloka's published rate: neither the API nor an "
+            "export states it); pass --fee-rate to change it (the Import page: 'Platform fee')."
+        )
 
     def to_dict(self) -> dict[str, Any]:
         b = self.bonuses
@@ -85,6 +120,7 @@ class Pricing:
             "reward_per_assignment": self.reward_per_assignment,
             "fee_rate": self.fee_rate,
             "fee_minimum": self.fee_minimum,
+            "fee_assumed": self.fee_assumed,
             "bonuses": [
                 {
                     "worker_id": str(r.worker_id),
@@ -172,6 +208,8 @@ class RunMeta:
     extra: Mapping[str, Any] = field(default_factory=dict)
     source_kind: str = ""
     source_fields: Mapping[str, str] = field(default_factory=dict)
+    # the level of measurement: nominal | ordinal | interval | ratio (analytics.model.scales)
+    scale: str = "nominal"
 
     def pool(self, pool_id: str) -> PoolInfo | None:
         return next((p for p in self.pools if p.pool_id == str(pool_id)), None)
@@ -202,6 +240,7 @@ class RunMeta:
             "extra": dict(self.extra),
             "source_kind": self.source_kind,
             "source_fields": dict(self.source_fields),
+            "scale": self.scale,
         }
 
     @classmethod
@@ -221,6 +260,7 @@ class RunMeta:
             # runs stored before these fields existed have neither
             source_kind=str(d.get("source_kind") or ""),
             source_fields={str(k): str(v) for k, v in (d.get("source_fields") or {}).items()},
+            scale=str(d.get("scale") or "nominal"),  # runs stored before scales were nominal
         )
 
 
@@ -310,16 +350,40 @@ class Run:
         return bool(self.answers["submitted_at"].notna().any() and self.answers["started_at"].notna().any())
 
     def summary(self) -> dict[str, Any]:
-        a = self.answers
+        """The run's headline counts, of GIVEN answers (rows with a label) only.
+
+        ``answers``, ``tasks``, ``workers`` (annotators), ``assignments`` (task suites; None
+        without assignment ids) and ``kinds`` count the answers given; ``without_answer`` counts
+        the rows without one apart, as {status: task suites} (SKIPPED, EXPIRED: see
+        :data:`STATUSES_WITHOUT_ANSWER`; a row without an assignment id counts as one suite),
+        so an export's 445 expired suites are not 445 answers. ``pools`` counts every pool.
+        """
+        a, c = self.answers, self.codes
+        given = c.label >= 0
+
+        def used(codes: np.ndarray, n: int) -> int:
+            return int(np.count_nonzero(np.bincount(codes[codes >= 0], minlength=n)))
+
+        suite = a["assignment_id"].cat.codes.to_numpy()
+        n_suites = len(a["assignment_id"].cat.categories)
+        without: dict[str, int] = {}
+        status = a["status"].cat.codes.to_numpy()
+        for code in np.unique(status[~given]):
+            rows = ~given & (status == code)
+            name = "no status" if code < 0 else str(a["status"].cat.categories[code])
+            without[name] = used(suite[rows], n_suites) + int(np.count_nonzero(suite[rows] < 0))
+        per_kind = np.bincount(c.kind[given], minlength=len(a["kind"].cat.categories))
+        kinds = sorted(zip(a["kind"].cat.categories, per_kind, strict=True), key=lambda kv: -kv[1])  # most first
         return {
-            "answers": int(len(a)),
-            "tasks": int(a["task_id"].nunique()),
-            "workers": int(a["worker_id"].nunique()),
-            "assignments": int(a["assignment_id"].nunique()) if a["assignment_id"].notna().any() else None,
+            "answers": int(np.count_nonzero(given)),
+            "tasks": used(c.task[given], c.n_tasks),
+            "workers": used(c.worker[given], c.n_workers),
+            "assignments": used(suite[given], n_suites) if (suite >= 0).any() else None,
             "labels": list(self.meta.labels),
-            "kinds": {k: int(v) for k, v in a["kind"].value_counts().items() if v},
+            "kinds": {str(k): int(v) for k, v in kinds if v},
             "pools": int(a["pool_id"].nunique()),
             "simulated": self.meta.simulated,
+            "without_answer": without,
         }
 
     def with_meta(self, **changes: Any) -> "Run":

@@ -29,6 +29,43 @@ def _seconds_per_task(run: Run, rows: np.ndarray) -> np.ndarray:
 _CHECKS = pd.CategoricalDtype(["right", "wrong", ""])
 
 
+@per_run_cache
+def _truth_per_task(run: Run) -> tuple[np.ndarray, pd.CategoricalDtype]:
+    """(per task code the code of its truth label in the dtype, -1 without; the dtype: the run's
+    labels in order, then any truth label outside them, sorted). As control.accuracy_vs_truth
+    reads run.truth: its first non-missing label per task."""
+    c = run.codes
+    extra: list[str] = []
+    out = np.full(c.n_tasks, -1, dtype=np.int64)
+    truth = run.truth
+    if truth is not None and len(truth):
+        t = truth[truth.notna()]
+        t = t[~t.index.astype(str).duplicated()]
+        text = pd.Index(t.astype(str).to_numpy())
+        extra = sorted(set(text) - set(c.labels))
+        dtype = pd.CategoricalDtype(list(c.labels) + extra)
+        pos = c.task_names.get_indexer(t.index.astype(str))
+        known = pos >= 0
+        out[pos[known]] = dtype.categories.get_indexer(text[known])
+        return out, dtype
+    return out, pd.CategoricalDtype(list(c.labels))
+
+
+def _truth_columns(run: Run, rows: np.ndarray) -> dict[str, pd.Categorical]:
+    """``truth`` (the task's truth label) and ``truth_check`` ("right" / "wrong" for a labeled
+    answer on a task with truth, else "") of the answers at ``rows``."""
+    per_task, dtype = _truth_per_task(run)
+    truth = per_task[run.codes.task[rows]]
+    lab = run.codes.label[rows]
+    # label codes index run.labels, which open the truth dtype: the codes compare directly
+    graded = (lab >= 0) & (truth >= 0)
+    check = np.where(graded, np.where(lab == truth, 0, 1), 2).astype(np.int8)
+    return {
+        "truth": pd.Categorical.from_codes(truth, dtype=dtype),
+        "truth_check": pd.Categorical.from_codes(check, dtype=_CHECKS),
+    }
+
+
 def _answers_frame(run: Run, rows: np.ndarray) -> pd.DataFrame:
     """The answers at ``rows``. Text columns stay categoricals of the run (a gather of integer
     codes: one annotator can have millions of answers, and turning each into a string costs
@@ -48,6 +85,7 @@ def _answers_frame(run: Run, rows: np.ndarray) -> pd.DataFrame:
             },
             "correct": correct,
             "check": pd.Categorical.from_codes(check, dtype=_CHECKS),
+            **_truth_columns(run, rows),
             "started_at": a["started_at"].array.take(rows),
             "submitted_at": a["submitted_at"].array.take(rows),
             "seconds_per_task": _seconds_per_task(run, rows),
@@ -80,7 +118,9 @@ def annotator_answers(
     One row per answer, in submission order (then assignment and task id; answers without a
     submit time last). Columns: ``task_id``, ``kind``, ``pool_id``, ``assignment_id``,
     ``status``, ``label``, ``golden`` (categoricals), ``correct`` (label == golden, missing where
-    either is), ``check`` ("right" / "wrong" where graded, else ""), ``started_at``,
+    either is), ``check`` ("right" / "wrong" where graded, else ""), ``truth`` (the task's label
+    in the run's truth file, missing without one) and ``truth_check`` ("right" / "wrong" against
+    it where the answer has a label and the task a truth label, else ""), ``started_at``,
     ``submitted_at``, ``seconds_per_task`` (their suite's seconds over its answers, as
     speed.assignment_speed); one ``input_<field>`` column per task input field (run.tasks); and
     for each ``aggregations`` entry {name: Aggregation}: ``<name>_label`` and
@@ -123,7 +163,8 @@ def task_answers(run: Run, task_id: str) -> pd.DataFrame:
     """Every answer given to one task, with who gave it and how long their suite took.
 
     One row per answer, in submission order (then worker id). Columns as annotator_answers
-    (without inputs and aggregates) plus ``worker_id``. Raises ValueError for an unknown task.
+    (without inputs and aggregates; ``truth`` is the task's truth label on every row) plus
+    ``worker_id``. Raises ValueError for an unknown task.
     """
     t = task_code(run, task_id, "task_answers")
     rows = np.flatnonzero(run.codes.task == t)

@@ -32,6 +32,7 @@ def annotator_table(
     exam_scores: pd.DataFrame | MetricUnavailable | None = None,
     replayed: pd.DataFrame | MetricUnavailable | None = None,
     label_use: labels.LabelUse | MetricUnavailable | None = None,
+    truth_acc: pd.DataFrame | MetricUnavailable | None = None,
 ) -> pd.DataFrame:
     """One row per annotator with the figures a QA reviewer judges them by.
 
@@ -42,6 +43,10 @@ def annotator_table(
     * ``control_answers``, ``control_correct``, ``control_accuracy``, ``control_ci_low``,
       ``control_ci_high``, ``control_enough``: control.control_accuracy (95 % Wilson; enough =
       at least its min_answers); NaN / False for an annotator without control answers;
+    * ``truth_answers``, ``truth_correct``, ``truth_accuracy``, ``truth_ci_low``,
+      ``truth_ci_high``: accuracy against the run's ground truth (the registry's
+      ``workers_vs_truth``: every labeled answer on a task with a truth label, 95 % Wilson);
+      0 / NaN for an annotator without such answers, and for everyone without truth;
     * ``agreement_answers``, ``agreement_agree``, ``agreement``, ``agreement_ci_low``,
       ``agreement_ci_high``: agreement.worker_agreement (share of answers equal to the
       aggregated label, majority vote unless another aggregation was passed);
@@ -64,6 +69,7 @@ def annotator_table(
     unavailable: dict[str, str] = {}
     out = _answer_counts(run)
     _join(out, _figure(control_acc, run, "control_accuracy", "control accuracy", unavailable), *_CONTROL)
+    _join(out, _figure(truth_acc, run, "workers_vs_truth", "accuracy against truth", unavailable), *_TRUTH)
     agr = _figure(worker_agreement, run, "worker_agreement", "agreement with the aggregate", unavailable)
     _join(out, agr, *_AGREEMENT)
     _join(out, _figure(worker_speed, run, "worker_speed", "speed", unavailable), *_SPEED)
@@ -94,6 +100,16 @@ _CONTROL = (
         "enough": "control_enough",
     },
     {"control_answers": 0, "control_correct": 0, "control_enough": False},
+)
+_TRUTH = (
+    {
+        "answers": "truth_answers",
+        "correct": "truth_correct",
+        "accuracy": "truth_accuracy",
+        "ci_low": "truth_ci_low",
+        "ci_high": "truth_ci_high",
+    },
+    {"truth_answers": 0, "truth_correct": 0},
 )
 _AGREEMENT = (
     {
