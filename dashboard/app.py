@@ -14,16 +14,19 @@ if str(ROOT) not in sys.path:
 
 from dashboard import data, nav, widgets  # noqa: E402
 
-st.set_page_config(page_title="crowdlens", page_icon=":material/troubleshoot:", layout="wide")
-
-pg = st.navigation(nav.navigation_pages())
+# st.navigation's own menu drops the query string; the sidebar draws the pages with the version
+pg = st.navigation(nav.navigation_pages(), position="hidden")
 
 with st.sidebar:
     root = data.workspace_root()
     listing = data.listing(str(root))
-    if pg.url_path not in ("versions", "import", ""):
-        nav.version_picker(listing)
+    if pg.url_path in ("versions", "import", ""):
+        version = nav.url_version(listing) if nav.param("version") else None
+    else:
+        version = nav.version_picker(listing)
+    nav.menu(version)
     damaged = f" · {len(listing.damaged)} damaged" if listing.damaged else ""
     st.caption(f"Workspace {widgets.md_code(root)} · {len(listing.versions)} version(s){damaged}")
 
+st.set_page_config(page_title=nav.tab_title(pg.title, version), page_icon=":material/troubleshoot:", layout="wide")
 pg.run()

@@ -140,3 +140,23 @@ def default(name: str, param: str) -> Any:
     """A registered metric's default for ``param`` (e.g. control_accuracy's min_answers), for a
     page's widget that starts at it."""
     return registry.metric(name).params[param]
+
+
+def datasets(versions) -> dict[str, list[VersionInfo]]:
+    """The versions grouped by data set (analytics.sources.store.lineage_roots: a version belongs to
+    its oldest known ancestor's data set), each group in lineage order, groups by their first version."""
+    from analytics.sources.store import lineage_order, lineage_roots
+
+    roots = lineage_roots(versions)
+    out: dict[str, list[VersionInfo]] = {}
+    for v in lineage_order(versions):
+        out.setdefault(roots[v.id], []).append(v)
+    return out
+
+
+def lineage_of(version_id: str) -> list[VersionInfo]:
+    """The versions of ``version_id``'s data set (its lineage), in lineage order; [] where unknown."""
+    for group in datasets(listing(str(workspace_root())).versions).values():
+        if any(v.id == version_id for v in group):
+            return group
+    return []

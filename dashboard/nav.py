@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Mapping, Sequence
 
+import pandas as pd
 import streamlit as st
 
 from analytics.sources.store import DamagedVersionError, VersionInfo, matching
@@ -50,30 +52,40 @@ BY_FILE = {s.file: s for s in SPECS}
 
 def navigation_pages() -> dict[str, list]:
     """The st.navigation mapping of every page in SPECS (the one list of pages: the router and the
-    tests both use it, so a page file that goes missing fails loudly instead of dropping out)."""
+    tests both use it, so a page file that goes missing fails loudly instead of dropping out).
+
+    The root URL is a page of its own that forwards to Versions, so that every listed page,
+    Versions included, has its own path (``/versions`` is not "Page not found")."""
     out: dict[str, list] = {}
-    for i, s in enumerate(SPECS):
+    for s in SPECS:
         if not (PAGES_DIR / s.file).is_file():
             raise FileNotFoundError(
                 f"The page {s.title!r} is listed in dashboard/nav.py SPECS but {s.path} is missing."
             )
         out.setdefault(s.section, []).append(
-            st.Page(PAGES_DIR / s.file, title=s.title, icon=s.icon, url_path=s.url_path, default=i == 0)
+            st.Page(PAGES_DIR / s.file, title=s.title, icon=s.icon, url_path=s.url_path)
         )
+    home = st.Page(_home, title="crowdlens", icon=":material/troubleshoot:", url_path="home", default=True)
+    out[SPECS[0].section].insert(0, home)
     return out
+
+
+def _home() -> None:
+    st.switch_page(SPECS[0].path, query_params=dict(st.query_params.to_dict()) or None)
 
 
 def link(
     file: str, label: str | None = None, *, icon: str | None = None, help: str | None = None, **params: str | None
 ) -> None:
-    """A link to another page with query parameters (None values are left out)."""
+    """A link to another page with query parameters (None values are left out); it opens in the same tab."""
     spec = BY_FILE[file]
     qp = {k: str(v) for k, v in params.items() if v is not None}
     st.page_link(spec.path, label=label or spec.title, icon=icon or spec.icon, query_params=qp or None, help=help)
 
 
 def url(file: str, **params: str | None) -> str:
-    """A relative URL to a page with query parameters (for LinkColumn cells in tables)."""
+    """A relative URL to a page with query parameters (for LinkColumn cells in tables; Streamlit opens
+    those in a new tab: :func:`row_links` opens a row's page in the same tab)."""
     from urllib.parse import urlencode
 
     qp = {k: str(v) for k, v in params.items() if v is not None}
@@ -85,29 +97,92 @@ def param(name: str) -> str | None:
     return value if value not in (None, "") else None
 
 
-def version_picker(listing) -> VersionInfo | None:
-    """The sidebar's version selector; writes the choice into the URL."""
+def url_version(listing) -> VersionInfo | None:
+    """The version the URL names (an id or a unique prefix), else the newest; None for an empty
+    workspace or a URL naming no single version (require_version then says so on the page)."""
     versions = list(listing.versions)
     if not versions:
         return None
-    current = param("version")
+    wanted = param("version")
+    if not wanted:
+        return versions[-1]
+    found = matching(versions, wanted)
+    return found[0] if len(found) == 1 else None
+
+
+def version_picker(listing) -> VersionInfo | None:
+    """The sidebar's version selector; writes the choice into the URL (the page's own selections,
+    which belong to the version left, are dropped)."""
+    versions = list(listing.versions)
+    current = url_version(listing)
+    if current is None:
+        return None
     ids = [v.id for v in versions]
     by_id = {v.id: v for v in versions}
-    match = matching(versions, current) if current else []
-    index = ids.index(match[0].id) if len(match) == 1 else len(ids) - 1
+    if st.session_state.get("_version_pick") != current.id:
+        st.session_state["_version_pick"] = current.id
 
     def _changed():
+        st.query_params.clear()
         st.query_params["version"] = st.session_state["_version_pick"]
 
     st.sidebar.selectbox(
         "Dataset version",
         ids,
-        index=index,
         format_func=lambda i: f"{by_id[i].label}{'  (simulated)' if by_id[i].simulated else ''}  ·  {i[:8]}",
         key="_version_pick",
         on_change=_changed,
     )
-    return by_id[ids[index]]
+    if param("version") != current.id:
+        st.query_params["version"] = current.id  # the URL names the version shown, in full
+    return current
+
+
+def menu(version: VersionInfo | None) -> None:
+    """The sidebar's pages, each link carrying the version shown (st.navigation's own menu drops it)."""
+    qp = {"version": version.id} if version is not None else None
+    section = None
+    for s in SPECS:
+        if s.section != section:
+            section = s.section
+            st.caption(section)
+        st.page_link(s.path, label=s.title, icon=s.icon, query_params=qp)
+
+
+def plural(n: int, noun: str) -> str:
+    """ "1 annotator", "2 annotators", "1,234 tasks": a count with its noun in the right number
+    (the last word takes the plural: "1 banned annotator", "3 banned annotators")."""
+    n = int(n)
+    if n == 1:
+        return f"1 {noun}"
+    head, _, last = noun.rpartition(" ")
+    last = last[:-1] + "ies" if last.endswith("y") and last[-2:-1] not in "aeiou" else last + "s"
+    return f"{n:,} {(head + ' ' if head else '') + last}"
+
+
+def tab_title(page_title: str, version: VersionInfo | None) -> str:
+    """The browser tab's text: "Annotators · food-types 1.1.0 · crowdlens"."""
+    return " · ".join([page_title, *([version.label] if version is not None else []), "crowdlens"])
+
+
+def choice(name: str, options: Sequence, default: Any = None) -> int:
+    """The index of the option the URL's ``?name=`` names (compared as text), else of ``default``
+    (else 0): a page widget starts from the URL; :func:`keep` writes its value back."""
+    texts = [str(o) for o in options]
+    wanted = param(name)
+    if wanted in texts:
+        return texts.index(wanted)
+    return texts.index(str(default)) if default is not None and str(default) in texts else 0
+
+
+def keep(name: str, value: Any) -> None:
+    """Write a page selection into the URL, so the link someone copies opens exactly this view."""
+    text = None if value is None else ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+    if text in (None, ""):
+        if name in st.query_params:
+            del st.query_params[name]
+    elif st.query_params.get(name) != text:
+        st.query_params[name] = text
 
 
 def require_version(page: str) -> VersionInfo:
@@ -154,22 +229,95 @@ def _stop_damaged(reason: str, file: str, fix: str) -> None:
     st.stop()
 
 
-def require_param(
-    name: str, what: str, known: "set[str] | None" = None, back: str | None = None, version: str | None = None
-) -> str:
-    """A drill-down parameter (annotator, task) that must be present and known to the run."""
-    value = param(name)
-    if value is None:
-        st.info(f"Open this page from a {what} link (it needs {widgets.md_code(name)} in the URL).")
-        if back:
-            link(back, version=version)
+# above this many, a picker is a text box with previous/next (a selectbox sends every option to the browser)
+PICKER_MAX_OPTIONS = 20_000
+
+
+def pick(name: str, what: str, options: Sequence[str], format_func=str) -> str:
+    """The drill-down's subject (``?annotator=``, ``?task=``): a searchable picker of ``options``
+    (in their list's order) with previous / next, starting from the URL and writing the choice back.
+    With no such parameter the first option is shown; an id that is not in ``options`` is said on
+    the page and the picker offers the others."""
+    options = [str(o) for o in options]
+    if not options:
+        st.info(f"This dataset version has no {what}s to show.")
         st.stop()
-    if known is not None and value not in known:
+    wanted = param(name)
+    position = {o: i for i, o in enumerate(options)}
+    if wanted is not None and wanted not in position:
         st.error(
-            f"There is no {what} {widgets.md_code(value)} in this dataset version. "
-            "Check the link, or pick one from the list."
+            f"There is no {what} {widgets.md_code(wanted)} in this dataset version. "
+            f"Pick one of its {len(options):,} {what}s below."
         )
-        if back:
-            link(back, version=version)
-        st.stop()
-    return value
+    key = f"_pick_{name}"
+    current = wanted if wanted in position else st.session_state.get(key, options[0])
+    current = current if current in position else options[0]
+    st.session_state[key] = current
+
+    def _go(to: str) -> None:
+        st.session_state[key] = to
+        st.query_params[name] = to
+
+    def _changed() -> None:
+        chosen = str(st.session_state[key]).strip()
+        if chosen in position:
+            st.query_params[name] = chosen
+
+    i = position[current]
+    c = st.columns([6, 1, 1], vertical_alignment="bottom")
+    if len(options) <= PICKER_MAX_OPTIONS:
+        c[0].selectbox(
+            f"{what.capitalize()} ({i + 1:,} of {len(options):,}; type to search)",
+            options,
+            key=key,
+            format_func=format_func,
+            on_change=_changed,
+        )
+    else:
+        c[0].text_input(f"{what.capitalize()} id ({i + 1:,} of {len(options):,})", key=key, on_change=_changed)
+    prev_ = options[i - 1] if i > 0 else None
+    next_ = options[i + 1] if i + 1 < len(options) else None
+    c[1].button(
+        "Previous", icon=":material/arrow_back:", disabled=prev_ is None, on_click=_go, args=(prev_,), key=f"{key}_prev"
+    )
+    c[2].button(
+        "Next", icon=":material/arrow_forward:", disabled=next_ is None, on_click=_go, args=(next_,), key=f"{key}_next"
+    )
+    if wanted is not None and wanted not in position:
+        st.stop()  # the error above, and the picker to choose from
+    if wanted is None:
+        st.query_params[name] = current
+    return current
+
+
+def row_links(
+    frame: pd.DataFrame,
+    key: str,
+    file: str,
+    *,
+    param_name: str,
+    id_column: str,
+    what: str,
+    params: Mapping[str, str] | None = None,
+    **dataframe_kwargs: Any,
+) -> None:
+    """A table whose rows open a page in the same tab (a LinkColumn cell opens a new tab): click a
+    row and its ``id_column`` value goes to ``file`` as ``?param_name=``, with ``params`` (the version)."""
+    config = {c: str(c).replace("_", " ") for c in frame.columns if "_" in str(c)}
+    config.update(dataframe_kwargs.pop("column_config", None) or {})
+    event = st.dataframe(
+        widgets.plain_categories(frame),
+        key=key,
+        column_config=config,
+        placeholder="—",  # a missing value, never "None"
+        on_select="rerun",
+        selection_mode="single-row",
+        hide_index=True,
+        width="stretch",
+        **dataframe_kwargs,
+    )
+    rows = getattr(getattr(event, "selection", None), "rows", None) or []
+    st.caption(f":material/touch_app: Click a row to open the {what}.")
+    if rows:
+        target = str(frame[id_column].iloc[rows[0]])
+        st.switch_page(BY_FILE[file].path, query_params={**dict(params or {}), param_name: target})

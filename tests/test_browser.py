@@ -7,6 +7,7 @@ Chromium or Playwright is missing, unless CROWDLENS_REQUIRE_BROWSER=1, where tha
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import time
@@ -35,10 +36,13 @@ def test_drill_down_in_chromium(browser_ready, demo_workspace, demo_versions):
     v = next(v for v in demo_versions if v.version == "1.1.0")
     run = demo_workspace.open_run(v.id)
     table = people.annotator_table(run)
-    worker = str(table[table["flagged"]].index[0])  # the ban review's first annotator
-    answers = people.annotator_answers(run, worker)
-    wrong = answers[(answers["kind"] == "control") & (answers["check"] == "wrong")]
-    assert len(wrong), "the demo's first flagged annotator has wrong control answers"
+    # a flagged annotator of the ban review with a wrong control answer (the demo's control rule bans on one)
+    for worker in map(str, table[table["flagged"]].index):
+        answers = people.annotator_answers(run, worker)
+        wrong = answers[(answers["kind"] == "control") & (answers["check"] == "wrong")]
+        if len(wrong):
+            break
+    assert len(wrong), "a flagged annotator of the demo has a wrong control answer"
     task = str(wrong["task_id"].iloc[0])
     task_answers = int((run.answers["task_id"] == task).sum())
 
@@ -69,7 +73,10 @@ def test_drill_down_in_chromium(browser_ready, demo_workspace, demo_versions):
             expect(sidebar.get_by_role("combobox", name="Dataset version")).to_have_value(re.compile(v.id[:8]))
             expect(main.locator("[data-testid='stDataFrame']").first).to_be_visible()
 
-            # the ban review's link to the annotator picked in it
+            # the ban review with that annotator picked (a pasted link), then its link to them
+            page.goto(f"{base}/annotators?version={v.id}&annotator={worker}")
+            browser_util.wait_for_app(page)
+            main = browser_util.main_area(page)
             main.get_by_role("link", name="All of this annotator's answers").click()
             page.wait_for_url(re.compile(rf"/annotator\?version={v.id}&annotator={worker}"))
             browser_util.wait_for_app(page)
@@ -90,3 +97,104 @@ def test_drill_down_in_chromium(browser_ready, demo_workspace, demo_versions):
         finally:
             browser.close()
     assert time.monotonic() - started < 60
+
+
+def _served(browser_ready, root):
+    from playwright.sync_api import sync_playwright
+
+    stack = contextlib.ExitStack()
+    base = stack.enter_context(browser_util.served_dashboard(root))
+    p = stack.enter_context(sync_playwright())
+    browser = browser_util.chromium(p)
+    stack.callback(browser.close)
+    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    page.set_default_timeout(20_000)
+    return stack, base, page
+
+
+def test_sidebar_keeps_the_version_and_the_tab_names_the_page(browser_ready, demo_workspace, demo_versions):
+    from playwright.sync_api import expect
+
+    old = next(v for v in demo_versions if v.version == "1.0.0")
+    stack, base, page = _served(browser_ready, demo_workspace.root)
+    with stack:
+        browser_util.open_app(page, base, "overview")  # no version: the newest, written into the URL
+        page.wait_for_url(re.compile(rf"/overview\?version={demo_versions[-1].id}"))
+        sidebar = page.locator("[data-testid='stSidebar']")
+        sidebar.get_by_role("combobox", name="Dataset version").click()
+        page.get_by_role("option", name=re.compile(r"food-types 1\.0\.0")).click()
+        page.wait_for_url(re.compile(rf"version={old.id}"))
+        browser_util.wait_for_app(page)
+        for name, path in (("Agreement", "agreement"), ("Cost", "cost"), ("Annotators", "annotators")):
+            sidebar.get_by_role("link", name=name, exact=True).click()
+            page.wait_for_url(re.compile(rf"/{path}\?version={old.id}"))
+            browser_util.wait_for_app(page)
+            expect(page).to_have_title(f"{name} · food-types 1.0.0 · crowdlens")
+            expect(sidebar.get_by_role("combobox", name="Dataset version")).to_have_value(re.compile(old.id[:8]))
+        assert len(page.context.pages) == 1  # every link opened in the same tab
+        # /versions is a page of its own, not "Page not found" and a redirect
+        page.goto(f"{base}/versions")
+        browser_util.wait_for_app(page)
+        expect(page).to_have_url(re.compile(r"/versions(\?|$)"))
+        expect(page.get_by_text("Page not found")).to_have_count(0)
+        expect(page).to_have_title("Versions · crowdlens")
+
+
+def test_detail_pickers(browser_ready, demo_workspace, demo_versions):
+    from playwright.sync_api import expect
+
+    from analytics import people
+
+    v = next(v for v in demo_versions if v.version == "1.1.0")
+    run = demo_workspace.open_run(v.id)
+    order = [str(w) for w in people.annotator_table(run).index]
+    stack, base, page = _served(browser_ready, demo_workspace.root)
+    with stack:
+        # from the sidebar, with no annotator in the URL: the first of the list, and previous / next
+        browser_util.open_app(page, base, f"annotator?version={v.id}")
+        main = browser_util.main_area(page)
+        expect(main.get_by_role("heading", name=f"Annotator {order[0]}")).to_be_visible()
+        main.get_by_role("button", name="Next").click()
+        page.wait_for_url(re.compile(rf"annotator={order[1]}"))
+        browser_util.wait_for_app(page)
+        expect(main.get_by_role("heading", name=f"Annotator {order[1]}")).to_be_visible()
+        # a row of their answers opens its task in the same tab
+        main.locator("[data-testid='stDataFrame']").first.wait_for()
+        # Task detail: search the picker by part of an id
+        tasks = [str(t) for t in run.codes.task_names]
+        target = tasks[5]
+        page.goto(f"{base}/task?version={v.id}")
+        browser_util.wait_for_app(page)
+        main = browser_util.main_area(page)
+        expect(main.get_by_role("heading", name=f"Task {tasks[0]}")).to_be_visible()
+        main.get_by_role("combobox").first.click()
+        page.keyboard.type(target[:12])
+        page.get_by_role("option", name=target).click()
+        page.wait_for_url(re.compile(rf"task={target}"))
+        browser_util.wait_for_app(page)
+        expect(main.get_by_role("heading", name=f"Task {target}")).to_be_visible()
+        expect(main.locator("[data-testid='stImage'] img").first).to_be_visible()  # the demo's local image
+        assert len(page.context.pages) == 1
+
+
+def test_markdown_payload_is_shown_as_text(browser_ready, tmp_path):
+    import pandas as pd
+    from playwright.sync_api import expect
+
+    from analytics.model import build_run
+    from analytics.sources.workspace import Workspace
+    from analytics.versions import import_run
+
+    payload = "**bold** :red[red] $x^2$"
+    ws = Workspace(tmp_path / "ws")
+    frame = pd.DataFrame(
+        {"worker_id": ["w1", "w2", "w1", "w2"], "task_id": ["t1", "t1", "t2", "t2"], "label": [payload, "y", "y", "y"]}
+    )
+    v = import_run(ws, build_run(frame, file="toy", labels=[payload, "y"]), name="md", version="1.0.0")
+    stack, base, page = _served(browser_ready, ws.root)
+    with stack:
+        browser_util.open_app(page, base, f"labels?version={v.id}")
+        main = browser_util.main_area(page)
+        expect(main.get_by_text(payload).first).to_be_visible()  # the caption's label set, as typed
+        assert not main.locator("strong", has_text="bold").count()
+        assert not main.locator(".katex").count()

@@ -116,3 +116,89 @@ def test_pages_are_ui_on_the_data_layer(page):
     path = PAGES_DIR / page
     assert len(path.read_text().splitlines()) <= 500, f"{page} is over 500 lines"
     assert not _page_problems(path), f"{page}: {_page_problems(path)}"
+
+
+# ---- scope follows the data set
+
+
+@pytest.fixture(scope="module")
+def two_datasets(tmp_path_factory, demo_workspace):
+    """The demo's three versions and, imported after them, an unrelated data set."""
+    import shutil
+
+    import pandas as pd
+
+    from analytics.model import build_run
+
+    root = tmp_path_factory.mktemp("two-datasets")
+    shutil.copytree(demo_workspace.root, root, dirs_exist_ok=True)
+    ws = Workspace(root)
+    frame = pd.DataFrame(
+        {"worker_id": ["a", "b", "a", "b"], "task_id": ["t1", "t1", "t2", "t2"], "label": ["x", "y", "x", "x"]}
+    )
+    other = import_run(ws, build_run(frame, file="toy", labels=["x", "y"]), name="unrelated", version="1.0.0")
+    return ws, [v for v in ws.versions() if v.name == "food-types"], other
+
+
+def test_labels_compares_within_the_lineage_by_default(two_datasets):
+    ws, demo, other = two_datasets
+    first = next(v for v in demo if v.version == "1.0.0")
+    at = open_page(ws.root, "labels.py", version=first.id)
+    pick = at.selectbox(key="compare_pick")
+    assert pick.value in {v.id for v in demo} - {first.id}  # not the newer, unrelated data set
+    assert other.id not in pick.options and at.query_params["compare"] in (pick.value, [pick.value])
+    # other data sets on request (and from a link naming one)
+    at.toggle(key="compare_everywhere").set_value(True).run()
+    assert any(other.id[:8] in o for o in at.selectbox(key="compare_pick").options)
+    at = open_page(ws.root, "labels.py", version=first.id, compare=other.id)
+    assert at.selectbox(key="compare_pick").value == other.id and at.toggle(key="compare_everywhere").value
+
+
+def test_cost_per_version_within_the_lineage_by_default(two_datasets):
+    ws, demo, other = two_datasets
+    at = open_page(ws.root, "cost.py", version=demo[0].id)
+    table = next(d.value for d in at.dataframe if "cost_per_final_label" in d.value.columns and len(d.value) > 1)
+    assert len(table) == 3 and not any("unrelated" in str(i) for i in table.iloc[:, 0])
+    at.toggle(key="cost_everywhere").set_value(True).run()
+    table = next(d.value for d in at.dataframe if "cost_per_final_label" in d.value.columns and len(d.value) > 1)
+    assert len(table) == 4
+
+
+def test_versions_groups_by_data_set_and_draws_one_lineage(two_datasets):
+    ws, demo, other = two_datasets
+    at = open_page(ws.root, "versions.py", version=demo[-1].id)
+    heads = [h.value for h in at.subheader]
+    assert "food\\-types · 3 versions" in heads and "unrelated · 1 version" in heads
+    tables = [d.value for d in at.dataframe if "version id" in d.value.columns or "id" in d.value.columns]
+    assert sorted(len(t) for t in tables) == [1, 3]  # every row of each data set, no 10-row window
+    pick = at.selectbox(key="lineage_dataset")
+    assert pick.value == demo[0].id  # the data set of the version in the URL
+
+
+def test_tab_title_and_plural():
+    from analytics.sources.store import VersionInfo
+    from dashboard.nav import plural, tab_title
+
+    v = VersionInfo(id="c00b4ca8", name="food-types", version="1.1.0")
+    assert tab_title("Annotators", v) == "Annotators · food-types 1.1.0 · crowdlens"
+    assert tab_title("Versions", None) == "Versions · crowdlens"
+    assert (plural(1, "annotator"), plural(105, "annotator"), plural(2, "banned annotator")) == (
+        "1 annotator",
+        "105 annotators",
+        "2 banned annotators",
+    )
+
+
+def test_overview_leads_with_quality(demo_workspace, demo_versions):
+    v = next(v for v in demo_versions if v.version == "1.1.0")
+    at = open_page(demo_workspace.root, "overview.py", version=v.id)
+    assert [s.value for s in at.subheader][:2] == ["Quality", "The run"]
+    labels = [m.label for m in at.metric]
+    assert labels[:4] == [
+        "Krippendorff's α",
+        "Accuracy vs golden",
+        "Accuracy vs truth",
+        "Answers from banned annotators",
+    ]
+    captions = " ".join(c.value for c in at.caption)
+    assert "tasks with two or more answers (measured)" in captions and "95 % CI" in captions

@@ -1,11 +1,15 @@
 """A seeded, simulated food-labeling project, written as Toloka exports and imported as versions.
 
-It reproduces the project crowdlens was conceived for: an exam of 10 images (5 solid, 4 liquid,
-1 mixed plate whose right answer is "other" and that only about half get right), a main pool of
-980 images (882 regular, 98 control) at overlap 3 in suites of 10 (9 regular + 1 control), a
-fast-response rule and a control-task rule that ban careless annotators, about 105 annotators
-and about 6.54 USD. Three versions with lineage: the raw import, the annotated (reviewed)
-version, and a re-annotation of the lowest-agreement items merged back.
+It reproduces the project crowdlens was conceived for: 105 candidates take an exam of 10 images
+(5 solid, 4 liquid, 1 mixed plate whose right answer is "other" and that about 49 % get right) with
+a pass mark of 100 %; those who pass label a main pool of 980 images (882 regular, 98 control) at
+overlap 3 in suites of 10 (one control task per nine regular ones) in about 30 minutes; a
+fast-response rule, and a control-task rule that removes an annotator on one wrong control
+answer; about 6.54 USD in all. Three versions with lineage: the raw import, the annotated
+(reviewed) version, and a re-annotation of the lowest-agreement items merged back.
+
+The images are small generated PNGs written into the workspace (``media/food-types-demo/``) and
+named by the tasks by that relative path, so they show offline.
 
 Everything here is simulated and every version says so (``simulated: true``).
 """
@@ -22,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.model import PoolInfo, Pricing, Run, RunMeta, merge_runs
+from analytics.sources.demo_images import write_images
 from analytics.sources.toloka_tsv import read_toloka_tsv
 from analytics.sources.workspace import VersionInfo, Workspace
 from analytics.versions.files import import_run
@@ -36,9 +41,10 @@ INSTRUCTIONS = (
 EXAM_POOL, MAIN_POOL, REANNOTATION_POOL = "41000001", "41000002", "41000003"
 N_CANDIDATES = 105
 N_REGULAR, N_CONTROL, OVERLAP, SUITE = 882, 98, 3, 10
-EXAM_REWARD, MAIN_REWARD, REANNOTATION_REWARD = 0.005, 0.015, 0.02
+EXAM_REWARD, MAIN_REWARD, REANNOTATION_REWARD = 0.005, 0.01735, 0.02
 FEE_RATE, FEE_MINIMUM = 0.30, 0.001
-EXAM_PASS = 0.7
+EXAM_PASS = 1.0  # every exam item right
+TRAP_RIGHT = 0.54  # of the careful candidates; with the spammers about 49 % of all
 FAST_RULE = {
     "type": "fast_responses",
     "history_size": 5,
@@ -50,13 +56,15 @@ FAST_RULE = {
 CONTROL_RULE = {
     "type": "golden_set",
     "history_size": 10,
-    "min_answers": 4,
-    "min_correct_percent": 50,
+    "min_answers": 1,
+    "min_correct_percent": 100,  # one wrong control answer removes the annotator
     "ban_days": 7,
     "scope": "PROJECT",
 }
 T0 = dt.datetime(2024, 9, 16, 9, 0, tzinfo=dt.timezone.utc)
-IMAGE_BASE = "https://food-demo.crowdlens.invalid/images/"
+MEDIA_DIR = "media/food-types-demo"  # under the workspace root; the tasks name their image by this path
+IMAGE_BASE = MEDIA_DIR + "/"
+MAIN_POOL_MINUTES = 30  # the main pool, first suite taken to last submitted: about this long
 VERSION_NAMESPACE = uuid.UUID("6f1d3c1e-2f5e-4a8e-9d8e-5b0c1f0d7a11")
 
 
@@ -111,7 +119,7 @@ def simulate(seed: int = SEED) -> dict[str, object]:
     workers = _simulate_workers(rng_workers)
     exam = _simulate_exam(rng_exam, workers)
     eligible = [w for w in workers if w.passed]
-    main, restr, regular, clock = _simulate_main(rng_main, eligible)
+    main, restr, regular, clock, images = _simulate_main(rng_main, eligible)
     banned_by_control = set(restr.loc[restr["rule"] == "golden_set", "worker_id"]) if len(restr) else set()
     re, clock = _simulate_reannotation(rng_re, main, regular, eligible, clock)
     return {
@@ -122,6 +130,8 @@ def simulate(seed: int = SEED) -> dict[str, object]:
         "banned_by_control": banned_by_control,
         "bonuses": _bonuses(main, clock),
         "workers": workers,
+        # every image (its path under the workspace) and what it shows: the exam's golden, the others' truth
+        "images": {**dict(zip(exam["INPUT:image"], exam["GOLDEN:result"].map(LABELS.index), strict=True)), **images},
     }
 
 
@@ -159,7 +169,7 @@ def _export(rows: list[tuple], pool: str, reward: float, status: str | None) -> 
     ]
     if status is not None:
         frame["ASSIGNMENT:status"] = status
-    frame["ASSIGNMENT:reward"] = f"{reward:.3f}"
+    frame["ASSIGNMENT:reward"] = f"{reward:.5f}"
     frame["ASSIGNMENT:link"] = [
         f"https://platform.toloka.ai/task/{pool}/{a}" for a in frame["ASSIGNMENT:assignment_id"]
     ]
@@ -169,7 +179,7 @@ def _export(rows: list[tuple], pool: str, reward: float, status: str | None) -> 
 def _simulate_exam(rng: np.random.Generator, workers: list[_Worker]) -> pd.DataFrame:
     """Exam: 10 images, one suite each candidate; sets each worker's ``passed``."""
     exam_truth = [0] * 5 + [1] * 4 + [2]
-    exam_tasks = [(_hex(rng, 20), f"{IMAGE_BASE}exam_{i + 1:02d}.jpg", exam_truth[i]) for i in range(10)]
+    exam_tasks = [(_hex(rng, 20), f"{IMAGE_BASE}exam_{i + 1:02d}.png", exam_truth[i]) for i in range(10)]
     exam_rows = []
     t = T0
     for w in workers:
@@ -181,9 +191,10 @@ def _simulate_exam(rng: np.random.Generator, workers: list[_Worker]) -> pd.DataF
         for task_id, url, truth in exam_tasks:
             if truth == 2:
                 # the mixed plate: a trap that about half the candidates fall into
-                ans = 2 if (not w.spammer and rng.random() < 0.55) else int(rng.choice([0, 1], p=[0.6, 0.4]))
+                ans = 2 if (not w.spammer and rng.random() < TRAP_RIGHT) else int(rng.choice([0, 1], p=[0.6, 0.4]))
             else:
-                ans = _answer(rng, truth, min(0.98, w.skill + 0.05), w.spammer)
+                # the exam images are clear ones: careful candidates get them right almost always
+                ans = _answer(rng, truth, min(0.995, w.skill + 0.2), w.spammer)
             correct += ans == truth
             secs += w.seconds_per_task * rng.uniform(0.8, 1.4)
             exam_rows.append((url, LABELS[ans], LABELS[truth], assignment, task_id, w.id, start, secs))
@@ -195,7 +206,7 @@ def _main_items(rng: np.random.Generator) -> tuple[list, list, list]:
     """The main pool's regular and control tasks, and its suites (9 regular + 1 control)."""
     p_true = np.array([0.5, 0.35, 0.15])
     regular = [
-        (_hex(rng, 20), f"{IMAGE_BASE}img_{i + 1:04d}.jpg", int(rng.choice(3, p=p_true)), float(rng.beta(1.2, 8)))
+        (_hex(rng, 20), f"{IMAGE_BASE}img_{i + 1:04d}.png", int(rng.choice(3, p=p_true)), float(rng.beta(1.2, 8)))
         for i in range(N_REGULAR)
     ]
     control = []
@@ -205,7 +216,7 @@ def _main_items(rng: np.random.Generator) -> tuple[list, list, list]:
         if i in (7, 41):
             # two control tasks carry a wrong known answer: most annotators will "miss" them
             golden = (truth + 1) % 3
-        control.append((_hex(rng, 20), f"{IMAGE_BASE}ctl_{i + 1:03d}.jpg", truth, golden, 0.05))
+        control.append((_hex(rng, 20), f"{IMAGE_BASE}ctl_{i + 1:03d}.png", truth, golden, 0.0))
     suites = []
     for _round in range(OVERLAP):
         order = rng.permutation(N_REGULAR)
@@ -225,28 +236,43 @@ def _simulate_main(rng: np.random.Generator, eligible: list[_Worker]):
     history: dict[str, list] = {w.id: [] for w in eligible}
     done_tasks: dict[str, set] = {w.id: set() for w in eligible}
     clock = T0 + dt.timedelta(days=1)
+    # suites are taken at this mean gap, so the pool closes after about MAIN_POOL_MINUTES
+    gap = 0.9 * MAIN_POOL_MINUTES * 60 / len(suites)
+    free_at: dict[str, dt.datetime] = {}  # an annotator takes their next suite once the last is submitted
     pending = list(range(len(suites)))
+    misses = 0
     while pending:
         avail = [i for i, w in enumerate(eligible) if w.banned_at is None]
+        if not avail or misses > 10_000:
+            raise RuntimeError(f"the demo's main pool ran out of annotators with {len(pending)} suites left")
+        if not misses:
+            clock = clock + dt.timedelta(seconds=float(rng.exponential(gap)))
+        # whoever is free takes the suite (everyone busy: the first to be free)
+        free = [i for i in avail if free_at.get(eligible[i].id, clock) <= clock]
+        avail = free or [min(avail, key=lambda i: free_at[eligible[i].id])]
         p = weights[avail] / weights[avail].sum()
         w = eligible[avail[int(rng.choice(len(avail), p=p))]]
         # the first pending suite this worker has not seen any task of
         pick = next((k for k, s in enumerate(pending) if not (set(suites[s][0]) & done_tasks[w.id])), None)
         if pick is None:
+            misses += 1
             continue
+        misses = 0
         reg_idx, ctl_i = suites[pending.pop(pick)]
-        clock = clock + dt.timedelta(seconds=float(rng.exponential(65)))
+        start = max(clock, free_at.get(w.id, clock))
         secs, ctl_correct = _answer_suite(
-            rng, w, reg_idx, ctl_i, regular, control, history, done_tasks, clock, main_rows
+            rng, w, reg_idx, ctl_i, regular, control, history, done_tasks, start, main_rows
         )
-        submitted = clock + dt.timedelta(seconds=secs)
+        submitted = start + dt.timedelta(seconds=secs)
+        free_at[w.id] = submitted + dt.timedelta(seconds=float(rng.exponential(5)))
         history[w.id].append((secs, ctl_correct, submitted))
-        clock = clock + dt.timedelta(seconds=float(rng.exponential(20)))
         ban = _check_rules(history[w.id])
         if ban is not None:
             w.banned_at = submitted
             restrictions.append(_restriction(w.id, *ban, submitted))
-    return _export(main_rows, MAIN_POOL, MAIN_REWARD, None), pd.DataFrame(restrictions), regular, clock
+    clock = max([clock, *free_at.values()])
+    images = {url: truth for _, url, truth, *_ in [*regular, *control]}
+    return _export(main_rows, MAIN_POOL, MAIN_REWARD, None), pd.DataFrame(restrictions), regular, clock, images
 
 
 def _answer_suite(rng, w: _Worker, reg_idx, ctl_i, regular, control, history, done_tasks, start, rows) -> tuple:
@@ -267,7 +293,9 @@ def _answer_suite(rng, w: _Worker, reg_idx, ctl_i, regular, control, history, do
             done_tasks[w.id].add(idx)
         else:
             task_id, url, truth, golden_i, difficulty = control[idx]
-            ans = _answer(rng, truth, skill * (1 - difficulty), w.spammer)
+            # control images are picked to be unambiguous: a careful annotator misses one rarely
+            ctl_skill = skill if (rushing or skill < w.skill) else max(skill, 0.99)
+            ans = _answer(rng, truth, ctl_skill * (1 - difficulty), w.spammer)
             golden = LABELS[golden_i]
             ctl_correct = ans == golden_i
         secs += speed * rng.uniform(0.7, 1.5)
@@ -338,9 +366,10 @@ def _check_rules(hist: list) -> tuple[str, str] | None:
     if len(ctl) >= CONTROL_RULE["min_answers"]:
         pct = 100.0 * sum(ctl) / len(ctl)
         if pct < CONTROL_RULE["min_correct_percent"]:
+            wrong = len(ctl) - sum(ctl)
             return "golden_set", (
-                f"Control tasks: {sum(ctl)} of the last {len(ctl)} correct ({pct:.0f} % < "
-                f"{CONTROL_RULE['min_correct_percent']} %)"
+                f"Control tasks: {wrong} wrong of the last {len(ctl)} "
+                f"(the rule removes an annotator on one wrong control answer)"
             )
     return None
 
@@ -396,6 +425,7 @@ def build_demo(
     """Write the three demo versions into ``workspace`` (which must not hold them yet)."""
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
     sim = simulate(seed)
+    write_images(ws.root / MEDIA_DIR, sim["images"], seed)
     pricing = Pricing(currency="USD", fee_rate=FEE_RATE, fee_minimum=FEE_MINIMUM, bonuses=sim["bonuses"])
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(keep_exports) if keep_exports else Path(tmp)

@@ -11,11 +11,14 @@ from analytics import reviews
 from analytics.people import attach_decisions
 from dashboard import charts, data, nav, widgets
 
+SHOWN_ROWS = 1_000  # a scrolling table; the filters narrow what is listed
+
 version = nav.require_version("annotator.py")
 base = widgets.available(data.metric(version.id, "annotator_table"))
 if base is None:
     st.stop()
-worker = nav.require_param("annotator", "annotator", base.index, back="annotators.py", version=version.id)
+heading = st.empty()  # the title, above the picker, once the picker has chosen
+worker = nav.pick("annotator", "annotator", base.index)
 try:
     decided = reviews.decisions(data.workspace(), version.id, worker)
 except (reviews.ReviewsError, ValueError) as err:  # the figures are still worth showing
@@ -23,7 +26,7 @@ except (reviews.ReviewsError, ValueError) as err:  # the figures are still worth
     decided = pd.DataFrame(columns=list(reviews.COLUMNS))
 row = attach_decisions(base.loc[[worker]], decided).iloc[0]
 
-st.title(f"Annotator {widgets.md_escape(worker)}")
+heading.title(f"Annotator {widgets.md_escape(worker)}")
 nav.link(
     "annotators.py",
     "Back to all annotators (ban review)",
@@ -126,23 +129,22 @@ st.caption(
     f"{len(shown):,} of {len(answers):,} answers · {n_wrong:,} wrong control answers (marked “wrong”) · "
     f"aggregated labels: {' and '.join(names[m] for m in methods)}"
 )
-view = shown.assign(task=shown["task_id"])  # made a link on the shown page only (see prepare)
-inputs = [col for col in view.columns if col.startswith("input_")]
+inputs = [col for col in shown.columns if col.startswith("input_")]
 cols = [
-    "task",
+    "task_id",
     *inputs,
     "kind",
     "label",
     "golden",
     "check",
-    *[c for c in ("mv_label", "mv_confidence", "ds_label", "ds_confidence") if c in view.columns],
+    *[c for c in ("mv_label", "mv_confidence", "ds_label", "ds_confidence") if c in shown.columns],
     "seconds_per_task",
     "status",
     "submitted_at",
 ]
 config = {
-    "task": st.column_config.LinkColumn(
-        "task", display_text=r"task=([^&]+)", help="Open the task: every answer and the aggregate"
+    "task_id": st.column_config.TextColumn(
+        "task", help="Click the row to open the task: every answer and the aggregate"
     ),
     "check": st.column_config.TextColumn("vs golden"),
     "mv_label": "MV label",
@@ -153,11 +155,18 @@ config = {
     "submitted_at": st.column_config.DatetimeColumn("submitted (UTC)", format="YYYY-MM-DD HH:mm:ss"),
 }
 config.update({c: st.column_config.TextColumn(c.removeprefix("input_")) for c in inputs})
-widgets.paginated(
-    view[cols],
-    key="answers",
+if len(shown) > SHOWN_ROWS:
+    st.caption(f"The first {SHOWN_ROWS:,} of {len(shown):,} answers are listed: narrow them with the filters above.")
+nav.row_links(
+    shown[cols].head(SHOWN_ROWS),
+    "answers_table",
+    "task.py",
+    param_name="task",
+    id_column="task_id",
+    what="task",
+    params={"version": version.id},
     column_config=config,
-    prepare=lambda page: page.assign(task=[nav.url("task.py", version=version.id, task=tid) for tid in page["task"]]),
+    height=min(420, 38 + 35 * min(len(shown), SHOWN_ROWS)),
 )
 
 left, right = st.columns(2)

@@ -107,7 +107,19 @@ if pools is not None:
 # ---- per version
 st.subheader("Per dataset version")
 listing = data.listing(root)
-ids = [v.id for v in listing.versions]
+lineage = [v.id for v in data.lineage_of(version.id)] or [version.id]
+everywhere = st.toggle(
+    "Every data set's versions",
+    value=nav.param("versions") == "all",
+    key="cost_everywhere",
+    help="By default the versions of this data set (its lineage) are compared.",
+)
+nav.keep("versions", "all" if everywhere else None)
+ids = [v.id for v in listing.versions] if everywhere else lineage
+st.caption(
+    f"{nav.plural(len(ids), 'version')} of "
+    + ("every data set in the workspace." if everywhere else f"this data set ({widgets.md_escape(version.name)}).")
+)
 with st.spinner(f"Pricing {len(ids)} dataset version(s)…"):
     per_version = widgets.available(data.versions_cost(ids))
 if per_version is not None:
@@ -166,18 +178,21 @@ elif sb is not None:
     )
     if len(sb.per_worker):
         bt = sb.per_worker.reset_index()
-        bt.insert(1, "open", [nav.url("annotator.py", version=version.id, annotator=w) for w in bt["worker_id"]])
-        widgets.paginated(
+        nav.row_links(
             bt,
-            key="banned",
-            page_size=20,
+            "banned",
+            "annotator.py",
+            param_name="annotator",
+            id_column="worker_id",
+            what="annotator",
+            params={"version": version.id},
+            height=min(420, 38 + 35 * len(bt)),
             column_config={
-                "worker_id": st.column_config.TextColumn("annotator"),
-                "open": st.column_config.LinkColumn("open", display_text="annotator ›"),
+                "worker_id": st.column_config.TextColumn("annotator", help="Click the row to open the annotator"),
                 "spend": st.column_config.NumberColumn(f"spend ({cur})", format="%.4f"),
             },
         )
-        widgets.download_csv(bt.drop(columns="open"), f"spend-on-banned-{slug}.csv", key="csv_banned")
+        widgets.download_csv(bt, f"spend-on-banned-{slug}.csv", key="csv_banned")
 
 # ---- cost-quality curve
 st.subheader("What more overlap would cost and buy")

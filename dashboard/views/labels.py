@@ -24,10 +24,12 @@ ready_methods = [m for m in aggregation.FAST_METHODS if not data.on_request(vers
 method = st.selectbox(
     "Aggregated by",
     ready_methods,
+    index=nav.choice("method", ready_methods),
     format_func=aggregation.METHODS.get,
     key="agg_method",
     help="Methods that take long on this run appear here once run on the Agreement page.",
 )
+nav.keep("method", method)
 raw = widgets.available(data.metric(version.id, "label_distribution"))
 if raw is not None:
     dist = pd.DataFrame({"raw_count": raw["count"], "raw_share": raw["share"]})
@@ -104,20 +106,26 @@ if use is not None:
         .sort_values(["flagged", "p_value", "over_use_pp"], ascending=[False, True, False], kind="stable")
         .reset_index()
     )
-    table.insert(1, "open", table["worker_id"])
-    widgets.paginated(
-        table[["worker_id", "open", "answers", "over_used_label", "over_use_pp", "chi2", "dof", "p_value", "flagged"]],
-        key="label_use",
-        page_size=20,
-        prepare=lambda page: page.assign(
-            open=[nav.url("annotator.py", version=version.id, annotator=w) for w in page["worker_id"]]
+    if len(table) > 1_000:
+        st.caption(f"The first 1,000 of {len(table):,} annotators tested are listed (flagged first).")
+    nav.row_links(
+        table[["worker_id", "answers", "over_used_label", "over_use_pp", "chi2", "dof", "p_value", "flagged"]].head(
+            1_000
         ),
+        "label_use",
+        "annotator.py",
+        param_name="annotator",
+        id_column="worker_id",
+        what="annotator",
+        params={"version": version.id},
+        height=min(420, 38 + 35 * len(table)),
         column_config={
-            "worker_id": st.column_config.TextColumn("annotator"),
-            "open": st.column_config.LinkColumn("open", display_text="annotator ›"),
+            "worker_id": st.column_config.TextColumn("annotator", help="Click the row to open the annotator"),
+            "answers": st.column_config.NumberColumn("regular answers", format="%d"),
             "over_used_label": st.column_config.TextColumn("most over-used label"),
             "over_use_pp": st.column_config.NumberColumn("over-use (pp)", format="%+.1f"),
             "chi2": st.column_config.NumberColumn("χ²", format="%.1f"),
+            "dof": st.column_config.NumberColumn("degrees of freedom", format="%d"),
             "p_value": st.column_config.NumberColumn("p", format="%.2g"),
         },
     )
@@ -137,38 +145,50 @@ if use is not None:
 # ---- two versions
 st.subheader("Compare with another version")
 listing = data.listing(root)
-others = [v for v in listing.versions if v.id != version.id]
-if not others:
-    st.info("The workspace has a single version: nothing to compare with yet.")
-    st.stop()
+lineage = {v.id for v in data.lineage_of(version.id)}
 wanted = nav.param("compare")
-default = next((v for v in others if v.id in version.parents), others[-1])
-if wanted:
-    found = data.find_version(wanted)
-    if found is None or found.id == version.id:
-        st.error(
-            f"No other dataset version has the id {widgets.md_code(wanted)} given in the link (`compare=`). "
-            "Pick one below."
-        )
-    else:
-        default = found
+found = data.find_version(wanted) if wanted else None
+if wanted and (found is None or found.id == version.id):
+    st.error(
+        f"No other dataset version has the id {widgets.md_code(wanted)} given in the link (`compare=`). Pick one below."
+    )
+    found = None
+everywhere = st.toggle(
+    "Offer versions of other data sets",
+    value=found is not None and found.id not in lineage,
+    key="compare_everywhere",
+    help="By default a version is compared with the versions of its own data set (its lineage): "
+    "two different data sets mostly differ because they label different things.",
+)
+others = [v for v in listing.versions if v.id != version.id and (everywhere or v.id in lineage)]
+if not others:
+    st.info(
+        "This data set has no other version to compare with yet"
+        + ("." if len(listing.versions) == 1 else ": turn on “Offer versions of other data sets” to compare across.")
+    )
+    st.stop()
+same = [v for v in others if v.id in lineage]
+default = found or next((v for v in others if v.id in version.parents), (same or others)[-1])
 ids = [v.id for v in others]
 by_id = {v.id: v for v in others}
 other_id = st.selectbox(
     "Second version",
     ids,
-    index=ids.index(default.id),
-    format_func=lambda i: f"{by_id[i].label} · {i[:8]}",
+    index=ids.index(default.id) if default.id in ids else len(ids) - 1,
+    format_func=lambda i: f"{by_id[i].label} · {i[:8]}" + ("" if i in lineage else "  (another data set)"),
     key="compare_pick",
 )
+nav.keep("compare", other_id)
 other = by_id[other_id]
 basis = st.radio(
     "Compare",
     ["raw", "aggregated"],
     format_func={"raw": "answers", "aggregated": "majority-vote labels"}.get,
+    index=nav.choice("basis", ["raw", "aggregated"]),
     horizontal=True,
     key="compare_basis",
 )
+nav.keep("basis", basis)
 other_labels = data.current_run(other.id).labels
 figure = "label_distribution" if basis == "raw" else "aggregated_label_distribution"
 a_dist = widgets.available(data.metric(version.id, figure))

@@ -18,11 +18,64 @@ st.caption(
     + (f" · {widgets.md_escape(description)}" if description else "")
 )
 
+# ---- quality first: agreement, accuracy against known answers, answers from banned annotators
+st.subheader("Quality")
+agreement = widgets.available(data.metric(version.id, "run_agreement"), quiet=True)
+golden = widgets.available(data.metric(version.id, "accuracy_vs_golden"), quiet=True)
+truth = widgets.available(data.metric(version.id, "accuracy_vs_truth"), quiet=True)
+people = widgets.available(data.metric(version.id, "annotator_table"), quiet=True)
+q = st.columns(4)
+if agreement is None:
+    q[0].metric("Krippendorff's α", "n/a", help="needs tasks with two or more answers")
+else:
+    q[0].metric("Krippendorff's α", widgets.num(agreement.krippendorff_alpha), help="nominal, labeling pool")
+    q[0].caption(
+        f"over {nav.plural(agreement.items, 'task')} with two or more answers (measured) · "
+        + (
+            f"overlap {agreement.overlap_max}"
+            if agreement.overlap_min == agreement.overlap_max
+            else f"overlap {agreement.overlap_min}–{agreement.overlap_max}, mean {agreement.overlap_mean:.1f}"
+        )
+    )
+
+
+def accuracy_tile(col, result, title: str, reference: str, none: str) -> None:
+    """Majority vote's accuracy against known answers, with its 95 % interval and what it counts."""
+    if result is None:
+        col.metric(title, "n/a")
+        col.caption(none)
+        return
+    col.metric(title, widgets.pct(result.accuracy), help="majority vote's label against the known answer")
+    col.caption(
+        f"95 % CI {widgets.pct(result.ci_low)}–{widgets.pct(result.ci_high)} · "
+        f"{nav.plural(result.tasks, 'task')} with {reference}"
+    )
+
+
+accuracy_tile(q[1], golden, "Accuracy vs golden", "a known (control) answer", "no control tasks in this run")
+accuracy_tile(q[2], truth, "Accuracy vs truth", "ground truth", "no ground truth given at import")
+if people is None or not int(people["labeling_answers"].sum()) or not len(run.restrictions):
+    q[3].metric("Answers from banned annotators", "n/a")
+    q[3].caption("no bans recorded in this run")
+else:
+    banned = people[people["banned"]]
+    q[3].metric(
+        "Answers from banned annotators",
+        widgets.pct(banned["labeling_answers"].sum() / people["labeling_answers"].sum()),
+        help="labeling-pool answers (regular and control) from annotators with a recorded ban",
+    )
+    q[3].caption(
+        f"{int(banned['labeling_answers'].sum()):,} of {int(people['labeling_answers'].sum()):,} answers · "
+        f"{nav.plural(len(banned), 'banned annotator')}"
+    )
+
+# ---- the run's size
+st.subheader("The run")
 money = widgets.available(data.metric(version.id, "spend"), quiet=True)
 c = st.columns(5)
 c[0].metric("Answers", f"{s['answers']:,}")
-c[1].metric("Tasks", f"{s['tasks']:,}")
-c[2].metric("Annotators", f"{s['workers']:,}")
+c[1].metric("Tasks", f"{s['tasks']:,}", help="every task of the run: exam, training, regular and control")
+c[2].metric("Annotators", f"{s['workers']:,}", help="everyone with an answer, exam candidates included")
 c[3].metric("Task suites", "n/a" if s["assignments"] is None else f"{s['assignments']:,}")
 c[4].metric(
     "Spend",
@@ -37,16 +90,26 @@ st.caption(
 for n in run.notes:
     st.caption(f":material/info: {widgets.md_escape(n.message)}")
 
-st.subheader("Progress")
-freq = st.radio("Period", FREQS, index=1, horizontal=True, key="freq")
-throughput = widgets.available(data.metric(version.id, "throughput", freq=freq))
+# ---- over time (only where the run records times)
+freq = FREQS[nav.choice("period", FREQS, FREQS[1])]
+throughput = widgets.available(data.metric(version.id, "throughput", freq=freq), quiet=True)
+status = widgets.available(data.metric(version.id, "status_mix"), quiet=True)
+recorded = status is not None and int(status.drop(index="not recorded", errors="ignore")["answers"].sum()) > 0
 if throughput is not None:
+    st.subheader("Progress")
+    freq = st.radio("Period", FREQS, index=FREQS.index(freq), horizontal=True, key="freq")
+    nav.keep("period", freq)
     st.plotly_chart(charts.throughput_chart(throughput), width="stretch")
-
-st.subheader("Assignment status")
-status = widgets.available(data.metric(version.id, "status_mix"))
-if status is not None:
+if recorded:
+    st.subheader("Assignment status")
     st.plotly_chart(charts.status_chart(status), width="stretch")
+missing = [what for what, ok in (("answer times", throughput is not None), ("assignment statuses", recorded)) if not ok]
+if missing:
+    st.info(
+        f"This run records no {' and no '.join(missing)} (a long table of task, annotator and label): "
+        "progress over time, speeds and the status mix need an export that has them.",
+        icon=":material/info:",
+    )
 
 st.subheader("Look closer")
 cols = st.columns(3)

@@ -9,12 +9,13 @@ from dashboard import data, nav, widgets
 
 version = nav.require_version("task.py")
 run = data.current_run(version.id)
-task = nav.require_param("task", "task", run.codes.task_names, back="annotators.py", version=version.id)
+heading = st.empty()  # the title, above the picker, once the picker has chosen
+task = nav.pick("task", "task", run.codes.task_names)
 answers = widgets.available(data.metric(version.id, "task_answers", task_id=task))
 if answers is None:
     st.stop()
 
-st.title(f"Task {widgets.md_escape(task)}")
+heading.title(f"Task {widgets.md_escape(task)}")
 kinds = sorted(answers["kind"].unique())
 pools = ", ".join(widgets.md_escape(p) for p in sorted(answers["pool_id"].dropna().unique()))
 st.caption(f"{len(answers):,} answers · kind: {', '.join(widgets.md_escape(k) for k in kinds)} · pool {pools}")
@@ -41,15 +42,15 @@ with right:
     g = st.columns(2)
     g[0].metric(
         "Golden label",
-        ", ".join(golden) if golden else "none",
+        ", ".join(widgets.text(g) for g in golden) if golden else "none",
         help="the known answer of a control, exam or training task",
     )
     g[1].metric(
         "Ground truth",
-        "none" if truth is None or pd.isna(truth) else str(truth),
+        "none" if truth is None or pd.isna(truth) else widgets.text(truth),
         help="from a truth file given at import",
     )
-    votes = widgets.available(data.metric(version.id, "task_votes", task_id=task))
+    votes = widgets.available(data.metric(version.id, "task_votes", task_id=task), quiet=True)
     if votes is None:
         st.caption("No aggregated label: exam and training items are graded against their golden label instead.")
     else:
@@ -77,18 +78,18 @@ with right:
         )
 
 st.subheader("Every answer")
-view = answers.assign(
-    annotator=[nav.url("annotator.py", version=version.id, annotator=w) for w in answers["worker_id"]]
-)
-widgets.paginated(
-    view[
-        ["annotator", "label", "golden", "check", "kind", "status", "seconds_per_task", "submitted_at", "assignment_id"]
+nav.row_links(
+    answers[
+        ["worker_id", "label", "golden", "check", "kind", "status", "seconds_per_task", "submitted_at", "assignment_id"]
     ],
-    key="task_answers",
+    "task_answers",
+    "annotator.py",
+    param_name="annotator",
+    id_column="worker_id",
+    what="annotator",
+    params={"version": version.id},
     column_config={
-        "annotator": st.column_config.LinkColumn(
-            "annotator", display_text=r"annotator=([^&]+)", help="Open the annotator"
-        ),
+        "worker_id": st.column_config.TextColumn("annotator", help="Click the row to open the annotator"),
         "check": st.column_config.TextColumn("vs golden"),
         "seconds_per_task": st.column_config.NumberColumn(
             "s/task", format="%.1f s", help="their suite's seconds / tasks in the suite"

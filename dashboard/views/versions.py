@@ -47,68 +47,116 @@ with (
 ):
     heads = {v.id: headline(v) for v in ls.versions}
 
-rows = []
-for v in ls.versions:
+groups = data.datasets(ls.versions)
+root_of = {v.id: r for r, vs in groups.items() for v in vs}
+
+
+def row(v) -> dict:
     md = v.metadata
     h, source = heads[v.id]
-    rows.append(
-        {
-            "version": nav.url("overview.py", version=v.id),
-            "name": v.label,
-            "created (UTC)": v.created.replace("T", " ").replace("Z", ""),
-            "parents": ", ".join(ls.by_id()[p].label if p in ls.by_id() else p[:8] for p in v.parents),
-            "answers": h.get("answers", md.get("answers")),
-            "tasks": md.get("tasks"),
-            "annotators": h.get("annotators", md.get("workers")),
-            "alpha": h.get("krippendorff_alpha"),
-            "control accuracy": h.get("control_accuracy"),
-            "control answers": h.get("control_answers"),
-            "cost": md.get("annotation_cost"),
-            "cost per label": h.get("cost_per_label"),
-            "currency": h.get("currency") or md.get("currency"),
-            "figures": source,
-            "simulated": v.simulated,
-        }
-    )
-table = pd.DataFrame(rows)
-for col in ("answers", "tasks", "annotators", "control answers"):
-    table[col] = pd.array(table[col], dtype="Int64")
-for col in ("alpha", "control accuracy", "cost", "cost per label"):
-    table[col] = pd.to_numeric(table[col], errors="coerce").astype("float64")
-st.dataframe(
-    table,
-    hide_index=True,
-    width="stretch",
-    column_config={
-        "version": st.column_config.LinkColumn(
-            "open", display_text=r"version=([0-9a-f]{8})", help="Open the version's run"
-        ),
-        "answers": st.column_config.NumberColumn(format="%d"),
-        "annotators": st.column_config.NumberColumn(format="%d"),
-        "alpha": st.column_config.NumberColumn(
-            "Krippendorff's α", format="%.3f", help="nominal, labeling pool (regular and control tasks)"
-        ),
-        "control accuracy": st.column_config.NumberColumn(
-            format="percent", help="pooled: right control answers / control answers"
-        ),
-        "control answers": st.column_config.NumberColumn(format="%d", help="the control answers behind the accuracy"),
-        "cost": st.column_config.NumberColumn(
-            "total cost", format="%.2f", help="rewards + platform fee + bonuses, in the version's currency"
-        ),
-        "cost per label": st.column_config.NumberColumn(
-            format="%.4f",
-            help="total cost / final labels (regular tasks with an accepted answer; control tasks are not delivered "
-            "labels), in the version's currency, as on the Cost page",
-        ),
-        "figures": st.column_config.TextColumn(
-            help="headline figures stored in the version's manifest at import, "
-            "or computed now for versions without them"
-        ),
-    },
+    return {
+        "id": v.id,
+        "name": v.label,
+        "created (UTC)": v.created.replace("T", " ").replace("Z", ""),
+        "parents": ", ".join(ls.by_id()[p].label if p in ls.by_id() else p[:8] for p in v.parents),
+        "answers": h.get("answers", md.get("answers")),
+        "tasks": md.get("tasks"),
+        "annotators": h.get("annotators", md.get("workers")),
+        "alpha": h.get("krippendorff_alpha"),
+        "control accuracy": h.get("control_accuracy"),
+        "control answers": h.get("control_answers"),
+        "cost": md.get("annotation_cost"),
+        "cost per label": h.get("cost_per_label"),
+        "currency": h.get("currency") or md.get("currency"),
+        "figures": source,
+    }
+
+
+COLUMNS = {
+    "id": st.column_config.TextColumn("version id", width="small", help="Click the row to open the version's Overview"),
+    "answers": st.column_config.NumberColumn(format="localized"),
+    "tasks": st.column_config.NumberColumn(format="localized"),
+    "annotators": st.column_config.NumberColumn(format="localized"),
+    "alpha": st.column_config.NumberColumn(
+        "Krippendorff's α", format="%.3f", help="nominal, labeling pool (regular and control tasks)"
+    ),
+    "control accuracy": st.column_config.NumberColumn(
+        format="percent", help="pooled: right control answers / control answers"
+    ),
+    "control answers": st.column_config.NumberColumn(
+        format="localized", help="the control answers behind the accuracy"
+    ),
+    "cost": st.column_config.NumberColumn(
+        "total cost", format="%.2f", help="rewards + platform fee + bonuses, in the version's currency"
+    ),
+    "cost per label": st.column_config.NumberColumn(
+        format="%.4f",
+        help="total cost / final labels (regular tasks with an accepted answer; control tasks are not delivered "
+        "labels), in the version's currency, as on the Cost page",
+    ),
+    "figures": st.column_config.TextColumn(
+        help="headline figures stored in the version's manifest at import, or computed now for versions without them"
+    ),
+}
+
+
+def table_of(versions) -> pd.DataFrame:
+    table = pd.DataFrame([row(v) for v in reversed(versions)])  # newest first
+    for col in ("answers", "tasks", "annotators", "control answers"):
+        table[col] = pd.array(table[col], dtype="Int64")
+    for col in ("alpha", "control accuracy", "cost", "cost per label"):
+        table[col] = pd.to_numeric(table[col], errors="coerce").astype("float64")
+    return table
+
+
+st.caption(
+    f"{nav.plural(len(ls.versions), 'version')} of {nav.plural(len(groups), 'data set')}: a data set is a first "
+    "import and every version made from it. Click a row to open the version."
 )
+for i, versions in enumerate(groups.values()):
+    first = versions[0]
+    st.subheader(f"{widgets.md_escape(first.name)} · {nav.plural(len(versions), 'version')}")
+    nav.row_links(
+        table_of(versions),
+        f"versions_{i}",
+        "overview.py",
+        param_name="version",
+        id_column="id",
+        what="version",
+        column_config=COLUMNS,
+        height=38 + 35 * len(versions),  # every row, no scrolling
+    )
 st.caption("Empty cells: the figure cannot be had for that version (no overlap, no control tasks, no prices).")
 
+if ls.damaged:
+    st.subheader(f"Damaged versions · {len(ls.damaged):,}")
+    st.dataframe(
+        pd.DataFrame(
+            [{"version": d.label, "file": d.file, "what is wrong": d.reason, "fix": d.fix} for d in ls.damaged]
+        ),
+        hide_index=True,
+        width="stretch",
+        column_config={"what is wrong": st.column_config.TextColumn(width="large")},
+    )
+    st.caption("A damaged version cannot be opened; the others can. Fix its file, or remove its folder.")
+
 st.subheader("Lineage")
+wanted = data.find_version(nav.param("version"))
+roots = list(groups)
+default_root = root_of.get(wanted.id) if wanted is not None else roots[-1]
+# the URL decides (a pasted link, a version picked elsewhere); a change of the picker goes into it first
+st.session_state["lineage_dataset"] = roots[nav.choice("dataset", roots, default_root)]
+picked_root = st.selectbox(
+    "Data set",
+    roots,
+    on_change=lambda: st.query_params.__setitem__("dataset", st.session_state["lineage_dataset"]),
+    format_func=lambda r: f"{groups[r][0].name} ({nav.plural(len(groups[r]), 'version')})",
+    key="lineage_dataset",
+    help="The graph draws one data set's versions and how each was made from its parents.",
+)
+nav.keep("dataset", picked_root if picked_root != default_root else None)  # the version's own: implied
+shown = groups[picked_root]
+ids = {v.id for v in shown}
 nodes = [
     {
         "id": v.id,
@@ -118,10 +166,10 @@ nodes = [
         f"{v.metadata.get('workers', 0):,} annotators"
         + (f" · {v.metadata.get('description')}" if v.metadata.get("description") else ""),
     }
-    for v in ls.versions
+    for v in shown
 ]
 event = st.plotly_chart(
-    charts.lineage_graph(nodes, ls.lineage()),
+    charts.lineage_graph(nodes, [(a, b) for a, b in ls.lineage() if b in ids]),
     on_select="rerun",
     selection_mode="points",
     key="lineage",
@@ -134,11 +182,11 @@ picked = (
 )
 if picked:
     st.switch_page(nav.BY_FILE["overview.py"].path, query_params={"version": picked[0]["customdata"]})
-st.caption("Click a version in the graph, or its id in the table, to open it.")
+st.caption("Click a version in the graph to open it.")
 
 st.subheader("Open a version")
-cols = st.columns(min(4, len(ls.versions)))
-for i, v in enumerate(reversed(ls.versions)):
+cols = st.columns(min(4, len(shown)))
+for i, v in enumerate(reversed(shown)):
     with cols[i % len(cols)]:
         nav.link("overview.py", f"{widgets.md_escape(v.label)} · {v.id[:8]}", version=v.id)
         if v.metadata.get("description"):
