@@ -8,7 +8,9 @@ the latest row per annotator is the current decision. Every row carries the FULL
 the SHA-256 of the evidence the reviewer was shown.
 
 The first time the database is opened, the old ``reviews/<id>.jsonl`` files are migrated into it
-(:mod:`analytics._reviews_migration`).
+(:mod:`analytics._reviews_migration`). Schema 2 adds two append-only tables kept by
+:mod:`analytics.qa_records`: ``proposals`` (QA what-ifs on a version) and ``applications``
+(decisions sent to Toloka, keyed to the decision id, applied at most once).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ CLI_DECISIONS = {"uphold": "uphold", "overturn": "overturn", "more-evidence": "n
 DATABASE = "reviews.sqlite3"
 COLUMNS = ("worker_id", "decision", "reviewer", "note", "decided_at", "evidence_sha256", "id")
 BUSY_TIMEOUT_MS = 30_000
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: proposals and applications (issue 17)
 FULL_BELOW = 1 << 16  # bytes free under which a failed write is put down to a full disk
 
 _HEX = re.compile(r"[0-9a-f]+")
@@ -72,10 +74,36 @@ _SCHEMA = (
         problems TEXT NOT NULL,
         UNIQUE (file, sha256)
     )""",
+    # schema 2 (issue 17): QA proposals (what-ifs on a version) and decisions applied in Toloka
+    """CREATE TABLE IF NOT EXISTS proposals (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        version_id TEXT NOT NULL CHECK (length(version_id) > 0 AND version_id NOT GLOB '*[^0-9a-f]*'),
+        kind TEXT NOT NULL CHECK (kind IN ('golden_overrides', 'rule_settings')),
+        change TEXT NOT NULL,
+        summary TEXT NOT NULL DEFAULT '{}',
+        reviewer TEXT NOT NULL CHECK (length(reviewer) > 0),
+        note TEXT NOT NULL DEFAULT '',
+        proposed_at TEXT NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS applications (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        decision_id INTEGER NOT NULL REFERENCES decisions (id),
+        action TEXT NOT NULL CHECK (action IN ('set_restriction', 'delete_restriction', 'none')),
+        status TEXT NOT NULL CHECK (status IN ('sending', 'applied', 'failed')),
+        request TEXT NOT NULL,
+        response TEXT NOT NULL DEFAULT '',
+        reason TEXT NOT NULL DEFAULT '',
+        applied_by TEXT NOT NULL CHECK (length(applied_by) > 0),
+        at TEXT NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS proposals_by_version ON proposals (version_id, id)",
+    "CREATE INDEX IF NOT EXISTS applications_by_decision ON applications (decision_id, id)",
+    # a decision is applied at most once, whatever the callers do
+    "CREATE UNIQUE INDEX IF NOT EXISTS applications_once ON applications (decision_id) WHERE status = 'applied'",
     *(
         f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table} "
         f"BEGIN SELECT RAISE(ABORT, '{_APPEND_ONLY}'); END"
-        for table in ("decisions", "migrations")
+        for table in ("decisions", "migrations", "proposals", "applications")
         for op in ("UPDATE", "DELETE")
     ),
     f"PRAGMA user_version = {SCHEMA_VERSION}",

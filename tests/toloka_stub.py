@@ -16,10 +16,18 @@ to Toloka. Endpoints and shapes follow toloka-kit's own client code (toloka/clie
   ANALYTICS operation, PENDING; ``GET /api/v1/operations/{id}`` → the same operation, SUCCESS,
   with ``details.value`` = ``[{"result", "request", "finished"}]`` (the shape of toloka-kit's
   tests/test_analytics_request.py);
+* ``PUT /api/v1/user-restrictions`` (``set_user_restriction``): the body is structured with
+  toloka-kit's ``UserRestriction`` and refused (400 VALIDATION_ERROR) with an unknown or read-only
+  field, a missing user_id / scope / pool_id / project_id, or scope SYSTEM; otherwise stored with
+  a new ``id`` and ``created`` and answered; ``GET`` / ``DELETE /api/v1/user-restrictions/{id}``
+  read and lift one (404 DOES_NOT_EXIST when there is none; the delete answers 204);
+  every accepted restriction body is kept in ``restriction_bodies``;
 * every request with a wrong ``Authorization`` header → 401 ``{"code": "AUTHENTICATION_ERROR"}``;
 * :meth:`TolokaStub.answer_with` puts a canned answer (a 429 with ``Retry-After``, a 503, a 200
   with a body of the wrong shape or not JSON at all) before the stub's own, for the next
-  ``times`` requests to a path.
+  ``times`` requests to a path; ``delay`` seconds before answering (longer than the client's
+  timeout: a timeout), and ``status=None`` for the stub's own answer, the request processed
+  first (a request that was carried out although its answer never arrived).
 
 Every request is recorded (method, path, query, JSON body, whether it was authorised) so tests
 can assert what was asked and how often. The token itself is not recorded.
@@ -27,9 +35,11 @@ can assert what was asked and how often. The token itself is not recorded.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -76,6 +86,7 @@ class Canned:
     headers: dict[str, str] = field(default_factory=dict)
     times: int | None = 1
     method: str | None = None
+    delay: float = 0.0
 
 
 @dataclass
@@ -97,6 +108,7 @@ class TolokaStub:
     requests: list[Recorded] = field(default_factory=list)
     operations: dict[str, dict] = field(default_factory=dict)
     canned: list[Canned] = field(default_factory=list)
+    restriction_bodies: list[dict] = field(default_factory=list)
 
     def __post_init__(self):
         self._server: ThreadingHTTPServer | None = None
@@ -147,15 +159,17 @@ class TolokaStub:
     def answer_with(
         self,
         path: str,
-        status: int,
+        status: int | None,
         body: Any = None,
         *,
         headers: dict[str, str] | None = None,
         times: int | None = 1,
         method: str | None = None,
+        delay: float = 0.0,
     ) -> Canned:
-        """Answer the next ``times`` requests to ``path`` with ``status`` / ``body`` / ``headers``."""
-        canned = Canned(path, status, body, dict(headers or {}), times, method)
+        """Answer the next ``times`` requests to ``path`` with ``status`` / ``body`` / ``headers``
+        after ``delay`` seconds (``status`` None: the stub's own answer, the request carried out)."""
+        canned = Canned(path, status, body, dict(headers or {}), times, method, delay)
         self.canned.append(canned)
         return canned
 
@@ -234,10 +248,33 @@ class TolokaStub:
     def _now(self) -> str:
         return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None).isoformat(timespec="milliseconds")
 
+    def _set_restriction(self, body: Any) -> tuple[int, Any]:
+        problem = restriction_problem(body)
+        if problem:
+            return 400, {"code": "VALIDATION_ERROR", "message": problem, "request_id": uuid.uuid4().hex}
+        self.restriction_bodies.append(copy.deepcopy(body))
+        new_id = str(1 + max([1000, *(int(r["id"]) for r in self.restrictions if str(r.get("id")).isdigit())]))
+        stored = {**copy.deepcopy(body), "id": new_id, "created": self._now()}
+        self.restrictions.append(stored)
+        return 201, stored
+
+    def _one_restriction(self, method: str, rid: str) -> tuple[int, Any]:
+        found = [r for r in self.restrictions if str(r.get("id")) == rid]
+        if not found:
+            return 404, {"code": "DOES_NOT_EXIST", "message": f"User restriction {rid} does not exist"}
+        if method == "DELETE":
+            self.restrictions.remove(found[0])
+            return 204, None
+        return 200, found[0]
+
     def handle(self, method: str, path: str, query: dict[str, str], body: Any) -> tuple[int, Any]:
         if path in SEARCHES and method == "GET":
             return self._search(path, query)
+        if path == "/api/v1/user-restrictions" and method == "PUT":
+            return self._set_restriction(body)
         parts = path.strip("/").split("/")
+        if len(parts) == 4 and parts[:3] == ["api", "v1", "user-restrictions"] and method in ("GET", "DELETE"):
+            return self._one_restriction(method, parts[3])
         if (
             method == "GET"
             and len(parts) == 4
@@ -292,6 +329,33 @@ class TolokaStub:
         return 404, {"code": "DOES_NOT_EXIST", "message": f"no such endpoint in the stub: {method} {path}"}
 
 
+def restriction_problem(body: Any) -> str:
+    """What is wrong with a set_user_restriction body, read with toloka-kit's own model ("" if nothing)."""
+    from toloka.client import structure
+    from toloka.client.user_restriction import UserRestriction
+
+    if not isinstance(body, dict):
+        return "the body must be a JSON object"
+    readonly = sorted({"id", "created"} & set(body))
+    if readonly:
+        return f"read-only fields in the body: {readonly}"
+    try:
+        obj = structure(copy.deepcopy(body), UserRestriction)
+    except Exception as err:  # noqa: BLE001 - any structuring failure is a refused body
+        return f"toloka-kit cannot read the body as a UserRestriction: {type(err).__name__}: {err}"
+    extra = sorted(getattr(obj, "_unexpected", None) or {})
+    if extra:
+        return f"unknown fields for {type(obj).__name__}: {extra}"
+    scope = str(getattr(obj.scope, "value", obj.scope))
+    needed = ["user_id", "private_comment"] + {"POOL": ["pool_id"], "PROJECT": ["project_id"]}.get(scope, [])
+    missing = [f for f in needed if not getattr(obj, f, None)]
+    if missing:
+        return f"missing fields for scope {scope}: {missing}"
+    if scope == "SYSTEM":
+        return "a requester cannot set a SYSTEM restriction"
+    return ""
+
+
 class _Handler(BaseHTTPRequestHandler):
     stub: TolokaStub
     protocol_version = "HTTP/1.1"
@@ -315,7 +379,9 @@ class _Handler(BaseHTTPRequestHandler):
         with stub._lock:
             stub.requests.append(Recorded(method, parsed.path, query, body, authorised))
             canned = stub._take_canned(method, parsed.path) if authorised else None
-            if canned is not None:
+            if canned is not None and canned.status is None:
+                status, payload = stub.handle(method, parsed.path, query, body)
+            elif canned is not None:
                 status, payload, headers = canned.status, canned.body, canned.headers
             elif not authorised:
                 status, payload = (
@@ -328,18 +394,29 @@ class _Handler(BaseHTTPRequestHandler):
                 )
             else:
                 status, payload = stub.handle(method, parsed.path, query, body)
+        if canned is not None and canned.delay:
+            time.sleep(canned.delay)  # outside the lock: other requests are answered meanwhile
         raw_body = isinstance(payload, bytes)
-        data = payload if raw_body else json.dumps(payload).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "text/html" if raw_body else "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for k, v in headers.items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(data)
+        data = b"" if status == 204 else payload if raw_body else json.dumps(payload).encode("utf-8")
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "text/html" if raw_body else "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up waiting (a timeout test)
 
     def do_GET(self):  # noqa: N802
         self._answer("GET")
+
+    def do_PUT(self):  # noqa: N802
+        self._answer("PUT")
+
+    def do_DELETE(self):  # noqa: N802
+        self._answer("DELETE")
 
     def do_POST(self):  # noqa: N802
         self._answer("POST")

@@ -22,6 +22,7 @@ from analytics import settings
 from analytics.cli.engine import add_engine_commands
 from analytics.cli.files import EXIT_PROBLEMS, EXIT_USAGE, add_file_commands
 from analytics.cli.lineage import add_lineage_commands
+from analytics.cli.qa import add_qa_commands
 from analytics.cli.remote import SERVICE_ERRORS, add_remote_commands
 from analytics.cli.review import add_review_commands
 from analytics.model import ValidationError
@@ -40,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_remote_commands(sub)
     add_review_commands(sub)
     add_engine_commands(sub)
+    add_qa_commands(sub)  # rules, audit, exam-review (issue 17)
     add_lineage_commands(sub)
     return parser
 

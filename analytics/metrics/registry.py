@@ -19,7 +19,22 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from analytics.metrics import aggregation, agreement, control, cost, curve, exam, labels, progress, rules, speed
+from analytics.metrics import (
+    aggregation,
+    agreement,
+    control,
+    cost,
+    curve,
+    delivery,
+    exam,
+    labels,
+    modelcrowd,
+    progress,
+    replan,
+    rules,
+    speed,
+    whatif,
+)
 from analytics.metrics._base import MetricUnavailable
 from analytics.model import Run
 
@@ -260,6 +275,67 @@ METRICS: tuple[Metric, ...] = (
     # rules
     Metric("replay_rules", rules.replay_rules, TABLE, "the pools' ban rules replayed against recorded bans", "rules"),
     Metric("ban_evidence", rules.ban_evidence, VALUE, "the answers a ban rests on, for one annotator", "rules"),
+    # the data engine (issue 14): delivered labels, how many are wrong, the re-annotation plan, model predictions
+    Metric(
+        "delivered_labels",
+        delivery.delivered_labels,
+        TABLE,
+        "the label file: one row per task",
+        depends=_AGG,
+        forwarded=_MV,
+    ),
+    Metric(
+        "expected_wrong",
+        delivery.expected_wrong,
+        VALUE,
+        "expected wrong labels with a Poisson-binomial interval, checked on golden/truth",
+        depends=_AGG,
+        forwarded=_MV,
+    ),
+    Metric(
+        "calibration",
+        delivery.calibration,
+        VALUE,
+        "confidence against correctness on truth or control tasks, with the ECE",
+        depends=_AGG,
+        forwarded=_MV,
+    ),
+    Metric("likely_wrong", delivery.likely_wrong, TABLE, "labels most likely wrong first", depends=_AGG, forwarded=_MV),
+    Metric("annotator_accuracy", replan.annotator_accuracy, TABLE, "estimated accuracy and answer share per annotator"),
+    Metric("answer_cost", replan.answer_cost, VALUE, "what one more answer costs (reward and fee)", "any"),
+    Metric(
+        "fix_chances",
+        replan.fix_chances,
+        TABLE,
+        "per task: the chance k more answers fix or break its label",
+        depends=_AGG,
+        forwarded=_MV,
+    ),
+    Metric(
+        "reannotation_plan",
+        replan.reannotation_plan,
+        VALUE,
+        "the tasks to re-annotate within a budget, their cost and expected fixes",
+        depends=_AGG,
+        forwarded=_MV,
+    ),
+    Metric(
+        "model_agreement",
+        modelcrowd.model_agreement,
+        VALUE,
+        "a model's predictions against the crowd's aggregate",
+        depends=_AGG,
+        forwarded=_MV,
+    ),
+    Metric("crowdlab", modelcrowd.crowdlab, VALUE, "CROWDLAB (cleanlab): consensus, quality per task and annotator"),
+    Metric(
+        "active_learning_scores",
+        modelcrowd.active_learning_scores,
+        TABLE,
+        "cleanlab's active-learning score per task, lowest (most worth relabeling) first",
+    ),
+    # --- QA what-if (issue 17): rules_whatif, ban_audit, exam_review, declared in analytics/metrics/whatif.py
+    *(Metric(*declared) for declared in whatif.FIGURES),
 )
 
 REGISTRY: dict[str, Metric] = {}
@@ -277,6 +353,36 @@ def register(metric: Metric) -> Metric:
 
 
 for _m in METRICS:
+    register(_m)
+
+# --- label scales (issue #13; analytics/metrics/scales.py): figures on the run's declared scale (meta.scale).
+# Nominal runs refuse all but scale_agreement (MetricUnavailable naming --scale). Kept in one block.
+from analytics.metrics import scales  # noqa: E402  (this block's own import)
+
+_ON_SCALE_AGGREGATE = {"aggregate": Dependency("scale_aggregate", {"method": "method"})}
+for _m in (
+    Metric("scale_agreement", scales.scale_agreement, VALUE, "Krippendorff's alpha at the run's scale and nominal"),
+    Metric("weighted_kappa", scales.weighted_kappa, TABLE, "linear and quadratic weighted kappa per annotator pair"),
+    Metric("item_spread", scales.item_spread, TABLE, "per task: mean, median, standard deviation, range of answers"),
+    Metric("scale_aggregate", scales.scale_aggregate, TABLE, "per-task median or mean of the answers' numbers"),
+    Metric(
+        "scale_error",
+        scales.scale_error,
+        VALUE,
+        "MAE, RMSE and bias of the per-task median or mean against golden or truth",
+        depends=_ON_SCALE_AGGREGATE,
+        forwarded={"method": "median"},
+    ),
+    Metric(
+        "annotator_scale_error",
+        scales.annotator_scale_error,
+        TABLE,
+        "per annotator: MAE and bias against golden, truth and the per-task aggregate",
+        depends=_ON_SCALE_AGGREGATE,
+        forwarded={"method": "median"},
+    ),
+    Metric("scale_histogram", scales.scale_histogram, TABLE, "numeric answers in equal-width bins"),
+):
     register(_m)
 
 # Public functions of a run in the metric modules that are shared building blocks, not figures
