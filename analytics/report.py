@@ -21,6 +21,8 @@ import pandas as pd
 
 from analytics.metrics import MetricUnavailable, aggregation, registry
 from analytics.metrics._base import source_fields
+from analytics.metrics.delivery import quality_section
+from analytics.metrics.scales import scale_section
 from analytics.model import Run
 
 
@@ -316,6 +318,7 @@ def _rules_section(r: _Report, rep: dict) -> None:
 SECTIONS: tuple[Callable[[_Report, dict], None], ...] = (
     _run_section,
     _agreement_section,
+    scale_section,
     _aggregation_section,
     _control_section,
     _exam_section,
@@ -323,6 +326,7 @@ SECTIONS: tuple[Callable[[_Report, dict], None], ...] = (
     _labels_section,
     _speed_section,
     _rules_section,
+    quality_section,
 )
 
 

@@ -36,6 +36,7 @@ class PageSpec:
 
 SPECS = [
     PageSpec("versions.py", "Versions", ":material/folder_open:", "versions", "Dataset versions"),
+    PageSpec("compare.py", "Compare versions", ":material/compare_arrows:", "compare", "Dataset versions"),
     PageSpec("import_run.py", "Import", ":material/upload_file:", "import", "Dataset versions"),
     PageSpec("overview.py", "Overview", ":material/dashboard:", "overview", "Run"),
     PageSpec("exam.py", "Exam", ":material/quiz:", "exam", "Run"),
@@ -43,6 +44,7 @@ SPECS = [
     PageSpec("agreement.py", "Agreement", ":material/handshake:", "agreement", "Run"),
     PageSpec("labels.py", "Labels", ":material/label:", "labels", "Run"),
     PageSpec("cost.py", "Cost", ":material/payments:", "cost", "Run"),
+    PageSpec("delivery.py", "Delivery", ":material/local_shipping:", "delivery", "Run"),
     PageSpec("live.py", "Live monitor", ":material/monitor_heart:", "live", "Run"),
     PageSpec("annotator.py", "Annotator detail", ":material/person:", "annotator", "Drill-down"),
     PageSpec("task.py", "Task detail", ":material/image:", "task", "Drill-down"),
@@ -299,25 +301,15 @@ def row_links(
     id_column: str,
     what: str,
     params: Mapping[str, str] | None = None,
-    **dataframe_kwargs: Any,
+    **table_kwargs: Any,
 ) -> None:
-    """A table whose rows open a page in the same tab (a LinkColumn cell opens a new tab): click a
-    row and its ``id_column`` value goes to ``file`` as ``?param_name=``, with ``params`` (the version)."""
-    config = {c: str(c).replace("_", " ") for c in frame.columns if "_" in str(c)}
-    config.update(dataframe_kwargs.pop("column_config", None) or {})
-    event = st.dataframe(
-        widgets.plain_categories(frame),
-        key=key,
-        column_config=config,
-        placeholder="—",  # a missing value, never "None"
-        on_select="rerun",
-        selection_mode="single-row",
-        hide_index=True,
-        width="stretch",
-        **dataframe_kwargs,
+    """A table (widgets.table: searched on the server, a bounded window sent) whose rows open a page
+    in the same tab: click a row and its ``id_column`` value goes to ``file`` as ``?param_name=``,
+    with ``params`` (the version). ``what`` names the rows ("annotators")."""
+    widgets.table(
+        frame,
+        key,
+        noun=f"{what}s" if " " not in what else "rows",
+        open_page=(BY_FILE[file].path, param_name, id_column, dict(params or {})),
+        **table_kwargs,
     )
-    rows = getattr(getattr(event, "selection", None), "rows", None) or []
-    st.caption(f":material/touch_app: Click a row to open the {what}.")
-    if rows:
-        target = str(frame[id_column].iloc[rows[0]])
-        st.switch_page(BY_FILE[file].path, query_params={**dict(params or {}), param_name: target})

@@ -6,7 +6,7 @@ import math
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
@@ -86,9 +86,14 @@ def table(
     prepare=None,
     column_config: dict | None = None,
     noun: str = "rows",
+    open_page: tuple[str, str, str, Mapping[str, str]] | None = None,
     **kwargs,
 ) -> pd.DataFrame:
     """A long table as a search box, the matching rows and a bounded scrolling window of them.
+
+    ``open_page`` = (page path, query parameter, id column, other query parameters) makes each row
+    a link that opens that page in the same tab (a click on the row: a LinkColumn would open a new
+    tab), e.g. ("views/task.py", "task", "task_id", {"version": v}).
 
     The search filters ``df`` here, on the server (:func:`search_rows`); the first ``rows``
     matches are sent (more on request, up to TABLE_MAX_ROWS), with "showing N of M" above them,
@@ -126,8 +131,21 @@ def table(
     view = plain_categories(view)
     config = {c: human(c) for c in view.columns if "_" in str(c)} | dict(column_config or {})
     kwargs.setdefault("height", min(len(view), 15) * 35 + 38 if len(view) > 10 else "auto")
-    st.dataframe(view, hide_index=True, width="stretch", column_config=config, placeholder=EMPTY_CELL, **kwargs)
+    if open_page is not None:
+        kwargs.update(on_select="rerun", selection_mode="single-row")
+    event = st.dataframe(view, hide_index=True, width="stretch", column_config=config, placeholder=EMPTY_CELL, **kwargs)
+    if open_page is not None:
+        _open_selected(event, view, open_page)
     return found
+
+
+def _open_selected(event, view: pd.DataFrame, open_page: tuple[str, str, str, Mapping[str, str]]) -> None:
+    """Open the page of the row clicked in a table drawn with ``open_page`` (same tab)."""
+    path, param, column, params = open_page
+    st.caption(":material/touch_app: Click a row to open it.")
+    rows = getattr(getattr(event, "selection", None), "rows", None) or []
+    if rows:
+        st.switch_page(path, query_params={**dict(params), param: str(view[column].iloc[rows[0]])})
 
 
 def paginated(df: pd.DataFrame, key: str, page_size: int = TABLE_ROWS, prepare=None, **kwargs) -> None:

@@ -99,9 +99,14 @@ def test_task_votes_has_every_fast_method():
         A.task_votes(run, "nope")
 
 
-def test_estimate_grows_with_the_run():
+def test_estimate_grows_with_the_run(monkeypatch):
     run = toy_run(TOY)
+    monkeypatch.setattr(A.os, "getloadavg", lambda: (0.5, 0.5, 0.5))  # a quiet machine
     assert A.estimate_seconds(run, "glad") == pytest.approx(A.SECONDS_PER_ANSWER["glad"] * 8)
+    assert A.estimate_seconds(run, "mace") == pytest.approx(A.FIXED_SECONDS["mace"] + A.SECONDS_PER_ANSWER["mace"] * 8)
+    # a machine twice as loaded as it has cores: the estimate doubles
+    monkeypatch.setattr(A.os, "getloadavg", lambda: (2.0 * (A.os.cpu_count() or 1), 0, 0))
+    assert A.estimate_seconds(run, "glad") == pytest.approx(2 * A.SECONDS_PER_ANSWER["glad"] * 8)
 
 
 def test_a_run_without_pool_answers_is_not_asked_for_but_unavailable():
@@ -240,6 +245,7 @@ def test_adultcontent2_majority_vote_on_gold():
 def test_long_methods_wait_for_a_request_until_computed(monkeypatch):
     run = toy_run(TOY)
     assert not A.on_request(run, "ds") and A.on_request(run, "glad")
+    monkeypatch.setattr(A.os, "getloadavg", lambda: (0.5, 0.5, 0.5))
     assert A.estimate_seconds(run, "ds", n_iter=10) == pytest.approx(A.SECONDS_PER_ANSWER_ITERATION["ds"] * 8 * 10)
     monkeypatch.setitem(A.SECONDS_PER_ANSWER_ITERATION, "ds", 1.0)  # as if the run were huge
     assert A.on_request(run, "ds") and A.cached(run, "ds") is None

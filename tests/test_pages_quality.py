@@ -64,7 +64,7 @@ def test_agreement_page_shows_the_metrics(demo_workspace, demo_versions):
             ["agreement", "entropy_bits", "answers"], ascending=[True, False, False], kind="stable"
         )
         assert list(least["task"]) == list(expected.index[: len(least)])
-        assert least["open"].iloc[0] == f"/task?version={v.id}&task={least['task'].iloc[0]}"
+        assert "open" not in least.columns and least["task"].iloc[0] in set(run.answers["task_id"].astype(str))
         # aggregators: accuracy vs golden of each fast method, with counts and interval
         comp = frame_with(at, "golden: accuracy")
         assert list(comp["method"]) == [A.METHODS[x] for x in A.FAST_METHODS]
@@ -96,7 +96,8 @@ def test_agreement_matrix_follows_the_min_shared_setting(demo_workspace, demo_ru
     assert "No two annotators answered 1,000 or more of the same tasks" in texts(at)
 
 
-def test_slow_aggregators_run_only_after_the_button(demo_workspace, demo_run, demo_versions):
+def test_slow_aggregators_run_only_after_the_button(demo_workspace, demo_run, demo_versions, monkeypatch):
+    monkeypatch.setattr(A.os, "getloadavg", lambda: (0.5, 0.5, 0.5))  # the estimate the page and the test see
     v = next(v for v in demo_versions if v.version == "1.1.0")
     at = open_page(demo_workspace.root, "agreement.py", version=v.id)
     at.multiselect(key="methods").select("glad").run()

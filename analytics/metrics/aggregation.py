@@ -23,6 +23,7 @@ the tasks tied there (:data:`START` says what the tie rule does to each start).
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 import weakref
 from dataclasses import dataclass
@@ -54,11 +55,14 @@ START = {
     "onecoin": "the majority vote's shares (tied tasks start with equal posteriors; the tie rule does not enter)",
 }
 
-# Seconds per answer for GLAD (n_iter=100) and MACE (10 restarts x 50 iterations) through crowd-kit,
-# measured on this project's 2-core machine on the demo run (2,940 answers, overlap 3: GLAD 4.1 s, MACE 8.9 s)
-# (both scale linearly in the number of answers). Used only to warn before a long run.
+# Time models for the estimate shown before a slow aggregator starts: seconds = fixed + per answer x answers,
+# times the machine's load beyond its cores (GLAD slows 2-4x on a loaded 2-core machine; MACE is erratic).
+# GLAD and MACE (crowd-kit) calibrated on this project's 2-core machine, quiet, through registry.compute:
+#   GLAD: demo 2,800 answers 3.5 s, Zheng Duck 4,212 7.3 s, Dog 8,070 11.6 s, AdultContent2 20 % 18,877 27.6 s;
+#   MACE: 7.7 s, 8.0 s, 11.5 s, 22.5 s on the same runs (10 restarts x 50 iterations).
 # MV/Wawa/DS measured on 10^7 answers (overlap 3): MV 0.5 s, Wawa 1 s, DS 0.5 s per EM iteration.
-SECONDS_PER_ANSWER = {"glad": 1.4e-3, "mace": 3.0e-3, "mv": 5e-8, "wawa": 1e-7}
+FIXED_SECONDS = {"glad": 0.0, "mace": 4.0}
+SECONDS_PER_ANSWER = {"glad": 1.5e-3, "mace": 1.0e-3, "mv": 5e-8, "wawa": 1e-7}
 SECONDS_PER_ANSWER_ITERATION = {"ds": 5e-8, "onecoin": 5e-8}
 # EM iterations and tolerance of Dawid-Skene, one-coin DS and GLAD (crowd-kit's defaults): run to convergence
 DEFAULT_ITERATIONS = 100
@@ -176,8 +180,18 @@ def estimate_seconds(run: Run, method: str, n_iter: int = DEFAULT_ITERATIONS) ->
     _check_method(method, "estimate_seconds")
     n = len(pool_rows(run))
     if method in SECONDS_PER_ANSWER_ITERATION:
-        return float(SECONDS_PER_ANSWER_ITERATION[method] * n * n_iter)
-    return float(SECONDS_PER_ANSWER[method] * n)
+        seconds = SECONDS_PER_ANSWER_ITERATION[method] * n * n_iter
+    else:
+        seconds = FIXED_SECONDS.get(method, 0.0) + SECONDS_PER_ANSWER[method] * n
+    return float(seconds * _load_factor())
+
+
+def _load_factor() -> float:
+    """How much slower than on a quiet machine: the 1-minute load average over the cores, at least 1."""
+    try:
+        return max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1))
+    except OSError:  # no load average on this platform
+        return 1.0
 
 
 def cached(

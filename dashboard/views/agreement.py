@@ -19,15 +19,12 @@ st.caption(
 
 
 def task_links(frame: pd.DataFrame) -> pd.DataFrame:
-    """task_id index -> a "task" text column and an "open" link to Task detail."""
-    out = frame.reset_index().rename(columns={"task_id": "task"})
-    out.insert(1, "open", [nav.url("task.py", version=version.id, task=t) for t in out["task"]])
-    return out
+    """task_id index -> a "task" text column (a click on the row opens its Task detail)."""
+    return frame.reset_index().rename(columns={"task_id": "task"})
 
 
-TASK_LINK = st.column_config.LinkColumn(
-    "open", display_text="task detail ›", help="Every answer, the golden label and each aggregator's label"
-)
+# a click on a row opens the task's detail in the same tab
+OPEN_TASK = (nav.BY_FILE["task.py"].path, "task", "task", {"version": version.id})
 
 # ---- run-level agreement
 summary = widgets.available(data.metric(version.id, "run_agreement"))
@@ -86,8 +83,8 @@ if items is not None:
             rows=20,
             noun="tasks",
             prepare=task_links,
+            open_page=OPEN_TASK,
             column_config={
-                "open": TASK_LINK,
                 "kind": st.column_config.TextColumn("task kind", help="regular, or control (with a known answer)"),
                 "answers": st.column_config.NumberColumn("answers", format="%d"),
                 "label": st.column_config.TextColumn("majority label"),
@@ -161,25 +158,17 @@ elif pairs is not None:
     with st.expander(f"All {len(pairs):,} pairs, lowest κ first"):
         ptable = widgets.available(data.metric(version.id, "pairs_by_kappa", min_shared=min_shared))
 
-        def pair_links(page: pd.DataFrame) -> pd.DataFrame:
-            return page.assign(
-                annotator_a=[nav.url("annotator.py", version=version.id, annotator=w) for w in page["worker_a"]],
-                annotator_b=[nav.url("annotator.py", version=version.id, annotator=w) for w in page["worker_b"]],
-            )[["worker_a", "annotator_a", "worker_b", "annotator_b", "shared", "agreement", "kappa"]]
-
-        link = st.column_config.LinkColumn(" ", display_text="open ›", help="the annotator's answers")
         if ptable is not None:
+            st.caption("A click on a pair opens annotator A's answers.")
             widgets.table(
-                ptable,
+                ptable[["worker_a", "worker_b", "shared", "agreement", "kappa"]],
                 key="pairs_table",
                 rows=25,
                 noun="pairs",
-                prepare=pair_links,
+                open_page=(nav.BY_FILE["annotator.py"].path, "annotator", "worker_a", {"version": version.id}),
                 column_config={
                     "worker_a": "annotator A",
-                    "annotator_a": link,
                     "worker_b": "annotator B",
-                    "annotator_b": link,
                     "shared": st.column_config.NumberColumn("shared tasks", format="%d"),
                     "agreement": st.column_config.NumberColumn("share agreeing", format="percent"),
                     "kappa": st.column_config.NumberColumn("Cohen's κ", format="%.3f"),
@@ -366,11 +355,19 @@ if dis is not None:
         f"{', '.join(aggregation.METHODS[m] for m in methods)}; least confident first."
     )
     if len(dis):
-        cfg = {"open": TASK_LINK}
+        cfg = {}
         for m in methods:
             cfg[m] = st.column_config.TextColumn(aggregation.METHODS[m])
             cfg[f"{m}_confidence"] = st.column_config.NumberColumn(
                 "conf.", format="%.0f %%", help=f"{aggregation.METHODS[m]}'s probability of its label", width="small"
             )
         shown_dis = dis.assign(**{f"{m}_confidence": 100 * dis[f"{m}_confidence"] for m in methods})
-        widgets.table(shown_dis, key="disagreements", rows=20, noun="tasks", column_config=cfg, prepare=task_links)
+        widgets.table(
+            shown_dis,
+            key="disagreements",
+            rows=20,
+            noun="tasks",
+            column_config=cfg,
+            prepare=task_links,
+            open_page=OPEN_TASK,
+        )

@@ -191,11 +191,9 @@ widgets.table(
     key="exam_answers",
     noun="answers",
     search_columns=["open", "label", "check"],
-    prepare=lambda page: page.assign(
-        open=[nav.url("annotator.py", version=version.id, annotator=w) for w in page["open"]]
-    ),
+    open_page=(nav.BY_FILE["annotator.py"].path, "annotator", "open", {"version": version.id}),
     column_config={
-        "open": st.column_config.LinkColumn("annotator", display_text=r"annotator=([^&]+)"),
+        "open": st.column_config.TextColumn("annotator", help="a click on the row opens the annotator's answers"),
         "label": "their answer",
         "golden": "known answer",
         "check": "right?",
