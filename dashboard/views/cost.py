@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from analytics.metrics.aggregation import TIE_RULE
-from dashboard import charts, data, nav, widgets
+from dashboard import charts, data, documents, nav, widgets
 
 version = nav.require_version("cost.py")
 root = str(data.workspace_root())
@@ -44,10 +44,15 @@ st.caption(
     + f". Fee rate {p.fee_rate:.0%} of rewards and bonuses, "
     f"at least {p.fee_minimum:g} {widgets.md_escape(cur)} a suite."
 )
+if p.fee_assumed:
+    st.info(widgets.md_escape(p.fee_note()), icon=":material/info:")
 if b.total is None and s is not None and s.missing:
     st.warning(
         f"The run cannot be priced: {widgets.md_escape(s.missing)}. Money figures below are n/a; the counts still hold."
     )
+
+with st.expander(":material/description: The report for stakeholders (HTML, PDF)"):
+    documents.report_downloads(version, key="cost_report")
 
 # ---- unit costs
 st.subheader("What a unit cost")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from analytics.metrics.progress import FREQS
-from dashboard import charts, data, nav, widgets
+from dashboard import charts, data, documents, nav, widgets
 
 version = nav.require_version("overview.py")
 run = data.current_run(version.id)
@@ -69,6 +69,27 @@ else:
         f"{nav.plural(len(banned), 'banned annotator')}"
     )
 
+# ---- how many delivered labels are probably wrong (from the aggregator's confidence)
+wrong = widgets.available(data.metric(version.id, "expected_wrong"), quiet=True)
+if wrong is not None:
+    w = st.columns([1, 3])
+    w[0].metric(
+        "Expected wrong labels",
+        f"{wrong.expected:,.0f}",
+        help="the sum over tasks of 1 − the majority vote's confidence; the interval is Poisson-binomial",
+    )
+    checks = "; ".join(
+        f"realised against {ref}: {c.realised:,} of {c.tasks:,} tasks"
+        + ("" if c.inside else " — outside the interval: the confidence is too high")
+        for ref, c in wrong.checks.items()
+    )
+    w[1].caption(
+        f"95 % interval {wrong.low:,}–{wrong.high:,} of {wrong.tasks:,} labels "
+        f"({widgets.pct(wrong.expected / max(1, wrong.tasks))})" + (f" · {checks}" if checks else "")
+    )
+    with w[1]:
+        nav.link("delivery.py", "Labels to deliver, and a re-annotation plan", version=version.id)
+
 # ---- the run's size
 st.subheader("The run")
 money = widgets.available(data.metric(version.id, "spend"), quiet=True)
@@ -82,6 +103,13 @@ c[4].metric(
     "n/a" if money is None else widgets.money(money.total, money.currency),
     help=(money.missing if money is not None else None) or "rewards + platform fee + bonuses, paid suites only",
 )
+if s.get("without_answer"):
+    st.caption(
+        "Task suites without an answer (not counted above): "
+        + ", ".join(f"{widgets.md_escape(k.lower())} {v:,}" for k, v in s["without_answer"].items())
+    )
+if run.pricing.fee_assumed:
+    st.caption(f":material/info: {widgets.md_escape(run.pricing.fee_note())}")
 st.caption(
     "Answers by kind: "
     + ", ".join(f"{widgets.md_escape(k)} {v:,}" for k, v in s["kinds"].items())
@@ -110,6 +138,9 @@ if missing:
         "progress over time, speeds and the status mix need an export that has them.",
         icon=":material/info:",
     )
+
+st.subheader("Report")
+documents.report_downloads(version, key="overview_report")
 
 st.subheader("Look closer")
 cols = st.columns(3)
