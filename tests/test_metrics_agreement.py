@@ -130,3 +130,17 @@ def test_least_agreed_order_by_hand():
     )
     # lowest agreement first; among equal agreement the higher entropy; single answers left out
     assert list(G.least_agreed(items).index) == ["b", "e", "d", "a"]
+
+
+def test_a_size_limit_leaves_pairwise_kappa_out_not_the_report(demo_run, monkeypatch):
+    """Beyond the pair budget pairwise kappa is unavailable with its reason, and the report goes on."""
+    import dataclasses
+
+    from analytics.report import build_report
+
+    run = dataclasses.replace(demo_run)  # a run object of its own: nothing cached for it yet
+    monkeypatch.setattr(G, "MAX_TASK_PAIRS", 10)
+    with pytest.raises(MetricUnavailable, match="within-task answer pairs"):
+        G.pairwise_kappa(run)
+    rep = build_report(run)
+    assert "agreement.pairwise" in rep["unavailable"] and rep["agreement"]["krippendorff_alpha"] is not None

@@ -110,6 +110,10 @@ def item_agreement(run: Run, aggregation: Aggregation | None = None) -> pd.DataF
     return out
 
 
+# within-task pairs pairwise_kappa lists at the most (about 0.5 GB of pair keys and codes)
+MAX_TASK_PAIRS = 20_000_000
+
+
 def least_agreed(items: pd.DataFrame) -> pd.DataFrame:
     """The tasks of item_agreement with two or more answers, least agreement with the aggregate
     first, then the most spread answers (entropy), then the most answers. One numpy lexsort
@@ -150,7 +154,17 @@ def pairwise_kappa(run: Run, min_shared: int = 10, include_control: bool = False
     if not include_control:
         keep = run.codes.kind[rows] == KINDS.index("regular")
         t, w, lab = t[keep], w[keep], lab[keep]
-    pa = kernels.pairwise_agreement(t, w, lab, c.n_workers, c.n_labels, min_shared=min_shared)
+    per_task = np.bincount(t, minlength=c.n_tasks).astype(np.int64)  # an upper bound of distinct workers
+    pairs_needed = int(np.sum(per_task * (per_task - 1) // 2))
+    if pairs_needed > MAX_TASK_PAIRS:
+        # a size limit leaves this one figure out (with the reason); it never takes the report down
+        raise MetricUnavailable(
+            f"pairwise agreement would list {pairs_needed:,} within-task answer pairs, over the "
+            f"{MAX_TASK_PAIRS:,} this machine's memory allows; the other figures are unaffected"
+        )
+    pa = kernels.pairwise_agreement(
+        t, w, lab, c.n_workers, c.n_labels, min_shared=min_shared, max_task_pairs=MAX_TASK_PAIRS
+    )
     names = np.asarray(c.worker_names, dtype=object)
     return pd.DataFrame(
         {
