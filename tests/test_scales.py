@@ -17,7 +17,7 @@ from analytics.metrics.aggregation import pool_codes
 from analytics.metrics.scales import scale_section
 from analytics.model import RunMeta, ValidationError, build_run
 from analytics.model.scales import apply_scale, check_scale, label_values, parse_numbers
-from analytics.sources import read_files
+from analytics.sources import ReadOptions, read_files
 
 LEVELS = ("nominal", "ordinal", "interval", "ratio")
 
@@ -88,7 +88,8 @@ def test_alpha_merges_labels_standing_for_one_number():
 @pytest.fixture(scope="module")
 def emotion():
     d = shared("zheng2017-truth-inference", "emotion")
-    raw = read_files([str(d / "answer.csv")], truth=str(d / "truth.csv"))
+    # read as categories on purpose (an explicit nominal scale), then put on its interval scale
+    raw = read_files([str(d / "answer.csv")], ReadOptions(scale="nominal"), truth=str(d / "truth.csv"))
     answers = pd.read_csv(d / "answer.csv")
     matrix = answers.pivot(index="worker", columns="question", values="answer").to_numpy(float)
     return raw, apply_scale(raw, "interval"), matrix

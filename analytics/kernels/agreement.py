@@ -305,35 +305,10 @@ def pairwise_agreement(
     A worker who answered a task more than once counts with their most frequent label on it
     (lowest code on a tie), so the result does not depend on row order.
     """
-    func = "pairwise_agreement"
-    n_workers = check_int(n_workers, "n_workers", func, low=0)
-    n_labels = check_int(n_labels, "n_labels", func, low=0)
-    check_int(min_shared, "min_shared", func, low=1)
-    max_task_pairs = check_int(max_task_pairs, "max_task_pairs", func, low=0)
-    # No n_tasks in this signature: the task code range only needs to be non-negative.
-    task = np.asarray(task)
-    n_tasks = int(task.max()) + 1 if task.size and np.issubdtype(task.dtype, np.integer) else 1
-    task = check_codes(task, "task", func, n_tasks, "max(task) + 1")
-    worker = check_codes(worker, "worker", func, n_workers, "n_workers", len(task))
-    label = check_codes(label, "label", func, n_labels, "n_labels", len(task))
-
-    empty = PairwiseAgreement(*(np.zeros(0, dtype=np.int64),) * 3, np.zeros(0), np.zeros(0))
-    if len(task) == 0:
-        return empty
-    t, w, lab = _one_answer_per_task_worker(task, worker, label, n_workers, n_labels)
-    m_t = np.bincount(t, minlength=n_tasks)
-    total_pairs = int(np.sum(m_t * (m_t - 1) // 2))
-    if total_pairs > max_task_pairs:
-        raise ValueError(
-            f"The 'max_task_pairs' parameter of {func} allows {max_task_pairs} within-task worker pairs; "
-            f"these answers have {total_pairs} (largest task: {int(m_t.max())} workers). Raise the limit "
-            f"or leave out heavily shared tasks (e.g. control tasks) before calling."
-        )
-
-    i, j, key = _within_task_pairs(t, w, n_workers)
-    pair_keys, n_shared, idx = _qualifying_pairs(key, n_workers, min_shared)
-    if len(pair_keys) == 0:
-        return empty
+    listed = listed_pairs("pairwise_agreement", task, worker, label, n_workers, n_labels, min_shared, max_task_pairs)
+    if listed is None:
+        return PairwiseAgreement(*(np.zeros(0, dtype=np.int64),) * 3, np.zeros(0), np.zeros(0))
+    n_workers, n_labels, lab, i, j, pair_keys, n_shared, idx = listed
     a, b = pair_keys // n_workers, pair_keys % n_workers
     ok = idx >= 0
     idx, la, lb = idx[ok], lab[i[ok]], lab[j[ok]]
@@ -346,6 +321,40 @@ def pairwise_agreement(
     # sum(w * confusion) = n - agree and sum(w * expected) = (n^2 - chance) / n.
     kappa = 1.0 - safe_divide((n - agree) * n, n * n - chance)
     return PairwiseAgreement(worker_a=a, worker_b=b, n_shared=n_shared, agreement=agree / n, kappa=kappa)
+
+
+def listed_pairs(func: str, task, worker, label, n_workers, n_labels, min_shared, max_task_pairs):
+    """The pair machinery pairwise agreement and weighted kappa share: the checked inputs reduced to
+    one label per (task, worker), every within-task pair of answers (rows i < j), and the pairs
+    sharing >= ``min_shared`` tasks. Returns (n_workers, n_labels, label per row, i, j, pair keys,
+    shared tasks per pair, pair id per listed pair or -1), or None when there are no answers.
+    Raises a ValueError naming ``func`` beyond ``max_task_pairs`` within-task pairs."""
+    n_workers = check_int(n_workers, "n_workers", func, low=0)
+    n_labels = check_int(n_labels, "n_labels", func, low=0)
+    check_int(min_shared, "min_shared", func, low=1)
+    max_task_pairs = check_int(max_task_pairs, "max_task_pairs", func, low=0)
+    # No n_tasks in the signatures: the task code range only needs to be non-negative.
+    task = np.asarray(task)
+    n_tasks = int(task.max()) + 1 if task.size and np.issubdtype(task.dtype, np.integer) else 1
+    task = check_codes(task, "task", func, n_tasks, "max(task) + 1")
+    worker = check_codes(worker, "worker", func, n_workers, "n_workers", len(task))
+    label = check_codes(label, "label", func, n_labels, "n_labels", len(task))
+    if len(task) == 0:
+        return None
+    t, w, lab = _one_answer_per_task_worker(task, worker, label, n_workers, n_labels)
+    m_t = np.bincount(t, minlength=n_tasks)
+    total_pairs = int(np.sum(m_t * (m_t - 1) // 2))
+    if total_pairs > max_task_pairs:
+        raise ValueError(
+            f"The 'max_task_pairs' parameter of {func} allows {max_task_pairs} within-task worker pairs; "
+            f"these answers have {total_pairs} (largest task: {int(m_t.max())} workers). Raise the limit "
+            f"or leave out heavily shared tasks (e.g. control tasks) before calling."
+        )
+    i, j, key = _within_task_pairs(t, w, n_workers)
+    pair_keys, n_shared, idx = _qualifying_pairs(key, n_workers, min_shared)
+    if len(pair_keys) == 0:
+        return None
+    return n_workers, n_labels, lab, i, j, pair_keys, n_shared, idx
 
 
 def _within_task_pairs(t: np.ndarray, w: np.ndarray, n_workers: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -8,12 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from analytics.kernels._arrays import safe_divide, unique_rows
-from analytics.kernels.agreement import (
-    _label_count_products,
-    _one_answer_per_task_worker,
-    _qualifying_pairs,
-    _within_task_pairs,
-)
+from analytics.kernels.agreement import _label_count_products, listed_pairs
 from analytics.kernels.checks import check_codes, check_counts, check_int, param_error
 
 __all__ = [
@@ -196,32 +191,12 @@ def weighted_pairwise_kappa(
     B_g) + (n - A_g) B_g] over thresholds g, A_g, B_g the grades <= g (summed from one sort, see
     _linear_expected). Bincounts over the listed pairs, no per-pair confusion matrix.
     """
-    func = "weighted_pairwise_kappa"
-    n_workers = check_int(n_workers, "n_workers", func, low=0)
-    n_labels = check_int(n_labels, "n_labels", func, low=0)
-    check_int(min_shared, "min_shared", func, low=1)
-    max_task_pairs = check_int(max_task_pairs, "max_task_pairs", func, low=0)
-    task = np.asarray(task)
-    n_tasks = int(task.max()) + 1 if task.size and np.issubdtype(task.dtype, np.integer) else 1
-    task = check_codes(task, "task", func, n_tasks, "max(task) + 1")
-    worker = check_codes(worker, "worker", func, n_workers, "n_workers", len(task))
-    label = check_codes(label, "label", func, n_labels, "n_labels", len(task))
-    empty = WeightedPairs(*(np.zeros(0, dtype=np.int64),) * 3, *(np.zeros(0),) * 5)
-    if len(task) == 0:
-        return empty
-    t, w, lab = _one_answer_per_task_worker(task, worker, label, n_workers, n_labels)
-    m_t = np.bincount(t, minlength=n_tasks)
-    total_pairs = int(np.sum(m_t * (m_t - 1) // 2))
-    if total_pairs > max_task_pairs:
-        raise ValueError(
-            f"The 'max_task_pairs' parameter of {func} allows {max_task_pairs} within-task worker pairs; "
-            f"these answers have {total_pairs} (largest task: {int(m_t.max())} workers). Raise the limit "
-            f"or leave out heavily shared tasks (e.g. control tasks) before calling."
-        )
-    i, j, key = _within_task_pairs(t, w, n_workers)
-    pair_keys, n_shared, idx = _qualifying_pairs(key, n_workers, min_shared)
-    if len(pair_keys) == 0:
-        return empty
+    listed = listed_pairs(
+        "weighted_pairwise_kappa", task, worker, label, n_workers, n_labels, min_shared, max_task_pairs
+    )
+    if listed is None:
+        return WeightedPairs(*(np.zeros(0, dtype=np.int64),) * 3, *(np.zeros(0),) * 5)
+    n_workers, n_labels, lab, i, j, pair_keys, n_shared, idx = listed
     ok = idx >= 0
     idx, la, lb = idx[ok], lab[i[ok]], lab[j[ok]]
     n_p, n = len(pair_keys), n_shared.astype(np.float64)

@@ -366,9 +366,8 @@ def _check_rules(hist: list) -> tuple[str, str] | None:
     if len(ctl) >= CONTROL_RULE["min_answers"]:
         pct = 100.0 * sum(ctl) / len(ctl)
         if pct < CONTROL_RULE["min_correct_percent"]:
-            wrong = len(ctl) - sum(ctl)
             return "golden_set", (
-                f"Control tasks: {wrong} wrong of the last {len(ctl)} "
+                f"Control tasks: {sum(ctl)} of the last {len(ctl)} correct "
                 f"(the rule removes an annotator on one wrong control answer)"
             )
     return None

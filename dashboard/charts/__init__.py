@@ -5,6 +5,8 @@ Data shown in a figure (labels, ids, version names, currency) is escaped for plo
 """
 
 from dashboard.charts.common import PALETTE, VERDICT_COLORS
+from dashboard.charts.engine import reliability_diagram as reliability_diagram
+from dashboard.charts.lineage import accuracy_change_chart, lineage_by_figure  # noqa: F401
 from dashboard.charts.people import (
     exam_item_chart,
     exam_score_histogram,
@@ -26,6 +28,7 @@ from dashboard.charts.runs import (
     status_chart,
     throughput_chart,
 )
+from dashboard.charts.scales import bias_chart, scale_histogram_chart  # noqa: F401
 
 __all__ = [
     "PALETTE",
