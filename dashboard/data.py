@@ -160,3 +160,17 @@ def lineage_of(version_id: str) -> list[VersionInfo]:
         if any(v.id == version_id for v in group):
             return group
     return []
+
+
+@st.cache_data(max_entries=6, show_spinner=False)
+def label_file(version_id: str, method: str, fmt: str) -> bytes:
+    """A version's delivered labels by ``method`` as the file ``crowdlens labels --format fmt`` writes
+    (analytics.cli.engine.write_labels: csv, parquet or jsonl), as bytes; built once per (version,
+    method, format), versions being immutable (the Delivery page's downloads)."""
+    import tempfile
+
+    from analytics.cli.engine import write_labels
+
+    frame = registry.compute(current_run(version_id), "delivered_labels", method=method)
+    with tempfile.TemporaryDirectory() as tmp:
+        return write_labels(frame, Path(tmp) / f"labels.{fmt}", fmt).read_bytes()
