@@ -49,15 +49,26 @@ def run(root: str, version_id: str) -> Run:
     return Workspace(root).open_run(version_id)
 
 
+def current_listing() -> Listing:
+    """The versions of the source the dashboard shows: the local workspace, or the ClearML project
+    picked on Versions (dashboard.sources; its versions are pulled once and cached by id)."""
+    from dashboard import sources
+
+    return sources.listing()
+
+
 def current_run(version_id: str) -> Run:
-    return run(str(workspace_root()), version_id)
+    """A version's run from the source the dashboard shows (the local workspace by default)."""
+    from dashboard import sources
+
+    return sources.open_run(version_id)
 
 
 def find_version(version_id: str | None) -> VersionInfo | None:
     """The version with this id or unique prefix, or None."""
     if not version_id:
         return None
-    found = matching(listing(str(workspace_root())).versions, version_id)
+    found = matching(current_listing().versions, version_id)
     return found[0] if len(found) == 1 else None
 
 
@@ -104,7 +115,7 @@ def versions_cost(version_ids) -> Any:
     version's cached cost_breakdown, so runs are opened one at a time, never all held together."""
     from analytics.metrics.cost import compare_breakdowns
 
-    by_id = listing(str(workspace_root())).by_id()
+    by_id = current_listing().by_id()
     breakdowns = {}
     for i in version_ids:
         b = metric(i, "cost_breakdown")
@@ -156,7 +167,7 @@ def datasets(versions) -> dict[str, list[VersionInfo]]:
 
 def lineage_of(version_id: str) -> list[VersionInfo]:
     """The versions of ``version_id``'s data set (its lineage), in lineage order; [] where unknown."""
-    for group in datasets(listing(str(workspace_root())).versions).values():
+    for group in datasets(current_listing().versions).values():
         if any(v.id == version_id for v in group):
             return group
     return []

@@ -119,7 +119,21 @@ for clear in (False, False, True):
     out["texts"] = texts(at)
     out["downloads"] = list(downloads)
     results.append(out)
-print(json.dumps(results, default=str))
+
+# the real dashboard's Versions page on the ClearML source
+app = AppTest.from_file(os.path.join(os.environ["PYTHONPATH"], "dashboard", "app.py"), default_timeout=120)
+app.run()
+app.switch_page("views/versions.py")
+app.query_params["source"] = "clearml"
+app.query_params["project"] = project
+app.run()
+versions_page = {
+    "exceptions": [str(e.value) for e in app.exception],
+    "texts": texts(app),
+    "tables": [list(map(str, d.value.get("id", []))) for d in app.dataframe if "id" in d.value.columns],
+    "links": [list(map(str, d.value["ClearML"])) for d in app.dataframe if "ClearML" in d.value.columns],
+}
+print(json.dumps({"pages": results, "versions_page": versions_page}, default=str))
 """
 
 
@@ -129,7 +143,7 @@ def server(tmp_path_factory):
         yield s
 
 
-def _run(tmp: Path, ws: Workspace, env: dict[str, str], *, publish: bool) -> list[dict]:
+def _run(tmp: Path, ws: Workspace, env: dict[str, str], *, publish: bool, versions_page: bool = False):
     home = tmp / "home"
     home.mkdir(parents=True, exist_ok=True)
     (home / "empty-clearml.conf").touch()
@@ -148,7 +162,8 @@ def _run(tmp: Path, ws: Workspace, env: dict[str, str], *, publish: bool) -> lis
         [sys.executable, "-c", SCRIPT, *args], env=full_env, cwd=tmp, capture_output=True, text=True, timeout=420
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    done = json.loads(proc.stdout.strip().splitlines()[-1])
+    return (done["pages"], done["versions_page"]) if versions_page else done["pages"]
 
 
 @pytest.fixture(scope="module")
@@ -156,8 +171,20 @@ def published(server, demo_workspace, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("dashboard-clearml")
     ws = Workspace(tmp / "ws")
     shutil.copytree(demo_workspace.root, ws.root)
-    results = _run(tmp, ws, server.environment(), publish=True)
-    return {"ws": ws, "tmp": tmp, "results": results}
+    results, versions_page = _run(tmp, ws, server.environment(), publish=True, versions_page=True)
+    return {"ws": ws, "tmp": tmp, "results": results, "versions_page": versions_page}
+
+
+def test_the_versions_page_browses_the_clearml_project(published):
+    """The real dashboard's Versions page with ?source=clearml&project=…: the project's versions,
+    each linking to its ClearML page, no exception and no secret."""
+    ws, page = published["ws"], published["versions_page"]
+    assert page["exceptions"] == []
+    shown = [i for table in page["tables"] for i in table]
+    assert sorted(shown) == sorted(ws.remote_id(v.id) for v in ws.versions())
+    links = [u for table in page["links"] for u in table]
+    assert links and all("/datasets/simple/" in u for u in links)
+    assert DEFAULT_SECRET_KEY not in page["texts"]
 
 
 def test_the_project_is_listed_with_its_lineage(published):

@@ -7,13 +7,19 @@ from contextlib import nullcontext
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, data, nav, widgets
+from analytics.versions.compare import LINEAGE_FIGURES
+from dashboard import charts, data, nav, sources, widgets
 
 st.title("Dataset versions")
-root = str(data.workspace_root())
-ls = data.listing(root)
+origin = sources.source_picker(st.container())
+root = origin.where
+ls = data.current_listing()
 for p in ls.problems:
     st.warning(widgets.md_escape(f"{p.message} {p.fix}"))
+if not ls.versions and origin.kind != sources.LOCAL:
+    st.info(f"No crowdlens versions in the ClearML project {widgets.md_code(root)}.")
+    st.caption("Publish one with `crowdlens clearml-publish VERSION --project NAME`.")
+    st.stop()
 if not ls.versions:
     st.info(f"No dataset versions in {widgets.md_code(root)} yet.")
     nav.link("import_run.py", "Import a Toloka export")
@@ -69,6 +75,7 @@ def row(v) -> dict:
         "cost per label": h.get("cost_per_label"),
         "currency": h.get("currency") or md.get("currency"),
         "figures": source,
+        "ClearML": sources.clearml_link(v),
     }
 
 
@@ -93,6 +100,9 @@ COLUMNS = {
         format="%.4f",
         help="total cost / final labels (regular tasks with an accepted answer; control tasks are not delivered "
         "labels), in the version's currency, as on the Cost page",
+    ),
+    "ClearML": st.column_config.LinkColumn(
+        "ClearML", display_text="open in ClearML ›", help="the version's page in the ClearML web app"
     ),
     "figures": st.column_config.TextColumn(
         help="headline figures stored in the version's manifest at import, or computed now for versions without them"
@@ -168,8 +178,22 @@ nodes = [
     }
     for v in shown
 ]
+figure = st.segmented_control(
+    "Colour the versions by",
+    list(LINEAGE_FIGURES),
+    default=nav.param("figure") if nav.param("figure") in LINEAGE_FIGURES else None,
+    format_func=LINEAGE_FIGURES.get,
+    key="lineage_figure",
+    help="what each version bought: its figure on the node; grey where the version cannot give it",
+)
+nav.keep("figure", figure)
+if figure:
+    table = sources.lineage_figures(figure)
+    graph = charts.lineage_by_figure(table.loc[[v.id for v in shown if v.id in table.index]], table.attrs["title"])
+else:
+    graph = charts.lineage_graph(nodes, [(a, b) for a, b in ls.lineage() if b in ids])
 event = st.plotly_chart(
-    charts.lineage_graph(nodes, [(a, b) for a, b in ls.lineage() if b in ids]),
+    graph,
     on_select="rerun",
     selection_mode="points",
     key="lineage",
