@@ -120,9 +120,10 @@ def fix_probabilities(
     b = (1.0 - a) / (n_labels - 1)
     comp = compositions(k, n_labels)
     if len(comp) > MAX_COMPOSITIONS:
-        raise ValueError(
-            f"{k} answers over {n_labels} labels make {len(comp):,} count vectors (at most {MAX_COMPOSITIONS:,}): "
-            "ask for fewer answers per task."
+        # a figure the run's size of label set cannot give: unavailable with the reason, never a crash
+        raise MetricUnavailable(
+            f"{k} more answers over {n_labels} labels make {len(comp):,} count vectors (at most {MAX_COMPOSITIONS:,}): "
+            "ask for fewer answers per task; a run of numbers is better re-annotated on its scale"
         )
     log_coef = gammaln(k + 1) - gammaln(comp + 1).sum(axis=1)
     # P(count vector | true label y): (C, L)

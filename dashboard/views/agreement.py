@@ -7,10 +7,13 @@ import streamlit as st
 
 from analytics.metrics import aggregation
 from analytics.metrics.agreement import agreement_matrix
+from analytics.metrics.scales import MEDIAN_RULE, METHODS
+from analytics.model.scales import NUMERIC_SCALES
 from dashboard import charts, data, nav, widgets
 
 version = nav.require_version("agreement.py")
 run = data.current_run(version.id)
+scale = run.meta.scale
 st.title("Agreement")
 st.caption(
     f"{widgets.text(version.label)} · id {widgets.md_code(version.id)} · "
@@ -35,10 +38,23 @@ overlap = (
     if summary.overlap_min != summary.overlap_max
     else f"{summary.overlap_min}"
 )
-c = st.columns(4)
+on_scale = widgets.available(data.metric(version.id, "scale_agreement")) if scale != "nominal" else None
+c = st.columns(4) if on_scale is None else st.columns(5)
+if on_scale is not None:
+    c[0].metric(
+        f"Krippendorff's α ({scale})",
+        widgets.num(on_scale.krippendorff_alpha),
+        help=f"α with the {scale} difference function ("
+        + {"ordinal": "mid-rank distance", "interval": "squared difference", "ratio": "squared relative difference"}[
+            scale
+        ]
+        + "): an answer off by one counts less than one far off. Beside it, nominal α treats each of the "
+        f"{on_scale.values:,} distinct values as a category.",
+    )
+    c = c[1:]
 c[0].metric(
     "Krippendorff's α (nominal)",
-    widgets.num(summary.krippendorff_alpha),
+    widgets.num(summary.krippendorff_alpha if on_scale is None else on_scale.krippendorff_alpha_nominal),
     help="1 − observed / expected disagreement over all pairable answers (Krippendorff 2011). "
     "1 = perfect, 0 = chance; Krippendorff suggests α ≥ 0.8 for firm conclusions and ≥ 0.667 for tentative ones.",
 )
@@ -65,17 +81,54 @@ if summary.overlap_varies:
 # ---- per item
 st.subheader("Agreement per task")
 items = widgets.available(data.metric(version.id, "item_agreement"))
-if items is not None:
+
+
+def spread_section() -> None:
+    """Per task on the scale: the spread of its answers' numbers, most spread first (instead of entropy)."""
+    spread = widgets.available(data.metric(version.id, "item_spread"))
+    if spread is None:
+        return
+    unanimous = int((spread["range"] == 0).sum())
+    st.markdown("**Most spread tasks** — largest standard deviation of the answers first (then the range)")
+    st.caption(
+        f"{len(spread):,} tasks · {unanimous:,} unanimous · median standard deviation "
+        f"{widgets.num(float(spread['std'].median()), 2)} · median range "
+        f"{widgets.num(float(spread['range'].median()), 2)}. Median rule: {MEDIAN_RULE}."
+    )
+    fmt = st.column_config.NumberColumn
+    widgets.table(
+        spread.sort_values(["std", "range"], ascending=False, na_position="last", kind="stable"),
+        key="item_spread",
+        rows=20,
+        noun="tasks",
+        prepare=task_links,
+        open_page=OPEN_TASK,
+        column_config={
+            "kind": st.column_config.TextColumn("task kind"),
+            "answers": fmt("answers", format="%d"),
+            "mean": fmt("mean", format="%.3g"),
+            "median": fmt("median", format="%.3g"),
+            "std": fmt("std", format="%.3g", help="sample standard deviation of the task's answers"),
+            "min": fmt("min", format="%.4g"),
+            "max": fmt("max", format="%.4g"),
+            "range": fmt("range", format="%.4g", help="max − min; 0 = unanimous"),
+        },
+    )
+
+
+if items is not None and scale not in NUMERIC_SCALES:
     unanimous = int((items["agreement"] >= 1.0).sum())
     st.caption(
         f"{len(items):,} aggregated tasks · {unanimous:,} unanimous ({widgets.pct(unanimous / max(1, len(items)))}) · "
         f"median agreement with the majority {widgets.pct(float(items['agreement'].median()))}"
     )
     st.plotly_chart(charts.agreement_histogram(items), width="stretch")
-    st.markdown(
-        "**Least-agreed tasks** — lowest share agreeing with the majority label, then the most spread answers (entropy)"
-    )
-    least = widgets.available(data.metric(version.id, "least_agreed"))
+    least = widgets.available(data.metric(version.id, "least_agreed")) if scale == "nominal" else None
+    if least is not None:
+        st.markdown(
+            "**Least-agreed tasks** — lowest share agreeing with the majority label, then the most spread answers "
+            "(entropy)"
+        )
     if least is not None:
         widgets.table(
             least[["kind", "answers", "label", "agree", "agreement", "entropy_bits"]],
@@ -95,6 +148,9 @@ if items is not None:
                 ),
             },
         )
+
+if scale != "nominal":
+    spread_section()
 
 # ---- pairwise
 st.subheader("Annotator pairs")
@@ -174,6 +230,40 @@ elif pairs is not None:
                     "kappa": st.column_config.NumberColumn("Cohen's κ", format="%.3f"),
                 },
             )
+
+
+def weighted_kappa_section() -> None:
+    """Ordinal runs: Cohen's κ with linear and quadratic weights per pair (a grade off by one counts less)."""
+    wk = widgets.available(data.metric(version.id, "weighted_kappa", min_shared=min_shared))
+    if wk is None or wk.empty:
+        return
+    st.markdown("**Weighted κ on the grades** — linear weights |i − j|, quadratic (i − j)², in scale order")
+    c = st.columns(3)
+    names = (("kappa", "κ"), ("kappa_linear", "linear κ"), ("kappa_quadratic", "quadratic κ"))
+    for col, (k, name) in zip(c, names, strict=True):
+        col.metric(f"Median {name}", widgets.num(float(wk[k].median())), help=f"over {len(wk):,} pairs")
+    fmt = st.column_config.NumberColumn
+    widgets.table(
+        wk.sort_values("kappa_quadratic", kind="stable"),
+        key="weighted_kappa",
+        rows=20,
+        noun="pairs",
+        open_page=(nav.BY_FILE["annotator.py"].path, "annotator", "worker_a", {"version": version.id}),
+        column_config={
+            "worker_a": "annotator A",
+            "worker_b": "annotator B",
+            "shared": fmt("shared tasks", format="%d"),
+            "agreement": fmt("share agreeing", format="percent"),
+            "kappa": fmt("κ", format="%.3f"),
+            "kappa_linear": fmt("linear κ", format="%.3f"),
+            "kappa_quadratic": fmt("quadratic κ", format="%.3f"),
+            "mean_abs_difference": fmt("mean |difference|", format="%.2f", help="in grade steps"),
+        },
+    )
+
+
+if scale == "ordinal" and pairs is not None:
+    weighted_kappa_section()
 
 # ---- aggregators
 st.subheader("Aggregators")
@@ -339,6 +429,42 @@ if ready:
         "control tasks get the same overlap as the rest. "
         "“Ties counted wrong” and “ties at random” show how much the tie rule moves the figure."
     )
+
+
+def scale_aggregates() -> None:
+    """Ordinal and numeric runs: the per-task median and mean, with MAE / RMSE against golden and truth."""
+    st.subheader("Median and mean on the scale")
+    st.caption(f"**Median rule:** {MEDIAN_RULE}. Errors are in the scale's numbers, over the tasks with a reference.")
+    rows = []
+    for m, name in METHODS.items():
+        agg = widgets.available(data.metric(version.id, "scale_aggregate", method=m))
+        if agg is None:
+            continue
+        row = {"method": name, "tasks": len(agg), "tied": int(agg["tied"].sum()) if m == "median" else None}
+        for ref in ("golden", "truth"):
+            e = widgets.available(data.metric(version.id, "scale_error", reference=ref, method=m), quiet=True)
+            if e is not None:
+                row |= {f"{ref}_tasks": e.tasks, f"{ref}_mae": e.mae, f"{ref}_rmse": e.rmse, f"{ref}_bias": e.bias}
+        rows.append(row)
+    if not rows:
+        return
+    table = pd.DataFrame(rows)
+    fmt = st.column_config.NumberColumn
+    cfg = {"method": "aggregate", "tasks": fmt("tasks", format="%d"), "tied": fmt("ties", format="%d")}
+    for ref, n in (("golden", "control"), ("truth", "truth")):
+        cfg |= {
+            f"{ref}_tasks": fmt(f"{n} tasks", format="%d"),
+            f"{ref}_mae": fmt(f"{n} MAE", format="%.3f", help="mean absolute error"),
+            f"{ref}_rmse": fmt(f"{n} RMSE", format="%.3f", help="root mean squared error"),
+            f"{ref}_bias": fmt(f"{n} bias", format="%+.3f", help="mean aggregate − reference"),
+        }
+    st.dataframe(table, hide_index=True, width="stretch", column_config=cfg, placeholder=widgets.EMPTY_CELL)
+    if not any(c.endswith("_mae") for c in table.columns):
+        st.info("No error to show: the run has neither control tasks with a known answer nor a truth file.")
+
+
+if scale != "nominal":
+    scale_aggregates()
 
 # ---- disagreements
 st.subheader("Where the aggregators disagree")

@@ -8,12 +8,15 @@ import pandas as pd
 import streamlit as st
 
 from analytics import reviews
+from analytics.metrics.scales import METHODS
+from analytics.model.scales import NUMERIC_SCALES
 from analytics.people import attach_decisions
 from dashboard import charts, data, nav, widgets
 
 SHOWN_ROWS = 1_000  # a scrolling table; the filters narrow what is listed
 
 version = nav.require_version("annotator.py")
+run_scale = data.current_run(version.id).meta.scale
 base = widgets.available(data.metric(version.id, "annotator_table"))
 if base is None:
     st.stop()
@@ -94,6 +97,44 @@ if isinstance(row["over_used_label"], str):
         "(see label use below).",
         icon=":material/balance:",
     )
+
+
+def on_the_scale(scale: str) -> None:
+    """Their mean absolute error and signed bias against golden, truth and the per-task aggregate."""
+    st.subheader(f"On the {scale} scale")
+    method = st.radio(
+        "Aggregate", list(METHODS), horizontal=True, key="scale_method", help="the per-task median or mean"
+    )
+    errors = widgets.available(data.metric(version.id, "annotator_scale_error", method=method))
+    if errors is None:
+        return
+    if worker not in errors.index:
+        st.info("No answer of this annotator in the labeling pool: nothing to measure on the scale.")
+        return
+    mine = errors.loc[worker]
+    names = {"golden": "control (golden)", "truth": "truth", "aggregate": f"task {method}"}
+    c = st.columns(3)
+    for col, (ref, name) in zip(c, names.items(), strict=True):
+        n = int(mine[f"{ref}_answers"])
+        col.metric(
+            f"MAE vs {name}",
+            "n/a" if n == 0 else widgets.num(float(mine[f"{ref}_mae"]), 2),
+            delta=None if n == 0 else f"bias {float(mine[f'{ref}_bias']):+.2f}",
+            delta_color="off",
+            help="mean |answer − reference|; bias: mean (answer − reference), > 0 answers high",
+        )
+        col.caption(f"{n:,} answers compared")
+    pool = errors["aggregate_bias"].dropna()
+    if len(pool) > 1 and pd.notna(mine["aggregate_bias"]):
+        rank = int((pool < mine["aggregate_bias"]).sum())
+        st.caption(
+            f"Their bias against the task {method} is above {rank:,} of the other {len(pool) - 1:,} annotators' "
+            f"(pool median {float(pool.median()):+.2f}). In the scale's numbers."
+        )
+
+
+if run_scale != "nominal":
+    on_the_scale(run_scale)
 
 methods = data.ready_methods(version.id)
 answers = widgets.available(data.metric(version.id, "annotator_answers", worker_id=worker, methods=methods))
@@ -189,7 +230,11 @@ with left:
         )
 with right:
     st.subheader("Label use against everyone else")
-    use = widgets.available(data.metric(version.id, "annotator_label_use"))
+    use = None
+    if run_scale in NUMERIC_SCALES:
+        st.caption("A numeric run: their shift against everyone else is measured on the scale, above.")
+    else:
+        use = widgets.available(data.metric(version.id, "annotator_label_use"))
     if use is not None and worker not in use.annotators.index:
         st.info("No regular answers from this annotator: label use is compared on regular tasks only.")
     elif use is not None:

@@ -127,6 +127,7 @@ def check(staged: Staged, options: ReadOptions) -> tuple[dict | None, list[Probl
     summary = run.summary()
     summary["notes"] = [f"{n.message} {n.fix}" for n in run.notes]
     summary["project"] = run.meta.project
+    summary["scale"] = run.meta.scale
     summary["fee_note"] = run.pricing.fee_note()
     summary["restrictions"] = int(len(run.restrictions))
     summary["bonuses"] = int(len(run.pricing.bonuses))
@@ -261,7 +262,24 @@ def _pricing_form() -> dict:
     }
 
 
+SCALE_HELP = {
+    None: "say nothing (nominal; numbers with more than 12 distinct values are refused)",
+    "nominal": "nominal: categories",
+    "ordinal": "ordinal: ordered grades (order: the label set below, else numeric)",
+    "interval": "interval: numbers (differences count)",
+    "ratio": "ratio: numbers with a true zero",
+}
+
+
 def _options_form(main_files) -> tuple[_Uploads, ReadOptions]:
+    scale = st.selectbox(
+        "Label scale",
+        list(SCALE_HELP),
+        format_func=SCALE_HELP.get,
+        key="scale",
+        help="How answers are measured (crowdlens --scale): grades and numbers get alpha, errors and spread "
+        "on their scale; nominal answers stay categories.",
+    )
     with st.expander("Exam pool, truth file, Toloka files and reading options"):
         exam_files = st.file_uploader(
             "Results of the exam pool(s) (optional)", type=["tsv"], accept_multiple_files=True, key="exam_files"
@@ -282,7 +300,9 @@ def _options_form(main_files) -> tuple[_Uploads, ReadOptions]:
             "Long table: column mapping (optional)", placeholder="task=question,worker=annotator,label=answer"
         )
         names = st.text_input("Headerless file: column names (optional)", placeholder="worker,task,label")
-        labels = st.text_input("Label set in tie order (optional)", placeholder="solid,liquid,other")
+        labels = st.text_input(
+            "Label set in tie order (optional; an ordinal scale's order)", placeholder="solid,liquid,other"
+        )
         dedupe = st.checkbox("Keep only a worker's first answer to a task", value=False)
         pricing = _pricing_form()
     options = ReadOptions(
@@ -292,6 +312,7 @@ def _options_form(main_files) -> tuple[_Uploads, ReadOptions]:
         names=_split(names),
         labels=_split(labels),
         dedupe=dedupe,
+        scale=scale,
         exam_threshold=threshold,
         **pricing,
     )
@@ -349,8 +370,13 @@ def _show_summary(s: dict) -> None:
     c[1].metric("Tasks", f"{s['tasks']:,}")
     c[2].metric("Annotators", f"{s['workers']:,}")
     c[3].metric("Labels", len(s["labels"]))
+    shown = s["labels"] if len(s["labels"]) <= 30 else [*s["labels"][:3], "…", *s["labels"][-3:]]
     st.caption(
-        "Task kinds: " + ", ".join(f"{k} {v:,}" for k, v in s["kinds"].items()) + " · labels: " + ", ".join(s["labels"])
+        "Task kinds: "
+        + ", ".join(f"{k} {v:,}" for k, v in s["kinds"].items())
+        + (f" · scale: {s['scale']}" if s.get("scale") else "")
+        + " · labels: "
+        + ", ".join(str(x) for x in shown)
     )
     if s.get("restrictions") or s.get("bonuses") or s.get("pass_threshold") is not None:
         extra = [f"{s.get('restrictions', 0):,} restriction(s)", f"{s.get('bonuses', 0):,} bonus(es)"]

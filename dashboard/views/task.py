@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from analytics.metrics.scales import MEDIAN_RULE
 from dashboard import data, nav, widgets
 
 version = nav.require_version("task.py")
@@ -73,9 +74,27 @@ with right:
     if votes_here is not None and votes_here.sum() > 0:
         st.caption(
             "Votes in the labeling pool (rejected suites left out): "
-            + " · ".join(f"{widgets.md_escape(lab)} {int(n):,}" for lab, n in zip(run.labels, votes_here, strict=True))
+            + " · ".join(
+                f"{widgets.md_escape(lab)} {int(n):,}"
+                for lab, n in zip(run.labels, votes_here, strict=True)
+                if n or run.meta.scale == "nominal"  # a scale of 150 values lists the values answered
+            )
             + f" (of {int(votes_here.sum()):,})"
         )
+
+if run.meta.scale != "nominal":
+    st.subheader(f"Spread of the answers ({run.meta.scale} scale)")
+    spread = widgets.available(data.metric(version.id, "item_spread"))
+    if spread is not None and task not in spread.index:
+        st.info("No answer of the labeling pool on this task (exam and training answers are not on the scale).")
+    elif spread is not None:
+        one = spread.loc[task]
+        s = st.columns(5)
+        s[0].metric("Answers", f"{int(one['answers']):,}", help="labeling pool (rejected suites left out)")
+        s[1].metric("Mean", widgets.num(float(one["mean"]), 2))
+        s[2].metric("Median", widgets.num(float(one["median"]), 2), help=MEDIAN_RULE)
+        s[3].metric("Std", widgets.num(float(one["std"]), 2), help="sample standard deviation (n/a with one answer)")
+        s[4].metric("Range", f"{one['min']:,.4g} to {one['max']:,.4g}", help=f"max − min = {one['range']:,.4g}")
 
 st.subheader("Every answer")
 nav.row_links(
