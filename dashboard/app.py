@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from dashboard import data, nav, widgets  # noqa: E402
+from dashboard import auth, data, nav, widgets  # noqa: E402
 
 # st.navigation's own menu drops the query string; the sidebar draws the pages with the version
 pg = st.navigation(nav.navigation_pages(), position="hidden")
@@ -24,9 +24,13 @@ with st.sidebar:
         version = nav.url_version(listing) if nav.param("version") else None
     else:
         version = nav.version_picker(listing)
-    nav.menu(version)
+    user = auth.current_user()
+    auth.sidebar(user)
+    nav.menu(version, user)
     damaged = f" · {len(listing.damaged)} damaged" if listing.damaged else ""
     st.caption(f"Workspace {widgets.md_code(root)} · {len(listing.versions)} version(s){damaged}")
 
 st.set_page_config(page_title=nav.tab_title(pg.title, version), page_icon=":material/troubleshoot:", layout="wide")
+# the one gate: a page the user's role may not open says so and links to those it may
+auth.gate(user, nav.page_file(pg.url_path), nav.SPECS)
 pg.run()

@@ -41,6 +41,7 @@ SPECS = [
     PageSpec("overview.py", "Overview", ":material/dashboard:", "overview", "Run"),
     PageSpec("exam.py", "Exam", ":material/quiz:", "exam", "Run"),
     PageSpec("annotators.py", "Annotators", ":material/groups:", "annotators", "Run"),
+    PageSpec("qa.py", "Rules & audit", ":material/policy:", "rules-audit", "Run"),
     PageSpec("agreement.py", "Agreement", ":material/handshake:", "agreement", "Run"),
     PageSpec("labels.py", "Labels", ":material/label:", "labels", "Run"),
     PageSpec("cost.py", "Cost", ":material/payments:", "cost", "Run"),
@@ -74,6 +75,11 @@ def navigation_pages() -> dict[str, list]:
 
 def _home() -> None:
     st.switch_page(SPECS[0].path, query_params=dict(st.query_params.to_dict()) or None)
+
+
+def page_file(url_path: str) -> str:
+    """The views/ file of a page's URL path (the root page forwards to the first page)."""
+    return next((s.file for s in SPECS if s.url_path == url_path), SPECS[0].file)
 
 
 def link(
@@ -140,11 +146,12 @@ def version_picker(listing) -> VersionInfo | None:
     return current
 
 
-def menu(version: VersionInfo | None) -> None:
-    """The sidebar's pages, each link carrying the version shown (st.navigation's own menu drops it)."""
+def menu(version: VersionInfo | None, user=None) -> None:
+    """The sidebar's pages ``user`` may open (dashboard.auth), each link carrying the version shown
+    (st.navigation's own menu drops it)."""
     qp = {"version": version.id} if version is not None else None
     section = None
-    for s in SPECS:
+    for s in SPECS if user is None else [s for s in SPECS if user.may_open(s.file)]:
         if s.section != section:
             section = s.section
             st.caption(section)

@@ -7,7 +7,7 @@ import streamlit as st
 
 from analytics import reviews
 from analytics.people import attach_decisions, filter_annotators
-from dashboard import data, nav, widgets
+from dashboard import auth, data, nav, widgets
 
 version = nav.require_version("annotators.py")
 st.title("Annotators")
@@ -242,6 +242,7 @@ worker = st.selectbox(
 )
 row = table.loc[worker]
 nav.link("annotator.py", "All of this annotator's answers", version=version.id, annotator=worker)
+nav.link("qa.py", "Test other thresholds, audit the golden labels, apply in Toloka", version=version.id)
 control = widgets.rate_with_counts(
     row["control_correct"], row["control_answers"], row["control_ci_low"], row["control_ci_high"], "control answers"
 )
@@ -352,22 +353,37 @@ def show_evidence(worker: str):
 
 def record(worker: str, shown) -> None:
     """The decision form; a decision is stored with the full version id and the SHA-256 of the
-    evidence shown (reviews.evidence_hash of the registry's ban_evidence, which anyone can recompute)."""
+    evidence shown (reviews.evidence_hash of the registry's ban_evidence, which anyone can recompute).
+    Signed in, the reviewer is the signed-in e-mail; auth.record_decision refuses a role without the right."""
+    user = auth.current_user()
+    if not user.may("record_decision"):
+        st.info(
+            f"Your account ({widgets.text(user.label)}) may read the evidence but not record decisions "
+            "(that needs the qa or admin role).",
+            icon=":material/lock:",
+        )
+        return
     with st.form("decision"):
         st.markdown("**Record a decision**")
         decision = st.radio("Decision", reviews.DECISIONS, horizontal=True, key="decision")
-        reviewer = st.text_input("Reviewer", key="reviewer", placeholder="your name")
+        if user.local:
+            typed = st.text_input("Reviewer", key="reviewer", placeholder="your name")
+        else:
+            typed = None
+            st.caption(f"Recorded as {widgets.text(user.label)} (signed in).")
         note = st.text_area("Note", key="note", placeholder="what you checked, what it showed")
         submitted = st.form_submit_button("Record decision", icon=":material/gavel:")
     if not submitted:
         return
     try:
-        reviews.record_decision(ws, version.id, worker, decision, reviewer, note, evidence=reviews.evidence_hash(shown))
-    except (ValueError, reviews.ReviewsError) as err:  # a refused input or a failed write: said, never a traceback
+        saved = auth.record_decision(
+            user, ws, version.id, worker, decision, note, evidence=reviews.evidence_hash(shown), typed_reviewer=typed
+        )
+    except (ValueError, reviews.ReviewsError, auth.NotAllowed) as err:  # refused or failed: said, never a traceback
         st.error(widgets.text(str(err)), icon=":material/error:")
         return
     st.session_state["decision_flash"] = (
-        f"Recorded “{widgets.text(decision)}” on {widgets.text(worker)} by {widgets.text(reviewer.strip())}. "
+        f"Recorded “{widgets.text(decision)}” on {widgets.text(worker)} by {widgets.text(saved.reviewer)}. "
         "The form is cleared for the next decision."
     )
     for field in ("decision", "reviewer", "note"):  # a saved decision leaves an empty form
@@ -391,3 +407,34 @@ if len(history):
     )
 else:
     st.caption("No decision recorded yet for this annotator.")
+
+# ---- on the scale (issue #13): ordinal and numeric runs only
+if data.current_run(version.id).meta.scale != "nominal":
+    from dashboard.charts import bias_chart
+
+    st.subheader("On the scale")
+    scale_method = st.radio("Against the per-task", ["median", "mean"], horizontal=True, key="scale_errors_method")
+    scale_errors = widgets.available(data.metric(version.id, "annotator_scale_error", method=scale_method))
+    if scale_errors is not None and len(scale_errors):
+        st.caption(
+            f"Per annotator: mean absolute error (MAE) and signed bias (mean answer − reference; > 0 answers high) "
+            f"against the control tasks' golden answers, the truth file and the task {scale_method}, with the "
+            "answers compared. Bars: each annotator's bias against the aggregate, lowest first."
+        )
+        st.plotly_chart(bias_chart(scale_errors, "aggregate_bias"), width="stretch", key="scale_bias")
+        scale_cols = [c for c in scale_errors.columns if not scale_errors[c.rsplit("_", 1)[0] + "_answers"].eq(0).all()]
+        nav.row_links(
+            scale_errors[scale_cols].sort_values("aggregate_bias", kind="stable").reset_index(),
+            "scale_errors_table",
+            "annotator.py",
+            param_name="annotator",
+            id_column="worker_id",
+            what="annotator",
+            params={"version": version.id},
+            height=min(420, 38 + 35 * len(scale_errors)),
+            column_config={"worker_id": st.column_config.TextColumn("annotator", help="Click the row to open them")}
+            | {
+                c: st.column_config.NumberColumn(widgets.human(c), format="%d" if c.endswith("_answers") else "%+.2f")
+                for c in scale_cols
+            },
+        )

@@ -150,6 +150,56 @@ with right:
         "discrimination ≤ 0 means strong candidates miss it as often as weak ones: ambiguous or a wrong golden label."
     )
 
+st.subheader("Does the exam predict quality?")
+
+
+def exam_review_section() -> None:
+    """exam_review: score against main-pool accuracy, and who another pass mark lets in or keeps out."""
+    recorded = summary.threshold
+    mark = st.slider(
+        "Pass mark (% of items right)",
+        0,
+        100,
+        int(round(100 * recorded)) if recorded is not None else 80,
+        step=5,
+        key="exam_pass_mark",
+        help="the recorded mark is where the slider starts",
+    )
+    review = widgets.available(data.metric(version.id, "exam_review", pass_mark=mark / 100))
+    if review is None:
+        return
+    corr = review.correlation
+    if corr["pearson_r"] is None:
+        st.caption(f"No correlation: {widgets.text(corr['why'])}.")
+    else:
+        st.caption(
+            f"Pearson r = {corr['pearson_r']:.2f} (95 % CI {corr['ci_low']:.2f} to {corr['ci_high']:.2f}), "
+            f"Spearman ρ = {corr['spearman_rho']:.2f}, over {corr['n']:,} candidates: {widgets.text(corr['measure'])}."
+        )
+    c = st.columns(3)
+    groups = (review.let_in, review.kept_out, review.kept)
+    for col, name, group in zip(c, ("Let in", "Kept out", "Pass"), groups, strict=True):
+        acc = widgets.pct(group["control_accuracy"]) if group["control_accuracy"] is not None else "unknown"
+        col.metric(
+            name,
+            f"{group['candidates']:,}",
+            help=f"{group['worked']:,} worked in the main pool; their control accuracy {acc}",
+        )
+    st.dataframe(
+        review.by_score,
+        width="stretch",
+        placeholder=widgets.EMPTY_CELL,
+        column_config={"control_accuracy": st.column_config.NumberColumn("control accuracy", format="percent")},
+    )
+    moved = review.candidates[review.candidates["change"] != ""].reset_index()
+    if len(moved):
+        st.markdown(f"**Who a pass mark of {mark} % lets in or keeps out** ({len(moved):,})")
+        st.dataframe(moved, hide_index=True, width="stretch", placeholder=widgets.EMPTY_CELL)
+        st.caption("Someone the recorded mark kept out never worked in the main pool: their later accuracy is unknown.")
+
+
+exam_review_section()
+
 st.subheader("Answers to one item")
 ids = list(items.sort_values("pass_rate", kind="stable").index)
 wanted = nav.param("item")
