@@ -3,6 +3,8 @@
 ``served_dashboard(workspace)`` starts ``streamlit run dashboard/app.py`` on a free port of
 127.0.0.1 with CROWDLENS_WORKSPACE set and stops it (the whole process group) on exit;
 ``chromium(p)`` launches Debian's Chromium through Playwright with no network extras;
+``served_dashboard_in(workspace, cwd, port)`` serves it from a folder of
+its own (its ``.streamlit/secrets.toml``); ``oidc_provider()`` serves oidc-provider-mock on 127.0.0.1;
 ``save_screenshot(path)`` builds a demo workspace and saves the Annotators page as a PNG:
 
     .venv/bin/python -c "import sys; sys.path.insert(0, 'tests'); import browser_util; \\
@@ -164,3 +166,67 @@ def save_screenshot(path: str | Path, workspace: str | Path | None = None) -> Pa
             finally:
                 browser.close()
     return path
+
+
+@contextlib.contextmanager
+def served_dashboard_in(workspace: Path | str, cwd: Path | str, port: int, timeout: float = 30):
+    """As :func:`served_dashboard`, but run from ``cwd`` (so its ``.streamlit/`` holds the config and
+    secrets, e.g. an [auth] table) on a given ``port`` (a redirect URI written before the start names it)."""
+    env = {**os.environ, "CROWDLENS_WORKSPACE": str(workspace), "PYTHONUNBUFFERED": "1"}
+    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py")]
+    cmd += ["--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless", "true"]
+    cmd += ["--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    base = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            _wait_healthy(proc, log, base, timeout)
+            yield base
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)  # the server's own process group, started above
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait(timeout=10)
+
+
+def _wait_healthy(proc, log, base: str, timeout: float) -> None:
+    """Wait until the server ``proc`` answers ``base``/_stcore/health (raise with its log if it exits)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            log.seek(0)
+            raise RuntimeError(
+                f"streamlit exited with {proc.returncode}:\n{log.read().decode(errors='replace')[-3000:]}"
+            )
+        try:
+            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the dashboard did not answer {base}/_stcore/health within {timeout:.0f} s")
+        time.sleep(0.25)
+
+
+@contextlib.contextmanager
+def oidc_provider(**options):
+    """Yield the issuer URL of oidc-provider-mock (any client id and secret; the subject picked on its
+    authorization form) served on a free port of 127.0.0.1 in a thread; stop it on exit."""
+    import threading
+
+    import oidc_provider_mock
+    import werkzeug.serving
+
+    server = werkzeug.serving.make_server("127.0.0.1", 0, oidc_provider_mock.app(**options), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
