@@ -12,14 +12,13 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from dashboard import auth, data, nav, widgets  # noqa: E402
+from dashboard import auth, nav, sources  # noqa: E402
 
 # st.navigation's own menu drops the query string; the sidebar draws the pages with the version
 pg = st.navigation(nav.navigation_pages(), position="hidden")
 
 with st.sidebar:
-    root = data.workspace_root()
-    listing = data.listing(str(root))
+    listing = sources.listing()  # the local workspace, or the ClearML project picked on Versions
     if pg.url_path in ("versions", "import", ""):
         version = nav.url_version(listing) if nav.param("version") else None
     else:
@@ -27,8 +26,7 @@ with st.sidebar:
     user = auth.current_user()
     auth.sidebar(user)
     nav.menu(version, user)
-    damaged = f" · {len(listing.damaged)} damaged" if listing.damaged else ""
-    st.caption(f"Workspace {widgets.md_code(root)} · {len(listing.versions)} version(s){damaged}")
+    st.caption(sources.describe())
 
 st.set_page_config(page_title=nav.tab_title(pg.title, version), page_icon=":material/troubleshoot:", layout="wide")
 # the one gate: a page the user's role may not open says so and links to those it may

@@ -82,12 +82,19 @@ def page_file(url_path: str) -> str:
     return next((s.file for s in SPECS if s.url_path == url_path), SPECS[0].file)
 
 
+def _with_source(params: dict[str, str]) -> dict[str, str]:
+    """``params`` with the versions' source (a ClearML project) kept in every link, as the version is."""
+    from dashboard import sources
+
+    return {**sources.current().params(), **params}
+
+
 def link(
     file: str, label: str | None = None, *, icon: str | None = None, help: str | None = None, **params: str | None
 ) -> None:
     """A link to another page with query parameters (None values are left out); it opens in the same tab."""
     spec = BY_FILE[file]
-    qp = {k: str(v) for k, v in params.items() if v is not None}
+    qp = _with_source({k: str(v) for k, v in params.items() if v is not None})
     st.page_link(spec.path, label=label or spec.title, icon=icon or spec.icon, query_params=qp or None, help=help)
 
 
@@ -149,7 +156,7 @@ def version_picker(listing) -> VersionInfo | None:
 def menu(version: VersionInfo | None, user=None) -> None:
     """The sidebar's pages ``user`` may open (dashboard.auth), each link carrying the version shown
     (st.navigation's own menu drops it)."""
-    qp = {"version": version.id} if version is not None else None
+    qp = _with_source({"version": version.id} if version is not None else {}) or None
     section = None
     for s in SPECS if user is None else [s for s in SPECS if user.may_open(s.file)]:
         if s.section != section:
@@ -199,7 +206,7 @@ def require_version(page: str) -> VersionInfo:
 
     ``page`` is the calling page's file name, so the offered versions link back to it.
     """
-    ls = data.listing(str(data.workspace_root()))
+    ls = data.current_listing()
     wanted = param("version")
     if not ls.versions:
         st.info("The workspace has no dataset versions yet.")

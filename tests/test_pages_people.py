@@ -404,3 +404,14 @@ def test_task_votes_caption_counts_what_the_aggregators_count(ws, v11, run11):
         + f" (of {len(mine):,})"
     )
     assert expected in texts(at)
+
+
+def test_exam_item_shows_its_image_from_the_workspace(ws, v11, run11):
+    """The demo's exam items are images stored in the workspace: the item's own image is shown."""
+    at = open_page(ws.root, "exam.py", version=v11.id)
+    assert not at.exception and not at.error
+    item = at.selectbox(key="exam_item").value
+    if not len(run11.tasks.columns) or str(item) not in run11.tasks.index:
+        pytest.skip("this demo's exam items carry no inputs")
+    # widgets.task_input shows the image and always its address as text
+    assert at.get("image") and any("media/" in str(c.value) for c in at.code)

@@ -54,6 +54,16 @@ t[1].caption(
     )
     + ("" if row["control_enough"] else " · too few to judge")
 )
+if data.current_run(version.id).truth is not None and row.get("truth_answers", 0):
+    # a truth file is first-class: their accuracy against it beside control accuracy
+    t[1].metric(
+        "Accuracy vs truth", widgets.pct(row["truth_accuracy"]), help="their labeled answers against the truth file"
+    )
+    t[1].caption(
+        widgets.rate_with_counts(
+            row["truth_correct"], row["truth_answers"], row["truth_ci_low"], row["truth_ci_high"], "answers with truth"
+        )
+    )
 t[2].metric("Agreement with MV", "n/a" if row["agreement_answers"] == 0 else widgets.pct(row["agreement"]))
 t[2].caption(
     widgets.rate_with_counts(

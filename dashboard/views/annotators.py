@@ -222,6 +222,37 @@ st.download_button(
     key="annotators_csv",
 )
 
+# ---- on the scale (issue #13): ordinal and numeric runs only
+if data.current_run(version.id).meta.scale != "nominal":
+    from dashboard.charts import bias_chart
+
+    st.subheader("On the scale")
+    scale_method = st.radio("Against the per-task", ["median", "mean"], horizontal=True, key="scale_errors_method")
+    scale_errors = widgets.available(data.metric(version.id, "annotator_scale_error", method=scale_method))
+    if scale_errors is not None and len(scale_errors):
+        st.caption(
+            f"Per annotator: mean absolute error (MAE) and signed bias (mean answer − reference; > 0 answers high) "
+            f"against the control tasks' golden answers, the truth file and the task {scale_method}, with the "
+            "answers compared. Bars: each annotator's bias against the aggregate, lowest first."
+        )
+        st.plotly_chart(bias_chart(scale_errors, "aggregate_bias"), width="stretch", key="scale_bias")
+        scale_cols = [c for c in scale_errors.columns if not scale_errors[c.rsplit("_", 1)[0] + "_answers"].eq(0).all()]
+        nav.row_links(
+            scale_errors[scale_cols].sort_values("aggregate_bias", kind="stable").reset_index(),
+            "scale_errors_table",
+            "annotator.py",
+            param_name="annotator",
+            id_column="worker_id",
+            what="annotator",
+            params={"version": version.id},
+            height=min(420, 38 + 35 * len(scale_errors)),
+            column_config={"worker_id": st.column_config.TextColumn("annotator", help="Click the row to open them")}
+            | {
+                c: st.column_config.NumberColumn(widgets.human(c), format="%d" if c.endswith("_answers") else "%+.2f")
+                for c in scale_cols
+            },
+        )
+
 st.subheader("Ban review")
 flash = st.session_state.pop("decision_flash", None)
 if flash:
@@ -407,34 +438,3 @@ if len(history):
     )
 else:
     st.caption("No decision recorded yet for this annotator.")
-
-# ---- on the scale (issue #13): ordinal and numeric runs only
-if data.current_run(version.id).meta.scale != "nominal":
-    from dashboard.charts import bias_chart
-
-    st.subheader("On the scale")
-    scale_method = st.radio("Against the per-task", ["median", "mean"], horizontal=True, key="scale_errors_method")
-    scale_errors = widgets.available(data.metric(version.id, "annotator_scale_error", method=scale_method))
-    if scale_errors is not None and len(scale_errors):
-        st.caption(
-            f"Per annotator: mean absolute error (MAE) and signed bias (mean answer − reference; > 0 answers high) "
-            f"against the control tasks' golden answers, the truth file and the task {scale_method}, with the "
-            "answers compared. Bars: each annotator's bias against the aggregate, lowest first."
-        )
-        st.plotly_chart(bias_chart(scale_errors, "aggregate_bias"), width="stretch", key="scale_bias")
-        scale_cols = [c for c in scale_errors.columns if not scale_errors[c.rsplit("_", 1)[0] + "_answers"].eq(0).all()]
-        nav.row_links(
-            scale_errors[scale_cols].sort_values("aggregate_bias", kind="stable").reset_index(),
-            "scale_errors_table",
-            "annotator.py",
-            param_name="annotator",
-            id_column="worker_id",
-            what="annotator",
-            params={"version": version.id},
-            height=min(420, 38 + 35 * len(scale_errors)),
-            column_config={"worker_id": st.column_config.TextColumn("annotator", help="Click the row to open them")}
-            | {
-                c: st.column_config.NumberColumn(widgets.human(c), format="%d" if c.endswith("_answers") else "%+.2f")
-                for c in scale_cols
-            },
-        )

@@ -227,6 +227,10 @@ answers = widgets.available(data.metric(version.id, "exam_item_answers", task_id
 if answers is None:
     st.stop()
 row = items.loc[item]
+if len(run.tasks.columns) and str(item) in run.tasks.index:  # the item itself: its image and inputs
+    with st.expander("The item", expanded=True):
+        for field, value in run.tasks.loc[str(item)].items():
+            widgets.task_input(str(field), value)
 got_it = widgets.rate_with_counts(row["correct"], row["answers"], row["ci_low"], row["ci_high"], "answers right")
 st.caption(f"Golden label **{widgets.text(row['golden'])}** · {got_it}")
 counts = answers["label"].value_counts().reindex(list(run.labels), fill_value=0)
