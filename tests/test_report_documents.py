@@ -162,7 +162,8 @@ def test_html_leads_with_the_answer_then_the_breakdown_in_order(demo):
     at = [text.find(s) for s in order]
     assert -1 not in at, dict(zip(order, at, strict=True))
     assert at == sorted(at)
-    assert "not estimated" in text  # the report JSON has no quality.expected_wrong
+    ew = demo["rep"]["quality"]["expected_wrong"]  # the report's own estimate leads with the answer
+    assert f"{F.count(round(ew['expected']))}" in text and "aggregated labels" in text
     assert "Accuracy against ground truth" not in text  # the demo has no truth
 
 
@@ -246,8 +247,11 @@ def test_expected_wrong_labels_come_from_the_report_when_it_has_them(demo):
     assert "30–56" in fact.detail and "880 final labels" in fact.detail
     rep["quality"] = {"expected_wrong": 12}
     assert next(f for f in answer_facts(rep, False) if f.label == "Expected wrong labels").value == "12"
-    plain = next(f for f in answer_facts(demo["rep"], False) if f.label == "Expected wrong labels")
+    rep["quality"] = {}
+    plain = next(f for f in answer_facts(rep, False) if f.label == "Expected wrong labels")
     assert (plain.value, plain.known) == ("not estimated", False)
+    own = next(f for f in answer_facts(demo["rep"], False) if f.label == "Expected wrong labels")
+    assert own.known and own.value == F.count(round(demo["rep"]["quality"]["expected_wrong"]["expected"]))
 
 
 @pytest.mark.shared_data

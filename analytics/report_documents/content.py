@@ -79,9 +79,10 @@ def _expected_wrong_fact(rep: Mapping[str, Any]) -> Fact:
     low, high = q.get("ci_low", q.get("low")), q.get("ci_high", q.get("high"))
     if low is not None and high is not None:
         parts.append(f"95 % interval {fmt.count(round(float(low)))}{fmt.DASH}{fmt.count(round(float(high)))}")
-    total = q.get("of", q.get("final_labels", rep["cost"].get("final_labels")))
-    if total is not None:
-        parts.append(f"of {fmt.count(total)} final labels")
+    if q.get("of", q.get("final_labels")) is not None:
+        parts.append(f"of {fmt.count(q.get('of', q.get('final_labels')))} final labels")
+    elif q.get("tasks") is not None:  # the report's own estimate: over every aggregated task
+        parts.append(f"of {fmt.count(q['tasks'])} aggregated labels, from the aggregator's confidence")
     if q.get("basis"):
         parts.append(str(q["basis"]))
     return Fact(label, fmt.count(round(float(value))), "; ".join(parts))

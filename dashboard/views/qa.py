@@ -129,7 +129,7 @@ def override_inputs(tasks: pd.DataFrame, labels: list[str]) -> dict[str, str | N
     for i, (task, row) in enumerate(tasks.iterrows()):
         default = 1 if bool(row["suspect"]) else 0
         choice = cols[i % 3].selectbox(
-            f"{task} (golden {row['golden']}, {100 * row['share_correct']:.0f} % right)",
+            f"{widgets.text(task)} (golden {widgets.text(row['golden'])}, {100 * row['share_correct']:.0f} % right)",
             options,
             index=default,
             key=f"ovr_{task}",
