@@ -329,7 +329,7 @@ def comparison(ready: dict, refs: list[str]) -> pd.DataFrame:
     rows = []
     for m, agg in ready.items():
         row = {"method": aggregation.METHODS[m], "tasks labeled": len(agg.labels), "tied": agg.n_tied}
-        row["seconds"] = agg.seconds
+        row["ties in its majority-vote start"], row["seconds"] = agg.start_tied, agg.seconds
         if mv is not None:
             both = (agg.codes >= 0) & (mv.codes >= 0)
             row["labels ≠ majority vote"] = int((agg.codes[both] != mv.codes[both]).sum())
