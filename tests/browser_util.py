@@ -82,22 +82,7 @@ def served_dashboard(workspace: Path | str, timeout: float = 30):
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                log.seek(0)
-                raise RuntimeError(
-                    f"streamlit exited with {proc.returncode}:\n{log.read().decode(errors='replace')[-3000:]}"
-                )
-            try:
-                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the dashboard did not answer {base}/_stcore/health within {timeout:.0f} s")
-            time.sleep(0.25)
+        _wait_healthy(proc, log, base, timeout)
         yield base
     finally:
         if proc.poll() is None:
