@@ -63,8 +63,61 @@ ANALYTICS = ("analytics.sources", "analytics.sources.workspace")
 def stage_generate(answers: int, overlap: int, seed: int, tsv: str) -> dict[str, Any]:
     import generate as gen
 
-    _, result = timed(lambda: gen.write(gen.generate(answers, overlap, seed), Path(tsv)))
+    _, result = timed(lambda: gen.write_run(answers, Path(tsv), overlap, seed))
     return result | {"tsv_bytes": Path(tsv).stat().st_size}
+
+
+def measured(work: Callable[[], dict[str, Any]], *modules: str) -> dict[str, Any]:
+    """A yardstick of benchmarks/baselines.py: its modules imported first (off the clock, as in
+    the other stages), ``seconds`` = the sum of its timed parts."""
+    warm_up(*modules)
+    out, result = timed(work)
+    return result | out | {"seconds": sum(out["parts"].values())}
+
+
+NUMERIC = ("numpy", "scipy.sparse", "pyarrow", "pyarrow.compute")
+
+
+def stage_duckdb_copy(tsv: str, parquet: str) -> dict[str, Any]:
+    import baselines
+
+    return measured(lambda: baselines.duckdb_copy(tsv, parquet), "duckdb")
+
+
+def stage_duckdb_sql(parquet: str) -> dict[str, Any]:
+    import baselines
+
+    return measured(lambda: baselines.duckdb_sql(parquet), "duckdb")
+
+
+def stage_floor_ws(workspace: str) -> dict[str, Any]:
+    import baselines
+
+    return measured(lambda: baselines.floor_workspace(workspace), *NUMERIC, "pyarrow.parquet")
+
+
+def stage_floor_tsv(tsv: str) -> dict[str, Any]:
+    import baselines
+
+    return measured(lambda: baselines.floor_tsv(tsv), *NUMERIC, "pyarrow.csv")
+
+
+def stage_crowdkit_tsv(tsv: str) -> dict[str, Any]:
+    """The crowd-kit path as one user script; ``seconds`` = its parts (the reading included)."""
+    import warnings
+
+    import workloads
+
+    warnings.filterwarnings("ignore")  # crowd-kit and pandas deprecation noise
+    out, result = timed(lambda: workloads.crowdkit_from_tsv(tsv))
+    return result | out
+
+
+def stage_pandas_memory(tsv: str) -> dict[str, Any]:
+    import workloads
+
+    out, result = timed(lambda: workloads.pandas_memory(tsv))
+    return result | out
 
 
 def stage_import(tsv: str, pickled: str) -> dict[str, Any]:
@@ -205,6 +258,12 @@ STAGES: dict[str, Callable[..., dict[str, Any]]] = {
     "report": stage_report,
     "baseline": stage_baseline,
     "pages": stage_pages,
+    "duckdb_copy": stage_duckdb_copy,
+    "duckdb_sql": stage_duckdb_sql,
+    "floor_ws": stage_floor_ws,
+    "floor_tsv": stage_floor_tsv,
+    "crowdkit_tsv": stage_crowdkit_tsv,
+    "pandas_memory": stage_pandas_memory,
 }
 
 

@@ -18,6 +18,7 @@ control), as analytics.metrics.aggregation does.
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 from typing import Any, Callable
 
 import numpy as np
@@ -226,6 +227,93 @@ BASELINE_STEPS: dict[str, Callable[[Run], Any]] = {
     "OneCoinDawidSkene(20)": _crowdkit_aggregator("OneCoinDawidSkene"),
 }
 SAME_WORK_AS_REPORT = ("MajorityVote", "pandas (rest)", "DawidSkene(20)", "alpha_krippendorff")
+
+
+# --------------------------------------------------------------------------------------------
+# the baseline as a user runs it: one script from the TSV to the figures (pandas + crowd-kit)
+
+TSV_COLUMNS = {
+    "OUTPUT:result": "label",
+    "GOLDEN:result": "golden",
+    "ASSIGNMENT:link": "pool_id",
+    "ASSIGNMENT:task_id": "task_id",
+    "ASSIGNMENT:assignment_id": "assignment_id",
+    "ASSIGNMENT:worker_id": "worker_id",
+    "ASSIGNMENT:status": "status",
+    "ASSIGNMENT:started": "started_at",
+    "ASSIGNMENT:submitted": "submitted_at",
+    "ASSIGNMENT:reward": "reward",
+}
+
+
+def pandas_answers(tsv: str) -> pd.DataFrame:
+    """The TSV read with pandas' C engine (the needed columns as text), as the frame the pandas
+    groupbys take: ids, labels and statuses as categoricals, times parsed, rewards as floats."""
+    raw = pd.read_csv(tsv, sep="\t", usecols=list(TSV_COLUMNS), dtype=str, keep_default_na=False, engine="c")
+    a = raw.rename(columns=TSV_COLUMNS)
+    del raw
+    golden = a["golden"].replace("", np.nan)
+    a["kind"] = pd.Categorical(np.where(golden.notna(), "control", "regular"))
+    a["golden"] = golden.astype("category")
+    a["status"] = a["status"].replace({"APPROVED": "ACCEPTED"}).astype("category")
+    for col in ("label", "task_id", "assignment_id", "worker_id", "pool_id"):
+        a[col] = a[col].astype("category")
+    for col in ("started_at", "submitted_at"):
+        a[col] = pd.to_datetime(a[col], utc=True)
+    a["reward"] = a["reward"].astype(float)
+    return a
+
+
+def crowdkit_frame_of(a: pd.DataFrame) -> pd.DataFrame:
+    """crowd-kit's ``task, worker, label`` frame of int64 codes from :func:`pandas_answers`."""
+    pool = a[a["kind"].isin(["regular", "control"]) & a["label"].notna()]
+    return pd.DataFrame({c: pool[f].cat.codes.astype(np.int64) for c, f in FRAME_FIELDS.items()})
+
+
+FRAME_FIELDS = {"task": "task_id", "worker": "worker_id", "label": "label"}
+
+
+def pandas_memory(tsv: str) -> dict[str, Any]:
+    """Bytes per answer of the frames the crowd-kit path holds (pandas' deep memory_usage)."""
+    a = pandas_answers(tsv)
+    frame = crowdkit_frame_of(a)
+    n = max(len(a), 1)
+    answers_bytes = int(a.memory_usage(deep=True).sum())
+    frame_bytes = int(frame.memory_usage(deep=True).sum())
+    return {
+        "answers": len(a),
+        "answers_frame_bytes_per_answer": answers_bytes / n,
+        "crowdkit_frame_bytes_per_answer": frame_bytes / n,
+    }
+
+
+def crowdkit_from_tsv(tsv: str, memory: bool = False) -> dict[str, Any]:
+    """What a user without crowdlens runs: read the TSV with pandas, then crowd-kit's
+    MajorityVote, DawidSkene(20) and alpha, and the pandas groupbys; seconds per part."""
+    from crowdkit import aggregation
+    from crowdkit.metrics.data import alpha_krippendorff
+
+    seconds: dict[str, float] = {}
+    start = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal start
+        now = time.perf_counter()
+        seconds[name] = now - start
+        start = now
+
+    a = pandas_answers(tsv)
+    frame = crowdkit_frame_of(a)
+    lap("read the TSV (pandas)")
+    aggregation.MajorityVote().fit_predict(frame)
+    lap("MajorityVote")
+    rest = pandas_rest(SimpleNamespace(answers=a))
+    lap("pandas (rest)")
+    aggregation.DawidSkene(n_iter=N_ITER).fit_predict(frame)
+    lap("DawidSkene(20)")
+    alpha_krippendorff(frame)
+    lap("alpha_krippendorff")
+    return {"parts": seconds, "pandas_parts": rest, "answers": len(a)}
 
 
 def warm_up() -> None:

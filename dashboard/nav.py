@@ -254,20 +254,27 @@ def pick(name: str, what: str, options: Sequence[str], format_func=str) -> str:
     (in their list's order) with previous / next, starting from the URL and writing the choice back.
     With no such parameter the first option is shown; an id that is not in ``options`` is said on
     the page and the picker offers the others."""
-    options = [str(o) for o in options]
-    if not options:
+    # a pd.Index of millions of task ids is looked up through its hash table, never turned into a
+    # list (a rerun would pay seconds for it)
+    names = options if isinstance(options, pd.Index) else pd.Index([str(o) for o in options])
+    if names.dtype != object and not pd.api.types.is_string_dtype(names.dtype):
+        names = names.astype(str)
+    if len(names) == 0:
         st.info(f"This dataset version has no {what}s to show.")
         st.stop()
     wanted = param(name)
-    position = {o: i for i, o in enumerate(options)}
-    if wanted is not None and wanted not in position:
+
+    def where(option) -> int:
+        return int(names.get_indexer([str(option)])[0]) if option is not None else -1
+
+    if wanted is not None and where(wanted) < 0:
         st.error(
             f"There is no {what} {widgets.md_code(wanted)} in this dataset version. "
-            f"Pick one of its {len(options):,} {what}s below."
+            f"Pick one of its {len(names):,} {what}s below."
         )
     key = f"_pick_{name}"
-    current = wanted if wanted in position else st.session_state.get(key, options[0])
-    current = current if current in position else options[0]
+    current = wanted if where(wanted) >= 0 else st.session_state.get(key, str(names[0]))
+    current = current if where(current) >= 0 else str(names[0])
     st.session_state[key] = current
 
     def _go(to: str) -> None:
@@ -276,30 +283,30 @@ def pick(name: str, what: str, options: Sequence[str], format_func=str) -> str:
 
     def _changed() -> None:
         chosen = str(st.session_state[key]).strip()
-        if chosen in position:
+        if where(chosen) >= 0:
             st.query_params[name] = chosen
 
-    i = position[current]
+    i = where(current)
     c = st.columns([6, 1, 1], vertical_alignment="bottom")
-    if len(options) <= PICKER_MAX_OPTIONS:
+    if len(names) <= PICKER_MAX_OPTIONS:
         c[0].selectbox(
-            f"{what.capitalize()} ({i + 1:,} of {len(options):,}; type to search)",
-            options,
+            f"{what.capitalize()} ({i + 1:,} of {len(names):,}; type to search)",
+            [str(o) for o in names],
             key=key,
             format_func=format_func,
             on_change=_changed,
         )
     else:
-        c[0].text_input(f"{what.capitalize()} id ({i + 1:,} of {len(options):,})", key=key, on_change=_changed)
-    prev_ = options[i - 1] if i > 0 else None
-    next_ = options[i + 1] if i + 1 < len(options) else None
+        c[0].text_input(f"{what.capitalize()} id ({i + 1:,} of {len(names):,})", key=key, on_change=_changed)
+    prev_ = str(names[i - 1]) if i > 0 else None
+    next_ = str(names[i + 1]) if i + 1 < len(names) else None
     c[1].button(
         "Previous", icon=":material/arrow_back:", disabled=prev_ is None, on_click=_go, args=(prev_,), key=f"{key}_prev"
     )
     c[2].button(
         "Next", icon=":material/arrow_forward:", disabled=next_ is None, on_click=_go, args=(next_,), key=f"{key}_next"
     )
-    if wanted is not None and wanted not in position:
+    if wanted is not None and where(wanted) < 0:
         st.stop()  # the error above, and the picker to choose from
     if wanted is None:
         st.query_params[name] = current

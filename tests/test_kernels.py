@@ -341,6 +341,22 @@ def test_dawid_skene_blocked_e_step_matches_crowdkit(monkeypatch):
     _check_ds_against(res, ck.OneCoinDawidSkene(n_iter=100).fit(a.frame()), a)
 
 
+def test_dawid_skene_float32_e_step_keeps_labels_and_probabilities_to_1e6(monkeypatch):
+    # Runs of FLOAT32_ANSWERS answers and more take the E-step's exp and log in float32; force
+    # either path on a run big enough for many blocks and compare them.
+    a = synth(11, n_tasks=20_000, n_workers=300, n_labels=5, overlap=(2, 6), n_repeat=500)
+    for fn in (K.dawid_skene, K.one_coin_dawid_skene):
+        monkeypatch.setattr(kernels_dawid_skene, "FLOAT32_ANSWERS", 10**12)
+        ref = fn(*a.twl, n_iter=20, tol=-np.inf)
+        monkeypatch.setattr(kernels_dawid_skene, "FLOAT32_ANSWERS", 0)
+        fast = fn(*a.twl, n_iter=20, tol=-np.inf)
+        np.testing.assert_array_equal(fast.labels, ref.labels)
+        np.testing.assert_allclose(fast.probas, ref.probas, rtol=0, atol=1e-6)
+        np.testing.assert_allclose(fast.priors, ref.priors, rtol=0, atol=1e-6)
+        np.testing.assert_allclose(fast.loss_history, ref.loss_history, rtol=0, atol=1e-6)
+        assert np.nanmax(np.abs(fast.probas - ref.probas)) > 0  # the float32 path did run
+
+
 def test_dawid_skene_by_hand():
     # t0: w0 -> 0, w1 -> 0; t1: w0 -> 1, w1 -> 0. MV shares: t0 = [1, 0], t1 = [.5, .5].
     a = toy([(0, 0, 0), (0, 1, 0), (1, 0, 1), (1, 1, 0)], 2, 2, 2)
@@ -489,9 +505,12 @@ def _reference_pairs(a: Answers, min_shared: int) -> dict:
 
 @pytest.mark.parametrize("seed, min_shared", [(14, 5), (15, 12), (16, 1)])
 @pytest.mark.parametrize("dense_limit", [1 << 25, 0], ids=["bincount", "sorted-keys"])
-def test_pairwise_agreement_matches_sklearn(seed, min_shared, dense_limit, monkeypatch):
-    # both ways of counting pairs: a dense bincount (few workers) and sorted keys (many)
+@pytest.mark.parametrize("chunk_pairs", [1 << 22, 7], ids=["one-chunk", "many-chunks"])
+def test_pairwise_agreement_matches_sklearn(seed, min_shared, dense_limit, chunk_pairs, monkeypatch):
+    # both ways of counting pairs: a dense bincount (few workers) and sorted keys (many); the
+    # tasks in one chunk or in chunks of ~7 pairs (counts merged across chunks)
     monkeypatch.setattr(kernels_agreement, "_DENSE_PAIR_KEYS", dense_limit)
+    monkeypatch.setattr(kernels_agreement, "_CHUNK_PAIRS", chunk_pairs)
     a = synth(seed, n_tasks=200, n_workers=9, n_labels=3, overlap=(2, 4), n_repeat=40)
     res = K.pairwise_agreement(a.task, a.worker, a.label, a.n_workers, a.n_labels, min_shared=min_shared)
     ref = _reference_pairs(a, min_shared)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
 from analytics.kernels._arrays import count_votes, safe_divide, unique_rows
@@ -25,9 +26,12 @@ __all__ = [
     "pairwise_agreement",
 ]
 
-# pairwise_agreement counts pairs in a dense array (one bincount) up to this many keys (32 M:
-# 256 MB of int64 for a moment, i.e. up to ~5,800 workers); beyond it, it sorts the keys.
+# pairwise_agreement counts pairs in a dense array up to this many keys (32 M: 256 MB of int64,
+# i.e. up to ~5,800 workers); beyond it, it sorts each chunk's keys and merges the counts.
 _DENSE_PAIR_KEYS = 1 << 25
+# within-task pairs listed at a time: tasks are taken in chunks of about this many pairs, so
+# memory stays bounded (~200 MB) whatever the size of the run
+_CHUNK_PAIRS = 1 << 22
 
 
 @dataclass(frozen=True)
@@ -291,16 +295,18 @@ def pairwise_agreement(
     tasks (each worker reduced to one label per task, see below).
 
     Every pair of answers inside each task is listed once and named by a key a * n_workers + b;
-    counting the keys (one bincount while n_workers^2 is small, a sort beyond) gives each pair's
-    shared tasks, and bincounts over the qualifying pairs give agreement and the label counts.
-    Kappa = 1 - (1 - p_o) / (1 - p_e), p_e = sum_c (n_a,c / n)(n_b,c / n) over the pair's shared
-    tasks, which is sklearn.metrics.cohen_kappa_score on those tasks.
+    counting the keys gives each pair's shared tasks, and bincounts over the qualifying pairs give
+    agreement and the label counts. Kappa = 1 - (1 - p_o) / (1 - p_e), p_e = sum_c (n_a,c / n)
+    (n_b,c / n) over the pair's shared tasks, which is sklearn.metrics.cohen_kappa_score on those
+    tasks.
 
-    Cost: time and memory O(sum_t m_t^2), m_t = distinct workers on task t. It grows with
-    overlap, not with how skewed worker activity is (a worker with 10^5 answers at overlap 3
-    adds at most 2 pairs per task); a task answered by thousands of workers (a shared control
-    task) is what makes it large. ``max_task_pairs`` bounds sum_t m_t (m_t - 1) / 2 and raises
-    a ValueError beyond it rather than exhausting memory.
+    Cost: time O(sum_t m_t^2), m_t = distinct workers on task t, which grows with overlap, not
+    with how skewed worker activity is (a worker with 10^5 answers at overlap 3 adds at most 2
+    pairs per task). Memory stays bounded: tasks are taken in chunks of about 4 M pairs, twice
+    (once to count each pair's shared tasks, once to list the qualifying pairs' labels), so only
+    the pairs sharing >= ``min_shared`` tasks are held. One task's pairs cannot be split:
+    ``max_task_pairs`` bounds m_t (m_t - 1) / 2 of the largest task (a control task answered by
+    thousands of workers) and raises a ValueError beyond it rather than exhausting memory.
 
     A worker who answered a task more than once counts with their most frequent label on it
     (lowest code on a tie), so the result does not depend on row order.
@@ -308,11 +314,8 @@ def pairwise_agreement(
     listed = listed_pairs("pairwise_agreement", task, worker, label, n_workers, n_labels, min_shared, max_task_pairs)
     if listed is None:
         return PairwiseAgreement(*(np.zeros(0, dtype=np.int64),) * 3, np.zeros(0), np.zeros(0))
-    n_workers, n_labels, lab, i, j, pair_keys, n_shared, idx = listed
+    n_workers, n_labels, pair_keys, n_shared, idx, la, lb = listed
     a, b = pair_keys // n_workers, pair_keys % n_workers
-    ok = idx >= 0
-    idx, la, lb = idx[ok], lab[i[ok]], lab[j[ok]]
-
     n_p = len(pair_keys)
     agree = np.bincount(idx, weights=(la == lb), minlength=n_p)
     chance = _label_count_products(idx, la, lb, n_p, n_labels)
@@ -325,10 +328,11 @@ def pairwise_agreement(
 
 def listed_pairs(func: str, task, worker, label, n_workers, n_labels, min_shared, max_task_pairs):
     """The pair machinery pairwise agreement and weighted kappa share: the checked inputs reduced to
-    one label per (task, worker), every within-task pair of answers (rows i < j), and the pairs
-    sharing >= ``min_shared`` tasks. Returns (n_workers, n_labels, label per row, i, j, pair keys,
-    shared tasks per pair, pair id per listed pair or -1), or None when there are no answers.
-    Raises a ValueError naming ``func`` beyond ``max_task_pairs`` within-task pairs."""
+    one label per (task, worker), the pairs of workers sharing >= ``min_shared`` tasks, and every
+    within-task pair of answers of those pairs. Returns (n_workers, n_labels, pair keys
+    a * n_workers + b in key order, shared tasks per pair, then per listed answer pair: the pair's
+    index, worker a's label, worker b's label), or None when no pair qualifies. Raises a
+    ValueError naming ``func`` when one task has more than ``max_task_pairs`` pairs."""
     n_workers = check_int(n_workers, "n_workers", func, low=0)
     n_labels = check_int(n_labels, "n_labels", func, low=0)
     check_int(min_shared, "min_shared", func, low=1)
@@ -341,51 +345,103 @@ def listed_pairs(func: str, task, worker, label, n_workers, n_labels, min_shared
     label = check_codes(label, "label", func, n_labels, "n_labels", len(task))
     if len(task) == 0:
         return None
-    t, w, lab = _one_answer_per_task_worker(task, worker, label, n_workers, n_labels)
-    m_t = np.bincount(t, minlength=n_tasks)
-    total_pairs = int(np.sum(m_t * (m_t - 1) // 2))
-    if total_pairs > max_task_pairs:
+    # Rows sorted by task only (one argsort; the order inside a task does not matter, pairs are
+    # named by their lower worker code); a worker answering a task twice shows as a
+    # pair of a worker with themself, and only those tasks are reduced to one answer per
+    # (task, worker), which needs a sort by (task, worker, label).
+    order = np.argsort(task.astype(np.int32) if n_tasks < 2**31 else task)
+    t, w, lab = task[order], worker[order], label[order]
+    del order
+    chunks, largest = _task_chunks(t)
+    if largest > max_task_pairs:
         raise ValueError(
-            f"The 'max_task_pairs' parameter of {func} allows {max_task_pairs} within-task worker pairs; "
-            f"these answers have {total_pairs} (largest task: {int(m_t.max())} workers). Raise the limit "
-            f"or leave out heavily shared tasks (e.g. control tasks) before calling."
+            f"The 'max_task_pairs' parameter of {func} allows {max_task_pairs} worker pairs in one task; "
+            f"the largest task here has {largest}. Raise the limit or leave out heavily shared tasks "
+            f"(e.g. control tasks) before calling."
         )
-    i, j, key = _within_task_pairs(t, w, n_workers)
-    pair_keys, n_shared, idx = _qualifying_pairs(key, n_workers, min_shared)
+    pair_keys, n_shared, repeated = _qualifying_pairs(t, w, chunks, n_workers, min_shared)
+    if len(repeated):  # tasks a worker answered more than once: one answer per worker there, count again
+        affected = np.isin(t, repeated)
+        kept = _one_answer_per_task_worker(t[affected], w[affected], lab[affected], n_workers, n_labels)
+        # the reduced tasks go last: each task's rows stay together, which is all the chunks need
+        t, w, lab = (np.concatenate([col[~affected], k]) for col, k in zip((t, w, lab), kept, strict=True))
+        del affected
+        chunks = _task_chunks(t)[0]
+        pair_keys, n_shared, _ = _qualifying_pairs(t, w, chunks, n_workers, min_shared)
     if len(pair_keys) == 0:
         return None
-    return n_workers, n_labels, lab, i, j, pair_keys, n_shared, idx
+    lookup = pd.Index(pair_keys)  # a hash table: 3x faster than a binary search per listed pair
+    idx, la, lb = [], [], []
+    for start, stop in chunks:
+        i, j, key = _within_task_pairs(t[start:stop], w[start:stop], n_workers)
+        pos = lookup.get_indexer(key)
+        hit = pos >= 0
+        i, j = i[hit], j[hit]
+        w_slice, lab_slice = w[start:stop], lab[start:stop]
+        first = w_slice[i] < w_slice[j]  # worker a is the lower code of the pair
+        idx.append(pos[hit])
+        la.append(np.where(first, lab_slice[i], lab_slice[j]))
+        lb.append(np.where(first, lab_slice[j], lab_slice[i]))
+    return n_workers, n_labels, pair_keys, n_shared, np.concatenate(idx), np.concatenate(la), np.concatenate(lb)
+
+
+def _task_chunks(t: np.ndarray) -> tuple[list[tuple[int, int]], int]:
+    """Row ranges of whole tasks (rows sorted by task) holding about _CHUNK_PAIRS within-task
+    pairs each, and the pairs of the largest task."""
+    starts = np.flatnonzero(np.r_[True, t[1:] != t[:-1]])
+    sizes = np.diff(np.r_[starts, len(t)])
+    pairs = sizes * (sizes - 1) // 2
+    cum = np.cumsum(pairs)
+    cuts = np.searchsorted(cum, np.arange(_CHUNK_PAIRS, int(cum[-1]) + _CHUNK_PAIRS, _CHUNK_PAIRS), side="right")
+    bounds = np.unique(np.r_[0, np.minimum(cuts, len(starts))])
+    rows = np.r_[starts, len(t)][bounds]
+    chunks = [(int(a), int(b)) for a, b in zip(rows[:-1], rows[1:], strict=True) if b > a]
+    return chunks, int(pairs.max())
 
 
 def _within_task_pairs(t: np.ndarray, w: np.ndarray, n_workers: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every pair of answers inside each task, listed once: row indices i < j and the pair key.
-
-    Rows are sorted by (task, worker), so w[i] < w[j] and the key a * n_workers + b names the
-    unordered pair.
-    """
+    """Every pair of answers inside each task, listed once: row indices i < j (rows sorted by
+    task) and the pair's key a * n_workers + b, a the lower worker code of the two."""
     starts = np.flatnonzero(np.r_[True, t[1:] != t[:-1]])
     sizes = np.diff(np.r_[starts, len(t)])
     pos = np.arange(len(t)) - np.repeat(starts, sizes)
     partners = np.repeat(sizes, sizes) - pos - 1  # later rows of the same task
     i = np.repeat(np.arange(len(t)), partners)
     j = i + 1 + (np.arange(len(i)) - np.repeat(np.cumsum(partners) - partners, partners))
-    return i, j, w[i] * n_workers + w[j]
+    wi, wj = w[i], w[j]
+    return i, j, np.minimum(wi, wj) * n_workers + np.maximum(wi, wj)
 
 
-def _qualifying_pairs(key: np.ndarray, n_workers: int, min_shared: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(keys of the pairs sharing >= min_shared tasks in key order, their shared tasks, pair id
-    of each listed pair or -1 where the pair shares too few tasks)."""
-    if n_workers * n_workers <= _DENSE_PAIR_KEYS:
-        shared_all = np.bincount(key, minlength=n_workers * n_workers)
+def _qualifying_pairs(t, w, chunks, n_workers: int, min_shared: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(keys of the pairs sharing >= min_shared tasks in key order, their shared tasks, the tasks
+    where a worker answered more than once): each chunk's keys counted (a dense array for few
+    workers, else sorted), the counts merged. The counts are only valid when no task repeats a
+    worker (a pair a * n_workers + a)."""
+    dense = n_workers * n_workers <= _DENSE_PAIR_KEYS
+    shared_all = np.zeros(n_workers * n_workers if dense else 0, dtype=np.int64)
+    keys, counts, repeated = [], [], []
+    for start, stop in chunks:
+        i, _, key = _within_task_pairs(t[start:stop], w[start:stop], n_workers)
+        self_pair = key % (n_workers + 1) == 0  # a * n_workers + a: the same worker twice
+        if self_pair.any():
+            repeated.append(np.unique(t[start:stop][i[self_pair]]))
+        uniq, cnt = np.unique(key, return_counts=True)
+        if dense:
+            shared_all[uniq] += cnt
+        else:
+            keys.append(uniq)
+            counts.append(cnt)
+    repeated = np.concatenate(repeated) if repeated else np.zeros(0, dtype=np.int64)
+    if dense:
         pair_keys = np.flatnonzero(shared_all >= min_shared)
-        n_shared = shared_all[pair_keys]
-        del shared_all
-        lookup = np.full(n_workers * n_workers, -1, dtype=np.int64)
-        lookup[pair_keys] = np.arange(len(pair_keys))
-        return pair_keys, n_shared, lookup[key]
-    uniq, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
-    q = counts >= min_shared
-    return uniq[q], counts[q], np.where(q, np.cumsum(q) - 1, -1)[inverse]
+        return pair_keys, shared_all[pair_keys], repeated
+    if len(keys) > 1:
+        uniq, inverse = np.unique(np.concatenate(keys), return_inverse=True)
+        cnt = np.bincount(inverse, weights=np.concatenate(counts)).astype(np.int64)
+    else:
+        uniq, cnt = keys[0], counts[0]
+    q = cnt >= min_shared
+    return uniq[q], cnt[q], repeated
 
 
 def _label_count_products(idx, la, lb, n_p: int, n_labels: int) -> np.ndarray:

@@ -196,9 +196,7 @@ def weighted_pairwise_kappa(
     )
     if listed is None:
         return WeightedPairs(*(np.zeros(0, dtype=np.int64),) * 3, *(np.zeros(0),) * 5)
-    n_workers, n_labels, lab, i, j, pair_keys, n_shared, idx = listed
-    ok = idx >= 0
-    idx, la, lb = idx[ok], lab[i[ok]], lab[j[ok]]
+    n_workers, n_labels, pair_keys, n_shared, idx, la, lb = listed
     n_p, n = len(pair_keys), n_shared.astype(np.float64)
 
     def per_pair(weights) -> np.ndarray:

@@ -129,8 +129,8 @@ def golden_overrides(run: Run, overrides: Any) -> dict[str, str | None]:
     if overrides is None:
         return {}
     items = overrides.items() if isinstance(overrides, Mapping) else overrides
-    a = run.answers
-    control = set(a.loc[a["golden"].notna(), "task_id"].astype(str))
+    a, c = run.answers, run.codes
+    control = set(c.task_names.take(np.unique(c.task[c.golden >= 0])).astype(str))  # on codes, not 10^7 strings
     out: dict[str, str | None] = {}
     for task, label in items:
         task = str(task)
@@ -152,11 +152,14 @@ def with_golden(run: Run, overrides: Any) -> Run:
     chosen = golden_overrides(run, overrides)
     if not chosen:
         return run
-    a = run.answers.copy()
-    tasks = a["task_id"].astype(str)
+    c = run.codes
+    golden = c.golden.copy()
+    categories = run.answers["golden"].cat.categories
     for task, label in chosen.items():
-        rows = (tasks == task) & a["golden"].notna()
-        a.loc[rows, "golden"] = label if label is not None else np.nan
+        rows = (c.task == c.task_names.get_loc(task)) & (golden >= 0)
+        golden[rows] = categories.get_loc(label) if label is not None else -1
+    a = run.answers.copy(deep=False)  # the other columns are shared, not copied (10^7 rows)
+    a["golden"] = pd.Categorical.from_codes(golden, dtype=run.answers["golden"].dtype)
     return dataclasses.replace(run, answers=a)
 
 

@@ -110,7 +110,8 @@ def item_agreement(run: Run, aggregation: Aggregation | None = None) -> pd.DataF
     return out
 
 
-# within-task pairs pairwise_kappa lists at the most (about 0.5 GB of pair keys and codes)
+# worker pairs of one task pairwise_kappa lists at the most (about 0.5 GB of pair keys and codes):
+# a task's pairs cannot be split, the run's are listed in chunks of tasks whatever their number
 MAX_TASK_PAIRS = 20_000_000
 
 
@@ -154,13 +155,13 @@ def pairwise_kappa(run: Run, min_shared: int = 10, include_control: bool = False
     if not include_control:
         keep = run.codes.kind[rows] == KINDS.index("regular")
         t, w, lab = t[keep], w[keep], lab[keep]
-    per_task = np.bincount(t, minlength=c.n_tasks).astype(np.int64)  # an upper bound of distinct workers
-    pairs_needed = int(np.sum(per_task * (per_task - 1) // 2))
-    if pairs_needed > MAX_TASK_PAIRS:
+    most = int(np.bincount(t, minlength=c.n_tasks).max()) if len(t) else 0  # bounds a task's distinct workers
+    if most * (most - 1) // 2 > MAX_TASK_PAIRS:
         # a size limit leaves this one figure out (with the reason); it never takes the report down
         raise MetricUnavailable(
-            f"pairwise agreement would list {pairs_needed:,} within-task answer pairs, over the "
-            f"{MAX_TASK_PAIRS:,} this machine's memory allows; the other figures are unaffected"
+            f"pairwise agreement would list {most * (most - 1) // 2:,} within-task answer pairs for one task "
+            f"answered {most:,} times, over the {MAX_TASK_PAIRS:,} this machine's memory allows; the other "
+            "figures are unaffected"
         )
     pa = kernels.pairwise_agreement(
         t, w, lab, c.n_workers, c.n_labels, min_shared=min_shared, max_task_pairs=MAX_TASK_PAIRS

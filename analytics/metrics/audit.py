@@ -89,7 +89,9 @@ def _tasks(run: Run, overrides: dict) -> pd.DataFrame:
 
 def _answers_on(run: Run, tasks: list[str]) -> pd.DataFrame:
     a = run.answers
-    rows = a[a["task_id"].astype(str).isin(tasks) & a["label"].notna()]
+    # the tasks' codes, then their rows: never each of the run's answers turned into a string
+    wanted = np.flatnonzero(run.codes.task_names.isin(tasks))
+    rows = a.iloc[np.flatnonzero(np.isin(run.codes.task, wanted) & (run.codes.label >= 0))]
     out = pd.DataFrame(
         {
             "task_id": rows["task_id"].astype(str).to_numpy(),

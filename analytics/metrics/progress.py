@@ -93,10 +93,11 @@ def pool_completion(run: Run) -> pd.DataFrame:
     submitted = (c.label >= 0) & (status_missing | category_in(a["status"], ["SUBMITTED", "ACCEPTED", "REJECTED"]))
     accepted = category_in(a["status"], ["ACCEPTED"])
     has_task = c.task >= 0
-    pool_task = np.unique(pool[has_task] * max(1, c.n_tasks) + c.task[has_task])
+    # distinct tasks per pool: a bincount over the tasks of each pool (few pools), not a sort of 10^7 keys
+    tasks = [np.count_nonzero(np.bincount(c.task[has_task & (pool == p)], minlength=c.n_tasks)) for p in range(n)]
     out = pd.DataFrame(
         {
-            "tasks": np.bincount(pool_task // max(1, c.n_tasks), minlength=n),
+            "tasks": np.asarray(tasks, dtype=np.int64),
             "submitted_answers": np.bincount(pool, weights=submitted, minlength=n).astype(np.int64),
             "accepted_answers": np.bincount(pool, weights=accepted, minlength=n).astype(np.int64),
         },

@@ -94,14 +94,11 @@ def _answers_frame(run: Run, rows: np.ndarray) -> pd.DataFrame:
     return out
 
 
-@per_run_cache
-def _task_rank(run: Run) -> np.ndarray:
-    return name_rank(run.codes.task_names)
-
-
-@per_run_cache
-def _assignment_rank(run: Run) -> np.ndarray:
-    return name_rank(run.answers["assignment_id"].cat.categories)
+def _local_rank(codes: np.ndarray, names: pd.Index) -> np.ndarray:
+    """Rank of each code's name in text order among the codes given (codes >= 0): sorting an
+    annotator's few thousand rows needs their names ranked, not the run's millions."""
+    present, inverse = np.unique(codes, return_inverse=True)
+    return name_rank(names.take(present))[inverse]
 
 
 @per_run_cache
@@ -153,8 +150,9 @@ def annotator_answers(
     when = np.where(np.isnat(submitted), np.iinfo(np.int64).max, submitted.view(np.int64))  # not submitted: last
     suite = run.answers["assignment_id"].cat.codes.to_numpy()[rows].astype(np.int64)
     suite_rank = np.zeros(len(suite), dtype=np.int64)  # 0: no suite (first)
-    suite_rank[suite >= 0] = _assignment_rank(run)[suite[suite >= 0]] + 1
-    within = suite_rank * max(1, run.codes.n_tasks) + _task_rank(run)[t]  # (suite, task) in text order, one key
+    has_suite = suite >= 0
+    suite_rank[has_suite] = _local_rank(suite[has_suite], run.answers["assignment_id"].cat.categories) + 1
+    within = suite_rank * max(1, len(t)) + _local_rank(t, run.codes.task_names)  # (suite, task) in text order
     order = np.lexsort((within, when))
     return out.iloc[order].reset_index(drop=True)
 
