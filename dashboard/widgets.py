@@ -159,7 +159,18 @@ def plain_categories(frame: pd.DataFrame) -> pd.DataFrame:
     cats = [c for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
     if not cats:
         return frame
-    return frame.assign(**{c: frame[c].astype(object) for c in cats})
+    return frame.assign(**{c: _category_values(frame[c]) for c in cats})
+
+
+def _category_values(column: pd.Series) -> np.ndarray:
+    """A categorical's values as objects (None where missing), taking only the shown rows' categories
+    (astype(object) would first turn all of a run's millions of categories into objects)."""
+    codes = column.cat.codes.to_numpy()
+    if len(column.cat.categories) == 0:
+        return np.full(len(codes), None, dtype=object)
+    values = np.asarray(column.cat.categories.take(np.maximum(codes, 0)), dtype=object)
+    values[codes < 0] = None
+    return values
 
 
 def unavailable(err: Exception) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -11,6 +12,11 @@ import numpy as np
 import scipy.sparse as sp
 
 from analytics.kernels.checks import check_codes, check_int, param_error
+
+try:  # scipy's sparse x dense kernel, which writes into a given buffer (private; present since 0.x)
+    from scipy.sparse._sparsetools import csr_matvecs as _csr_matvecs
+except ImportError:  # pragma: no cover - a scipy without it uses the public product
+    _csr_matvecs = None
 
 __all__ = ["DawidSkeneResult", "dawid_skene", "one_coin_dawid_skene"]
 
@@ -70,10 +76,9 @@ class DawidSkeneResult:
 # Speed: A.T is used as the CSC view of A (no transposed copy): scipy then scatters each task's
 # posterior row into the small pair x label matrix instead of gathering from the large task x
 # label one (5x faster). The E-step runs in fixed blocks of tasks on a thread pool (sparse
-# products and numpy ufuncs release the GIL), and the M-step's product in two fixed halves of
-# the tasks summed in order; the blocks and halves are views of A (no copies) whose boundaries
-# depend only on the number of tasks, so the sums, and the result, do not depend on the thread
-# count. A is built in canonical CSR form (sorted, duplicates summed), so every sum runs in an
+# products and numpy ufuncs release the GIL); the blocks are views of A (no copies) whose
+# boundaries depend only on the number of tasks, so the sums, and the result, do not depend on
+# the thread count. A is built in canonical CSR form (sorted, duplicates summed), so every sum runs in an
 # order fixed by the codes, never by the row order of the input.
 
 _BLOCK_TASKS = 1 << 14
@@ -87,7 +92,6 @@ FLOAT32_ANSWERS = 2_000_000
 class _EMData(NamedTuple):
     A: sp.csr_matrix  # (answered tasks x pairs) answer counts, canonical CSR
     blocks: list  # [(start, stop, A[start:stop])], fixed task blocks for the E-step (views of A)
-    halves: list  # [(start, stop, A[start:stop].T)], fixed task halves for the M-step (views of A)
     pair_worker: np.ndarray  # (pairs,) compressed worker index of each pair
     pair_obs: np.ndarray  # (pairs,) compressed observed label of each pair
     worker_starts: np.ndarray  # pairs are sorted by worker: first pair of each worker
@@ -127,8 +131,6 @@ def _prepare_em(task, worker, label, n_tasks, n_workers, n_labels):
     A.sum_duplicates()
     A.sort_indices()
     blocks = [(s, min(s + _BLOCK_TASKS, T), _rows(A, s, min(s + _BLOCK_TASKS, T))) for s in range(0, T, _BLOCK_TASKS)]
-    half = T // 2
-    halves = [(s, e, _rows(A, s, e).T) for s, e in ((0, half), (half, T)) if e > s]
 
     pair_worker = pair_ids // K
     worker_starts = np.flatnonzero(np.r_[True, pair_worker[1:] != pair_worker[:-1]])
@@ -137,7 +139,6 @@ def _prepare_em(task, worker, label, n_tasks, n_workers, n_labels):
     data = _EMData(
         A=A,
         blocks=blocks,
-        halves=halves,
         pair_worker=pair_worker,
         pair_obs=pair_ids % K,
         worker_starts=worker_starts,
@@ -170,11 +171,37 @@ def _one_coin_m_step(C: np.ndarray, d: _EMData):
     return E, skills
 
 
+_SCRATCH = threading.local()  # each E-step thread's block buffers, reused across blocks and iterations
+
+
+def _scratch(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """This thread's float64 and float32 buffers of at least ``shape`` (views of that shape): a
+    fresh 650 KB array per block and iteration costs more in page faults than the product."""
+    have = getattr(_SCRATCH, "buffers", None)
+    if have is None or have[0].shape[0] < shape[0] or have[0].shape[1] != shape[1]:
+        have = (np.empty(shape), np.empty(shape, dtype=np.float32))
+        _SCRATCH.buffers = have
+    return have[0][: shape[0]], have[1][: shape[0]]
+
+
+def _product_into(A_blk: sp.csr_matrix, X: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """out = A_blk @ X without allocating: scipy's own kernel (csr_matvecs accumulates into a
+    zeroed buffer); the public product where that private entry point is missing."""
+    if _csr_matvecs is None:
+        out[:] = A_blk @ X
+        return out
+    out.fill(0.0)
+    n_rows, n_cols = A_blk.shape
+    _csr_matvecs(n_rows, n_cols, X.shape[1], A_blk.indptr, A_blk.indices, A_blk.data, X.ravel(), out.ravel())
+    return out
+
+
 def _e_step_block(A_blk, logE, log_prior, out, single: bool = False) -> tuple[float, np.ndarray]:
     """Posteriors of one block of tasks, written into ``out``; returns the block's part of
     crowd-kit's entropy term and the column sums of the posteriors. ``single``: the exp and
     log run in float32 (see FLOAT32_ANSWERS), the sums in float64."""
-    L = A_blk @ logE
+    L, L32 = _scratch(out.shape)
+    _product_into(A_blk, logE, L)
     L += log_prior
     # Shift each row so its maximum is 0 before exponentiating (as crowd-kit does): products
     # of many small probabilities would otherwise underflow. numpy reduces a short last axis
@@ -185,30 +212,22 @@ def _e_step_block(A_blk, logE, log_prior, out, single: bool = False) -> tuple[fl
     if single:
         # After the shift the largest entry of each row is 0, so float32's relative error
         # (6e-8) in exp(L) is an absolute error under 1e-7 in each posterior.
-        out[:] = np.exp(L.astype(np.float32))
+        L32[:] = L
+        np.exp(L32, out=L32)
+        out[:] = L32
     else:
         np.exp(L, out=out)
     out /= np.einsum("ij->i", out)[:, None]
     # crowd-kit's entropy term: -sum p' log p' with p' = max(p, EPS) (L is reused as scratch).
     np.maximum(out, _EPS, out=L)
     P_clipped = L.ravel()
-    log_p = np.log(P_clipped.astype(np.float32)) if single else np.log(P_clipped)
-    entropy = -float(np.einsum("i,i->", P_clipped, log_p.astype(np.float64, copy=False)))
+    if single:
+        L32[:] = L
+        np.log(L32, out=L32)
+        entropy = -float(np.einsum("i,i->", P_clipped, L32.ravel().astype(np.float64)))
+    else:
+        entropy = -float(np.einsum("i,i->", P_clipped, np.log(P_clipped)))
     return entropy, np.einsum("ij->j", out)
-
-
-def _m_product(d: _EMData, P: np.ndarray, pool) -> np.ndarray:
-    """A.T @ P, as the sum of the two fixed halves' products (run side by side on the pool)."""
-
-    def half(h):
-        start, stop, At = h
-        return At @ P[start:stop]
-
-    parts = list(pool.map(half, d.halves)) if pool is not None else [half(h) for h in d.halves]
-    C = parts[0]
-    for part in parts[1:]:
-        C += part
-    return C
 
 
 def _run_em(d: _EMData, m_step, n_iter: int, tol: float, pool):
@@ -216,7 +235,7 @@ def _run_em(d: _EMData, m_step, n_iter: int, tol: float, pool):
     P = d.P0.copy()
     T = P.shape[0]
     priors = P.mean(axis=0)
-    E, skills = m_step(_m_product(d, P, pool), d)
+    E, skills = m_step(d.A.T @ P, d)
     logE = np.log(E)
     loss = -np.inf
     history: list[float] = []
@@ -231,7 +250,7 @@ def _run_em(d: _EMData, m_step, n_iter: int, tol: float, pool):
         parts = list(pool.map(block, d.blocks)) if pool is not None else [block(b) for b in d.blocks]
         entropy = float(sum(p[0] for p in parts))
         priors = np.sum([p[1] for p in parts], axis=0) / T
-        C = _m_product(d, P, pool)
+        C = d.A.T @ P
         E, skills = m_step(C, d)
         logE = np.log(E)
         joint = float(np.sum(C * logE)) + float(C.sum(axis=0) @ np.log(np.maximum(priors, _EPS)))

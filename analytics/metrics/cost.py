@@ -71,7 +71,7 @@ def assignment_table(run: Run) -> pd.DataFrame:
             "worker_id": s["worker_id"].to_numpy(),
             "status": s["status"].array,
             "answers": s["tasks"].to_numpy(),
-            "reward": a["reward"].to_numpy(dtype="float64", na_value=np.nan)[rows],
+            "reward": a["reward"].iloc[rows].to_numpy(dtype="float64", na_value=np.nan),
             "submitted_at": s["submitted_at"].array,
         }
     )

@@ -102,9 +102,18 @@ def _local_rank(codes: np.ndarray, names: pd.Index) -> np.ndarray:
 
 
 @per_run_cache
-def _task_input_rows(run: Run) -> np.ndarray:
-    """Row of run.tasks for each task code (-1 for a task without inputs)."""
-    return run.tasks.index.get_indexer(run.codes.task_names)
+def _tasks_in_code_order(run: Run) -> bool:
+    """Whether run.tasks lists the tasks in code order (as the readers build it): one comparison,
+    no hash table of millions of task ids."""
+    return run.tasks.index.equals(run.codes.task_names)
+
+
+def _task_input_rows(run: Run, t: np.ndarray) -> np.ndarray:
+    """Row of run.tasks for each task code in ``t`` (-1 for a task without inputs)."""
+    if _tasks_in_code_order(run):
+        return t
+    present, inverse = np.unique(t, return_inverse=True)
+    return run.tasks.index.get_indexer(run.codes.task_names.take(present))[inverse]
 
 
 def annotator_answers(
@@ -133,7 +142,7 @@ def annotator_answers(
     t = run.codes.task[rows]
     out = _answers_frame(run, rows).drop(columns="worker_id")
     if len(run.tasks.columns):
-        at = _task_input_rows(run)[t]
+        at = _task_input_rows(run, t)
         for field in run.tasks.columns:
             out[f"input_{field}"] = run.tasks[field].array.take(at, allow_fill=True)
     for name, agg in (aggregations or {}).items():
