@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 from dataclasses import dataclass, field
@@ -350,6 +351,14 @@ class Run:
         return bool(self.answers["submitted_at"].notna().any() and self.answers["started_at"].notna().any())
 
     def summary(self) -> dict[str, Any]:
+        """The run's headline counts, of GIVEN answers (rows with a label) only (see :meth:`_counts`).
+
+        Counted once per run (a run is immutable); each call gets its own copy.
+        """
+        return copy.deepcopy(self._counts)
+
+    @functools.cached_property
+    def _counts(self) -> dict[str, Any]:
         """The run's headline counts, of GIVEN answers (rows with a label) only.
 
         ``answers``, ``tasks``, ``workers`` (annotators), ``assignments`` (task suites; None
@@ -360,28 +369,37 @@ class Run:
         """
         a, c = self.answers, self.codes
         given = c.label >= 0
+        everything = bool(given.all())  # the common case: no mask, no copies of 10^7 codes
 
         def used(codes: np.ndarray, n: int) -> int:
-            return int(np.count_nonzero(np.bincount(codes[codes >= 0], minlength=n)))
+            kept = codes if everything else codes[given]
+            if kept.min(initial=0) < 0:
+                kept = kept[kept >= 0]
+            seen = np.zeros(n, dtype=bool)
+            seen[kept] = True  # marks, not counts: no int64 copy of 10^7 codes as bincount makes
+            return int(np.count_nonzero(seen))
 
         suite = a["assignment_id"].cat.codes.to_numpy()
         n_suites = len(a["assignment_id"].cat.categories)
         without: dict[str, int] = {}
         status = a["status"].cat.codes.to_numpy()
-        for code in np.unique(status[~given]):
+        for code in [] if everything else np.unique(status[~given]):
             rows = ~given & (status == code)
             name = "no status" if code < 0 else str(a["status"].cat.categories[code])
-            without[name] = used(suite[rows], n_suites) + int(np.count_nonzero(suite[rows] < 0))
-        per_kind = np.bincount(c.kind[given], minlength=len(a["kind"].cat.categories))
+            kept = suite[rows]
+            without[name] = len(np.unique(kept[kept >= 0]))
+            without[name] += int(np.count_nonzero(kept < 0))
+        per_kind = np.bincount(c.kind if everything else c.kind[given], minlength=len(a["kind"].cat.categories))
         kinds = sorted(zip(a["kind"].cat.categories, per_kind, strict=True), key=lambda kv: -kv[1])  # most first
+        pool = a["pool_id"].cat.codes.to_numpy()
         return {
             "answers": int(np.count_nonzero(given)),
-            "tasks": used(c.task[given], c.n_tasks),
-            "workers": used(c.worker[given], c.n_workers),
-            "assignments": used(suite[given], n_suites) if (suite >= 0).any() else None,
+            "tasks": used(c.task, c.n_tasks),
+            "workers": used(c.worker, c.n_workers),
+            "assignments": used(suite, n_suites) if suite.max(initial=-1) >= 0 else None,
             "labels": list(self.meta.labels),
             "kinds": {str(k): int(v) for k, v in kinds if v},
-            "pools": int(a["pool_id"].nunique()),
+            "pools": int(np.count_nonzero(np.bincount(pool[pool >= 0], minlength=len(a["pool_id"].cat.categories)))),
             "simulated": self.meta.simulated,
             "without_answer": without,
         }

@@ -221,22 +221,24 @@ def invalid_rewards(raw: RawAnswers) -> list[Problem]:
 
 
 def duplicate_assignment_tasks(raw: RawAnswers) -> list[Problem]:
-    """Check: one answer per task per assignment where the assignment is known (on integer codes)."""
+    """Check: one answer per task per assignment where the assignment is known (on integer codes, sorted)."""
     found = raw.problems()
     task = raw.text("task_id")
-    a_codes = raw.text("assignment_id").cat.codes.to_numpy().astype(np.int64)
-    t_codes = task.cat.codes.to_numpy().astype(np.int64)
+    a_codes = raw.text("assignment_id").cat.codes.to_numpy()
     has_a = a_codes >= 0
     if not has_a.any():
         return found.items
-    key = pd.Series(a_codes[has_a] * (len(task.cat.categories) + 1) + t_codes[has_a])
-    dup = key.duplicated(keep=False).to_numpy()
-    if dup.any():
+    key = a_codes.astype(np.int64) * (len(task.cat.categories) + 1) + task.cat.codes.to_numpy()
+    if not has_a.all():
+        key = key[has_a]
+    ordered = np.sort(key)
+    repeats = ordered[1:] == ordered[:-1]
+    n_repeats = int(np.count_nonzero(repeats))
+    if n_repeats:
         dup_mask = np.zeros(len(raw), dtype=bool)
-        dup_mask[np.flatnonzero(has_a)[dup]] = True
+        dup_mask[np.flatnonzero(has_a)[np.isin(key, ordered[1:][repeats])]] = True
         found.add(
-            f"{int(key.duplicated().sum()):,} duplicate (assignment, task) row(s): the same task "
-            "appears twice in one assignment.",
+            f"{n_repeats:,} duplicate (assignment, task) row(s): the same task appears twice in one assignment.",
             "remove the repeated rows (often the export was concatenated twice).",
             column=f"{raw.src('assignment_id')} + {raw.src('task_id')}",
             lines=raw.lines(dup_mask),
@@ -343,18 +345,26 @@ def _run_meta(
 
 
 def _tasks_frame(tasks: pd.DataFrame | None, task_ids: pd.Index) -> pd.DataFrame:
-    """One row per task of the answers, indexed by task_id, input fields as strings."""
+    """One row per task of the answers, indexed by task_id, input fields as strings.
+
+    A reader that lists its tasks in the order of the answers' task categories (the Toloka
+    reader does) has its frame kept as it is, its index the categories themselves (one copy of
+    the ids in memory).
+    """
     if tasks is None or len(tasks) == 0:
         return pd.DataFrame(index=pd.Index(task_ids, name="task_id"))
-    frame = tasks.copy()
-    if frame.index.name != "task_id":
-        frame = frame.set_index("task_id")
-    frame.index = frame.index.astype(str)
-    frame = frame[~frame.index.duplicated()]
-    frame = frame.reindex(task_ids)
-    frame.index.name = "task_id"
+    frame = tasks if tasks.index.name == "task_id" else tasks.set_index("task_id")
+    index = frame.index if frame.index.dtype == "str" else frame.index.astype(str)
+    if index.equals(task_ids):
+        frame = frame.set_axis(task_ids.rename("task_id"), axis=0)  # a new Index over the same ids
+    else:
+        frame = frame.set_axis(index, axis=0)
+        frame = frame[~frame.index.duplicated()]
+        frame = frame.reindex(task_ids)
+        frame.index.name = "task_id"
     for c in frame.columns:
-        frame[c] = frame[c].astype("str").where(frame[c].notna())
+        if frame[c].dtype != "str":
+            frame[c] = frame[c].astype("str").where(frame[c].notna())
     return frame
 
 

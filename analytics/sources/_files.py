@@ -9,17 +9,16 @@ import os
 import re
 import sys
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Iterator, Sequence, Union
+from typing import IO, Callable, Iterator, Sequence, Union
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
-import pyarrow.csv as pacsv
 
 from analytics.model import Problem, ProblemList, ValidationError
+from analytics.sources import _stream
+from analytics.sources._stream import Consumer
 
 Source = Union[str, os.PathLike, bytes, IO[bytes], IO[str]]
 
@@ -29,9 +28,6 @@ UTF8_FIX = (
 )
 _HEAD = 1 << 16
 _CHUNK = 1 << 20
-_BLOCK = 8 << 20  # bigger blocks read no faster and hold more memory while parsing
-_MAX_BLOCK = (1 << 31) - 1  # pyarrow's block size is an int32
-_DICTIONARY = pa.dictionary(pa.int32(), pa.string())
 _MARK = "crowdlens-not-utf16"
 # An undecodable UTF-16 unit becomes the byte 0xFF in the UTF-8 copy: not UTF-8, so the UTF-8
 # check below reports it with its line and column like any other bad byte.
@@ -195,22 +191,47 @@ def header_fields(opened: Opened, sep: str) -> list[str]:
     return next(csv.reader([opened.first_line], delimiter=sep)) if opened.first_line else []
 
 
-def read_table(
+@dataclass
+class Scan:
+    """What :func:`scan` fed to its consumer: how many records, and the physical lines of the file."""
+
+    consumer: Consumer
+    rows: int
+    physical_lines: int
+
+    def lines(self, opened: Opened, sep: str, *, header: bool = True) -> np.ndarray | None:
+        """The physical line of each record, or None where row i is line i + 1 + header (as :func:`record_lines`)."""
+        return record_lines(opened, sep, self.rows, header=header, physical_lines=self.physical_lines)
+
+
+class _Counted:
+    """A consumer counting the records it passes on."""
+
+    def __init__(self, consumer: Consumer):
+        self.consumer, self.rows = consumer, 0
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        self.rows += batch.num_rows
+        self.consumer.add(batch)
+
+
+def scan(
     opened: Opened,
+    start: Callable[[list[str]], Consumer],
     *,
     sep: str,
     include: Sequence[str] | None = None,
     column_names: Sequence[str] | None = None,
-    dictionary: Sequence[str] = (),
-) -> pa.Table:
-    """Read a delimited file with pyarrow (multi-threaded) into string columns, "" as null.
+) -> Scan:
+    """Stream a delimited file in batches of string columns ("" as null) into ``start(columns)``'s consumer.
 
     Every cell stays text ("NA" is a label, not a missing value); ``include`` limits the columns
-    read; ``column_names`` names a headerless file's columns; columns in ``dictionary`` (few
-    distinct values: statuses, workers, times of a suite) are read dictionary-encoded, which
-    holds a fraction of the memory (:func:`as_category` turns them into categoricals). Quoted
-    values may span lines and be of any size. Rows with the wrong number of fields and cells that are not UTF-8 are all
-    collected and reported at once, by physical line (and column).
+    read; ``column_names`` names a headerless file's columns. The file is read once, in blocks
+    of :data:`analytics.sources._stream.BLOCK` bytes, never whole: what is held is what the
+    consumer keeps. Quoted values may span lines and be of any size (a value longer than a block
+    restarts the read with a fresh consumer and bigger blocks). Rows with the wrong number of
+    fields and cells that are not UTF-8 are all collected and reported at once, by physical line
+    (and column), in one ValidationError.
     """
     names = list(column_names) if column_names else header_fields(opened, sep)
     if not opened.header_is_utf8 and not column_names:
@@ -223,35 +244,64 @@ def read_table(
         bad_rows.append((row.expected_columns, row.actual_columns, row.text))
         return "skip"
 
-    block = _BLOCK
+    block, collisions = _stream.BLOCK, 0
     while True:
         bad_rows.clear()
+        counted = _Counted(start(wanted))
         try:
-            table = pacsv.read_csv(
-                str(opened.path) if opened.path is not None else opened.handle,
-                read_options=pacsv.ReadOptions(block_size=block, column_names=list(column_names or []) or None),
-                parse_options=pacsv.ParseOptions(
-                    delimiter=sep, newlines_in_values=True, invalid_row_handler=on_invalid
-                ),
-                convert_options=pacsv.ConvertOptions(
-                    include_columns=wanted,
-                    column_types={c: _DICTIONARY if c in dictionary else pa.string() for c in wanted},
-                    null_values=[""],
-                    strings_can_be_null=True,
-                    quoted_strings_can_be_null=True,
-                ),
-            )
+            with _binary(opened) as raw:
+                counting = _stream.stream_file(
+                    raw, counted, sep=sep, block=block, wanted=wanted, column_names=column_names, on_invalid=on_invalid
+                )
             break
+        except _stream.HashCollision:
+            collisions += 1  # two values shared a key: read again, hashed differently (once in ~10^9 reads)
+            if collisions > 3:
+                raise RuntimeError(
+                    f"{opened.name}: the ids could not be told apart by hashing; report this file."
+                ) from None
+            continue
         except (pa.ArrowInvalid, UnicodeDecodeError) as err:
-            if "straddl" in str(err) and block < min(opened.size + 1, _MAX_BLOCK):
-                block = min(block * 8, _MAX_BLOCK)  # a value longer than a block: read bigger blocks
+            too_small = "straddl" in str(err) or "Empty CSV file" in str(err)  # a value or the header past a block
+            if too_small and block < min(opened.size + 1, _stream.MAX_BLOCK):
+                block = min(block * 8, _stream.MAX_BLOCK)  # read bigger blocks
                 continue
             if "Empty CSV file" in str(err) and names and not column_names:
-                return pa.table({c: pa.array([], pa.string()) for c in wanted})  # a header without a line break
+                return Scan(start(wanted), 0, 1)  # a header without a line break
             raise ValidationError(_unreadable(opened, sep, names, err, not column_names)) from None
     if bad_rows:
         raise ValidationError(wrong_field_counts(opened, sep, len(names), header=not column_names))
-    return table
+    return Scan(counted.consumer, counted.rows, counting.physical_lines())
+
+
+class _Batches:
+    """A consumer keeping every batch (the whole string table: for small files only)."""
+
+    def __init__(self, names: list[str]):
+        self.names, self.batches = names, []
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        self.batches.append(batch)
+
+    def table(self) -> pa.Table:
+        if not self.batches:
+            return pa.table({c: pa.array([], pa.string()) for c in self.names})
+        return pa.Table.from_batches(self.batches)
+
+
+def read_table(
+    opened: Opened,
+    *,
+    sep: str,
+    include: Sequence[str] | None = None,
+    column_names: Sequence[str] | None = None,
+) -> tuple[pa.Table, Scan]:
+    """A delimited file as one table of string columns, and its :class:`Scan` (for the records' lines).
+
+    Holds the whole string table: a reader of large files passes its own consumer to :func:`scan`.
+    """
+    scanned = scan(opened, _Batches, sep=sep, include=include, column_names=column_names)
+    return scanned.consumer.table(), scanned
 
 
 def _check_unique(opened: Opened, names: list[str]) -> None:
@@ -353,13 +403,16 @@ def wrong_field_counts(opened: Opened, sep: str, expected: int, *, header: bool 
     return problems.errors
 
 
-def record_lines(opened: Opened, sep: str, n_rows: int, *, header: bool = True) -> np.ndarray | None:
+def record_lines(
+    opened: Opened, sep: str, n_rows: int, *, header: bool = True, physical_lines: int | None = None
+) -> np.ndarray | None:
     """The physical line of each of the ``n_rows`` data records, or None where row i is line i + 1 + header.
 
-    Counting line breaks is fast; only a file whose records do not each sit on one line (quoted
-    line breaks, blank lines) is walked record by record.
+    Counting line breaks is fast (``physical_lines``, when the reader counted them on its way, saves
+    reading the file again); only a file whose records do not each sit on one line (quoted line
+    breaks, blank lines) is walked record by record.
     """
-    if count_lines(opened) == n_rows + header:
+    if (physical_lines if physical_lines is not None else count_lines(opened)) == n_rows + header:
         return None
     starts = np.fromiter((start for start, _ in records(opened, sep)), dtype=np.int64)
     starts = starts[1:] if header else starts
@@ -375,29 +428,6 @@ def count_lines(opened: Opened) -> int:
             tail = (tail + chunk[-64:])[-64:]
     trailing = tail[len(tail.rstrip(b"\r\n")) :]
     return total - trailing.count(b"\n") + 1
-
-
-def as_category(column: pa.ChunkedArray | pa.Array) -> pd.Categorical:
-    """A string (or dictionary-encoded string) column as a pandas Categorical (int32 codes), nulls as -1."""
-    chunked = column if isinstance(column, pa.ChunkedArray) else pa.chunked_array([column])
-    if not pa.types.is_dictionary(chunked.type):
-        chunked = pa.chunked_array([chunked.combine_chunks().dictionary_encode()])
-    chunked = chunked.unify_dictionaries()
-    if chunked.num_chunks == 0:
-        return pd.Categorical.from_codes(np.zeros(0, np.int32), categories=pd.Index([], dtype="str"))
-    codes = [
-        c.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32, copy=False) for c in chunked.chunks
-    ]
-    cats = pd.Index(chunked.chunk(0).dictionary.to_pandas(), dtype="str")  # no Python str per value
-    return pd.Categorical.from_codes(np.concatenate(codes), categories=cats, validate=False)
-
-
-def as_categories(table: pa.Table, names: Sequence[str]) -> dict[str, pd.Categorical]:
-    """Encode several columns at once; pyarrow releases the GIL, so two cores share the work."""
-    with ThreadPoolExecutor(max_workers=min(4, max(1, len(names)))) as pool:
-        cats = dict(zip(names, pool.map(lambda n: as_category(table.column(n)), names), strict=True))
-    pa.default_memory_pool().release_unused()  # the encoding's scratch memory, before pandas needs more
-    return cats
 
 
 def _binary(opened: Opened) -> IO[bytes]:

@@ -24,7 +24,7 @@ from analytics.model import (
     ValidationError,
     build_run,
 )
-from analytics.sources._files import Opened, Source, open_source, read_table, record_lines
+from analytics.sources._files import Opened, Source, open_source, read_table
 
 SOURCE_KIND = "long table"
 # the keys of --columns (key=COLUMN), each with what the column holds
@@ -190,9 +190,9 @@ def read_long_table(
 
 def _read_raw(opened: Opened, sep: str, names: Sequence[str] | None) -> tuple[pd.DataFrame, np.ndarray]:
     """Every cell as text ("" as missing) and each row's physical line."""
-    table = read_table(opened, sep=sep, column_names=names)
+    table, scanned = read_table(opened, sep=sep, column_names=names)
     header = names is None
-    lines = record_lines(opened, sep, table.num_rows, header=header)
+    lines = scanned.lines(opened, sep, header=header)
     if lines is None:
         lines = np.arange(table.num_rows, dtype=np.int64) + (2 if header else 1)
     return table.to_pandas(), lines

@@ -12,15 +12,18 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from analytics.model import KINDS, STATUSES, Pricing, Problem, Run, RunMeta, empty_restrictions
+from analytics.sources._stream import categorical, release_memory
 from analytics.sources.manifest import reason, run_doc_errors
 from analytics.sources.store import FORMAT, DamagedVersion, DamagedVersionError
 
@@ -45,7 +48,7 @@ def write_run_files(run: Run, folder: Path) -> dict[str, Any]:
     write_answers(run.answers, folder / "answers.parquet")
     # the index is the task id whatever it is called in memory: stored as the column task_id
     tasks = run.tasks.rename_axis(TASK_ID).reset_index()
-    tasks.to_parquet(folder / "tasks.parquet", index=False)
+    tasks.to_parquet(folder / "tasks.parquet", index=False, write_statistics=False)
     run.restrictions.to_parquet(folder / "restrictions.parquet", index=False)
     if run.truth is not None:
         run.truth.astype(str).rename("truth").rename_axis("task_id").reset_index().to_parquet(
@@ -64,11 +67,13 @@ def write_run_files(run: Run, folder: Path) -> dict[str, Any]:
     }
 
 
-def _tasks_frame(stored: pd.DataFrame) -> pd.DataFrame:
+def _tasks_frame(stored: pd.DataFrame, task_ids: pd.Index | None = None) -> pd.DataFrame:
     """tasks.parquet as the run's ``tasks``: indexed by task id (str), the index named task_id.
 
     The file holds task_id as a column; a file whose pandas metadata made task_id (or an unnamed
-    index, as ``DataFrame.to_parquet`` keeps one) the index is read the same way.
+    index, as ``DataFrame.to_parquet`` keeps one) the index is read the same way. Where the ids
+    are ``task_ids`` (the answers' categories) in order, as an import writes them, the index is
+    those categories: the ids are held once.
     """
     if TASK_ID in stored.columns:
         tasks = stored.set_index(TASK_ID)
@@ -76,8 +81,40 @@ def _tasks_frame(stored: pd.DataFrame) -> pd.DataFrame:
         tasks = stored
     else:
         raise KeyError(f"tasks.parquet has no {TASK_ID} column")
-    tasks.index = tasks.index.astype("str").rename(TASK_ID)
-    return tasks
+    index = tasks.index.astype("str")
+    same = task_ids is not None and index.equals(task_ids)
+    return tasks.set_axis((task_ids if same else index).rename(TASK_ID), axis=0)
+
+
+def read_tasks(path: Path, task_ids: pd.Index) -> pd.DataFrame:
+    """tasks.parquet as the run's ``tasks`` (see :func:`_tasks_frame`), a column at a time.
+
+    When its task ids are ``task_ids`` in order (as an import writes them), they are compared and
+    dropped, the index is ``task_ids`` itself, and each input column is kept as the Arrow text it
+    was read as: one copy of everything.
+    """
+    stored = pq.ParquetFile(path)
+    names = stored.schema_arrow.names
+    if TASK_ID not in names:
+        stored.close()
+        return _tasks_frame(pd.read_parquet(path), task_ids)
+    ids = stored.read(columns=[TASK_ID]).column(0)
+    same = len(ids) == len(task_ids) and ids.equals(pa.chunked_array([pa.array(task_ids.array)], ids.type))
+    del ids
+    if not same:
+        stored.close()
+        return _tasks_frame(pd.read_parquet(path), task_ids)
+    frame = pd.DataFrame(index=task_ids.rename(TASK_ID))
+    for name in names:
+        if name != TASK_ID and name not in _PANDAS_INDEX_COLUMNS:
+            col = stored.read(columns=[name]).column(0)
+            text = pa.types.is_string(col.type) or pa.types.is_large_string(col.type)
+            frame[name] = pd.array(col.cast(pa.large_string()), dtype="str") if text else col.to_pandas().to_numpy()
+    stored.close()
+    return frame
+
+
+_PANDAS_INDEX_COLUMNS = ("__index_level_0__",)
 
 
 def write_answers(answers: pd.DataFrame, path: Path) -> None:
@@ -94,28 +131,31 @@ def write_answers(answers: pd.DataFrame, path: Path) -> None:
         row_group_size=max(1, len(answers)),
         dictionary_pagesize_limit=1 << 30,
         data_page_size=1 << 24,
+        # only the categoricals are dictionary-encoded and only the rest carries statistics: min/max over
+        # millions of ids, or a dictionary of a million timestamps, would cost seconds and serve no reader
+        use_dictionary=[f.name for f in table.schema if pa.types.is_dictionary(f.type)] or False,
+        write_statistics=[f.name for f in table.schema if not pa.types.is_dictionary(f.type)] or False,
     )
 
 
 def _categorical(column: pa.ChunkedArray) -> pd.Categorical:
+    """A dictionary column as a Categorical: the stored codes (no widening) and Arrow-backed ``str`` categories."""
     chunks = column.chunks
     if not chunks:
-        return pd.Categorical.from_codes(np.array([], dtype=np.int32), categories=pd.Index([], dtype="str"))
+        return pd.Categorical.from_codes(np.array([], dtype=np.int8), categories=pd.Index([], dtype="str"))
     first = chunks[0].dictionary
-    shared = all(_same_buffers(c.dictionary, first) for c in chunks[1:])
-    if not shared:
+    if not all(_same_buffers(c.dictionary, first) for c in chunks[1:]):
         column = column.unify_dictionaries()
         chunks, first = column.chunks, column.chunks[0].dictionary
-    codes = np.concatenate(
-        [c.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32, copy=False) for c in chunks]
-    )
-    categories = pd.Index(pd.array(first.cast(pa.large_string()) if len(first) else first, dtype="str"))
-    try:
-        # categories written by write_answers are unique already; skip pandas' O(n) re-check
-        dtype = pd.CategoricalDtype._from_fastpath(categories, False)
-    except AttributeError:  # pragma: no cover - a pandas without the fast path
-        dtype = pd.CategoricalDtype(categories)
-    return pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
+    dtype = np.int8 if len(first) < 1 << 7 else np.int16 if len(first) < 1 << 15 else np.int32
+    parts = [
+        (pc.fill_null(c.indices, -1) if c.indices.null_count else c.indices)
+        .to_numpy(zero_copy_only=False)
+        .astype(dtype, copy=False)
+        for c in chunks
+    ]
+    codes = parts[0] if len(parts) == 1 else np.concatenate(parts)
+    return categorical(codes, first)
 
 
 def _same_buffers(a: pa.Array, b: pa.Array) -> bool:
@@ -127,18 +167,31 @@ def _same_buffers(a: pa.Array, b: pa.Array) -> bool:
 
 
 def read_answers(path: Path) -> pd.DataFrame:
-    """Read :func:`write_answers`' file into the canonical dtypes (categoricals, UTC times)."""
-    table = pq.read_table(path)
-    out = {}
-    for name in table.column_names:
-        col = table.column(name)
-        if pa.types.is_dictionary(col.type):
-            out[name] = _categorical(col)
-        elif pa.types.is_timestamp(col.type):
-            out[name] = pd.Series(col.to_numpy().astype("datetime64[ns]")).dt.tz_localize("UTC")
-        else:
-            out[name] = col.to_pandas()
-    return pd.DataFrame(out)
+    """Read :func:`write_answers`' file into the canonical dtypes (categoricals, UTC times).
+
+    Columns are read and converted one at a time on two threads, so what is held at the peak is
+    the frame and two columns' Arrow copies; the frame is put together without a copy.
+    """
+    stored = pq.ParquetFile(path)
+    names, rows = stored.schema_arrow.names, stored.metadata.num_rows
+    stored.close()
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="crowdlens-open") as pool:
+        columns = list(pool.map(lambda name: _column(path, name), names))  # a reader of its own per column
+    release_memory()
+    frame = pd.DataFrame(index=pd.RangeIndex(rows))
+    for name, column in zip(names, columns, strict=True):
+        frame[name] = column  # one block per column: no consolidating copy of the times
+    return frame
+
+
+def _column(path: Path, name: str):
+    col = pq.read_table(path, columns=[name], use_threads=False).column(0)
+    if pa.types.is_dictionary(col.type):
+        return _categorical(col)
+    if pa.types.is_timestamp(col.type):
+        stamps = (col.cast(pa.timestamp("ns", tz=col.type.tz)) if col.type.unit != "ns" else col).to_pandas()
+        return stamps.dt.tz_localize("UTC") if stamps.dt.tz is None else stamps.dt.tz_convert("UTC")
+    return col.to_pandas()
 
 
 def sha256(path: Path) -> str:
@@ -243,7 +296,7 @@ def read_run_files(
         current = "answers.parquet"
         answers = _canonical_answers(read_answers(folder / current), meta)
         current = "tasks.parquet"
-        tasks = _tasks_frame(pd.read_parquet(folder / current))
+        tasks = read_tasks(folder / current, answers["task_id"].cat.categories)
         current = "restrictions.parquet"
         restrictions = pd.read_parquet(folder / current)
         current = "truth.parquet"
@@ -252,6 +305,7 @@ def read_run_files(
         raise damaged(current, f"{current} cannot be read ({type(err).__name__}: {str(err)[:300]})") from None
     if len(restrictions) == 0:
         restrictions = empty_restrictions()
+    release_memory()
     return Run(
         answers=answers, tasks=tasks, restrictions=restrictions, pricing=pricing, meta=meta, truth=truth, notes=notes
     )

@@ -15,7 +15,6 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from analytics.model import (
@@ -29,16 +28,8 @@ from analytics.model import (
     ValidationError,
     build_run,
 )
-from analytics.sources._files import (
-    Opened,
-    Source,
-    as_categories,
-    as_category,
-    header_fields,
-    open_source,
-    read_table,
-    record_lines,
-)
+from analytics.sources._files import Opened, Scan, Source, header_fields, open_source, scan
+from analytics.sources._stream import EncodedColumns, release_memory
 
 SOURCE_KIND = "Toloka TSV"
 PREFIXES = ("INPUT:", "OUTPUT:", "GOLDEN:", "HINT:", "ACCEPT:", "ASSIGNMENT:")
@@ -101,28 +92,33 @@ def read_toloka_tsv(
         )
     with open_source(source, name) as opened:
         layout = _layout(opened, label_field)
-        table = _read_answers(opened, layout)
-        frame, columns = _answers_frame(table, layout)
-        lines = record_lines(opened, "\t", table.num_rows)
+        scanned = _read_answers(opened, layout)
+        encoded: EncodedColumns = scanned.consumer
+        frame, columns = _answers_frame(encoded, layout)
+        lines = scanned.lines(opened, "\t")
         if lines is not None:
             frame["_line"] = lines
-        frame["pool_id"] = str(pool_id) if pool_id is not None else _pool_from_link(opened, layout, pool_kind)
-        frame["kind"] = _kinds(frame, table, layout, pool_kind)
-        tasks = _task_inputs(frame, table, layout.inputs)
-        del table  # the parsed text (GBs at 10^7 rows) is not needed past this point: free it before build_run
-        pa.default_memory_pool().release_unused()
+        pid = str(pool_id) if pool_id is not None else _pool_from_link(opened, layout, pool_kind)
+        frame["pool_id"] = pd.Categorical.from_codes(
+            np.zeros(len(frame), np.int8), categories=pd.Index([pid], dtype="str"), validate=False
+        )
+        frame["kind"] = _kinds(frame, encoded, pool_kind)
+        tasks = _task_inputs(frame, encoded, layout.inputs)
+        del encoded, scanned
+        release_memory()
         run = build_run(
             frame,
             file=opened.name,
             columns=columns,
             tasks=tasks,
             pricing=pricing,
-            meta=_run_meta(meta, frame, pool_kind, layout, opened.name),
+            meta=_run_meta(meta, pid, pool_kind, layout, opened.name),
             labels=labels,
             truth=truth,
             problems=ProblemList(opened.name),
             source_kind=SOURCE_KIND,
         )
+        release_memory()
         return _with_missing_note(run, opened.name, layout.header)
 
 
@@ -143,9 +139,14 @@ class _Layout:
     def golden_col(self) -> str:
         return f"GOLDEN:{self.field_name}"
 
-    def many_valued(self) -> set[str]:
-        """Columns with about one value per task: read as plain strings (the rest dictionary-encoded)."""
-        return set(self.inputs) | {"ASSIGNMENT:task_id"}
+    def task_key(self) -> list[str]:
+        """The columns identifying a task: its id when exported, else its INPUT: values (joined)."""
+        return ["ASSIGNMENT:task_id"] if "ASSIGNMENT:task_id" in self.header else list(self.inputs)
+
+    def per_row(self) -> list[str]:
+        """The columns of which each answer's value is kept (as integer codes)."""
+        cols = [self.label_col, self.golden_col, "ACCEPT:verdict", *ASSIGNMENT_FIELDS]
+        return [c for c in dict.fromkeys(cols) if c in self.header]
 
     def wanted(self) -> set[str]:
         """The columns to parse (the link is read from one row only)."""
@@ -189,10 +190,14 @@ def _layout(opened: Opened, label_field: str | None) -> _Layout:
     return _Layout(header, label_col, inputs, [c for c in header if c.startswith("HINT:")])
 
 
-def _read_answers(opened: Opened, layout: _Layout) -> pa.Table:
-    wanted = layout.wanted()
-    table = read_table(opened, sep="\t", include=wanted, dictionary=wanted - layout.many_valued())
-    if table.num_rows == 0:
+def _read_answers(opened: Opened, layout: _Layout) -> Scan:
+    """Stream the export: per-answer columns and the task key as codes, the inputs at each task's first row."""
+
+    def start(columns: list[str]) -> EncodedColumns:
+        return EncodedColumns(layout.per_row(), key=layout.task_key(), companions=layout.inputs, flags=layout.hints)
+
+    scanned = scan(opened, start, sep="\t", include=layout.wanted())
+    if scanned.rows == 0:
         problems = ProblemList(opened.name)
         problems.add(
             "the export has no answers: the pool has no submitted assignments.",
@@ -202,69 +207,53 @@ def _read_answers(opened: Opened, layout: _Layout) -> pa.Table:
             lines=[1],
         )
         raise ValidationError(problems.errors)
-    return table
+    return scanned
 
 
-def _answers_frame(table: pa.Table, layout: _Layout) -> tuple[pd.DataFrame, dict[str, str]]:
-    """Canonical answer columns and, for each, the TSV column it was read from."""
-    names = table.column_names
-    single_input = layout.inputs[0] if "ASSIGNMENT:task_id" not in names and len(layout.inputs) == 1 else None
-    per_row = [layout.label_col, layout.golden_col, "ACCEPT:verdict", single_input, *ASSIGNMENT_FIELDS]
-    cats = as_categories(table, [c for c in dict.fromkeys(per_row) if c in names])
-    frame = pd.DataFrame(index=pd.RangeIndex(table.num_rows))
+def _answers_frame(encoded: EncodedColumns, layout: _Layout) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Canonical answer columns (categoricals of codes) and, for each, the TSV column it was read from."""
+    frame: dict[str, pd.Categorical | pd.Series] = {}
     columns: dict[str, str] = {"label": layout.label_col, "golden": layout.golden_col}
     for tcol, canon in ASSIGNMENT_FIELDS.items():
-        if tcol in cats:
-            frame[canon] = cats[tcol]
+        if tcol in encoded.encoders and tcol != encoded.key_name:
+            frame[canon] = encoded.categorical(tcol)
             columns[canon] = tcol
-    frame["label"] = cats[layout.label_col]
-    if layout.golden_col in cats:
-        frame["golden"] = cats[layout.golden_col]
-    if "status" not in frame.columns and "ACCEPT:verdict" in cats:
-        verdict = pd.Series(cats["ACCEPT:verdict"]).map({"+": "ACCEPTED", "-": "REJECTED"})
+    frame["label"] = encoded.categorical(layout.label_col)
+    if layout.golden_col in encoded.encoders:
+        frame["golden"] = encoded.categorical(layout.golden_col)
+    if "status" not in frame and "ACCEPT:verdict" in encoded.encoders:
+        verdict = pd.Series(encoded.categorical("ACCEPT:verdict")).map({"+": "ACCEPTED", "-": "REJECTED"})
         frame["status"] = verdict.astype("str").fillna("SUBMITTED")
         columns["status"] = "ACCEPT:verdict"
-    # task identity: the task id when exported, else its input values
-    if "task_id" not in frame.columns:
-        if single_input is not None:
-            frame["task_id"] = cats[single_input]
-            columns["task_id"] = single_input
-        else:
-            joined = pc.binary_join_element_wise(*[pc.fill_null(table.column(c), "") for c in layout.inputs], " | ")
-            frame["task_id"] = as_category(joined)
-            columns["task_id"] = " + ".join(layout.inputs)
-    return frame, columns
+    # task identity: the task id when exported, else its input values (one, or several joined)
+    frame["task_id"] = encoded.categorical(encoded.key_name)
+    columns["task_id"] = encoded.key_name
+    order = [c for c in (*ASSIGNMENT_FIELDS.values(), "label", "golden") if c in frame]
+    return pd.DataFrame({c: frame[c] for c in order}), columns
 
 
-def _kinds(frame: pd.DataFrame, table: pa.Table, layout: _Layout, pool_kind: str) -> pd.Categorical:
+def _kinds(frame: pd.DataFrame, encoded: EncodedColumns, pool_kind: str) -> pd.Categorical:
     """training (HINT given) > control/exam (GOLDEN given) > regular; every row of an exam pool is exam."""
     n = len(frame)
     if pool_kind in ("exam", "training"):
         return pd.Categorical.from_codes(np.full(n, KINDS.index(pool_kind), dtype=np.int8), categories=list(KINDS))
     has_golden = frame["golden"].cat.codes.to_numpy() >= 0 if "golden" in frame.columns else np.zeros(n, bool)
-    has_hint = np.zeros(n, bool)
-    for h in layout.hints:
-        has_hint |= table.column(h).is_valid().to_numpy(zero_copy_only=False)
+    has_hint = encoded.flagged() if encoded.flags else np.zeros(n, bool)
     kind = np.where(
         has_hint, KINDS.index("training"), np.where(has_golden, KINDS.index("control"), KINDS.index("regular"))
     ).astype(np.int8)
     return pd.Categorical.from_codes(kind, categories=list(KINDS))
 
 
-def _task_inputs(frame: pd.DataFrame, table: pa.Table, inputs: list[str]) -> pd.DataFrame | None:
-    """One row per task with its INPUT: values (taken from the task's first row)."""
+def _task_inputs(frame: pd.DataFrame, encoded: EncodedColumns, inputs: list[str]) -> pd.DataFrame | None:
+    """One row per task with its INPUT: values (taken from the task's first row), in the order of the task ids."""
     if not inputs:
         return None
-    first = pd.Series(frame["task_id"].cat.codes.to_numpy()).drop_duplicates()
-    first = first[first >= 0]
-    idx = pa.array(first.index.to_numpy())
-    tasks = pd.DataFrame({c[len("INPUT:") :]: table.column(c).take(idx).to_pandas() for c in inputs})
-    tasks.insert(0, "task_id", frame["task_id"].cat.categories[first.to_numpy()])
-    return tasks
+    values = {c[len("INPUT:") :]: pd.array(encoded.key_firsts(c), dtype="str") for c in inputs}
+    return pd.DataFrame(values, index=frame["task_id"].cat.categories.rename("task_id"))  # a new Index, same ids
 
 
-def _run_meta(meta: RunMeta | None, frame: pd.DataFrame, pool_kind: str, layout: _Layout, file: str) -> RunMeta:
-    pid = str(frame["pool_id"].iloc[0])
+def _run_meta(meta: RunMeta | None, pid: str, pool_kind: str, layout: _Layout, file: str) -> RunMeta:
     meta = meta or RunMeta()
     if not any(p.pool_id == pid for p in meta.pools):
         meta = replace(meta, pools=meta.pools + (PoolInfo(pool_id=pid, kind=pool_kind),))

@@ -30,7 +30,7 @@ import shutil
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from analytics import settings
 from analytics.model import Problem, Run
@@ -143,15 +143,16 @@ class Workspace:
         name: str,
         version: str,
         parents: Sequence[str] = (),
-        metadata: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None,
         version_id: str | None = None,
         created: str | None = None,
     ) -> VersionInfo:
         """Store ``run`` as a new version, as it is: atomic (a temporary folder renamed into place) and
         exclusive (the check that name + version and id are new and the rename are one step under the
         workspace lock). ``parents`` are full ids of versions in the workspace; ``metadata`` is kept as
-        given, with ``files`` (name -> bytes, sha256) added. Figures are the caller's:
-        :func:`analytics.versions.import_run` adds them."""
+        given, with ``files`` (name -> bytes, sha256) added; it may be a function giving it, called once
+        the run files are written (so that figures can be computed while they are). Figures are the
+        caller's: :func:`analytics.versions.import_run` adds them."""
         name, version = _check_label(name, version)
         vid = _check_version_id(version_id) if version_id is not None else uuid.uuid4().hex
         parents = tuple(_check_version_id(p, "parents") for p in parents)
@@ -162,8 +163,9 @@ class Workspace:
         tmp.mkdir()
         try:
             with _writer(tmp):
-                md = dict(metadata or {})
-                md["files"] = write_run_files(run, tmp / "files")
+                files = write_run_files(run, tmp / "files")
+                md = dict((metadata() if callable(metadata) else metadata) or {})
+                md["files"] = files
                 info = VersionInfo(
                     id=vid,
                     name=name,

@@ -10,7 +10,9 @@ was predicted.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -21,12 +23,17 @@ from analytics.model import Run, ValidationError
 from analytics.model.merge import merge_runs
 from analytics.model.problems import ProblemList
 from analytics.model.tables import UNNAMED_POOL_IDS
+from analytics.sources._stream import release_memory
 from analytics.sources.store import VersionInfo, resolve
+from analytics.sources.workspace import Workspace
 from analytics.versions.figures import manifest_figures
 
 PLAN_KEYS = ("tasks", "expected_fixes")  # what a plan document must hold to be one
 PLAN_TASK_FIELDS = ("task_id", "label", "confidence", "p_fix", "p_break", "expected_fix", "cost")
 MERGED_POOL_KIND = "reannotation"  # the kind a new pool of merged-in answers is recorded as
+# up to this many answers, the manifest figures are computed while the run files are written (seconds saved);
+# beyond, one after the other, so that at 10^8 answers the two memories never add up
+FIGURES_BESIDE_WRITING = 20_000_000
 
 
 def import_run(
@@ -69,12 +76,24 @@ def import_run(
         run, extra["merge"] = merge_with_parent(store.open_run(full[0]), run, parent_id=full[0])
     if plan is not None:
         extra["plan"] = read_plan(plan, parents=full)
-    figures = manifest_figures(run)
-    figures.update(extra)
-    figures.update(metadata or {})
-    return store.add_version(
-        run, name=name, version=version, parents=full, metadata=figures, version_id=version_id, created=created
-    )
+    label = {"name": name, "version": version, "parents": full, "version_id": version_id, "created": created}
+    if len(run.answers) > FIGURES_BESIDE_WRITING or not isinstance(store, Workspace):
+        # one after the other: the metrics' memory and the Parquet writer's do not add up
+        return store.add_version(run, metadata={**_figures_of(run), **extra, **(metadata or {})}, **label)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="crowdlens-figures") as pool:
+        figures = pool.submit(_figures_of, run)  # computed while the run files are written
+        return store.add_version(run, metadata=lambda: {**figures.result(), **extra, **(metadata or {})}, **label)
+
+
+def _figures_of(run: Run) -> dict[str, Any]:
+    """:func:`manifest_figures` of ``run``, computed on a copy of it so that what the metrics cache per run
+    (GBs at 10^8 answers) is freed before the run files are written, not held beside the writer's memory."""
+    copy = dataclasses.replace(run)
+    figures = manifest_figures(copy)
+    del copy
+    gc.collect()  # a metric result referring back to its run keeps it in a cycle
+    release_memory()
+    return figures
 
 
 def import_files(

@@ -1,0 +1,278 @@
+"""The streamed import: batch-by-batch encoding gives the run a one-batch read and an independent csv read give."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from analytics.model import ValidationError
+from analytics.sources import _stream, _stream_hash, read_files
+from analytics.sources._stream import IncrementalDictionary
+from analytics.sources.workspace import Workspace
+from analytics.versions import import_files
+
+HEADER = [
+    "INPUT:image",
+    "OUTPUT:result",
+    "GOLDEN:result",
+    "HINT:text",
+    "ASSIGNMENT:link",
+    "ASSIGNMENT:task_id",
+    "ASSIGNMENT:assignment_id",
+    "ASSIGNMENT:worker_id",
+    "ASSIGNMENT:status",
+    "ASSIGNMENT:started",
+    "ASSIGNMENT:submitted",
+    "ASSIGNMENT:reward",
+]
+# canonical column -> the TSV column it is read from
+CANONICAL = {
+    "task_id": "ASSIGNMENT:task_id",
+    "assignment_id": "ASSIGNMENT:assignment_id",
+    "worker_id": "ASSIGNMENT:worker_id",
+    "label": "OUTPUT:result",
+    "golden": "GOLDEN:result",
+}
+
+
+def _rows(n_tasks: int = 40, overlap: int = 3, seed: int = 1) -> list[list[str]]:
+    """An export where new tasks, workers and labels keep appearing in later rows (so in later batches)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n_tasks * overlap):
+        t = i // overlap if i % 5 else int(rng.integers(0, i // overlap + 1))
+        label = ["cat", "dog", "bird", "fish"][min(3, i // 30)] if i % 7 else "dog"
+        golden = "cat" if t % 9 == 0 else ""
+        image = f"http://img/{t}.jpg" if t % 4 else f'"http://img/{t}\tq\nline.jpg"'  # quoted tab and newline
+        rows.append(
+            [
+                image,
+                label,
+                golden,
+                "look" if i == 50 else "",
+                "https://platform.toloka.ai/task/777/x",
+                f"t{t}",
+                f"a{i % 3}-{i // 6}" if i % 5 else f"r{i}",  # never one task twice in a suite
+                f"w{i % (3 + i // 20)}",
+                ["APPROVED", "SUBMITTED", "REJECTED"][i % 3],
+                f"2024-05-01T10:{i % 60:02d}:00",
+                f"2024-05-01T11:{i % 60:02d}:00",
+                "0.03",
+            ]
+        )
+    return rows
+
+
+def _write(path, rows, *, header=HEADER, bom=False, newline="\n", encoding="utf-8"):
+    text = newline.join("\t".join(r) for r in [header, *rows]) + newline
+    data = text.encode(encoding, "surrogateescape")
+    path.write_bytes((codecs.BOM_UTF8 if bom else b"") + data)
+    return path
+
+
+def _with_block(monkeypatch, block: int):
+    monkeypatch.setattr(_stream, "BLOCK", block)
+
+
+def _assert_same_run(a, b):
+    pd.testing.assert_frame_equal(a.answers, b.answers)
+    for col in ("task_id", "worker_id", "assignment_id", "label", "golden", "pool_id"):
+        assert list(a.answers[col].cat.categories) == list(b.answers[col].cat.categories)
+        assert np.array_equal(a.answers[col].cat.codes.to_numpy(), b.answers[col].cat.codes.to_numpy())
+    pd.testing.assert_frame_equal(a.tasks, b.tasks)
+    assert a.meta == b.meta
+    assert [str(n) for n in a.notes] == [str(n) for n in b.notes]
+    for field in ("task", "worker", "label", "golden", "kind"):
+        assert np.array_equal(getattr(a.codes, field), getattr(b.codes, field))
+    assert (a.codes.n_tasks, a.codes.n_workers, a.codes.n_labels) == (
+        b.codes.n_tasks,
+        b.codes.n_workers,
+        b.codes.n_labels,
+    )
+
+
+def _csv_reference(path) -> tuple[list[str], list[list[str | None]]]:
+    """The export read by Python's csv module: header and rows, "" as None (independent of pyarrow)."""
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        records = [r for r in csv.reader(f, delimiter="\t") if r]
+    return records[0], [[v if v != "" else None for v in r] for r in records[1:]]
+
+
+@pytest.mark.parametrize(("bom", "newline"), [(False, "\n"), (True, "\r\n")])
+def test_many_small_batches_give_the_one_batch_run_and_the_csv_reference(tmp_path, monkeypatch, bom, newline):
+    path = _write(tmp_path / "r.tsv", _rows(), bom=bom, newline=newline)
+    _with_block(monkeypatch, 1 << 24)
+    whole = read_files([path])
+    _with_block(monkeypatch, 300)  # a few rows per batch: dozens of batches
+    batches = []
+    original = _stream.stream_file
+
+    def counting(*args, **kwargs):
+        batches.append(kwargs["block"])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(_stream, "stream_file", counting)
+    streamed = read_files([path])
+    assert batches and batches[-1] <= 2400  # read in small blocks, not in one
+    _assert_same_run(streamed, whole)
+
+    header, rows = _csv_reference(path)
+    for canon, tcol in CANONICAL.items():
+        expected = [r[header.index(tcol)] for r in rows]
+        got = streamed.answers[canon].astype(object).where(streamed.answers[canon].notna(), None).tolist()
+        assert got == expected, canon
+    # categories in the order first met, as one dictionary_encode of the whole column gives them
+    tasks = [r[header.index("ASSIGNMENT:task_id")] for r in rows]
+    assert list(streamed.answers["task_id"].cat.categories) == list(dict.fromkeys(tasks))
+    first_image = {}
+    for r in rows:
+        first_image.setdefault(r[header.index("ASSIGNMENT:task_id")], r[header.index("INPUT:image")])
+    assert streamed.tasks["image"].to_dict() == first_image
+    assert streamed.answers.loc[50, "kind"] == "training"
+    assert (streamed.answers["kind"] == "control").sum() == sum(
+        r[header.index("GOLDEN:result")] is not None for r in rows
+    )
+
+
+def test_lines_past_quoted_line_breaks_are_physical_in_small_batches(tmp_path, monkeypatch):
+    rows = _rows()
+    rows[100][7] = ""  # no worker on the 101st answer
+    path = _write(tmp_path / "r.tsv", rows)
+    with open(path, encoding="utf-8", newline="") as f:
+        reader = csv.reader(f, delimiter="\t")
+        starts, line = [], 1
+        for _ in reader:
+            starts.append(line)
+            line = reader.line_num + 1
+    _with_block(monkeypatch, 300)
+    with pytest.raises(ValidationError) as err:
+        read_files([path])
+    (problem,) = err.value.problems
+    assert problem.rows == (starts[101],) and problem.column == "ASSIGNMENT:worker_id"
+    assert starts[101] > 102  # quoted line breaks came before it
+
+
+@pytest.mark.parametrize("block", [300, 1 << 24])
+def test_bad_lines_in_later_batches_are_all_reported_at_once(tmp_path, monkeypatch, block):
+    rows = _rows()
+    rows[10] = rows[10][:5]  # too few fields
+    rows[90] = [*rows[90], "extra"]
+    path = _write(tmp_path / "r.tsv", rows)
+    _with_block(monkeypatch, block)
+    with pytest.raises(ValidationError) as err:
+        read_files([path])
+    (problem,) = err.value.problems
+    assert problem.count == 2 and "wrong number of fields" in problem.message
+    assert problem.rows[0] > 11 and problem.rows[1] > problem.rows[0]  # physical lines, past multi-line values
+    assert str(path) in str(err.value)
+
+
+def test_non_utf8_bytes_in_a_later_batch_name_line_and_column(tmp_path, monkeypatch):
+    rows = _rows()
+    rows[80][7] = "w\udce9"  # a Latin-1 é
+    path = _write(tmp_path / "r.tsv", rows)
+    _with_block(monkeypatch, 300)
+    with pytest.raises(ValidationError) as err:
+        read_files([path])
+    (problem,) = err.value.problems
+    assert problem.column == "ASSIGNMENT:worker_id" and "UTF-8" in problem.fix and problem.count == 1
+
+
+def test_a_bad_file_imports_nothing(tmp_path, monkeypatch):
+    rows = _rows()
+    rows[20][8] = "LOST"
+    path = _write(tmp_path / "r.tsv", rows)
+    _with_block(monkeypatch, 300)
+    ws = Workspace(tmp_path / "ws")
+    with pytest.raises(ValidationError, match="unknown assignment status"):
+        import_files(ws, [path], name="n", version="1")
+    assert ws.versions() == [] and not list((tmp_path / "ws").glob("versions/*"))
+
+
+def test_task_identified_by_several_inputs_streams_like_one_batch(tmp_path, monkeypatch):
+    header = ["INPUT:a", "INPUT:b", "OUTPUT:result", "ASSIGNMENT:worker_id", "ASSIGNMENT:assignment_id"]
+    rows = [
+        [f"x{i % 13}", f"y{i % 7}" if i % 11 else "", "cat" if i % 3 else "dog", f"w{i % 5}", f"a{i}"]
+        for i in range(120)
+    ]
+    path = _write(tmp_path / "r.tsv", rows, header=header)
+    _with_block(monkeypatch, 1 << 24)
+    whole = read_files([path])
+    _with_block(monkeypatch, 64)
+    streamed = read_files([path])
+    _assert_same_run(streamed, whole)
+    keys = [f"{a} | {b}".strip() for a, b, *_ in rows]  # ids are stripped, as every reader's
+    assert list(streamed.answers["task_id"].cat.categories) == list(dict.fromkeys(keys))
+    assert streamed.tasks.loc["x2 | y2", "a"] == "x2"
+
+
+def test_a_hash_collision_reads_again_and_gives_the_same_run(tmp_path, monkeypatch):
+    path = _write(tmp_path / "r.tsv", _rows())
+    _with_block(monkeypatch, 300)
+    reference = read_files([path])
+    real = _stream_hash.text_keys
+    seed = _stream_hash._SEED[0]
+    calls = []
+
+    def colliding(values):
+        first, second = real(values)
+        calls.append(_stream_hash._SEED[0])
+        if _stream_hash._SEED[0] == seed:
+            first = np.zeros_like(first)  # every text the same first key: caught by the second
+        return first, second
+
+    monkeypatch.setattr(_stream_hash, "text_keys", colliding)
+    again = read_files([path])
+    assert seed in calls and seed + 1 in calls  # the first read met the collision, the second did not
+    _assert_same_run(again, reference)
+
+
+@pytest.mark.parametrize("cardinality", [3, 5000])
+def test_incremental_dictionary_equals_one_dictionary_encode(cardinality):
+    rng = np.random.default_rng(7)
+    values = [f"v{int(x)}" if x % 17 else None for x in rng.integers(0, cardinality, 6000)]
+    values[:3] = ["", "é", "v1"]
+    column = pa.array(values, pa.large_string())
+    companion = pa.array([f"c{i}" for i in range(len(values))], pa.large_string())
+    encoder = IncrementalDictionary(companions=["c"])
+    cuts = np.sort(rng.choice(np.arange(1, len(values)), 40, replace=False))
+    for start, stop in zip([0, *cuts], [*cuts, len(values)], strict=True):
+        encoder.add(column.slice(start, stop - start), {"c": companion.slice(start, stop - start)})
+    codes, dictionary = encoder.finish()
+    expected = pc.dictionary_encode(column)
+    assert dictionary.to_pylist() == expected.dictionary.to_pylist()
+    assert codes.tolist() == expected.indices.fill_null(-1).to_pylist()
+    firsts = [values.index(v) for v in expected.dictionary.to_pylist()]
+    assert encoder.first_values("c").to_pylist() == [f"c{i}" for i in firsts]
+    assert codes.dtype == (np.int8 if cardinality < 100 else np.int16)
+
+
+def test_the_opened_run_is_the_imported_one_in_lean_dtypes(tmp_path, monkeypatch):
+    path = _write(tmp_path / "r.tsv", _rows())
+    _with_block(monkeypatch, 300)
+    ws = Workspace(tmp_path / "ws")
+    info = import_files(ws, [path], name="n", version="1")
+    run = read_files([path])
+    opened = ws.open_run(info.id)
+    _assert_same_run(opened, run)
+    a = opened.answers
+    assert a["task_id"].cat.categories.dtype == "str" and a["worker_id"].cat.codes.dtype == np.int8
+    assert a["status"].cat.codes.dtype == np.int8 and opened.tasks["image"].dtype == "str"
+    # the tasks table is indexed by the answers' own task ids, in their order
+    assert opened.tasks.index.equals(a["task_id"].cat.categories)
+    assert info.metadata["answers"] == len(a) and info.metadata["tasks"] == opened.codes.n_tasks
+
+
+def test_counting_file_counts_the_lines_it_passes(tmp_path):
+    data = b"h1\th2\n1\t2\r\n\n3\t4\n\n\n"
+    counting = _stream.CountingFile(io.BytesIO(data))
+    while counting.read(3):
+        pass
+    assert counting.physical_lines() == len(data.rstrip(b"\r\n").split(b"\n"))
