@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -30,8 +30,9 @@ __all__ = [
 # i.e. up to ~5,800 workers); beyond it, it sorts each chunk's keys and merges the counts.
 _DENSE_PAIR_KEYS = 1 << 25
 # within-task pairs listed at a time: tasks are taken in chunks of about this many pairs, so
-# memory stays bounded (~200 MB) whatever the size of the run
-_CHUNK_PAIRS = 1 << 22
+# memory stays bounded (~400 MB of pair listing) whatever the size of the run; a run within one
+# chunk (10^7 answers at overlap 3) lists its pairs once and keeps them for the second pass
+_CHUNK_PAIRS = 1 << 24
 
 
 @dataclass(frozen=True)
@@ -359,7 +360,7 @@ def listed_pairs(func: str, task, worker, label, n_workers, n_labels, min_shared
             f"the largest task here has {largest}. Raise the limit or leave out heavily shared tasks "
             f"(e.g. control tasks) before calling."
         )
-    pair_keys, n_shared, repeated = _qualifying_pairs(t, w, chunks, n_workers, min_shared)
+    pair_keys, n_shared, repeated, listing = _qualifying_pairs(t, w, chunks, n_workers, min_shared)
     if len(repeated):  # tasks a worker answered more than once: one answer per worker there, count again
         affected = np.isin(t, repeated)
         kept = _one_answer_per_task_worker(t[affected], w[affected], lab[affected], n_workers, n_labels)
@@ -367,13 +368,13 @@ def listed_pairs(func: str, task, worker, label, n_workers, n_labels, min_shared
         t, w, lab = (np.concatenate([col[~affected], k]) for col, k in zip((t, w, lab), kept, strict=True))
         del affected
         chunks = _task_chunks(t)[0]
-        pair_keys, n_shared, _ = _qualifying_pairs(t, w, chunks, n_workers, min_shared)
+        pair_keys, n_shared, _, listing = _qualifying_pairs(t, w, chunks, n_workers, min_shared)
     if len(pair_keys) == 0:
         return None
     lookup = pd.Index(pair_keys)  # a hash table: 3x faster than a binary search per listed pair
     idx, la, lb = [], [], []
     for start, stop in chunks:
-        i, j, key = _within_task_pairs(t[start:stop], w[start:stop], n_workers)
+        i, j, key = listing if listing is not None else _within_task_pairs(t[start:stop], w[start:stop], n_workers)
         pos = lookup.get_indexer(key)
         hit = pos >= 0
         i, j = i[hit], j[hit]
@@ -412,16 +413,17 @@ def _within_task_pairs(t: np.ndarray, w: np.ndarray, n_workers: int) -> tuple[np
     return i, j, np.minimum(wi, wj) * n_workers + np.maximum(wi, wj)
 
 
-def _qualifying_pairs(t, w, chunks, n_workers: int, min_shared: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _qualifying_pairs(t, w, chunks, n_workers: int, min_shared: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, Any]:
     """(keys of the pairs sharing >= min_shared tasks in key order, their shared tasks, the tasks
     where a worker answered more than once): each chunk's keys counted (a dense array for few
-    workers, else sorted), the counts merged. The counts are only valid when no task repeats a
-    worker (a pair a * n_workers + a)."""
+    workers, else sorted), the counts merged, and the one chunk's (i, j, key) listing when there
+    is only one (else None). The counts are only valid when no task repeats a worker (a pair
+    a * n_workers + a)."""
     dense = n_workers * n_workers <= _DENSE_PAIR_KEYS
     shared_all = np.zeros(n_workers * n_workers if dense else 0, dtype=np.int64)
     keys, counts, repeated = [], [], []
     for start, stop in chunks:
-        i, _, key = _within_task_pairs(t[start:stop], w[start:stop], n_workers)
+        i, j, key = _within_task_pairs(t[start:stop], w[start:stop], n_workers)
         self_pair = key % (n_workers + 1) == 0  # a * n_workers + a: the same worker twice
         if self_pair.any():
             repeated.append(np.unique(t[start:stop][i[self_pair]]))
@@ -432,16 +434,19 @@ def _qualifying_pairs(t, w, chunks, n_workers: int, min_shared: int) -> tuple[np
             keys.append(uniq)
             counts.append(cnt)
     repeated = np.concatenate(repeated) if repeated else np.zeros(0, dtype=np.int64)
+    listing = (i, j, key) if len(chunks) == 1 else None
     if dense:
         pair_keys = np.flatnonzero(shared_all >= min_shared)
-        return pair_keys, shared_all[pair_keys], repeated
+        return pair_keys, shared_all[pair_keys], repeated, listing
+    if not keys:  # no task with two answers
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), repeated, None
     if len(keys) > 1:
         uniq, inverse = np.unique(np.concatenate(keys), return_inverse=True)
         cnt = np.bincount(inverse, weights=np.concatenate(counts)).astype(np.int64)
     else:
         uniq, cnt = keys[0], counts[0]
     q = cnt >= min_shared
-    return uniq[q], cnt[q], repeated
+    return uniq[q], cnt[q], repeated, listing
 
 
 def _label_count_products(idx, la, lb, n_p: int, n_labels: int) -> np.ndarray:

@@ -160,7 +160,24 @@ def with_golden(run: Run, overrides: Any) -> Run:
         golden[rows] = categories.get_loc(label) if label is not None else -1
     a = run.answers.copy(deep=False)  # the other columns are shared, not copied (10^7 rows)
     a["golden"] = pd.Categorical.from_codes(golden, dtype=run.answers["golden"].dtype)
-    return dataclasses.replace(run, answers=a)
+    changed = dataclasses.replace(run, answers=a)
+    _share_label_figures(run, changed, golden)
+    return changed
+
+
+def _share_label_figures(run: Run, changed: Run, golden: np.ndarray) -> None:
+    """Hand ``changed`` (``run`` with other golden labels) what ``run`` has computed that golden
+    labels do not enter: its codes but golden, the labeling pool's codes and votes, and every
+    aggregation (they read the answers' labels only), so a what-if on golden labels does not
+    aggregate 10^7 answers again."""
+    from analytics.metrics import aggregation
+
+    changed.__dict__["codes"] = dataclasses.replace(run.codes, golden=golden)  # the cached_property's slot
+    for fn in (aggregation.pool_codes, aggregation.pool_vote_counts, aggregation.pool_task_answers):
+        if run in fn.cache:
+            fn.cache[changed] = fn.cache[run]
+    if run in aggregation._CACHE:
+        aggregation._CACHE[changed] = dict(aggregation._CACHE[run])
 
 
 # ---- the answers after a ban

@@ -119,9 +119,11 @@ def least_agreed(items: pd.DataFrame) -> pd.DataFrame:
     """The tasks of item_agreement with two or more answers, least agreement with the aggregate
     first, then the most spread answers (entropy), then the most answers. One numpy lexsort
     (stable; several times faster than a three-key sort_values on 10^6 rows)."""
-    items = items[items["answers"] >= 2]
-    order = np.lexsort((-items["answers"].to_numpy(), -items["entropy_bits"].to_numpy(), items["agreement"].to_numpy()))
-    return items.iloc[order]
+    answers = items["answers"].to_numpy()
+    keep = np.flatnonzero(answers >= 2)
+    entropy, agreement = items["entropy_bits"].to_numpy()[keep], items["agreement"].to_numpy()[keep]
+    order = np.lexsort((-answers[keep], -entropy, agreement))
+    return items.iloc[keep[order]]  # one take of the frame (its 10^6 task ids), not a filter and then a sort
 
 
 def least_agreed_tasks(run: Run, items: pd.DataFrame | None = None) -> pd.DataFrame:
