@@ -11,6 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from toloka_fixtures import HEADER
 
 from analytics.model import ValidationError
 from analytics.sources import _stream, _stream_hash, read_files
@@ -18,20 +19,6 @@ from analytics.sources._stream import IncrementalDictionary
 from analytics.sources.workspace import Workspace
 from analytics.versions import import_files
 
-HEADER = [
-    "INPUT:image",
-    "OUTPUT:result",
-    "GOLDEN:result",
-    "HINT:text",
-    "ASSIGNMENT:link",
-    "ASSIGNMENT:task_id",
-    "ASSIGNMENT:assignment_id",
-    "ASSIGNMENT:worker_id",
-    "ASSIGNMENT:status",
-    "ASSIGNMENT:started",
-    "ASSIGNMENT:submitted",
-    "ASSIGNMENT:reward",
-]
 # canonical column -> the TSV column it is read from
 CANONICAL = {
     "task_id": "ASSIGNMENT:task_id",
