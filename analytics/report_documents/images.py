@@ -79,6 +79,11 @@ def _in_thread(specs: Sequence[dict[str, Any]], path: str) -> list[bytes]:
     return out["images"]
 
 
+# a fresh browser per attempt; kaleido 1.x sometimes calls into its page before the page's script
+# has loaded ("kaleido_scopes is not defined") when the machine is busy
+RENDER_ATTEMPTS = 3
+
+
 def png_images(figs: Sequence[go.Figure], width: int) -> list[bytes]:
     """Each figure as PNG bytes, ``width`` CSS pixels wide at its own layout height (× SCALE)."""
     why = missing()
@@ -93,11 +98,14 @@ def png_images(figs: Sequence[go.Figure], width: int) -> list[bytes]:
         }
         for f in figs
     ]
-    try:
-        return _in_thread(specs, browser_path() or DEBIAN_CHROMIUM)
-    except ChartRenderError:
-        raise
-    except Exception as err:  # kaleido's and choreographer's errors have no common base
-        raise ChartRenderError(
-            f"The report's charts could not be drawn with {browser_path()}: {type(err).__name__}: {err}"
-        ) from err
+    last: Exception | None = None
+    for _ in range(RENDER_ATTEMPTS):
+        try:
+            return _in_thread(specs, browser_path() or DEBIAN_CHROMIUM)
+        except ChartRenderError:
+            raise
+        except Exception as err:  # kaleido's and choreographer's errors have no common base
+            last = err  # on a busy machine kaleido's page can be used before its script loaded: try again
+    raise ChartRenderError(
+        f"The report's charts could not be drawn with {browser_path()}: {type(last).__name__}: {last}"
+    ) from last
