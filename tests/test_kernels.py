@@ -540,6 +540,30 @@ def test_pairwise_agreement_by_hand():
         K.pairwise_agreement(a.task, a.worker, a.label, 3, 2, min_shared=1, max_task_pairs=2)
 
 
+def test_narrow_codes_give_the_int64_results():
+    # the kernels take int8/int32 codes as they are (no int64 copy of 10^7 codes): the keys they
+    # combine (a * n_workers + b, label * n_tasks + task) must not wrap. 50,000 workers make
+    # a * n_workers + b exceed int32, so a wrap would pair the wrong annotators.
+    a = synth(21, n_tasks=300, n_workers=12, n_labels=3, overlap=(2, 4), n_repeat=10)
+    spread = np.array([0, 7, 999, 4_321, 12_345, 20_000, 30_001, 39_999, 41_000, 45_678, 48_888, 49_999])
+    n_workers = 50_000
+    wide = (a.task.astype(np.int64), spread[a.worker].astype(np.int64), a.label.astype(np.int64))
+    narrow = (a.task.astype(np.int32), spread[a.worker].astype(np.int32), a.label.astype(np.int8))
+    ref = K.pairwise_agreement(*wide, n_workers, a.n_labels, min_shared=3)
+    got = K.pairwise_agreement(*narrow, n_workers, a.n_labels, min_shared=3)
+    assert len(ref.worker_a) > 0 and ref.worker_b.max() > 46_341  # past sqrt(2^31)
+    for field in ("worker_a", "worker_b", "n_shared", "agreement", "kappa"):
+        np.testing.assert_array_equal(getattr(got, field), getattr(ref, field))
+    np.testing.assert_array_equal(
+        K.vote_counts(narrow[0], narrow[2], a.n_tasks, a.n_labels),
+        K.vote_counts(wide[0], wide[2], a.n_tasks, a.n_labels),
+    )
+    ds_wide = K.dawid_skene(*wide, a.n_tasks, n_workers, a.n_labels, n_iter=5)
+    ds_narrow = K.dawid_skene(*narrow, a.n_tasks, n_workers, a.n_labels, n_iter=5)
+    np.testing.assert_array_equal(ds_narrow.labels, ds_wide.labels)
+    np.testing.assert_allclose(ds_narrow.probas, ds_wide.probas, rtol=0, atol=1e-12)
+
+
 # --------------------------------------------------------------------------------------------
 # Wilson interval
 # --------------------------------------------------------------------------------------------

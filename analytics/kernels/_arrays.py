@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from analytics.kernels.checks import key_dtype
+
 
 def count_votes(task, label, n_tasks, n_labels, weights=None) -> np.ndarray:
     """vote_counts on checked codes: one bincount, returned column-major (see vote_counts)."""
-    counts = np.bincount(label * n_tasks + task, weights=weights, minlength=n_tasks * n_labels)
+    key = label.astype(key_dtype(n_tasks * n_labels))  # codes may be int8/int32: widen before combining
+    key *= n_tasks
+    key += task
+    counts = np.bincount(key, weights=weights, minlength=n_tasks * n_labels)
     return counts.astype(np.float64, copy=False).reshape(n_labels, n_tasks).T
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from analytics.kernels._arrays import count_votes, safe_divide, unique_rows
-from analytics.kernels.checks import check_codes, check_counts, check_int, param_error
+from analytics.kernels.checks import check_codes, check_counts, check_int, key_dtype, param_error
 
 __all__ = [
     "ItemAgreement",
@@ -405,12 +405,23 @@ def _within_task_pairs(t: np.ndarray, w: np.ndarray, n_workers: int) -> tuple[np
     task) and the pair's key a * n_workers + b, a the lower worker code of the two."""
     starts = np.flatnonzero(np.r_[True, t[1:] != t[:-1]])
     sizes = np.diff(np.r_[starts, len(t)])
-    pos = np.arange(len(t)) - np.repeat(starts, sizes)
-    partners = np.repeat(sizes, sizes) - pos - 1  # later rows of the same task
-    i = np.repeat(np.arange(len(t)), partners)
-    j = i + 1 + (np.arange(len(i)) - np.repeat(np.cumsum(partners) - partners, partners))
+    row = key_dtype(len(t) + 1)  # row indices in int32 where they fit: half the memory of the pair lists
+    pos = np.arange(len(t), dtype=row) - np.repeat(starts.astype(row), sizes)
+    partners = np.repeat(sizes.astype(row), sizes) - pos - 1  # later rows of the same task
+    del pos
+    i = np.repeat(np.arange(len(t), dtype=row), partners)
+    pair = key_dtype(len(i) + 1)
+    first_pair = np.cumsum(partners, dtype=pair) - partners
+    j = np.arange(len(i), dtype=pair)
+    j -= np.repeat(first_pair, partners)
+    j = j.astype(row, copy=False)
+    j += i
+    j += 1
     wi, wj = w[i], w[j]
-    return i, j, np.minimum(wi, wj) * n_workers + np.maximum(wi, wj)
+    key = np.minimum(wi, wj).astype(np.int64)  # worker codes may be int32: widen before combining
+    key *= n_workers
+    key += np.maximum(wi, wj)
+    return i, j, key
 
 
 def _qualifying_pairs(t, w, chunks, n_workers: int, min_shared: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, Any]:

@@ -11,6 +11,7 @@ __all__ = [
     "check_int",
     "check_float",
     "check_codes",
+    "key_dtype",
     "check_weights",
     "check_counts",
 ]
@@ -81,8 +82,10 @@ def check_float(
 
 
 def check_codes(codes, name: str, func: str, size: int, size_name: str, length: int | None = None) -> np.ndarray:
-    """``codes`` as a 1-D int64 array of codes in [0, size), with ``length`` elements if given.
+    """``codes`` as a 1-D signed-integer array of codes in [0, size), with ``length`` elements if given.
 
+    A signed-integer array is returned as it is (no int64 copy of 10^7 int32 codes): callers
+    that combine codes into keys (``a * n + b``) widen them with :func:`key_dtype`.
     ``size_name`` is how the message names the upper bound (``"n_tasks"``).
     """
     arr = np.asarray(codes)
@@ -98,7 +101,12 @@ def check_codes(codes, name: str, func: str, size: int, size_name: str, length: 
     if lo < 0 or hi >= size:
         bad = lo if lo < 0 else hi
         raise param_error(func, name, f"hold codes in [0, {size_name}={size})", bad)
-    return arr.astype(np.int64, copy=False)
+    return arr if np.issubdtype(arr.dtype, np.signedinteger) else arr.astype(np.int64)
+
+
+def key_dtype(space: int) -> type:
+    """The integer type that holds combined keys below ``space`` (int32 where it fits, else int64)."""
+    return np.int32 if space < 2**31 else np.int64
 
 
 def check_weights(weights, name: str, func: str, length: int) -> np.ndarray:
