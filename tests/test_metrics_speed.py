@@ -10,7 +10,7 @@ import pytest
 from conftest import shared
 from toloka_fixtures import write_tsv
 
-from analytics.metrics import registry
+from analytics.metrics import registry, speed
 from analytics.metrics._base import MetricUnavailable
 from analytics.metrics.speed import assignment_speed, fast_responders, worker_speed
 from analytics.model import PoolInfo, RunMeta, build_run
@@ -192,3 +192,25 @@ def test_a_whole_history_rule_is_cheap():
     spec = [("w1", f"a{i}", i, 40 if i != 7 else 5, 1) for i in range(30)]
     f = fast_responders(suites_run(spec), history_size=10_000_000, count=1, threshold_seconds=15)
     assert f.loc[0, "suites_considered"] == 8 and f.loc[0, "fastest_seconds"] == 5.0
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_replay_order_sorts_as_the_text_does(seed):
+    # replay_order sorts by ranks of the names (no sort of 10^6 strings); the order must be the
+    # one pandas gives sorting the text columns, ties at one instant decided by assignment id
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(50, 400))
+    when = pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 4, n), unit="s")
+    s = pd.DataFrame(
+        {
+            "worker_id": pd.array(rng.choice(["w10", "w2", "é", "W1", "a", "b b"], n), dtype="str"),
+            "pool_id": pd.array(rng.choice(["1", "10", "2"], n), dtype="str"),
+            "submitted_at": when,
+            "assignment_id": pd.array([f"as{v}" for v in rng.permutation(3 * n)[:n]], dtype="str"),
+            "status": pd.Categorical(rng.choice(["ACCEPTED", "SUBMITTED"], n)),
+            "seconds": rng.random(n),
+        }
+    )
+    got = speed.replay_order(s)
+    ref = s.sort_values(["worker_id", "pool_id", "submitted_at", "assignment_id"], kind="stable")
+    assert got["assignment_id"].tolist() == ref["assignment_id"].tolist()

@@ -23,10 +23,12 @@ the tasks tied there (:data:`START` says what the tie rule does to each start).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import time
 import weakref
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -34,7 +36,15 @@ import pandas as pd
 from analytics import kernels
 from analytics.kernels import wilson_interval
 from analytics.metrics import _crowdkit
-from analytics.metrics._base import MetricUnavailable, category_in, check_int, kind_mask, per_run_cache
+from analytics.metrics._base import MetricUnavailable, check_int
+from analytics.metrics._pool import (  # noqa: F401 (the pool's codes and counts, read by the metrics from here)
+    _answered_tasks,
+    pool_codes,
+    pool_rows,
+    pool_task_answers,
+    pool_vote_counts,
+    task_vote_counts,
+)
 from analytics.model import Run
 
 METHODS: dict[str, str] = {
@@ -60,15 +70,18 @@ START = {
 # GLAD and MACE (crowd-kit) calibrated on this project's 2-core machine, quiet, through registry.compute:
 #   GLAD: demo 2,800 answers 3.5 s, Zheng Duck 4,212 7.3 s, Dog 8,070 11.6 s, AdultContent2 20 % 18,877 27.6 s;
 #   MACE: 7.7 s, 8.0 s, 11.5 s, 22.5 s on the same runs (10 restarts x 50 iterations).
-# MV/Wawa/DS measured on 10^7 answers (overlap 3): MV 0.5 s, Wawa 1 s, DS 0.5 s per EM iteration.
+# MV/Wawa/DS measured on 10^7 answers (overlap 3): MV 0.5 s, Wawa 4 s, DS 0.5 s per EM iteration.
 FIXED_SECONDS = {"glad": 0.0, "mace": 4.0}
-SECONDS_PER_ANSWER = {"glad": 1.5e-3, "mace": 1.0e-3, "mv": 5e-8, "wawa": 1e-7}
+SECONDS_PER_ANSWER = {"glad": 1.5e-3, "mace": 1.0e-3, "mv": 5e-8, "wawa": 4e-7}
 SECONDS_PER_ANSWER_ITERATION = {"ds": 5e-8, "onecoin": 5e-8}
 # EM iterations and tolerance of Dawid-Skene, one-coin DS and GLAD (crowd-kit's defaults): run to convergence
 DEFAULT_ITERATIONS = 100
 DEFAULT_TOLERANCE = 1e-5
 # a method expected to take longer than this is run when someone asks for it, not on page open
 ON_REQUEST_SECONDS = 5.0
+# on a run with more labeling-pool answers than this every method but majority vote waits for a
+# click (Wawa takes 4 s at 10^7 answers, and a page asking for several would take many times that)
+LARGE_RUN_ANSWERS = 2_000_000
 
 _CACHE: "weakref.WeakKeyDictionary[Run, dict]" = weakref.WeakKeyDictionary()
 
@@ -95,13 +108,20 @@ class Aggregation:
 
     method: str
     labels: pd.DataFrame
-    probas: pd.DataFrame
+    probas_source: "pd.DataFrame | Callable[[], pd.DataFrame]"  # the frame, or how to build it when asked
     worker_skill: pd.Series | None
     codes: np.ndarray
     n_iter: int | None
     converged: bool | None
     seconds: float
     start_tied: int | None = None
+
+    @functools.cached_property
+    def probas(self) -> pd.DataFrame:
+        """One column per label, rows summing to 1 (see the class); the majority vote's are built
+        from the run's vote counts when first asked (no second 10^7-row matrix held unasked)."""
+        source = self.probas_source
+        return source if isinstance(source, pd.DataFrame) else source()
 
     @property
     def n_tied(self) -> int:
@@ -118,60 +138,6 @@ def _check_method(method: str, func: str) -> str:
             f"The 'method' parameter of {func} must be one of {', '.join(METHODS)}. Got {method!r} instead."
         )
     return method
-
-
-def pool_rows(run: Run) -> np.ndarray:
-    """Row positions of the labeled answers of the labeling pool (regular and control tasks, suites
-    not REJECTED). Computed once per run (every agreement figure and aggregator starts here)."""
-    return pool_codes(run)[0]
-
-
-@per_run_cache
-def pool_codes(run: Run) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(rows, task, worker, label) codes of the labeling pool's answers (see pool_rows), once per
-    run; the arrays are read-only. Raises MetricUnavailable when the pool has no labeled answer."""
-    c = run.codes
-    rejected = category_in(run.answers["status"], ["REJECTED"])
-    rows = np.flatnonzero(kind_mask(run, "regular", "control") & (c.label >= 0) & ~rejected)
-    if len(rows) == 0:
-        raise MetricUnavailable(
-            "the run has no labeled answers in its labeling pool "
-            "(only exam, training, rejected, skipped or expired ones)"
-        )
-    out = (rows, c.task[rows], c.worker[rows], c.label[rows])
-    for arr in out:
-        arr.flags.writeable = False  # shared by every caller
-    return out
-
-
-@per_run_cache
-def pool_vote_counts(run: Run) -> np.ndarray:
-    """Answers per task and label of the labeling pool, (n_tasks, n_labels) float64 as
-    kernels.vote_counts, counted once per run: majority vote, Wawa, alpha, Fleiss' kappa and the
-    per-task agreement all start from it. Read-only."""
-    _, t, _, lab = pool_codes(run)
-    return kernels.vote_counts(t, lab, run.codes.n_tasks, run.codes.n_labels)
-
-
-def task_vote_counts(run: Run, task_id: str) -> np.ndarray | None:
-    """One task's votes per label (in run.labels order) as the aggregators count them (labeling
-    pool, rejected suites left out), or None where it has none."""
-    counts = pool_vote_counts(run)
-    code = run.codes.task_names.get_indexer([str(task_id)])[0]
-    return None if code < 0 else counts[code]
-
-
-@per_run_cache
-def pool_task_answers(run: Run) -> np.ndarray:
-    """Answers per task code in the labeling pool (int64, 0 for tasks outside it), once per run. Read-only."""
-    return np.bincount(pool_codes(run)[1], minlength=run.codes.n_tasks)
-
-
-@per_run_cache
-def _answered_tasks(run: Run) -> tuple[np.ndarray, pd.Index]:
-    """(codes, names) of the tasks with a pool answer: the tasks every method labels."""
-    keep = np.flatnonzero(pool_task_answers(run) > 0)
-    return keep, run.codes.task_names.take(keep).rename("task_id")
 
 
 def estimate_seconds(run: Run, method: str, n_iter: int = DEFAULT_ITERATIONS) -> float:
@@ -202,15 +168,27 @@ def cached(
 
 
 def on_request(run: Run, method: str) -> bool:
-    """True when ``method`` should wait for someone to ask: GLAD and MACE always, the others when
-    estimate_seconds exceeds ON_REQUEST_SECONDS and the result is not computed yet."""
+    """True when ``method`` should wait for someone to ask and is not computed yet: GLAD and MACE
+    always, the others when estimate_seconds exceeds ON_REQUEST_SECONDS or (all but majority vote)
+    the run is large (see waits_on_size)."""
     if cached(run, method) is not None:
         return False
     try:
         pool_rows(run)
     except MetricUnavailable:
         return False  # nothing to aggregate: aggregate() itself says why, at once
-    return method in SLOW_METHODS or estimate_seconds(run, method) > ON_REQUEST_SECONDS
+    slow = method in SLOW_METHODS or estimate_seconds(run, method) > ON_REQUEST_SECONDS
+    return slow or waits_on_size(run, method)
+
+
+def waits_on_size(run: Run, method: str) -> bool:
+    """Whether ``method`` waits for a click because the run has over LARGE_RUN_ANSWERS labeling-pool
+    answers (every method but majority vote) and it is not computed yet."""
+    try:
+        large = len(pool_rows(run)) > LARGE_RUN_ANSWERS
+    except MetricUnavailable:
+        return False
+    return large and method != "mv" and cached(run, method) is None
 
 
 def aggregate(
@@ -238,8 +216,8 @@ def aggregate(
     converged = None
     iters = None
     start_tied = None
-    if method in START:
-        start_tied = int(kernels.majority_from_counts(pool_vote_counts(run)).tied.sum())
+    if method in START:  # the majority vote's ties, from its cached result
+        start_tied = aggregate(run, "mv").n_tied
     if method == "mv":
         r = kernels.majority_from_counts(pool_vote_counts(run))
         labels, probas, tied = r.labels, r.probas, r.tied
@@ -255,7 +233,10 @@ def aggregate(
     else:
         labels, probas, skill = _crowdkit.fit(run, method, rows, n_iter, tol)
         tied = _ties(probas, labels)
-    result = _result(run, method, rows, labels, probas, tied, skill, iters, converged, time.perf_counter() - start)
+    seconds = time.perf_counter() - start
+    # the majority vote's shares are the vote counts over their total: built again when asked
+    counts = pool_vote_counts(run) if method == "mv" else None
+    result = _result(run, method, rows, labels, probas, tied, skill, iters, converged, seconds, counts)
     result = dataclasses.replace(result, start_tied=start_tied)
     cache[key] = result
     return result
@@ -273,7 +254,7 @@ def _ties(probas: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return tied
 
 
-def _result(run, method, rows, labels, probas, tied, skill, iters, converged, seconds) -> Aggregation:
+def _result(run, method, rows, labels, probas, tied, skill, iters, converged, seconds, counts=None) -> Aggregation:
     c = run.codes
     n_answers = pool_task_answers(run)
     keep = np.flatnonzero((labels >= 0) & (n_answers > 0))
@@ -290,14 +271,24 @@ def _result(run, method, rows, labels, probas, tied, skill, iters, converged, se
         },
         index=index,
     )
-    pro = pd.DataFrame(probas[keep], index=index, columns=pd.Index(list(c.labels), name="label"))
-    codes = np.full(c.n_tasks, -1, dtype=np.int64)
+    columns = pd.Index(list(c.labels), name="label")
+    if counts is None:
+        pro = pd.DataFrame(probas[keep], index=index, columns=columns)
+    else:
+        pro = functools.partial(_shares, counts, keep, index, columns)
+    codes = np.full(c.n_tasks, -1, dtype=np.int8 if len(c.labels) < 127 else np.int32)
     codes[keep] = lab
     ws = None
     if skill is not None:
         active = np.flatnonzero(np.bincount(c.worker[rows], minlength=c.n_workers))
         ws = pd.Series(skill[active], index=c.worker_names.take(active).rename("worker_id"), name="skill")
     return Aggregation(method, frame, pro, ws, codes, iters, converged, seconds)
+
+
+def _shares(counts: np.ndarray, keep: np.ndarray, index: pd.Index, columns: pd.Index) -> pd.DataFrame:
+    """The majority vote's probas: each kept task's vote counts over their total."""
+    kept = counts[keep]
+    return pd.DataFrame(kept / kept.sum(axis=1, keepdims=True), index=index, columns=columns)
 
 
 @dataclass(frozen=True)

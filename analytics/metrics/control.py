@@ -101,7 +101,7 @@ def control_task_difficulty(run: Run) -> pd.DataFrame:
     nt, nl, nw = c.n_tasks, c.n_labels, c.n_workers
     n = np.bincount(task, minlength=nt)
     k = np.bincount(task, weights=ok, minlength=nt)
-    counts = np.bincount(task * nl + label, minlength=nt * nl).reshape(nt, nl)
+    counts = np.bincount(task.astype(np.int64) * nl + label, minlength=nt * nl).reshape(nt, nl)
     top = counts.argmax(axis=1)
     top_n = counts.max(axis=1)
     gold = np.full(nt, -1, dtype=np.int64)
@@ -141,7 +141,7 @@ def control_task_difficulty(run: Run) -> pd.DataFrame:
             "strong_on_golden": strong_gold[sel],
             "suspect": suspect[sel],
         },
-        index=pd.Index(np.asarray(c.task_names, dtype=object)[sel], name="task_id", dtype="str"),
+        index=c.task_names.take(sel).astype("str").rename("task_id"),  # the control tasks' names only
     )
     return out.sort_index()
 

@@ -65,18 +65,16 @@ def assignment_table(run: Run) -> pd.DataFrame:
     rows = s["first_row"].to_numpy()  # the suite's first answer carries its reward
     t = pd.DataFrame(
         {
-            "assignment_id": s["assignment_id"].to_numpy(),
+            "assignment_id": s["assignment_id"].array,
             "assignment_code": s["assignment_code"].to_numpy(),
-            "pool_id": s["pool_id"].to_numpy(),
-            "worker_id": s["worker_id"].to_numpy(),
+            "pool_id": s["pool_id"].array,
+            "worker_id": s["worker_id"].array,
             "status": s["status"].array,
             "answers": s["tasks"].to_numpy(),
             "reward": a["reward"].iloc[rows].to_numpy(dtype="float64", na_value=np.nan),
             "submitted_at": s["submitted_at"].array,
         }
     )
-    for col in ("assignment_id", "pool_id", "worker_id"):
-        t[col] = t[col].astype("str")  # suites' text columns (already strings) with the str dtype
     fallback = {p.pool_id: p.reward_per_assignment for p in run.meta.pools}
     reward = t["reward"]
     if any(v is not None for v in fallback.values()):
@@ -385,13 +383,16 @@ def spend_on_banned(run: Run) -> BannedSpend:
         .drop_duplicates("worker_id")
         .set_index("worker_id")[["rule", "created_at"]]
     )
-    banned_at = pd.to_datetime(first["created_at"], utc=True).reindex(t["worker_id"].to_numpy())
-    banned_at.index = t.index
-    is_banned = t["worker_id"].isin(first.index)
+    at = pd.Index(first.index.astype("str")).get_indexer(t["worker_id"])  # one hash look-up per suite
+    stamps = pd.to_datetime(first["created_at"], utc=True)
+    banned_at = pd.Series(stamps.array.take(at, allow_fill=True), index=t.index)
+    is_banned = pd.Series(at >= 0, index=t.index)
     after = is_banned & t["submitted_at"].notna() & banned_at.notna() & (t["submitted_at"] > banned_at)
     before = is_banned & ~after
     cost = t["cost"].astype("float64").fillna(0.0)
-    rejected = t["status"].astype("str") == "REJECTED"
+    status = t["status"]
+    categorical = isinstance(status.dtype, pd.CategoricalDtype)
+    rejected = pd.Series(category_in(status, ["REJECTED"]) if categorical else status.eq("REJECTED"), index=t.index)
     b = p.bonuses
     bonus = (
         float(b.loc[b["worker_id"].astype(str).isin(first.index), "amount"].sum()) * (1 + p.fee_rate) if len(b) else 0.0

@@ -162,7 +162,9 @@ def _most_common_wrong(
     # a (task x label) count of wrong answers; argmax takes the first (earliest label) of tied maxima
     nt, n_labels = run.codes.n_tasks, run.codes.n_labels
     label = run.codes.label[rows]
-    wrong_counts = np.bincount(task[wrong] * n_labels + label[wrong], minlength=nt * n_labels).reshape(nt, n_labels)
+    wrong_counts = np.bincount(task[wrong].astype(np.int64) * n_labels + label[wrong], minlength=nt * n_labels).reshape(
+        nt, n_labels
+    )
     top_wrong = wrong_counts.argmax(axis=1) if n_labels else np.zeros(nt, dtype=np.int64)
     top_wrong_n = wrong_counts.max(axis=1) if n_labels else np.zeros(nt, dtype=np.int64)
     return top_wrong, top_wrong_n

@@ -64,8 +64,8 @@ def suites(run: Run) -> pd.DataFrame:
             "assignment_id": pd.Index(a["assignment_id"].cat.categories[used], dtype="str"),
             "assignment_code": np.flatnonzero(used),
             "first_row": rows,
-            "worker_id": a["worker_id"].iloc[rows].astype("str").to_numpy(),
-            "pool_id": a["pool_id"].iloc[rows].astype("str").to_numpy(),
+            "worker_id": _names_at(a["worker_id"], rows),
+            "pool_id": _names_at(a["pool_id"], rows),
             "status": status.to_numpy(),
             "tasks": tasks.astype(np.int64),
             "started_at": start,
@@ -78,6 +78,12 @@ def suites(run: Run) -> pd.DataFrame:
     for col in ("started_at", "submitted_at"):
         out[col] = out[col].astype(a[col].dtype)
     return out
+
+
+def _names_at(column: pd.Series, rows: np.ndarray):
+    """The categorical ``column``'s names at ``rows`` as text (one take from its categories: no
+    Python string per row)."""
+    return column.cat.categories.astype("str").take(column.cat.codes.to_numpy()[rows]).array
 
 
 def assignment_speed(run: Run) -> pd.DataFrame:
@@ -140,7 +146,7 @@ def replay_order(s: pd.DataFrame) -> pd.DataFrame:
     order never depends on input row order), with ``position`` (0-based, within the annotator's
     suites in the pool) and ``group_start`` (the row where their suites begin)."""
     s = s[~s["status"].isin(UNSUBMITTED) & s["submitted_at"].notna()]
-    s = s.sort_values(["worker_id", "pool_id", "submitted_at", "assignment_id"], kind="stable").reset_index(drop=True)
+    s = s.take(_replay_sort(s)).reset_index(drop=True)
     n = len(s)
     w = pd.factorize(s["worker_id"])[0]
     p = pd.factorize(s["pool_id"])[0]
@@ -149,6 +155,26 @@ def replay_order(s: pd.DataFrame) -> pd.DataFrame:
     s["group_start"] = start.astype(np.int64)
     s["position"] = (np.arange(n) - start).astype(np.int64)
     return s
+
+
+def _replay_sort(s: pd.DataFrame) -> np.ndarray:
+    """Row order by (worker_id, pool_id, submitted_at, assignment_id) as the strings sort, by one
+    lexsort of ranks: only the annotator and pool names are sorted (a few thousand), and the
+    assignment ids only where an annotator submitted two suites in one pool at the same instant."""
+    if len(s) == 0:
+        return np.zeros(0, dtype=np.int64)
+    worker = pd.factorize(s["worker_id"], sort=True)[0]
+    pool = pd.factorize(s["pool_id"], sort=True)[0]
+    when = s["submitted_at"].array.asi8 if hasattr(s["submitted_at"].array, "asi8") else s["submitted_at"].to_numpy()
+    order = np.lexsort((when, pool, worker))
+    w, p, t = worker[order], pool[order], when[order]
+    tie = np.r_[False, (w[1:] == w[:-1]) & (p[1:] == p[:-1]) & (t[1:] == t[:-1])]
+    if tie.any():  # the same instant: the assignment ids decide, as the strings sort
+        tied = tie | np.r_[tie[1:], False]
+        group = np.cumsum(~tie)
+        ids = pd.factorize(s["assignment_id"].to_numpy()[order[tied]], sort=True)[0]
+        order[tied] = order[tied][np.lexsort((ids, group[tied]))]
+    return order
 
 
 def window_min(values: np.ndarray, first: np.ndarray) -> np.ndarray:

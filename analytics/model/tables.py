@@ -330,12 +330,13 @@ class Run:
 
     @functools.cached_property
     def codes(self) -> Codes:
+        # the categoricals' own codes (int8/int16/int32 views, no copies): widen before combining into keys
         a = self.answers
         return Codes(
-            task=a["task_id"].cat.codes.to_numpy(np.int32),
-            worker=a["worker_id"].cat.codes.to_numpy(np.int32),
-            label=a["label"].cat.codes.to_numpy(np.int32),
-            golden=a["golden"].cat.codes.to_numpy(np.int32),
+            task=_own_codes(a["task_id"]),
+            worker=_own_codes(a["worker_id"]),
+            label=_own_codes(a["label"]),
+            golden=_own_codes(a["golden"]),
             kind=a["kind"].cat.codes.to_numpy(np.int8),
             task_names=a["task_id"].cat.categories,
             worker_names=a["worker_id"].cat.categories,
@@ -359,14 +360,10 @@ class Run:
 
     @functools.cached_property
     def _counts(self) -> dict[str, Any]:
-        """The run's headline counts, of GIVEN answers (rows with a label) only.
-
-        ``answers``, ``tasks``, ``workers`` (annotators), ``assignments`` (task suites; None
-        without assignment ids) and ``kinds`` count the answers given; ``without_answer`` counts
-        the rows without one apart, as {status: task suites} (SKIPPED, EXPIRED: see
-        :data:`STATUSES_WITHOUT_ANSWER`; a row without an assignment id counts as one suite),
-        so an export's 445 expired suites are not 445 answers. ``pools`` counts every pool.
-        """
+        """The run's headline counts of GIVEN answers (rows with a label): ``answers``, ``tasks``,
+        ``workers``, ``assignments`` (suites; None without ids), ``kinds``; ``without_answer`` counts
+        the rest apart as {status: suites} (see :data:`STATUSES_WITHOUT_ANSWER`; a row without an
+        assignment id is one suite): 445 expired suites are not 445 answers. ``pools``: every pool."""
         a, c = self.answers, self.codes
         given = c.label >= 0
         everything = bool(given.all())  # the common case: no mask, no copies of 10^7 codes
@@ -406,6 +403,13 @@ class Run:
 
     def with_meta(self, **changes: Any) -> "Run":
         return dataclasses.replace(self, meta=dataclasses.replace(self.meta, **changes))
+
+
+def _own_codes(column: pd.Series) -> np.ndarray:
+    """A categorical column's integer codes as stored: a read-only view (the run is immutable)."""
+    codes = column.cat.codes.to_numpy().view()
+    codes.flags.writeable = False
+    return codes
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,0 +1,67 @@
+"""The labeling pool's answers as integer codes and vote counts, once per run for every aggregator and figure."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analytics import kernels
+from analytics.metrics._base import MetricUnavailable, category_in, kind_mask, per_run_cache
+from analytics.model import Run
+
+
+def pool_rows(run: Run) -> np.ndarray:
+    """Row positions of the labeled answers of the labeling pool (regular and control tasks, suites
+    not REJECTED). Computed once per run (every agreement figure and aggregator starts here)."""
+    return pool_codes(run)[0]
+
+
+@per_run_cache
+def pool_codes(run: Run) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(rows, task, worker, label) codes of the labeling pool's answers (see pool_rows), once per
+    run; the arrays are read-only. Raises MetricUnavailable when the pool has no labeled answer."""
+    c = run.codes
+    rejected = category_in(run.answers["status"], ["REJECTED"])
+    rows = np.flatnonzero(kind_mask(run, "regular", "control") & (c.label >= 0) & ~rejected)
+    if len(rows) == 0:
+        raise MetricUnavailable(
+            "the run has no labeled answers in its labeling pool "
+            "(only exam, training, rejected, skipped or expired ones)"
+        )
+    if len(rows) == len(c.task):  # every answer counts: views of the run's codes, no copies
+        out = (rows.astype(np.int32 if len(rows) < 2**31 else np.int64), c.task.view(), c.worker.view(), c.label.view())
+    else:
+        out = (rows.astype(np.int32 if len(c.task) < 2**31 else np.int64), c.task[rows], c.worker[rows], c.label[rows])
+    for arr in out:
+        arr.flags.writeable = False  # shared by every caller
+    return out
+
+
+@per_run_cache
+def pool_vote_counts(run: Run) -> np.ndarray:
+    """Answers per task and label of the labeling pool, (n_tasks, n_labels) float64 as
+    kernels.vote_counts, counted once per run: majority vote, Wawa, alpha, Fleiss' kappa and the
+    per-task agreement all start from it. Read-only."""
+    _, t, _, lab = pool_codes(run)
+    return kernels.vote_counts(t, lab, run.codes.n_tasks, run.codes.n_labels)
+
+
+def task_vote_counts(run: Run, task_id: str) -> np.ndarray | None:
+    """One task's votes per label (in run.labels order) as the aggregators count them (labeling
+    pool, rejected suites left out), or None where it has none."""
+    counts = pool_vote_counts(run)
+    code = run.codes.task_names.get_indexer([str(task_id)])[0]
+    return None if code < 0 else counts[code]
+
+
+@per_run_cache
+def pool_task_answers(run: Run) -> np.ndarray:
+    """Answers per task code in the labeling pool (int64, 0 for tasks outside it), once per run. Read-only."""
+    return np.bincount(pool_codes(run)[1], minlength=run.codes.n_tasks)
+
+
+@per_run_cache
+def _answered_tasks(run: Run) -> tuple[np.ndarray, pd.Index]:
+    """(codes, names) of the tasks with a pool answer: the tasks every method labels."""
+    keep = np.flatnonzero(pool_task_answers(run) > 0)
+    return keep, run.codes.task_names.take(keep).rename("task_id")
