@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
-from analytics.metrics import MetricUnavailable
+from analytics.metrics import MetricUnavailable, aggregation
 
 
 def money(x: float | None, currency: str = "USD", digits: int = 2) -> str:
@@ -256,8 +256,26 @@ def num(x: float | None, digits: int = 3) -> str:
 
 
 def csv_bytes(df: pd.DataFrame, index: bool = False) -> bytes:
-    """A table as UTF-8 CSV (what the download buttons send): the same rows and columns as shown."""
-    return df.to_csv(index=index).encode("utf-8")
+    """A table as UTF-8 CSV (what the download buttons send): the same rows and columns as shown.
+
+    Written once per content in a session (the last few kept): every rerun draws the button, and
+    writing a table of 10^4 annotators took most of a rerun; hashing its values takes a few ms."""
+    key = (_fingerprint(df), index)
+    memo = st.session_state.setdefault("_csv_memo", {})
+    if key not in memo:
+        while len(memo) >= 4:
+            memo.pop(next(iter(memo)))
+        memo[key] = df.to_csv(index=index).encode("utf-8")
+    return memo[key]
+
+
+def _fingerprint(df: pd.DataFrame) -> tuple:
+    """The table's shape, names and a digest of every value and index entry (same content, same key)."""
+    import hashlib
+
+    values = pd.util.hash_pandas_object(df, index=True).to_numpy()
+    names = tuple(map(str, df.columns)) + tuple(map(str, df.index.names))
+    return df.shape, names, tuple(map(str, df.dtypes)), hashlib.sha256(values.tobytes()).hexdigest()
 
 
 def download_csv(df: pd.DataFrame, file_name: str, key: str, label: str = "Download CSV", index: bool = False) -> None:
@@ -338,7 +356,7 @@ def md_code(text: object) -> str:
 
 # Above this many answers a figure that takes tens of seconds waits for a click (the page opens
 # at once; the result is then cached for everyone opening the version).
-LARGE_RUN_ANSWERS = 2_000_000
+LARGE_RUN_ANSWERS = aggregation.LARGE_RUN_ANSWERS
 
 
 def run_on_request(key: str, label: str, note: str, *, needed: bool, button_key: str | None = None) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from pages_util import open_page, texts
 
+from analytics.metrics import aggregation
 from dashboard import widgets
 
 
@@ -12,6 +13,7 @@ from dashboard import widgets
 def large(monkeypatch):
     # every run counts as large: the demo takes the path a 10^7-answer version takes
     monkeypatch.setattr(widgets, "LARGE_RUN_ANSWERS", 0)
+    monkeypatch.setattr(aggregation, "LARGE_RUN_ANSWERS", 0)  # where the aggregators' rule reads it
 
 
 def _button(at, label):
@@ -88,3 +90,56 @@ def test_search_rows_matches_categories_and_text():
     assert list(widgets.search_rows(frame, "here")["n"]) == [2]
     assert list(widgets.search_rows(frame, "i3")["n"]) == [3]  # a named index is searched too
     assert widgets.search_rows(frame, " ").equals(frame)
+
+
+def test_aggregators_but_majority_vote_wait_for_a_click_on_large_runs(large, demo_workspace, tmp_path):
+    # a copy of the workspace: its runs are opened afresh, so no other test has aggregated them yet
+    import shutil
+
+    from analytics.sources.workspace import Workspace
+
+    shutil.copytree(demo_workspace.root, tmp_path, dirs_exist_ok=True)
+    v = next(v for v in Workspace(tmp_path).versions() if v.version == "1.1.0")
+    at = open_page(tmp_path, "agreement.py", version=v.id)
+    assert not at.exception
+    shown = texts(at)
+    assert "Wawa on" in shown and "only majority vote runs on open" in shown
+    assert "Start another method picked above" in shown  # no second method to compare with yet
+    methods = next(d for d in at.dataframe if "method" in d.value.columns).value
+    assert list(methods["method"]) == ["majority vote"]
+    _button(at, "Run Wawa").click().run()
+    assert not at.exception
+    methods = next(d for d in at.dataframe if "method" in d.value.columns).value
+    assert list(methods["method"]) == ["majority vote", "Wawa"]
+    assert "get different labels from" in texts(at)
+
+
+def test_task_detail_lists_the_computed_aggregators_on_large_runs(large, demo_workspace, tmp_path):
+    """Task detail runs no aggregator but majority vote on a large run; it lists what was run, and its
+    rows equal the registry's task_votes once every method is computed."""
+    import shutil
+
+    from analytics.metrics import registry
+    from analytics.sources.workspace import Workspace
+    from dashboard import data
+
+    shutil.copytree(demo_workspace.root, tmp_path, dirs_exist_ok=True)
+    v = next(v for v in Workspace(tmp_path).versions() if v.version == "1.1.0")
+    run = Workspace(tmp_path).open_run(v.id)
+    task = str(run.answers.loc[run.answers["kind"] == "regular", "task_id"].iloc[0])
+    at = open_page(tmp_path, "task.py", version=v.id, task=task)
+    assert not at.exception
+    votes = next(d for d in at.dataframe if "confidence" in d.value.columns).value
+    assert list(votes["method"]) == ["majority vote"]
+    assert "listed here once run on the Agreement page" in texts(at)
+    # its majority-vote row is the registry's; with every aggregation there, all rows are
+    run = data.run(str(tmp_path), v.id)
+    want = registry.compute(run, "task_votes", task_id=task).reset_index()  # runs the other methods
+    for col in ("method", "confidence", "tied", "truth_check"):
+        assert votes[col].iloc[0] == want[col].iloc[0], col
+    assert str(votes["label"].iloc[0]) == str(want["label"].iloc[0])
+    at.run()
+    votes = next(d for d in at.dataframe if "confidence" in d.value.columns).value
+    assert list(votes["method"]) == list(want["method"])
+    assert list(votes["label"].astype(str)) == list(want["label"].astype(str))
+    assert votes["confidence"].tolist() == want["confidence"].tolist()

@@ -100,3 +100,19 @@ def test_an_overturn_is_previewed_confirmed_and_applied_in_the_loopback_toloka(w
         assert any("Applied in Toloka" in str(s.value) for s in at.success)
         assert len(stub.requests_to("/api/v1/user-restrictions/901", "DELETE")) == 1
     assert qa_records.application_state(ws, d) == "applied"
+
+
+def test_the_golden_labels_are_set_in_one_editable_table(ws, v11):
+    """One table with a choice per audited task (not a picker each): suspect labels start dropped;
+    keeping them all changes nothing, so no ban is lifted."""
+    at = ok(open_page(ws.root, "qa.py", version=v11.id))
+    (editor,) = [d for d in at.data_editor if d.key == f"golden_overrides_{v11.id}"]
+    choices = editor.value
+    assert list(choices.columns) == ["task", "golden", "share_right", "what_if"]
+    assert set(choices["what_if"]) <= {"keep", "drop"} and (choices["what_if"] == "drop").sum() == 2
+    assert "Bans lifted: 0" not in texts(at)
+    kept = {i: {"what_if": "keep"} for i in range(len(choices))}
+    at.session_state[f"golden_overrides_{v11.id}"] = {"edited_rows": kept, "added_rows": [], "deleted_rows": []}
+    at.run()
+    ok(at)
+    assert "Bans lifted: 0" in texts(at)

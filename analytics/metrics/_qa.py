@@ -126,9 +126,9 @@ def _set(rule: dict, changes: dict[str, Any]) -> dict:
 
 def golden_overrides(run: Run, overrides: Any) -> dict[str, str | None]:
     """``{task_id: label or None}`` checked against the run: control tasks, labels of the label set."""
-    if overrides is None:
+    items = list(overrides.items() if isinstance(overrides, Mapping) else overrides or ())
+    if not items:
         return {}
-    items = overrides.items() if isinstance(overrides, Mapping) else overrides
     a, c = run.answers, run.codes
     control = set(c.task_names.take(np.unique(c.task[c.golden >= 0])).astype(str))  # on codes, not 10^7 strings
     out: dict[str, str | None] = {}
@@ -153,11 +153,16 @@ def with_golden(run: Run, overrides: Any) -> Run:
     if not chosen:
         return run
     c = run.codes
-    golden = c.golden.copy()
     categories = run.answers["golden"].cat.categories
+    # per task code: its new golden code (-1 dropped), or KEPT; then one pass over the answers
+    kept = -2
+    new_code = np.full(c.n_tasks, kept, dtype=np.int64)
     for task, label in chosen.items():
-        rows = (c.task == c.task_names.get_loc(task)) & (golden >= 0)
-        golden[rows] = categories.get_loc(label) if label is not None else -1
+        new_code[c.task_names.get_loc(task)] = categories.get_loc(label) if label is not None else -1
+    golden = c.golden.copy()
+    per_answer = new_code[c.task]
+    rows = (per_answer != kept) & (golden >= 0)
+    golden[rows] = per_answer[rows]
     a = run.answers.copy(deep=False)  # the other columns are shared, not copied (10^7 rows)
     a["golden"] = pd.Categorical.from_codes(golden, dtype=run.answers["golden"].dtype)
     changed = dataclasses.replace(run, answers=a)
@@ -219,10 +224,10 @@ def _figure(fn, *args) -> Any:
 def quality(run: Run, method: str = "mv") -> dict[str, Any]:
     """Answers, tasks, Krippendorff's alpha and the aggregate's accuracy against golden and truth
     (None where the run cannot give one) of what a run holds."""
-    from analytics.metrics import aggregation, agreement
+    from analytics.metrics import aggregation, registry
 
-    def _alpha():
-        return agreement.run_agreement(run).krippendorff_alpha
+    def _alpha():  # the registry's: computed once per run, shared with the pages and the report
+        return registry.compute(run, "run_agreement").krippendorff_alpha
 
     agg = _figure(aggregation.aggregate, run, method)
     golden = _figure(aggregation.accuracy_vs_golden, run, agg) if agg is not None else None

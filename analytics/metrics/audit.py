@@ -22,7 +22,7 @@ import pandas as pd
 from analytics.metrics._base import MetricUnavailable
 from analytics.metrics._qa import golden_overrides as checked_overrides
 from analytics.metrics._qa import quality, records, with_golden
-from analytics.metrics.control import control_accuracy, control_task_difficulty
+from analytics.metrics.control import control_accuracy
 from analytics.metrics.rules import ban_evidence, replay_rules
 from analytics.model import Run
 
@@ -67,9 +67,11 @@ class BanAudit:
         return out
 
 
-def _replayed(run: Run) -> pd.DataFrame | None:
+def _replayed(run: Run, shared: bool = False) -> pd.DataFrame | None:
+    """The replayed bans of ``run`` (None where its rules cannot be replayed); ``shared``: the
+    registry's replay (a version's run), not one of a what-if copy."""
     try:
-        r = replay_rules(run)
+        r = _figure_of(run, "replay_rules") if shared else replay_rules(run)
     except MetricUnavailable:
         return None
     b = r[r["rule"].notna()].copy()
@@ -77,8 +79,8 @@ def _replayed(run: Run) -> pd.DataFrame | None:
     return b[["worker_id", "pool_id", "rule", "at", "evidence", "suites_before", "recorded"]].reset_index(drop=True)
 
 
-def _tasks(run: Run, overrides: dict) -> pd.DataFrame:
-    d = control_task_difficulty(run)
+def _tasks(d: pd.DataFrame, overrides: dict) -> pd.DataFrame:
+    """control_task_difficulty's rows (``d``) of the audited tasks, hardest first, with their override."""
     keep = d["suspect"] | (d["share_correct"] < MISSED_BY_MOST) | d.index.isin(list(overrides))
     out = d[keep].copy()
     out["override"] = [
@@ -123,14 +125,21 @@ def _rested_on(run: Run, bans: pd.DataFrame, audited: set[str]) -> tuple[list[in
 
 def _accuracy_change(before: Run, after: Run) -> pd.DataFrame:
     cols = ["answers", "correct", "accuracy"]
-    b = control_accuracy(before)[cols]
+    b = _figure_of(before, "control_accuracy")[cols]
     try:
-        a = control_accuracy(after)[cols]
+        a = b if after is before else control_accuracy(after)[cols]
     except MetricUnavailable:
         a = pd.DataFrame(columns=cols, index=pd.Index([], name="worker_id", dtype="str"))
     m = b.add_suffix("_before").join(a.add_suffix("_after"), how="outer")
     changed = (m["answers_before"] != m["answers_after"]) | (m["correct_before"] != m["correct_after"])
     return m[changed.to_numpy()].sort_index()
+
+
+def _figure_of(run: Run, name: str) -> Any:
+    """The registry's figure of ``run`` (computed once per run and shared with the pages and the report)."""
+    from analytics.metrics import registry  # the registry imports this module
+
+    return registry.compute(run, name)
 
 
 def _headline(run: Run) -> dict[str, Any]:
@@ -153,15 +162,17 @@ def ban_audit(run: Run, golden_overrides: Any = None, method: str = "mv") -> Ban
     for the accuracy figures. Raises MetricUnavailable without answered control tasks, ValueError
     for a task that is not a control task or a label outside the label set.
     """
-    difficulty = control_task_difficulty(run)
+    difficulty = _figure_of(run, "control_task_difficulty")
     if golden_overrides is None:
         overrides: dict[str, str | None] = {t: None for t in difficulty.index[difficulty["suspect"]]}
     else:
         overrides = checked_overrides(run, golden_overrides)
-    tasks = _tasks(run, overrides)
+    tasks = _tasks(difficulty, overrides)
     audited = set(difficulty.index[difficulty["suspect"]]) | set(overrides)
-    changed = with_golden(run, overrides)
-    before, after = _replayed(run), _replayed(changed)
+    changed = with_golden(run, overrides)  # the run itself when nothing is overridden
+    same = changed is run
+    before = _replayed(run, shared=True)
+    after = before if same else _replayed(changed)
     if before is None or after is None:
         empty = pd.DataFrame(columns=["worker_id", "pool_id", "rule", "at", "evidence", "recorded"])
         bans, lifted, new = empty, empty, empty
@@ -173,6 +184,7 @@ def ban_audit(run: Run, golden_overrides: Any = None, method: str = "mv") -> Ban
         bans["lifted"] = pd.MultiIndex.from_frame(bans[_BAN_KEYS]).isin(pd.MultiIndex.from_frame(gone[_BAN_KEYS]))
         bans = bans.sort_values(_BAN_KEYS, kind="stable").reset_index(drop=True)
         lifted, new = gone.drop(columns="suites_before"), _difference(after, before).drop(columns="suites_before")
+    headline, q = _headline(run), quality(run, method)
     return BanAudit(
         overrides=overrides,
         control_tasks=tasks,
@@ -181,8 +193,8 @@ def ban_audit(run: Run, golden_overrides: Any = None, method: str = "mv") -> Ban
         lifted=lifted,
         new_bans=new,
         control_accuracy=_accuracy_change(run, changed),
-        headline={"before": _headline(run), "after": _headline(changed)},
-        quality={"before": quality(run, method), "after": quality(changed, method)},
+        headline={"before": headline, "after": dict(headline) if same else _headline(changed)},
+        quality={"before": q, "after": dict(q) if same else quality(changed, method)},
         rules_replayed=before is not None,
     )
 

@@ -10,6 +10,7 @@ from analytics.metrics.agreement import agreement_matrix
 from analytics.metrics.scales import MEDIAN_RULE, METHODS
 from analytics.model.scales import NUMERIC_SCALES
 from dashboard import charts, data, nav, widgets
+from dashboard.aggregators import aggregator_table
 
 version = nav.require_version("agreement.py")
 run = data.current_run(version.id)
@@ -129,7 +130,6 @@ if items is not None and scale not in NUMERIC_SCALES:
             "**Least-agreed tasks** — lowest share agreeing with the majority label, then the most spread answers "
             "(entropy)"
         )
-    if least is not None:
         widgets.table(
             least[["kind", "answers", "label", "agree", "agreement", "entropy_bits"]],
             key="least_agreed",
@@ -276,9 +276,9 @@ picked = st.multiselect(
     default=list(aggregation.FAST_METHODS),
     format_func=aggregation.METHODS.get,
     key="methods",
-    help="Majority vote, Wawa and (one-coin) Dawid-Skene run at once on runs where they take a few seconds; "
-    f"GLAD and MACE, and any method estimated over {aggregation.ON_REQUEST_SECONDS:.0f} s on this run, "
-    "only when started.",
+    help="Majority vote, Wawa and (one-coin) Dawid-Skene run at once where they take a few seconds (on runs over "
+    f"{widgets.LARGE_RUN_ANSWERS:,} answers majority vote only); GLAD, MACE and any method estimated over "
+    f"{aggregation.ON_REQUEST_SECONDS:.0f} s on this run, only when started.",
 )
 # the answers the aggregators count: the labeling pool's (item_agreement has one row per aggregated task)
 pool_answers = summary.answers if items is None else int(items["answers"].sum())
@@ -291,10 +291,12 @@ def aggregations(methods) -> dict:
         wait = data.on_request(version.id, m)
         est = (data.estimate_seconds(version.id, "aggregate", method=m) or 0.0) if wait else 0.0
         name = aggregation.METHODS[m]
+        large = data.waits_on_large_run(version.id, m)
+        why = f" On runs over {widgets.LARGE_RUN_ANSWERS:,} answers only majority vote runs on open." if large else ""
         result = widgets.computed_on_request(
             f"aggregate_{version.id}_{m}",
             f"Run {name}",
-            f"{name} on {pool_answers:,} answers takes about {est:,.0f} s (estimated).",
+            f"{name} on {pool_answers:,} answers takes about {max(est, 1):,.0f} s (estimated).{why}",
             needed=wait,
             button_key=f"start_{m}",
             spinner=f"Running {name} on {pool_answers:,} answers…",
@@ -364,65 +366,11 @@ def show_accuracy(comp: pd.DataFrame, refs: list[str]) -> None:
             )
 
 
-def comp_table(comp: pd.DataFrame, refs: list[str]) -> None:
-    """The aggregators side by side: per reference, accuracy, its counts and its interval (the
-    frame keeps every figure; the columns shown are the readable ones)."""
-    names = {"golden": "control", "truth": "truth"}
-    cfg = {
-        "method": st.column_config.TextColumn("aggregator", pinned=True),
-        "tasks labeled": st.column_config.NumberColumn("tasks", format="%d", width="small", help="tasks labeled"),
-        "tied": st.column_config.NumberColumn("ties", format="%d", width="small", help="tasks the tie rule decided"),
-        "seconds": st.column_config.NumberColumn("time", format="%.2f s", width="small"),
-        "labels ≠ majority vote": st.column_config.NumberColumn(
-            "≠ MV", format="%d", width="small", help="tasks labeled otherwise than by majority vote"
-        ),
-    }
-    order = [c for c in cfg if c in comp]
-    shown = comp.copy()
-    for ref in refs:
-        n = names[ref]
-        if f"{ref}: accuracy" not in shown or shown[f"{ref}: accuracy"].isna().all():
-            continue  # nothing to judge on: said below the table, not as a column of dashes
-        shown[f"{ref}: 95 % CI"] = [
-            "" if lo != lo else f"{100 * lo:.1f}–{100 * hi:.1f} %"
-            for lo, hi in zip(shown[f"{ref}: 95 % CI low"], shown[f"{ref}: 95 % CI high"], strict=True)
-        ]
-        shown[f"{ref}: counts"] = [
-            "" if k != k else f"{int(k):,} of {int(t):,}"
-            for k, t in zip(shown[f"{ref}: correct"], shown[f"{ref}: tasks"], strict=True)
-        ]
-        ref_cfg = {
-            f"{ref}: accuracy": st.column_config.NumberColumn(f"{n} accuracy", format="percent"),
-            f"{ref}: counts": st.column_config.TextColumn(f"{n} right", help="tasks labeled right of those judged"),
-            f"{ref}: 95 % CI": st.column_config.TextColumn(f"{n} 95 % CI", help="Wilson interval"),
-        }
-        if shown["tied"].gt(0).any():  # without ties both readings equal the accuracy
-            ref_cfg |= {
-                f"{ref}: ties counted wrong": st.column_config.NumberColumn(
-                    f"{n}, ties wrong",
-                    format="percent",
-                    width="small",
-                    help="accuracy if every tied task counted wrong",
-                ),
-                f"{ref}: ties at random": st.column_config.NumberColumn(
-                    f"{n}, ties random",
-                    format="percent",
-                    width="small",
-                    help="expected accuracy if ties were broken at random",
-                ),
-            }
-        cfg |= ref_cfg
-        order += list(ref_cfg)
-    st.dataframe(
-        shown, hide_index=True, width="stretch", column_config=cfg, column_order=order, placeholder=widgets.EMPTY_CELL
-    )
-
-
 ready = aggregations(picked)
 refs = ["golden"] + (["truth"] if run.truth is not None and len(run.truth) else [])
 if ready:
     comp = comparison(ready, refs)
-    comp_table(comp, refs)
+    aggregator_table(comp, refs)
     show_accuracy(comp, refs)
     st.caption(
         "Accuracy on control tasks measures the aggregate where annotators could be judged; "
@@ -471,7 +419,8 @@ st.subheader("Where the aggregators disagree")
 methods = tuple(m for m in aggregation.METHODS if m in ready)
 dis = None
 if len(methods) < 2:
-    st.info("Pick at least two methods to compare their labels.")
+    hint = "Start another method picked above (its button)" if len(picked) >= 2 else "Pick at least two methods"
+    st.info(f"{hint} to compare their labels.")
 else:
     dis = widgets.available(data.metric(version.id, "aggregator_disagreements", methods=methods))
 if dis is not None:

@@ -154,7 +154,9 @@ wrong_control = answers[(answers["kind"] == "control") & (answers["check"] == "w
 if len(wrong_control):
     st.markdown(f"**Wrong control answers** ({len(wrong_control):,} of {int(row['control_answers']):,})")
     links = st.columns(min(4, len(wrong_control)))
-    for i, (_, a) in enumerate(wrong_control.head(12).iterrows()):
+    # the shown rows' values only (iterrows turns every category of the run's 10^6 task ids into text)
+    first = widgets.plain_categories(wrong_control.head(12)[["task_id", "label", "golden"]])
+    for i, a in enumerate(first.to_dict("records")):
         with links[i % len(links)]:
             nav.link(
                 "task.py",

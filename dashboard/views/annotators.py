@@ -215,7 +215,7 @@ widgets.table(
 )
 st.download_button(
     "Download these annotators (CSV)",
-    shown.to_csv().encode("utf-8"),
+    widgets.csv_bytes(shown, index=True),
     file_name=f"annotators-{version.id[:8]}.csv",
     mime="text/csv",
     icon=":material/download:",

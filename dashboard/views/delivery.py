@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import re
 
@@ -12,8 +11,8 @@ import streamlit as st
 from analytics.cli.engine import DEFAULT_METHOD
 from analytics.metrics import aggregation
 from analytics.sources.predictions import model_names
-from analytics.sources.toloka_tasks import task_upload_frame
 from dashboard import charts, data, nav, widgets
+from dashboard.plan_files import plan_downloads
 
 version = nav.require_version("delivery.py")
 run = data.current_run(version.id)
@@ -348,29 +347,6 @@ def budget_slider(top: float, cur: str) -> float:
     )
 
 
-def plan_downloads(plan) -> None:
-    upload = task_upload_frame(run, plan.tasks.index, plan.control["golden"])
-    tsv = upload.to_csv(sep="\t", index=False, na_rep="", lineterminator="\n").encode("utf-8")
-    doc = json.dumps({"version": version.id, **plan.as_dict()}, indent=1, default=str).encode("utf-8")
-    c = st.columns([1, 1, 3])
-    c[0].download_button(
-        "Toloka task file (TSV)",
-        data=tsv,
-        file_name=f"reannotate-{slug}.tsv",
-        mime="text/tab-separated-values",
-        key="plan_tsv",
-        icon=":material/download:",
-        help=f"{len(upload):,} tasks: INPUT: columns, and GOLDEN: for the {len(plan.control):,} control tasks",
-    )
-    c[1].download_button(
-        "The plan (JSON)", doc, f"plan-{slug}.json", "application/json", key="plan_json", icon=":material/download:"
-    )
-    c[2].caption(
-        "Upload the TSV to a Toloka pool (Upload tasks); import the answers back with "
-        "`crowdlens import … --parent ID --merge-parent` to see what the plan bought."
-    )
-
-
 def show_plan(plan, full) -> None:
     cur = plan.cost.currency
     st.markdown(
@@ -404,7 +380,7 @@ def show_plan(plan, full) -> None:
     if not len(plan.tasks):
         st.info("The budget buys no task yet: move it up.")
         return
-    plan_downloads(plan)
+    plan_downloads(run, version.id, slug, plan)
     widgets.table(
         plan.tasks.drop(columns=["cost"], errors="ignore"),
         key="plan_tasks",

@@ -121,23 +121,42 @@ def whatif_section() -> None:
     save_proposal("rule_settings", flat, summary, "rules_prop")
 
 
+KEEP, DROP, CORRECT = "keep", "drop", "correct to "
+
+
 def override_inputs(tasks: pd.DataFrame, labels: list[str]) -> dict[str, str | None]:
-    """Per audited control task: keep, drop or correct its golden label (the what-if's overrides)."""
+    """Per audited control task: keep, drop or correct its golden label (the what-if's overrides).
+
+    One editable table, not a picker per task: a run of 10^7 answers has hundreds of audited
+    tasks, and as many widgets took most of each rerun."""
+    choices = [KEEP, DROP, *[f"{CORRECT}{lab}" for lab in labels]]
+    shown = pd.DataFrame(
+        {
+            "task": tasks.index.astype(str),
+            "golden": tasks["golden"].astype(str).to_numpy(),
+            "share_right": tasks["share_correct"].to_numpy(),
+            "what_if": [DROP if bool(x) else KEEP for x in tasks["suspect"]],
+        }
+    )
+    edited = st.data_editor(
+        shown,
+        key=f"golden_overrides_{version.id}",
+        hide_index=True,
+        width="stretch",
+        disabled=["task", "golden", "share_right"],
+        column_config={
+            "share_right": st.column_config.NumberColumn("share right", format="percent"),
+            "what_if": st.column_config.SelectboxColumn(
+                "golden label in the what-if", options=choices, required=True, help="suspect labels start dropped"
+            ),
+        },
+    )
     out: dict[str, str | None] = {}
-    options = ["keep", "drop", *[f"correct to {lab}" for lab in labels]]
-    cols = st.columns(3)
-    for i, (task, row) in enumerate(tasks.iterrows()):
-        default = 1 if bool(row["suspect"]) else 0
-        choice = cols[i % 3].selectbox(
-            f"{widgets.text(task)} (golden {widgets.text(row['golden'])}, {100 * row['share_correct']:.0f} % right)",
-            options,
-            index=default,
-            key=f"ovr_{task}",
-        )
-        if choice == "drop":
+    for task, choice in zip(edited["task"], edited["what_if"], strict=True):
+        if choice == DROP:
             out[str(task)] = None
-        elif choice.startswith("correct to "):
-            out[str(task)] = choice.removeprefix("correct to ")
+        elif isinstance(choice, str) and choice.startswith(CORRECT):
+            out[str(task)] = choice.removeprefix(CORRECT)
     return out
 
 
@@ -160,7 +179,9 @@ def audit_section() -> None:
         st.dataframe(audit.suspect_answers, hide_index=True, width="stretch")
     st.markdown("**What-if:** drop or correct the golden labels")
     overrides = override_inputs(tasks, list(data.current_run(version.id).labels))
-    result = widgets.available(data.metric(version.id, "ban_audit", golden_overrides=overrides))
+    # the default overrides are the audit above: not computed a second time under another key
+    same = overrides == audit.overrides
+    result = audit if same else widgets.available(data.metric(version.id, "ban_audit", golden_overrides=overrides))
     if result is None:
         return
     resting = result.bans[result.bans["rests_on_suspect"].astype(bool)] if len(result.bans) else result.bans

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from analytics.metrics import aggregation
 from analytics.metrics.scales import MEDIAN_RULE
 from dashboard import data, nav, widgets
 
@@ -51,7 +52,7 @@ with right:
         "none" if truth is None or pd.isna(truth) else widgets.text(truth),
         help="from a truth file given at import",
     )
-    votes = widgets.available(data.metric(version.id, "task_votes", task_id=task), quiet=True)
+    votes = widgets.available(data.task_votes(version.id, task), quiet=True)
     if votes is None:
         st.caption("No aggregated label: exam and training items are graded against their golden label instead.")
     else:
@@ -69,6 +70,12 @@ with right:
                 ),
             },
         )
+        waiting = [aggregation.METHODS[m] for m in aggregation.FAST_METHODS if data.waits_on_large_run(version.id, m)]
+        if waiting:
+            st.caption(
+                f"{', '.join(waiting)}: listed here once run on the Agreement page (on runs over "
+                f"{widgets.LARGE_RUN_ANSWERS:,} answers only majority vote runs when a page opens)."
+            )
     # the votes the aggregators count (labeling pool, rejected suites left out), from the run's cached count
     votes_here = widgets.available(data.metric(version.id, "task_vote_counts", task_id=task), quiet=True)
     if votes_here is not None and votes_here.sum() > 0:
