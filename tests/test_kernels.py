@@ -644,3 +644,14 @@ def test_row_order_does_not_change_any_result(kernel):
 def test_bad_input_names_the_parameter(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int32, np.int64])
+def test_order_by_is_a_stable_argsort(dtype):
+    from analytics.kernels._arrays import order_by
+
+    rng = np.random.default_rng(5)
+    for size in (1, 7, 120):
+        codes = rng.integers(0, size, 5_000).astype(dtype)
+        np.testing.assert_array_equal(order_by(codes, size), np.argsort(codes, kind="stable"))
+    assert len(order_by(np.zeros(0, dtype=dtype), 3)) == 0

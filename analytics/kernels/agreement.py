@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from analytics.kernels._arrays import count_votes, safe_divide, unique_rows
+from analytics.kernels._arrays import count_votes, order_by, safe_divide, unique_rows
 from analytics.kernels.checks import check_codes, check_counts, check_int, key_dtype, param_error
 
 __all__ = [
@@ -312,14 +312,18 @@ def pairwise_agreement(
     A worker who answered a task more than once counts with their most frequent label on it
     (lowest code on a tie), so the result does not depend on row order.
     """
-    listed = listed_pairs("pairwise_agreement", task, worker, label, n_workers, n_labels, min_shared, max_task_pairs)
-    if listed is None:
+    listing = pair_listing("pairwise_agreement", task, worker, label, n_workers, n_labels, min_shared, max_task_pairs)
+    if listing is None:
         return PairwiseAgreement(*(np.zeros(0, dtype=np.int64),) * 3, np.zeros(0), np.zeros(0))
-    n_workers, n_labels, pair_keys, n_shared, idx, la, lb = listed
+    n_workers, n_labels, pair_keys, n_shared, chunks = listing
     a, b = pair_keys // n_workers, pair_keys % n_workers
     n_p = len(pair_keys)
-    agree = np.bincount(idx, weights=(la == lb), minlength=n_p)
-    chance = _label_count_products(idx, la, lb, n_p, n_labels)
+    agree, counts_a, counts_b = np.zeros(n_p), 0, 0
+    for idx, la, lb in chunks:  # summed chunk by chunk: the listed pairs are never all held at once
+        agree += np.bincount(idx, weights=(la == lb), minlength=n_p)
+        counts_a = counts_a + _label_counts(idx, la, n_p, n_labels)
+        counts_b = counts_b + _label_counts(idx, lb, n_p, n_labels)
+    chance = _count_products(counts_a, counts_b)
     n = n_shared.astype(np.float64)
     # sklearn: kappa = 1 - sum(w * confusion) / sum(w * expected), with
     # sum(w * confusion) = n - agree and sum(w * expected) = (n^2 - chance) / n.
@@ -328,12 +332,24 @@ def pairwise_agreement(
 
 
 def listed_pairs(func: str, task, worker, label, n_workers, n_labels, min_shared, max_task_pairs):
+    """pair_listing with every chunk's listed pairs put together: (n_workers, n_labels, pair keys,
+    shared tasks per pair, pair index, worker a's label, worker b's label), or None."""
+    listing = pair_listing(func, task, worker, label, n_workers, n_labels, min_shared, max_task_pairs)
+    if listing is None:
+        return None
+    *head, chunks = listing
+    idx, la, lb = zip(*chunks, strict=True)
+    return *head, np.concatenate(idx), np.concatenate(la), np.concatenate(lb)
+
+
+def pair_listing(func: str, task, worker, label, n_workers, n_labels, min_shared, max_task_pairs):
     """The pair machinery pairwise agreement and weighted kappa share: the checked inputs reduced to
     one label per (task, worker), the pairs of workers sharing >= ``min_shared`` tasks, and every
     within-task pair of answers of those pairs. Returns (n_workers, n_labels, pair keys
-    a * n_workers + b in key order, shared tasks per pair, then per listed answer pair: the pair's
-    index, worker a's label, worker b's label), or None when no pair qualifies. Raises a
-    ValueError naming ``func`` when one task has more than ``max_task_pairs`` pairs."""
+    a * n_workers + b in key order, shared tasks per pair, then an iterator over chunks of tasks
+    giving per listed answer pair: the pair's index, worker a's label, worker b's label), or None
+    when no pair qualifies. Raises a ValueError naming ``func`` when one task has more than
+    ``max_task_pairs`` pairs."""
     n_workers = check_int(n_workers, "n_workers", func, low=0)
     n_labels = check_int(n_labels, "n_labels", func, low=0)
     check_int(min_shared, "min_shared", func, low=1)
@@ -350,7 +366,7 @@ def listed_pairs(func: str, task, worker, label, n_workers, n_labels, min_shared
     # named by their lower worker code); a worker answering a task twice shows as a
     # pair of a worker with themself, and only those tasks are reduced to one answer per
     # (task, worker), which needs a sort by (task, worker, label).
-    order = np.argsort(task.astype(np.int32) if n_tasks < 2**31 else task)
+    order = order_by(task, n_tasks)
     t, w, lab = task[order], worker[order], label[order]
     del order
     chunks, largest = _task_chunks(t)
@@ -372,18 +388,19 @@ def listed_pairs(func: str, task, worker, label, n_workers, n_labels, min_shared
     if len(pair_keys) == 0:
         return None
     lookup = pd.Index(pair_keys)  # a hash table: 3x faster than a binary search per listed pair
-    idx, la, lb = [], [], []
-    for start, stop in chunks:
-        i, j, key = listing if listing is not None else _within_task_pairs(t[start:stop], w[start:stop], n_workers)
-        pos = lookup.get_indexer(key)
-        hit = pos >= 0
-        i, j = i[hit], j[hit]
-        w_slice, lab_slice = w[start:stop], lab[start:stop]
-        first = w_slice[i] < w_slice[j]  # worker a is the lower code of the pair
-        idx.append(pos[hit])
-        la.append(np.where(first, lab_slice[i], lab_slice[j]))
-        lb.append(np.where(first, lab_slice[j], lab_slice[i]))
-    return n_workers, n_labels, pair_keys, n_shared, np.concatenate(idx), np.concatenate(la), np.concatenate(lb)
+
+    def listed_chunks():
+        for start, stop in chunks:
+            one = listing if listing is not None else _within_task_pairs(t[start:stop], w[start:stop], n_workers)
+            i, j, key = one
+            pos = lookup.get_indexer(key)
+            hit = pos >= 0
+            i, j = i[hit], j[hit]
+            w_slice, lab_slice = w[start:stop], lab[start:stop]
+            first = w_slice[i] < w_slice[j]  # worker a is the lower code of the pair
+            yield pos[hit], np.where(first, lab_slice[i], lab_slice[j]), np.where(first, lab_slice[j], lab_slice[i])
+
+    return n_workers, n_labels, pair_keys, n_shared, listed_chunks()
 
 
 def _task_chunks(t: np.ndarray) -> tuple[list[tuple[int, int]], int]:
@@ -402,21 +419,22 @@ def _task_chunks(t: np.ndarray) -> tuple[list[tuple[int, int]], int]:
 
 def _within_task_pairs(t: np.ndarray, w: np.ndarray, n_workers: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every pair of answers inside each task, listed once: row indices i < j (rows sorted by
-    task) and the pair's key a * n_workers + b, a the lower worker code of the two."""
+    task) and the pair's key a * n_workers + b, a the lower worker code of the two. Tasks are taken
+    by their number of answers: the tasks answered m times share one pattern of m(m-1)/2 pairs,
+    laid over their first rows at once (no per-row repeats)."""
     starts = np.flatnonzero(np.r_[True, t[1:] != t[:-1]])
     sizes = np.diff(np.r_[starts, len(t)])
     row = key_dtype(len(t) + 1)  # row indices in int32 where they fit: half the memory of the pair lists
-    pos = np.arange(len(t), dtype=row) - np.repeat(starts.astype(row), sizes)
-    partners = np.repeat(sizes.astype(row), sizes) - pos - 1  # later rows of the same task
-    del pos
-    i = np.repeat(np.arange(len(t), dtype=row), partners)
-    pair = key_dtype(len(i) + 1)
-    first_pair = np.cumsum(partners, dtype=pair) - partners
-    j = np.arange(len(i), dtype=pair)
-    j -= np.repeat(first_pair, partners)
-    j = j.astype(row, copy=False)
-    j += i
-    j += 1
+    starts = starts.astype(row)
+    i_parts, j_parts = [], []
+    for m in np.unique(sizes[sizes >= 2]):
+        first = starts[sizes == m]
+        a, b = (x.astype(row) for x in np.triu_indices(int(m), 1))
+        i_parts.append((first[:, None] + a).ravel())
+        j_parts.append((first[:, None] + b).ravel())
+    i = np.concatenate(i_parts) if i_parts else np.zeros(0, dtype=row)
+    j = np.concatenate(j_parts) if j_parts else np.zeros(0, dtype=row)
+    del i_parts, j_parts
     wi, wj = w[i], w[j]
     key = np.minimum(wi, wj).astype(np.int64)  # worker codes may be int32: widen before combining
     key *= n_workers
@@ -462,11 +480,18 @@ def _qualifying_pairs(t, w, chunks, n_workers: int, min_shared: int) -> tuple[np
 
 def _label_count_products(idx, la, lb, n_p: int, n_labels: int) -> np.ndarray:
     """sum_c n_a,c * n_b,c per pair: each worker's label counts on the pair's shared tasks."""
+    return _count_products(_label_counts(idx, la, n_p, n_labels), _label_counts(idx, lb, n_p, n_labels))
+
+
+def _label_counts(idx, lab, n_p: int, n_labels: int):
+    """(n_p, n_labels) counts of each pair's worker's labels: dense for few pairs, else sparse."""
     if n_p * n_labels <= _DENSE_PAIR_KEYS:
-        ca = np.bincount(idx * n_labels + la, minlength=n_p * n_labels).reshape(n_p, n_labels)
-        cb = np.bincount(idx * n_labels + lb, minlength=n_p * n_labels).reshape(n_p, n_labels)
+        return np.bincount(idx * n_labels + lab, minlength=n_p * n_labels).reshape(n_p, n_labels)
+    return sp.csr_matrix((np.ones(len(idx)), (idx, lab)), shape=(n_p, n_labels))
+
+
+def _count_products(ca, cb) -> np.ndarray:
+    """sum_c ca[p, c] * cb[p, c] per pair, for dense or sparse counts."""
+    if isinstance(ca, np.ndarray):
         return (ca * cb).sum(axis=1).astype(np.float64)
-    ones = np.ones(len(idx))
-    ca = sp.csr_matrix((ones, (idx, la)), shape=(n_p, n_labels))
-    cb = sp.csr_matrix((ones, (idx, lb)), shape=(n_p, n_labels))
     return np.asarray(ca.multiply(cb).sum(axis=1)).ravel()
