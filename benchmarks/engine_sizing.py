@@ -1,6 +1,6 @@
 """Sizing figures for the engine SQL: each expression on DuckDB and its numpy kernel, one process per step.
 
-``python -m analytics.engine.sizing ANSWERS.parquet [--threads 2] [--steps a,b] [--tmp DIR]`` runs
+``python benchmarks/engine_sizing.py ANSWERS.parquet [--threads 2] [--steps a,b] [--tmp DIR]`` runs
 every step in a fresh subprocess (so that each peak RSS is its own), one after the other, and
 prints one JSON line per step and a summary table: wall seconds, CPU seconds per 10^7 answers
 (the cost per core, robust to what else runs on the machine), per EM iteration the same, peak
@@ -174,7 +174,7 @@ def _summary(results: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m analytics.engine.sizing", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="benchmarks/engine_sizing.py", description=__doc__.splitlines()[0])
     p.add_argument("answers", type=Path, help="a workspace answers.parquet or an engine-shaped Parquet file")
     p.add_argument("--threads", type=int, default=2, help="DuckDB threads (default 2)")
     p.add_argument("--min-shared", type=int, default=10)
@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     for step in [s for s in args.steps.split(",") if s]:
         if step not in STEPS:
             p.error(f"unknown step {step!r}")
-        cmd = [sys.executable, "-m", "analytics.engine.sizing", str(args.answers), "--only", step]
+        cmd = [sys.executable, str(Path(__file__).resolve()), str(args.answers), "--only", step]
         cmd += ["--threads", str(args.threads), "--min-shared", str(args.min_shared), "--tmp", tmp]
         cmd += ["--memory-limit", args.memory_limit]
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
