@@ -389,15 +389,12 @@ for _m in (
 # (the guard test fails on any other public function of a run that the registry lacks).
 BUILDING_BLOCKS = frozenset(
     {
-        "aggregation.pool_rows",
-        "aggregation.pool_codes",
-        "aggregation.pool_vote_counts",
-        "aggregation.pool_task_answers",
         "aggregation.golden_codes",
         "aggregation.truth_codes",
         "aggregation.estimate_seconds",
         "aggregation.cached",
         "aggregation.on_request",
+        "aggregation.waits_on_size",
         "cost.assignment_table",
         "cost.assignment_cost",
         "cost.final_label_count",
