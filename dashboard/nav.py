@@ -14,6 +14,7 @@ from typing import Any, Mapping, Sequence
 import pandas as pd
 import streamlit as st
 
+from analytics.metrics import position
 from analytics.sources.store import DamagedVersionError, VersionInfo, matching
 from dashboard import data, widgets
 
@@ -265,7 +266,7 @@ def pick(name: str, what: str, options: Sequence[str], format_func=str) -> str:
     wanted = param(name)
 
     def where(option) -> int:
-        return int(names.get_indexer([str(option)])[0]) if option is not None else -1
+        return position(names, option) if option is not None else -1
 
     if wanted is not None and where(wanted) < 0:
         st.error(

@@ -357,3 +357,16 @@ def test_truth_beside_control_accuracy_by_hand():
         "c1": "",  # control and exam tasks have no truth here: graded by golden/check instead
         "q1": "",
     }
+
+
+def test_position_finds_an_id_without_the_hash_table():
+    from analytics.metrics import position
+
+    rng = np.random.default_rng(8)
+    names = pd.Index([f"task-{v}" for v in rng.permutation(250_000)], dtype="str")
+    for i in (0, 1, 77_777, len(names) - 1):
+        assert position(names, names[i]) == i
+    assert position(names, "no such task") == -1
+    assert "_engine" not in names._cache  # the scan built no hash table
+    small = pd.Index(["b", "a"], dtype="str")
+    assert position(small, "a") == 1 and position(small, "z") == -1

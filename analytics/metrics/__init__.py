@@ -6,7 +6,7 @@ give it raises :class:`MetricUnavailable` with the reason in the users' words.
 
 from __future__ import annotations
 
-from analytics.metrics._base import MetricUnavailable
+from analytics.metrics._base import MetricUnavailable, position
 from analytics.metrics.registry import REGISTRY, Metric, compute, outcome
 
-__all__ = ["Metric", "REGISTRY", "compute", "outcome", "MetricUnavailable"]
+__all__ = ["Metric", "REGISTRY", "compute", "outcome", "MetricUnavailable", "position"]

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from analytics import kernels
-from analytics.metrics._base import MetricUnavailable, category_in, kind_mask, per_run_cache
+from analytics.metrics._base import MetricUnavailable, category_in, kind_mask, per_run_cache, position
 from analytics.model import Run
 
 
@@ -50,7 +50,7 @@ def task_vote_counts(run: Run, task_id: str) -> np.ndarray | None:
     """One task's votes per label (in run.labels order) as the aggregators count them (labeling
     pool, rejected suites left out), or None where it has none."""
     counts = pool_vote_counts(run)
-    code = run.codes.task_names.get_indexer([str(task_id)])[0]
+    code = position(run.codes.task_names, task_id)
     return None if code < 0 else counts[code]
 
 

@@ -36,7 +36,7 @@ import pandas as pd
 from analytics import kernels
 from analytics.kernels import wilson_interval
 from analytics.metrics import _crowdkit
-from analytics.metrics._base import MetricUnavailable, check_int
+from analytics.metrics._base import MetricUnavailable, check_int, position
 from analytics.metrics._pool import (  # noqa: F401 (the pool's codes and counts, read by the metrics from here)
     _answered_tasks,
     pool_codes,
@@ -425,8 +425,9 @@ def task_votes(run: Run, task_id: str) -> pd.DataFrame:
         if on_request(run, m):
             continue
         a = aggregate(run, m)
-        if task_id in a.labels.index:
-            r = a.labels.loc[task_id]
+        at = position(a.labels.index, task_id)  # no hash table of 3 M task ids for one look-up
+        if at >= 0:
+            r = a.labels.iloc[at]
             rows.append(
                 {
                     "method": METHODS[m],
