@@ -144,7 +144,9 @@ def _categorical(column: pa.ChunkedArray) -> pd.Categorical:
     if not chunks:
         return pd.Categorical.from_codes(np.array([], dtype=np.int8), categories=pd.Index([], dtype="str"))
     first = chunks[0].dictionary
-    if not all(_same_buffers(c.dictionary, first) for c in chunks[1:]):
+    # row groups of one file (over 64 M rows) each carry the same dictionary: compared, not unified
+    # (unifying hashes every id again: minutes for 30 M task ids)
+    if not all(_same_buffers(c.dictionary, first) or c.dictionary.equals(first) for c in chunks[1:]):
         column = column.unify_dictionaries()
         chunks, first = column.chunks, column.chunks[0].dictionary
     dtype = np.int8 if len(first) < 1 << 7 else np.int16 if len(first) < 1 << 15 else np.int32
