@@ -303,11 +303,12 @@ def pairwise_agreement(
 
     Cost: time O(sum_t m_t^2), m_t = distinct workers on task t, which grows with overlap, not
     with how skewed worker activity is (a worker with 10^5 answers at overlap 3 adds at most 2
-    pairs per task). Memory stays bounded: tasks are taken in chunks of about 4 M pairs, twice
-    (once to count each pair's shared tasks, once to list the qualifying pairs' labels), so only
-    the pairs sharing >= ``min_shared`` tasks are held. One task's pairs cannot be split:
-    ``max_task_pairs`` bounds m_t (m_t - 1) / 2 of the largest task (a control task answered by
-    thousands of workers) and raises a ValueError beyond it rather than exhausting memory.
+    pairs per task). Memory stays bounded: tasks are taken in chunks of about 16 M pairs, twice
+    (once to count each pair's shared tasks, once to sum the qualifying pairs' agreements and
+    label counts chunk by chunk), so only the pairs sharing >= ``min_shared`` tasks are held. One
+    task's pairs cannot be split: ``max_task_pairs`` bounds m_t (m_t - 1) / 2 of the largest task
+    (a control task answered by thousands of workers) and raises a ValueError beyond it rather
+    than exhausting memory.
 
     A worker who answered a task more than once counts with their most frequent label on it
     (lowest code on a tie), so the result does not depend on row order.
