@@ -363,11 +363,11 @@ def pair_listing(func: str, task, worker, label, n_workers, n_labels, min_shared
     label = check_codes(label, "label", func, n_labels, "n_labels", len(task))
     if len(task) == 0:
         return None
-    # Rows sorted by task only (one argsort; the order inside a task does not matter, pairs are
-    # named by their lower worker code); a worker answering a task twice shows as a
-    # pair of a worker with themself, and only those tasks are reduced to one answer per
-    # (task, worker), which needs a sort by (task, worker, label).
-    order = order_by(task, n_tasks)
+    # Rows sorted by (task, worker): two counting sorts, O(n). A worker who answered a task more
+    # than once then sits on adjacent rows, and only those tasks are reduced to one answer per
+    # (task, worker) before the pairs are counted, once.
+    order = order_by(worker, n_workers)
+    order = order[order_by(task[order], n_tasks)]
     t, w, lab = task[order], worker[order], label[order]
     del order
     chunks, largest = _task_chunks(t)
@@ -377,15 +377,17 @@ def pair_listing(func: str, task, worker, label, n_workers, n_labels, min_shared
             f"the largest task here has {largest}. Raise the limit or leave out heavily shared tasks "
             f"(e.g. control tasks) before calling."
         )
-    pair_keys, n_shared, repeated, listing = _qualifying_pairs(t, w, chunks, n_workers, min_shared)
-    if len(repeated):  # tasks a worker answered more than once: one answer per worker there, count again
-        affected = np.isin(t, repeated)
+    again = np.flatnonzero((t[1:] == t[:-1]) & (w[1:] == w[:-1]))
+    if len(again):  # tasks a worker answered more than once: one answer per worker there
+        marked = np.zeros(n_tasks, dtype=bool)
+        marked[t[again]] = True
+        affected = marked[t]
         kept = _one_answer_per_task_worker(t[affected], w[affected], lab[affected], n_workers, n_labels)
         # the reduced tasks go last: each task's rows stay together, which is all the chunks need
         t, w, lab = (np.concatenate([col[~affected], k]) for col, k in zip((t, w, lab), kept, strict=True))
-        del affected
+        del affected, marked
         chunks = _task_chunks(t)[0]
-        pair_keys, n_shared, _, listing = _qualifying_pairs(t, w, chunks, n_workers, min_shared)
+    pair_keys, n_shared, listing = _qualifying_pairs(t, w, chunks, n_workers, min_shared)
     if len(pair_keys) == 0:
         return None
     lookup = pd.Index(pair_keys)  # a hash table: 3x faster than a binary search per listed pair
@@ -443,40 +445,34 @@ def _within_task_pairs(t: np.ndarray, w: np.ndarray, n_workers: int) -> tuple[np
     return i, j, key
 
 
-def _qualifying_pairs(t, w, chunks, n_workers: int, min_shared: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, Any]:
-    """(keys of the pairs sharing >= min_shared tasks in key order, their shared tasks, the tasks
-    where a worker answered more than once): each chunk's keys counted (a dense array for few
-    workers, else sorted), the counts merged, and the one chunk's (i, j, key) listing when there
-    is only one (else None). The counts are only valid when no task repeats a worker (a pair
-    a * n_workers + a)."""
+def _qualifying_pairs(t, w, chunks, n_workers: int, min_shared: int) -> tuple[np.ndarray, np.ndarray, Any]:
+    """(keys of the pairs sharing >= min_shared tasks in key order, their shared tasks, and the one
+    chunk's (i, j, key) listing when there is only one, else None): each chunk's keys counted (a
+    dense array for few workers, else sorted) and the counts merged. No task may repeat a worker."""
     dense = n_workers * n_workers <= _DENSE_PAIR_KEYS
     shared_all = np.zeros(n_workers * n_workers if dense else 0, dtype=np.int64)
-    keys, counts, repeated = [], [], []
+    keys, counts = [], []
     for start, stop in chunks:
         i, j, key = _within_task_pairs(t[start:stop], w[start:stop], n_workers)
-        self_pair = key % (n_workers + 1) == 0  # a * n_workers + a: the same worker twice
-        if self_pair.any():
-            repeated.append(np.unique(t[start:stop][i[self_pair]]))
         uniq, cnt = np.unique(key, return_counts=True)
         if dense:
             shared_all[uniq] += cnt
         else:
             keys.append(uniq)
             counts.append(cnt)
-    repeated = np.concatenate(repeated) if repeated else np.zeros(0, dtype=np.int64)
     listing = (i, j, key) if len(chunks) == 1 else None
     if dense:
         pair_keys = np.flatnonzero(shared_all >= min_shared)
-        return pair_keys, shared_all[pair_keys], repeated, listing
+        return pair_keys, shared_all[pair_keys], listing
     if not keys:  # no task with two answers
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), repeated, None
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), None
     if len(keys) > 1:
         uniq, inverse = np.unique(np.concatenate(keys), return_inverse=True)
         cnt = np.bincount(inverse, weights=np.concatenate(counts)).astype(np.int64)
     else:
         uniq, cnt = keys[0], counts[0]
     q = cnt >= min_shared
-    return uniq[q], cnt[q], repeated, listing
+    return uniq[q], cnt[q], listing
 
 
 def _label_count_products(idx, la, lb, n_p: int, n_labels: int) -> np.ndarray:
