@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from conftest import shared
 
+from analytics import kernels
 from analytics.metrics import aggregation as A
 from analytics.metrics import control as C
 from analytics.metrics._base import MetricUnavailable
@@ -253,3 +254,16 @@ def test_long_methods_wait_for_a_request_until_computed(monkeypatch):
     A.aggregate(run, "ds")
     assert A.cached(run, "ds") is not None and not A.on_request(run, "ds")
     assert "Dawid-Skene" in A.task_votes(run, "t1").index
+
+
+def test_majority_vote_probas_are_built_only_when_asked(demo_workspace, demo_versions):
+    # a fresh run object: the majority vote's shares are the vote counts over their total, built
+    # for the rows a figure needs (accuracy against golden) and as a whole only when asked
+    run = demo_workspace.open_run(demo_versions[1].id)
+    mv = A.aggregate(run, "mv")
+    A.accuracy_vs_golden(run, mv)
+    assert "probas" not in mv.__dict__
+    rows = np.array([3, 0, len(mv.labels) - 1])
+    expected = kernels.majority_from_counts(A.pool_vote_counts(run)).probas[np.flatnonzero(mv.codes >= 0)[rows]]
+    np.testing.assert_array_equal(mv.probas_at(rows), expected)
+    np.testing.assert_array_equal(mv.probas.to_numpy()[rows], expected)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -65,3 +67,20 @@ def _answered_tasks(run: Run) -> tuple[np.ndarray, pd.Index]:
     """(codes, names) of the tasks with a pool answer: the tasks every method labels."""
     keep = np.flatnonzero(pool_task_answers(run) > 0)
     return keep, run.codes.task_names.take(keep).rename("task_id")
+
+
+@dataclass(frozen=True)
+class VoteShares:
+    """The majority vote's probas, built when asked: each kept task's vote counts over their total."""
+
+    counts: np.ndarray
+    keep: np.ndarray
+    index: pd.Index
+    columns: pd.Index
+
+    def __call__(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows(slice(None)), index=self.index, columns=self.columns)
+
+    def rows(self, at) -> np.ndarray:
+        kept = self.counts[self.keep[at]]
+        return kept / kept.sum(axis=1, keepdims=True)

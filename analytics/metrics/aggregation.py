@@ -38,6 +38,7 @@ from analytics.kernels import wilson_interval
 from analytics.metrics import _crowdkit
 from analytics.metrics._base import MetricUnavailable, check_int, position
 from analytics.metrics._pool import (  # noqa: F401 (the pool's codes and counts, read by the metrics from here)
+    VoteShares,
     _answered_tasks,
     pool_codes,
     pool_rows,
@@ -122,6 +123,13 @@ class Aggregation:
         from the run's vote counts when first asked (no second 10^7-row matrix held unasked)."""
         source = self.probas_source
         return source if isinstance(source, pd.DataFrame) else source()
+
+    def probas_at(self, rows: np.ndarray) -> np.ndarray:
+        """probas at positions ``rows`` of ``labels``, without building the whole frame of a majority vote."""
+        source = self.probas_source
+        if isinstance(source, VoteShares) and "probas" not in self.__dict__:
+            return source.rows(rows)
+        return self.probas.to_numpy()[rows]
 
     @property
     def n_tied(self) -> int:
@@ -275,7 +283,7 @@ def _result(run, method, rows, labels, probas, tied, skill, iters, converged, se
     if counts is None:
         pro = pd.DataFrame(probas[keep], index=index, columns=columns)
     else:
-        pro = functools.partial(_shares, counts, keep, index, columns)
+        pro = VoteShares(counts, keep, index, columns)
     codes = np.full(c.n_tasks, -1, dtype=np.int8 if len(c.labels) < 127 else np.int32)
     codes[keep] = lab
     ws = None
@@ -283,12 +291,6 @@ def _result(run, method, rows, labels, probas, tied, skill, iters, converged, se
         active = np.flatnonzero(np.bincount(c.worker[rows], minlength=c.n_workers))
         ws = pd.Series(skill[active], index=c.worker_names.take(active).rename("worker_id"), name="skill")
     return Aggregation(method, frame, pro, ws, codes, iters, converged, seconds)
-
-
-def _shares(counts: np.ndarray, keep: np.ndarray, index: pd.Index, columns: pd.Index) -> pd.DataFrame:
-    """The majority vote's probas: each kept task's vote counts over their total."""
-    kept = counts[keep]
-    return pd.DataFrame(kept / kept.sum(axis=1, keepdims=True), index=index, columns=columns)
 
 
 @dataclass(frozen=True)
@@ -328,7 +330,7 @@ def _accuracy(reference: str, agg: Aggregation, ref_codes: np.ndarray) -> Accura
     tied = tied_codes[mask]
     # rows of agg.probas are the aggregated task codes in ascending order
     row_of = np.cumsum(agg.codes >= 0) - 1
-    p = agg.probas.to_numpy()[row_of[mask]]
+    p = agg.probas_at(row_of[mask])
     top = np.nanmax(p, axis=1)
     in_top = np.abs(p - top[:, None]) <= kernels.TIE_RTOL * np.maximum(np.abs(top[:, None]), 1.0)
     ref = ref_codes[mask]

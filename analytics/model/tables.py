@@ -406,10 +406,9 @@ class Run:
 
 
 def _own_codes(column: pd.Series) -> np.ndarray:
-    """A categorical column's integer codes as stored: a read-only view (the run is immutable)."""
-    codes = column.cat.codes.to_numpy().view()
-    codes.flags.writeable = False
-    return codes
+    """A categorical column's integer codes as stored: Categorical.codes, a read-only view (``.cat.codes``
+    would copy them)."""
+    return column.array.codes
 
 
 # --------------------------------------------------------------------------------------------
