@@ -30,10 +30,9 @@ def pool_codes(run: Run) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
             "the run has no labeled answers in its labeling pool "
             "(only exam, training, rejected, skipped or expired ones)"
         )
-    if len(rows) == len(c.task):  # every answer counts: views of the run's codes, no copies
-        out = (rows.astype(np.int32 if len(rows) < 2**31 else np.int64), c.task.view(), c.worker.view(), c.label.view())
-    else:
-        out = (rows.astype(np.int32 if len(c.task) < 2**31 else np.int64), c.task[rows], c.worker[rows], c.label[rows])
+    every = len(rows) == len(c.task)  # every answer counts: views of the run's codes, no copies
+    codes = (c.task, c.worker, c.label) if every else (c.task[rows], c.worker[rows], c.label[rows])
+    out = (rows.astype(np.int32 if len(c.task) < 2**31 else np.int64), *(x.view() for x in codes))
     for arr in out:
         arr.flags.writeable = False  # shared by every caller
     return out
