@@ -65,7 +65,9 @@ def pool_task_answers(run: Run) -> np.ndarray:
 def _answered_tasks(run: Run) -> tuple[np.ndarray, pd.Index]:
     """(codes, names) of the tasks with a pool answer: the tasks every method labels."""
     keep = np.flatnonzero(pool_task_answers(run) > 0)
-    return keep, run.codes.task_names.take(keep).rename("task_id")
+    names = run.codes.task_names
+    # every task answered (the common case): the names themselves, not a copy of 10^7 ids
+    return keep, (names if len(keep) == len(names) else names.take(keep)).rename("task_id")
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,14 @@ import pandas as pd
 from analytics import kernels
 from analytics.kernels import wilson_interval
 from analytics.metrics._base import MetricUnavailable, check_int, rate
-from analytics.metrics.aggregation import Aggregation, aggregate, pool_codes, pool_task_answers, pool_vote_counts
+from analytics.metrics.aggregation import (
+    TASK_COUNT,
+    Aggregation,
+    aggregate,
+    pool_codes,
+    pool_task_answers,
+    pool_vote_counts,
+)
 from analytics.model import KINDS, Run
 
 
@@ -98,9 +105,9 @@ def item_agreement(run: Run, aggregation: Aggregation | None = None) -> pd.DataF
     out = pd.DataFrame(
         {
             "kind": pd.Categorical.from_codes(kind_of_task[keep], categories=list(KINDS)),
-            "answers": n.astype(np.int64),
+            "answers": n.astype(TASK_COUNT),
             "label": agg.labels["label"].array,  # the categorical itself, not 10^6 strings
-            "agree": np.rint(share * n).astype(np.int64),
+            "agree": np.rint(share * n).astype(TASK_COUNT),
             "agreement": share,
             "entropy_bits": ia.entropy_bits[keep],
             "pairwise_agreement": ia.pairwise_agreement[keep],

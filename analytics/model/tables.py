@@ -11,6 +11,7 @@ from typing import Any, ClassVar, Mapping
 import numpy as np
 import pandas as pd
 
+from analytics.model._deferred import ReadOnFirstUse
 from analytics.model.problems import Problem
 
 KINDS = ("regular", "control", "training", "exam")
@@ -321,7 +322,7 @@ class Run:
     """
 
     answers: pd.DataFrame
-    tasks: pd.DataFrame
+    tasks: pd.DataFrame = ReadOnFirstUse()  # a large version's task texts are read when first used
     restrictions: pd.DataFrame
     pricing: Pricing
     meta: RunMeta

@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from analytics.model import KINDS, STATUSES, Pricing, Problem, Run, RunMeta, empty_restrictions
+from analytics.model._deferred import Deferred
 from analytics.sources._stream import categorical, release_memory
 from analytics.sources.manifest import reason, run_doc_errors
 from analytics.sources.store import FORMAT, DamagedVersion, DamagedVersionError
@@ -30,6 +31,7 @@ from analytics.sources.store import FORMAT, DamagedVersion, DamagedVersionError
 RUN_FILES = ("answers.parquet", "tasks.parquet", "restrictions.parquet", "run.json")
 TASK_ID = "task_id"  # the name of the tasks frame's index, in memory and as tasks.parquet's column
 PARQUET_MAGIC = b"PAR1"  # a Parquet file starts and ends with it; a cut-short file lacks the end
+DEFER_TASKS_BYTES = 16 << 20  # a tasks.parquet over this is read when its texts are first used
 HASH_ON_OPEN_LIMIT = 256 << 20  # a version this small has its sha256 checked on every open
 READ_ERRORS = (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError, pa.ArrowException)
 
@@ -298,19 +300,43 @@ def read_run_files(
         current = "answers.parquet"
         answers = _canonical_answers(read_answers(folder / current), meta)
         current = "tasks.parquet"
-        tasks = read_tasks(folder / current, answers["task_id"].cat.categories)
+        tasks = _tasks_when_used(folder / current, answers["task_id"].cat.categories, damaged)
         current = "restrictions.parquet"
         restrictions = pd.read_parquet(folder / current)
         current = "truth.parquet"
         truth = _read_truth(folder / current, meta)
     except READ_ERRORS as err:
-        raise damaged(current, f"{current} cannot be read ({type(err).__name__}: {str(err)[:300]})") from None
+        raise damaged(current, cannot_read(current, err)) from None
     if len(restrictions) == 0:
         restrictions = empty_restrictions()
     release_memory()
     return Run(
         answers=answers, tasks=tasks, restrictions=restrictions, pricing=pricing, meta=meta, truth=truth, notes=notes
     )
+
+
+def cannot_read(file: str, err: Exception) -> str:
+    return f"{file} cannot be read ({type(err).__name__}: {str(err)[:300]})"
+
+
+def _tasks_when_used(path: Path, task_ids: pd.Index, damaged) -> pd.DataFrame | Deferred:
+    """The version's task texts; read when first used when the file is over :data:`DEFER_TASKS_BYTES`.
+
+    A report or most pages never look at the texts (171 MB of them at 10^7 answers); Task detail,
+    Delivery and the answers tables with inputs do, and read them then.
+    """
+    if path.stat().st_size <= DEFER_TASKS_BYTES:
+        return read_tasks(path, task_ids)
+
+    def load() -> pd.DataFrame:
+        try:
+            tasks = read_tasks(path, task_ids)
+        except READ_ERRORS as err:
+            raise damaged(path.name, cannot_read(path.name, err)) from None
+        release_memory()
+        return tasks
+
+    return Deferred(load, f"the task texts of {path}")
 
 
 def _canonical_answers(answers: pd.DataFrame, meta: RunMeta) -> pd.DataFrame:

@@ -1,0 +1,70 @@
+"""A large version's task texts are read when first used: the report never reads them, a page gets the same frame."""
+
+import dataclasses
+import shutil
+
+import pandas as pd
+import pytest
+
+from analytics.model import Run
+from analytics.report import build_report
+from analytics.sources import run_files
+from analytics.sources.store import DamagedVersionError
+from analytics.sources.workspace import Workspace
+
+SLOT = Run.__dict__["tasks"]
+
+
+@pytest.fixture
+def workspace(demo_workspace, tmp_path):
+    """A copy of the demo workspace (this test damages a file)."""
+    shutil.copytree(demo_workspace.root, tmp_path / "ws")
+    return Workspace(tmp_path / "ws")
+
+
+def annotated(ws: Workspace) -> str:
+    return next(v.id for v in ws.versions() if v.version == "1.1.0")
+
+
+def test_small_task_files_are_read_on_open(workspace):
+    run = workspace.open_run(annotated(workspace))
+    assert SLOT.is_read(run)
+
+
+def test_a_large_version_reports_without_its_task_texts(workspace, monkeypatch):
+    version = annotated(workspace)
+    eager = workspace.open_run(version).tasks
+    monkeypatch.setattr(run_files, "DEFER_TASKS_BYTES", 0)
+    run = workspace.open_run(version)
+    assert not SLOT.is_read(run)
+    rep = build_report(run, method="mv")
+    assert rep["aggregation"]["method"] == "mv"
+    assert not SLOT.is_read(run), "the report read the task texts"
+    pd.testing.assert_frame_equal(run.tasks, eager)
+    assert SLOT.is_read(run) and run.tasks is run.tasks  # read once, then kept
+    assert len(eager.columns) > 0
+
+
+def test_a_replaced_run_keeps_the_texts(workspace, monkeypatch):
+    monkeypatch.setattr(run_files, "DEFER_TASKS_BYTES", 0)
+    run = workspace.open_run(annotated(workspace))
+    changed = dataclasses.replace(run, notes=())
+    pd.testing.assert_frame_equal(changed.tasks, run.tasks)
+
+
+def test_task_texts_damaged_after_opening_name_the_file(workspace, monkeypatch):
+    monkeypatch.setattr(run_files, "DEFER_TASKS_BYTES", 0)
+    version = annotated(workspace)
+    run = workspace.open_run(version)
+    path = workspace.files_of(version) / "tasks.parquet"
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(DamagedVersionError) as err:
+        run.tasks  # noqa: B018
+    assert "tasks.parquet" in str(err.value)
+    assert str(path) in err.value.damaged.file
+
+
+def test_the_field_stays_required():
+    with pytest.raises(TypeError, match="tasks"):
+        Run(answers=pd.DataFrame(), restrictions=pd.DataFrame(), pricing=None, meta=None)
