@@ -68,3 +68,36 @@ def test_task_texts_damaged_after_opening_name_the_file(workspace, monkeypatch):
 def test_the_field_stays_required():
     with pytest.raises(TypeError, match="tasks"):
         Run(answers=pd.DataFrame(), restrictions=pd.DataFrame(), pricing=None, meta=None)
+
+
+def test_one_tasks_inputs_without_reading_the_texts(workspace, monkeypatch):
+    from analytics.people import task_inputs
+
+    version = annotated(workspace)
+    eager = workspace.open_run(version)
+    monkeypatch.setattr(run_files, "DEFER_TASKS_BYTES", 0)
+    run = workspace.open_run(version)
+    names = list(run.codes.task_names)
+    for task in (names[0], names[len(names) // 2], names[-1]):
+        want = {k: (None if pd.isna(v) else v) for k, v in eager.tasks.loc[task].items()}
+        assert task_inputs(run, task) == want
+    assert not SLOT.is_read(run)
+    assert task_inputs(eager, names[0]) == {k: v for k, v in eager.tasks.loc[names[0]].items()}
+
+
+def test_a_tasks_file_in_another_order_falls_back_to_the_whole_file(workspace, tmp_path):
+    from analytics.people import task_inputs
+    from analytics.sources.task_texts import TaskTexts
+
+    run = workspace.open_run(annotated(workspace))
+    path = tmp_path / "tasks.parquet"
+    run.tasks.rename_axis("task_id").reset_index().iloc[::-1].to_parquet(path, index=False)
+    texts = TaskTexts(path, lambda: run.tasks, lambda err: err)
+    task = run.codes.task_names[0]
+    assert texts.one(0, task) is None  # row 0 of this file is the last task
+    assert texts.one(10**9, task) is None  # past the end
+    other = dataclasses.replace(run, tasks=texts)
+    assert not SLOT.is_read(other)
+    want = {k: (None if pd.isna(v) else v) for k, v in run.tasks.loc[task].items()}
+    assert task_inputs(other, task) == want
+    assert SLOT.is_read(other)

@@ -49,5 +49,9 @@ class ReadOnFirstUse:
 
     def is_read(self, obj: Any) -> bool:
         """Whether the value is in memory (given, or deferred and read since)."""
+        return self.pending(obj) is None
+
+    def pending(self, obj: Any) -> Deferred | None:
+        """The Deferred holding the value when it is not read yet, else None."""
         value = obj.__dict__[self.slot]
-        return not isinstance(value, Deferred) or value.loaded
+        return value if isinstance(value, Deferred) and not value.loaded else None

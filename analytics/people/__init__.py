@@ -22,6 +22,7 @@ from analytics.people.answers import (
     exam_item_verdicts,
     item_verdicts,
     task_answers,
+    task_inputs,
 )
 from analytics.people.speed import SPEED_BINS, SPEED_TOP_QUANTILE, SpeedComparison, speed_vs_pool
 from analytics.people.table import annotator_table, attach_decisions, filter_annotators
@@ -33,6 +34,7 @@ __all__ = [
     "filter_annotators",
     "annotator_answers",
     "task_answers",
+    "task_inputs",
     "exam_item_answers",
     "item_verdicts",
     "SpeedComparison",

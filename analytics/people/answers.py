@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.metrics import registry, speed
-from analytics.metrics._base import name_rank, per_run_cache
+from analytics.metrics._base import name_rank, per_run_cache, position
 from analytics.metrics.exam import HARD_GAP
 from analytics.model import Run
 from analytics.people._codes import task_code, worker_code
@@ -234,3 +234,19 @@ def item_verdicts(items: pd.DataFrame) -> pd.DataFrame:
 def exam_item_verdicts(run: Run) -> pd.DataFrame:
     """:func:`item_verdicts` of the run's exam items (exam_item_pass_rate)."""
     return item_verdicts(registry.compute(run, "exam_item_pass_rate"))
+
+
+def task_inputs(run: Run, task_id: str) -> dict[str, Any] | None:
+    """One task's input fields ({field: value}), or None when the run lists none for it. A large
+    version's texts not read yet stay unread: only the part of the file holding the task is."""
+    pending = type(run).__dict__["tasks"].pending(run)
+    if pending is not None and hasattr(pending, "one"):
+        code = position(run.codes.task_names, task_id)
+        row = pending.one(code, task_id) if code >= 0 else None
+        if row is not None:
+            return row
+    tasks = run.tasks
+    if not len(tasks.columns):
+        return None
+    at = position(tasks.index, task_id)
+    return None if at < 0 else dict(tasks.iloc[at].items())

@@ -102,6 +102,10 @@ def _codes(indices: pa.Array) -> np.ndarray:
     return indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
 
 
+# what reading a damaged or cut-short stored file raises (a version's files are checked whole on open)
+READ_ERRORS = (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError, pa.ArrowException)
+
+
 def release_memory() -> None:
     """Hand memory freed by the last step back to the system (Arrow's pool, and glibc's heap where it keeps it).
 

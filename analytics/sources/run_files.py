@@ -23,17 +23,16 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from analytics.model import KINDS, STATUSES, Pricing, Problem, Run, RunMeta, empty_restrictions
-from analytics.model._deferred import Deferred
-from analytics.sources._stream import categorical, release_memory
+from analytics.sources._stream import READ_ERRORS, categorical, release_memory
 from analytics.sources.manifest import reason, run_doc_errors
 from analytics.sources.store import FORMAT, DamagedVersion, DamagedVersionError
+from analytics.sources.task_texts import TaskTexts
 
 RUN_FILES = ("answers.parquet", "tasks.parquet", "restrictions.parquet", "run.json")
 TASK_ID = "task_id"  # the name of the tasks frame's index, in memory and as tasks.parquet's column
 PARQUET_MAGIC = b"PAR1"  # a Parquet file starts and ends with it; a cut-short file lacks the end
 DEFER_TASKS_BYTES = 16 << 20  # a tasks.parquet over this is read when its texts are first used
 HASH_ON_OPEN_LIMIT = 256 << 20  # a version this small has its sha256 checked on every open
-READ_ERRORS = (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError, pa.ArrowException)
 
 
 def repair_fix(folder: Path | str) -> str:
@@ -319,24 +318,13 @@ def cannot_read(file: str, err: Exception) -> str:
     return f"{file} cannot be read ({type(err).__name__}: {str(err)[:300]})"
 
 
-def _tasks_when_used(path: Path, task_ids: pd.Index, damaged) -> pd.DataFrame | Deferred:
-    """The version's task texts; read when first used when the file is over :data:`DEFER_TASKS_BYTES`.
-
-    A report or most pages never look at the texts (171 MB of them at 10^7 answers); Task detail,
-    Delivery and the answers tables with inputs do, and read them then.
-    """
+def _tasks_when_used(path: Path, task_ids: pd.Index, damaged) -> pd.DataFrame | TaskTexts:
+    """The version's task texts: read now, or when first used when the file is over :data:`DEFER_TASKS_BYTES`."""
     if path.stat().st_size <= DEFER_TASKS_BYTES:
         return read_tasks(path, task_ids)
-
-    def load() -> pd.DataFrame:
-        try:
-            tasks = read_tasks(path, task_ids)
-        except READ_ERRORS as err:
-            raise damaged(path.name, cannot_read(path.name, err)) from None
-        release_memory()
-        return tasks
-
-    return Deferred(load, f"the task texts of {path}")
+    return TaskTexts(
+        path, lambda: read_tasks(path, task_ids), lambda err: damaged(path.name, cannot_read(path.name, err))
+    )
 
 
 def _canonical_answers(answers: pd.DataFrame, meta: RunMeta) -> pd.DataFrame:

@@ -7,6 +7,7 @@ import streamlit as st
 
 from analytics.metrics import aggregation
 from analytics.metrics.scales import MEDIAN_RULE
+from analytics.people import task_inputs
 from dashboard import data, nav, widgets
 
 version = nav.require_version("task.py")
@@ -27,8 +28,9 @@ if "exam" in kinds:
 left, right = st.columns([1, 1])
 with left:
     st.subheader("Inputs")
-    if task in run.tasks.index and len(run.tasks.columns):
-        for field, value in run.tasks.loc[task].items():
+    inputs = task_inputs(run, task)
+    if inputs:
+        for field, value in inputs.items():
             widgets.task_input(str(field), value)
     else:
         st.caption(
