@@ -24,6 +24,7 @@ from analytics.metrics._base import source_fields
 from analytics.metrics.delivery import quality_section
 from analytics.metrics.scales import scale_section
 from analytics.model import Run
+from analytics.sources._stream import release_memory
 
 
 def _clean(x: Any) -> Any:
@@ -101,6 +102,9 @@ def _run_section(r: _Report, rep: dict) -> None:
 
 
 def _agreement_section(r: _Report, rep: dict) -> None:
+    # the pairs first: their working set (about 0.5 GB at 10^7 answers) then comes on top of the run
+    # alone, not of the aggregations and per-task tables computed next
+    pairs = r.figure("agreement.pairwise", "pairwise_kappa")
     summary = r.figure("agreement", "run_agreement")
     agg = r.figure("aggregation", "aggregate", **r.agg_params)
     rep["overlap"] = {
@@ -121,7 +125,6 @@ def _agreement_section(r: _Report, rep: dict) -> None:
         wa = r.figure("agreement.workers", "worker_agreement", method=r.method, n_iter=r.n_iter)
         if wa is not None:
             g["median_worker_agreement_with_aggregate"] = float(wa["agreement"].median())
-    pairs = r.figure("agreement.pairwise", "pairwise_kappa")
     if pairs is not None:
         min_shared = registry.metric("pairwise_kappa").params["min_shared"]
         g["pairwise"] = {
@@ -330,6 +333,21 @@ SECTIONS: tuple[Callable[[_Report, dict], None], ...] = (
 )
 
 
+# a per-task or per-suite table a section computed for itself and over this many bytes is not kept
+# once the section is done (item agreement is 100 MB at 10^7 answers); aggregations are kept
+LARGE_TABLE_BYTES = 32 << 20
+
+
+def _drop_large_tables(run: Run, added: set[tuple]) -> None:
+    large = [
+        key
+        for key in added
+        if isinstance(value := registry.cached_value(run, key), pd.DataFrame)
+        and value.memory_usage(index=False).sum() > LARGE_TABLE_BYTES
+    ]
+    registry.forget(run, large)
+
+
 def build_report(
     run: Run,
     *,
@@ -357,7 +375,10 @@ def build_report(
     r = _Report(run, method, n_iter)
     rep: dict[str, Any] = {}
     for section in SECTIONS:
+        held = registry.cached_keys(run)
         section(r, rep)
+        _drop_large_tables(run, registry.cached_keys(run) - held)
+        release_memory()  # what a section freed goes back to the system before the next one's working set
     rep["unavailable"] = r.unavailable
     if timings:
         rep["seconds"] = r.seconds

@@ -96,7 +96,6 @@ class _EMData(NamedTuple):
     pair_obs: np.ndarray  # (pairs,) compressed observed label of each pair
     worker_starts: np.ndarray  # pairs are sorted by worker: first pair of each worker
     worker_n: np.ndarray  # (workers present,) answers per worker
-    P0: np.ndarray  # (answered tasks x labels present) majority-vote shares
     n_answers: int
 
 
@@ -143,10 +142,9 @@ def _prepare_em(task, worker, label, n_tasks, n_workers, n_labels):
         pair_obs=pair_ids % K,
         worker_starts=worker_starts,
         worker_n=np.bincount(w, minlength=W).astype(np.float64),
-        P0=counts,
         n_answers=len(t),
     )
-    return data, task_present, worker_present, label_present
+    return data, counts, task_present, worker_present, label_present
 
 
 def _ds_m_step(C: np.ndarray, d: _EMData):
@@ -230,9 +228,9 @@ def _e_step_block(A_blk, logE, log_prior, out, single: bool = False) -> tuple[fl
     return entropy, np.einsum("ij->j", out)
 
 
-def _run_em(d: _EMData, m_step, n_iter: int, tol: float, pool):
+def _run_em(d: _EMData, P: np.ndarray, m_step, n_iter: int, tol: float, pool):
+    """EM from the starting posteriors ``P`` (answered tasks x labels present; updated in place)."""
     single = d.n_answers >= FLOAT32_ANSWERS
-    P = d.P0.copy()
     T = P.shape[0]
     priors = P.mean(axis=0)
     E, skills = m_step(d.A.T @ P, d)
@@ -283,26 +281,36 @@ def _dawid_skene(func, task, worker, label, n_tasks, n_workers, n_labels, n_iter
     worker = check_codes(worker, "worker", func, n_workers, "n_workers", len(task))
     label = check_codes(label, "label", func, n_labels, "n_labels", len(task))
 
-    labels = np.full(n_tasks, -1, dtype=np.int64)
-    probas = np.full((n_tasks, n_labels), np.nan)
-    priors = np.zeros(n_labels)
-    errors = np.full((n_workers, n_labels, n_labels), np.nan)
-    skills = np.full(n_workers, np.nan) if one_coin else None
+    def outputs():  # allocated after EM, not held beside its own (tasks x labels) floats
+        return (
+            np.full(n_tasks, -1, dtype=np.int64),
+            np.zeros(n_labels),
+            np.full((n_workers, n_labels, n_labels), np.nan),
+            np.full(n_workers, np.nan) if one_coin else None,
+        )
+
     if len(task) == 0:
+        labels, priors, errors, skills = outputs()
         priors[:] = np.nan
+        probas = np.full((n_tasks, n_labels), np.nan)
         return DawidSkeneResult(labels, probas, priors, errors, skills, 0, np.zeros(0), False)
 
-    d, tp, wp, lp = _prepare_em(task, worker, label, n_tasks, n_workers, n_labels)
+    d, start, tp, wp, lp = _prepare_em(task, worker, label, n_tasks, n_workers, n_labels)
     m_step = _one_coin_m_step if one_coin else _ds_m_step
     n_threads = min(_n_threads(), len(d.blocks))
     if n_threads > 1 and n_iter > 0:
         with ThreadPoolExecutor(max_workers=n_threads) as pool:
-            P, pri, E, sk, history, converged = _run_em(d, m_step, n_iter, tol, pool)
+            P, pri, E, sk, history, converged = _run_em(d, start, m_step, n_iter, tol, pool)
     else:
-        P, pri, E, sk, history, converged = _run_em(d, m_step, n_iter, tol, None)
-
-    probas[tp] = 0.0
-    probas[np.ix_(tp, lp)] = P
+        P, pri, E, sk, history, converged = _run_em(d, start, m_step, n_iter, tol, None)
+    del start  # P itself
+    labels, priors, errors, skills = outputs()
+    if len(tp) == n_tasks and len(lp) == n_labels:
+        probas = P  # every task and label present: the posteriors are the probas, no copy
+    else:
+        probas = np.full((n_tasks, n_labels), np.nan)
+        probas[tp] = 0.0
+        probas[np.ix_(tp, lp)] = P
     labels[tp] = lp[np.argmax(P, axis=1)]  # np.argmax: first maximum, i.e. the lowest code
     priors[lp] = pri
     # errors[w, true, observed]: true labels outside the data stay NaN; observed labels the

@@ -148,3 +148,19 @@ def position(names: pd.Index, value: str) -> int:
     import pyarrow.compute as pc
 
     return int(pc.index(arrow, value).as_py())
+
+
+def positions(names: pd.Index, values: pd.Series) -> np.ndarray:
+    """Where each of ``values`` is in ``names`` (int64, -1 if absent), without a Python string per
+    row: a categorical's categories looked up once, Arrow text by pyarrow's hash look-up (pandas'
+    get_indexer turns 10^6 Arrow strings into objects first), anything else by get_indexer."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return category_values(values, names.get_indexer, -1).astype(np.int64, copy=False)
+    arrow = getattr(values.array, "_pa_array", None)
+    if arrow is None:
+        return names.get_indexer(values)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    wanted = pa.array(names.astype(str).to_numpy(dtype=object), type=arrow.type)
+    return pc.index_in(arrow, value_set=wanted).fill_null(-1).to_numpy().astype(np.int64, copy=False)

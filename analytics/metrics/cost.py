@@ -14,7 +14,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from analytics.metrics._base import MetricUnavailable, category_in, per_run_cache, rate, source_fields
+from analytics.metrics._base import MetricUnavailable, category_in, per_run_cache, positions, rate, source_fields
 from analytics.model import KINDS, Run
 
 PAID_STATUSES = ("ACCEPTED", "SUBMITTED")
@@ -73,7 +73,8 @@ def assignment_table(run: Run) -> pd.DataFrame:
             "answers": s["tasks"].to_numpy(),
             "reward": a["reward"].iloc[rows].to_numpy(dtype="float64", na_value=np.nan),
             "submitted_at": s["submitted_at"].array,
-        }
+        },
+        copy=False,  # the suites' own columns, not a second 10^6-row copy of them
     )
     fallback = {p.pool_id: p.reward_per_assignment for p in run.meta.pools}
     reward = t["reward"]
@@ -383,7 +384,7 @@ def spend_on_banned(run: Run) -> BannedSpend:
         .drop_duplicates("worker_id")
         .set_index("worker_id")[["rule", "created_at"]]
     )
-    at = pd.Index(first.index.astype("str")).get_indexer(t["worker_id"])  # one hash look-up per suite
+    at = positions(pd.Index(first.index.astype("str")), t["worker_id"])  # no Python string per suite
     stamps = pd.to_datetime(first["created_at"], utc=True)
     banned_at = pd.Series(stamps.array.take(at, allow_fill=True), index=t.index)
     is_banned = pd.Series(at >= 0, index=t.index)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import inspect
 import weakref
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from analytics.metrics import (
     aggregation,
@@ -453,6 +453,23 @@ def outcome(run: Run, name: str, **params: Any) -> Any:
         return compute(run, name, **params)
     except MetricUnavailable as err:
         return err
+
+
+def cached_keys(run: Run) -> set[tuple]:
+    """The cache keys of ``run``'s results held now (see :func:`cache_key`)."""
+    return set(_CACHE.get(run, {}))
+
+
+def forget(run: Run, keys: Iterable[tuple]) -> None:
+    """Drop these results of ``run`` from the cache (asked again, they are computed again)."""
+    per_run = _CACHE.get(run, {})
+    for key in keys:
+        per_run.pop(key, None)
+
+
+def cached_value(run: Run, key: tuple) -> Any:
+    """The cached result under ``key`` (None when there is none)."""
+    return _CACHE.get(run, {}).get(key)
 
 
 def computed(run: Run, name: str, **params: Any) -> bool:

@@ -66,7 +66,7 @@ def suites(run: Run) -> pd.DataFrame:
             "first_row": rows,
             "worker_id": _names_at(a["worker_id"], rows),
             "pool_id": _names_at(a["pool_id"], rows),
-            "status": status.to_numpy(),
+            "status": status.array,  # the categorical: no Python string per suite
             "tasks": tasks.astype(np.int64),
             "started_at": start,
             "submitted_at": sub,
@@ -141,11 +141,17 @@ def _rule_of(run: Run, pool_id: str | None, rule_type: str) -> tuple[dict | None
     return None, main or sorted(set(run.answers["pool_id"].cat.categories.astype(str)))
 
 
+# what replay_order and rolling_fast read of a suites table
+REPLAY_COLUMNS = ("assignment_id", "worker_id", "pool_id", "status", "submitted_at", "seconds")
+
+
 def replay_order(s: pd.DataFrame) -> pd.DataFrame:
     """Submitted suites sorted per (worker, pool) by submit time, then assignment id (so that the
     order never depends on input row order), with ``position`` (0-based, within the annotator's
     suites in the pool) and ``group_start`` (the row where their suites begin)."""
-    s = s[~s["status"].isin(UNSUBMITTED) & s["submitted_at"].notna()]
+    submitted = (~s["status"].isin(UNSUBMITTED) & s["submitted_at"].notna()).to_numpy()
+    if not submitted.all():
+        s = s[submitted]
     s = s.take(_replay_sort(s)).reset_index(drop=True)
     n = len(s)
     w = pd.factorize(s["worker_id"])[0]
@@ -268,9 +274,9 @@ def fast_responders(
             f"The 'count' parameter of fast_responders must be an int in [1, history_size={h}]. Got {k!r} instead."
         )
     _require_times(run, "the fast-response rule")
-    s = suites(run)
-    s = s[s["pool_id"].isin(pools)]
-    w = rolling_fast(s, h, k, thr)
+    s = suites(run)[list(REPLAY_COLUMNS)]  # the columns the rule reads: the rest is not copied
+    in_pools = s["pool_id"].isin(pools).to_numpy()
+    w = rolling_fast(s if in_pools.all() else s[in_pools], h, k, thr)
     first = w[w["fires"]].drop_duplicates(["worker_id", "pool_id"], keep="first")
     cols = ["worker_id", "pool_id", "flagged_at", "fast_suites", "suites_considered", "fastest_seconds", "evidence"]
     if first.empty:
