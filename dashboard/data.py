@@ -99,15 +99,6 @@ def waits_on_large_run(version_id: str, method: str) -> bool:
     return aggregation.waits_on_size(current_run(version_id), method)
 
 
-def task_votes(version_id: str, task_id: str) -> Any:
-    """Each aggregator's label on one task, or the MetricUnavailable: asked afresh each time (a few
-    look-ups in cached aggregations), so a method computed since the last visit is listed too."""
-    try:
-        return aggregation.task_votes(current_run(version_id), task_id)
-    except MetricUnavailable as e:
-        return e
-
-
 def ready_methods(version_id: str, methods: tuple[str, ...] = ("mv", "ds")) -> tuple[str, ...]:
     """The aggregation methods among ``methods`` that are cheap here or computed already."""
     return tuple(m for m in methods if m == "mv" or not on_request(version_id, m))

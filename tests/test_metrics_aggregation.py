@@ -267,3 +267,18 @@ def test_majority_vote_probas_are_built_only_when_asked(demo_workspace, demo_ver
     expected = kernels.majority_from_counts(A.pool_vote_counts(run)).probas[np.flatnonzero(mv.codes >= 0)[rows]]
     np.testing.assert_array_equal(mv.probas_at(rows), expected)
     np.testing.assert_array_equal(mv.probas.to_numpy()[rows], expected)
+
+
+def test_the_registrys_task_votes_list_a_method_computed_since(monkeypatch):
+    """task_votes depends on which aggregations exist: the registry computes it afresh every time
+    (a cached copy kept Dawid-Skene out after it was computed)."""
+    from analytics.metrics import registry
+
+    run = toy_run(TOY)
+    monkeypatch.setitem(A.SECONDS_PER_ANSWER_ITERATION, "ds", 1.0)  # as if the run were huge
+    assert "Dawid-Skene" not in registry.compute(run, "task_votes", task_id="t1").index
+    A.aggregate(run, "ds")
+    assert "Dawid-Skene" in registry.compute(run, "task_votes", task_id="t1").index
+    assert not registry.computed(run, "task_votes", task_id="t1")  # never kept
+    with pytest.raises(MetricUnavailable):
+        registry.compute(run, "task_votes", task_id="nope")

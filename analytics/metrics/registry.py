@@ -84,6 +84,9 @@ class Metric:
     forwarded: Mapping[str, Any] = field(default_factory=dict)
     # seconds it would take on this run with these parameters (None: fast enough not to ask)
     estimate: Callable[[Run, Mapping[str, Any]], float] | None = None
+    # False for a cheap figure that depends on what else is cached (which aggregations exist):
+    # computed on every call, never kept, so it is never stale
+    kept: bool = True
 
     def __post_init__(self) -> None:
         if self.result not in RESULTS:
@@ -236,7 +239,7 @@ METRICS: tuple[Metric, ...] = (
         forwarded=_MV,
     ),
     Metric("aggregator_disagreements", aggregation.disagreements, TABLE, "tasks where the aggregators differ"),
-    Metric("task_votes", aggregation.task_votes, TABLE, "one task's votes and each aggregator's label"),
+    Metric("task_votes", aggregation.task_votes, TABLE, "one task's votes and each aggregator's label", kept=False),
     Metric("task_vote_counts", aggregation.task_vote_counts, VALUE, "one task's votes per label"),
     # cost
     Metric("spend", cost.spend, VALUE, "rewards, fees, bonuses, total", "any"),
@@ -427,6 +430,11 @@ def compute(run: Run, name: str, **params: Any) -> Any:
     """
     m = metric(name)
     bound = m.bind(params)
+    if not m.kept:
+        value = _evaluate(run, m, bound)
+        if isinstance(value, MetricUnavailable):
+            raise value
+        return value
     key = (name, tuple(sorted(bound.items())))
     per_run = _CACHE.setdefault(run, {})
     if key not in per_run:

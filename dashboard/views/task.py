@@ -54,7 +54,7 @@ with right:
         "none" if truth is None or pd.isna(truth) else widgets.text(truth),
         help="from a truth file given at import",
     )
-    votes = widgets.available(data.task_votes(version.id, task), quiet=True)
+    votes = widgets.available(data.metric(version.id, "task_votes", task_id=task), quiet=True)
     if votes is None:
         st.caption("No aggregated label: exam and training items are graded against their golden label instead.")
     else:
