@@ -190,14 +190,19 @@ def on_request(run: Run, method: str) -> bool:
     return slow or waits_on_size(run, method)
 
 
-def waits_on_size(run: Run, method: str) -> bool:
-    """Whether ``method`` waits for a click because the run has over LARGE_RUN_ANSWERS labeling-pool
-    answers (every method but majority vote) and it is not computed yet."""
+def is_large(run: Run) -> bool:
+    """Whether the run has over LARGE_RUN_ANSWERS labeling-pool answers: the one count every
+    large-run rule (aggregators, pairs, the cost curve) goes by."""
     try:
-        large = len(pool_rows(run)) > LARGE_RUN_ANSWERS
+        return len(pool_rows(run)) > LARGE_RUN_ANSWERS
     except MetricUnavailable:
         return False
-    return large and method != "mv" and cached(run, method) is None
+
+
+def waits_on_size(run: Run, method: str) -> bool:
+    """Whether ``method`` waits for a click because the run is large (:func:`is_large`; every
+    method but majority vote) and it is not computed yet."""
+    return is_large(run) and method != "mv" and cached(run, method) is None
 
 
 def aggregate(
@@ -465,6 +470,7 @@ def label_counts(agg: Aggregation, labels) -> np.ndarray:
 
 
 __all__ = [
+    "is_large",
     "TASK_COUNT",
     "METHODS",
     "FAST_METHODS",

@@ -398,6 +398,7 @@ BUILDING_BLOCKS = frozenset(
         "aggregation.cached",
         "aggregation.on_request",
         "aggregation.waits_on_size",
+        "aggregation.is_large",
         "cost.assignment_table",
         "cost.assignment_cost",
         "cost.final_label_count",

@@ -187,7 +187,7 @@ max_workers = int(
         help="The annotators who are in the most measured pairs",
     )
 )
-large = len(run.answers) > widgets.LARGE_RUN_ANSWERS
+large = aggregation.is_large(run)
 pair_seconds = len(run.answers) / 1.3e6
 pairs = widgets.computed_on_request(
     f"pairs_{version.id}",
@@ -277,8 +277,8 @@ picked = st.multiselect(
     format_func=aggregation.METHODS.get,
     key="methods",
     help="Majority vote, Wawa and (one-coin) Dawid-Skene run at once where they take a few seconds (on runs over "
-    f"{widgets.LARGE_RUN_ANSWERS:,} answers majority vote only); GLAD, MACE and any method estimated over "
-    f"{aggregation.ON_REQUEST_SECONDS:.0f} s on this run, only when started.",
+    f"{widgets.LARGE_RUN_ANSWERS:,} labeling-pool answers majority vote only); GLAD, MACE and any method "
+    f"estimated over {aggregation.ON_REQUEST_SECONDS:.0f} s on this run, only when started.",
 )
 # the answers the aggregators count: the labeling pool's (item_agreement has one row per aggregated task)
 pool_answers = summary.answers if items is None else int(items["answers"].sum())
@@ -292,7 +292,11 @@ def aggregations(methods) -> dict:
         est = (data.estimate_seconds(version.id, "aggregate", method=m) or 0.0) if wait else 0.0
         name = aggregation.METHODS[m]
         large = data.waits_on_large_run(version.id, m)
-        why = f" On runs over {widgets.LARGE_RUN_ANSWERS:,} answers only majority vote runs on open." if large else ""
+        why = (
+            f" On runs over {widgets.LARGE_RUN_ANSWERS:,} labeling-pool answers only majority vote runs on open."
+            if large
+            else ""
+        )
         result = widgets.computed_on_request(
             f"aggregate_{version.id}_{m}",
             f"Run {name}",

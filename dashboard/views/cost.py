@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from analytics.metrics.aggregation import TIE_RULE
+from analytics.metrics.aggregation import TIE_RULE, is_large
 from dashboard import charts, data, documents, nav, widgets
 
 version = nav.require_version("cost.py")
@@ -217,7 +217,7 @@ cq = widgets.computed_on_request(
     "Compute the curve",
     f"{len(run.answers):,} answers: subsampling every overlap takes about {len(run.answers) / 1e6:,.0f} s "
     "on a run this size.",
-    needed=len(run.answers) > widgets.LARGE_RUN_ANSWERS,
+    needed=is_large(run),
     spinner="Subsampling answers at every overlap…",
     compute=lambda: data.metric(version.id, "cost_quality_curve", repeats=repeats),
 )

@@ -76,7 +76,7 @@ with right:
         if waiting:
             st.caption(
                 f"{', '.join(waiting)}: listed here once run on the Agreement page (on runs over "
-                f"{widgets.LARGE_RUN_ANSWERS:,} answers only majority vote runs when a page opens)."
+                f"{widgets.LARGE_RUN_ANSWERS:,} labeling-pool answers only majority vote runs when a page opens)."
             )
     # the votes the aggregators count (labeling pool, rejected suites left out), from the run's cached count
     votes_here = widgets.available(data.metric(version.id, "task_vote_counts", task_id=task), quiet=True)
