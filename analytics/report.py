@@ -24,6 +24,7 @@ from analytics.metrics._base import source_fields
 from analytics.metrics.delivery import quality_section
 from analytics.metrics.scales import scale_section
 from analytics.model import Run
+from analytics.model._deferred import replace_run
 from analytics.sources._stream import release_memory
 
 
@@ -371,7 +372,7 @@ def build_report(
             f"Got {method!r} instead."
         )
     if truth is not None and truth is not run.truth:
-        run = dataclasses.replace(run, truth=truth)
+        run = replace_run(run, truth=truth)
     r = _Report(run, method, n_iter)
     rep: dict[str, Any] = {}
     for section in SECTIONS:

@@ -101,3 +101,14 @@ def test_a_tasks_file_in_another_order_falls_back_to_the_whole_file(workspace, t
     want = {k: (None if pd.isna(v) else v) for k, v in run.tasks.loc[task].items()}
     assert task_inputs(other, task) == want
     assert SLOT.is_read(other)
+
+
+def test_a_what_if_copy_leaves_the_texts_unread(workspace, monkeypatch):
+    from analytics.model._deferred import replace_run
+
+    monkeypatch.setattr(run_files, "DEFER_TASKS_BYTES", 0)
+    run = workspace.open_run(annotated(workspace))
+    copies = [replace_run(run, notes=()), run.with_meta(project="other")]
+    assert not SLOT.is_read(run) and not any(SLOT.is_read(c) for c in copies)
+    pd.testing.assert_frame_equal(copies[0].tasks, run.tasks)  # one read, shared by both
+    assert copies[1].tasks is run.tasks

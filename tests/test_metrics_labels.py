@@ -53,6 +53,16 @@ def test_distribution_of_aggregated_labels():
         distribution_of(pd.Series(["a", "q"]), ["a", "b"])
 
 
+def test_distribution_of_a_categorical_equals_the_text():
+    """Aggregated labels are categoricals: counted on their codes, as the same labels as text."""
+    text = pd.Series(["b", "a", None, "b", "c", "b"])
+    cat = text.astype(pd.CategoricalDtype(["c", "z", "b", "a"]))  # another order, an unused category
+    pd.testing.assert_frame_equal(distribution_of(cat, ["a", "b", "c"]), distribution_of(text, ["a", "b", "c"]))
+    assert distribution_of(cat, ["a", "b", "c"])["count"].tolist() == [1, 3, 1]
+    with pytest.raises(ValueError, match="outside label_order.*'q'"):
+        distribution_of(pd.Series(["a", "q", "q"], dtype="category"), ["a", "b"])
+
+
 def _use_rows():
     rows = []
     # w1: 20 answers, 16 "a" (over-uses a); w2, w3: 20 answers each, 5 a / 10 b / 5 c; w4: 3 answers

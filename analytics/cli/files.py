@@ -15,6 +15,7 @@ from typing import Any, Iterable, Sequence
 
 from analytics import settings, versions
 from analytics.model import Pricing, Run
+from analytics.model._deferred import replace_run
 from analytics.model.scales import NOMINAL_NUMBER_LIMIT, SCALES
 from analytics.sources import FORMATS, ReadOptions, read_files
 from analytics.sources import store as stores
@@ -357,7 +358,6 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def _report_document(args: argparse.Namespace, run: Run, info, lineage, truth) -> int:
     """``report --format html|pdf --out FILE``: the stakeholder document, written atomically."""
-    import dataclasses
 
     from analytics.report_documents import ChartRenderError, write_report
 
@@ -366,7 +366,7 @@ def _report_document(args: argparse.Namespace, run: Run, info, lineage, truth) -
             f"--format {args.format} writes a file: give it with --out FILE (e.g. --out report.{args.format})"
         )
     if truth is not None:
-        run = dataclasses.replace(run, truth=truth)
+        run = replace_run(run, truth=truth)
     try:
         path = write_report(args.out, run, info, format=args.format, method=args.method, lineage=lineage)
     except ChartRenderError as err:

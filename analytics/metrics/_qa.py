@@ -19,6 +19,7 @@ from analytics.metrics._base import MetricUnavailable
 from analytics.metrics.cost import assignment_cost
 from analytics.metrics.speed import replay_order, suites
 from analytics.model import Run
+from analytics.model._deferred import replace_run
 
 # the replayed rules' thresholds a what-if may set (analytics.metrics.rules names them so)
 SETTABLE: dict[str, tuple[str, ...]] = {
@@ -109,7 +110,7 @@ def with_rules(run: Run, settings: Any, pool_id: str | None = None) -> Run:
         if not any(r.get("type") == rule for p in pools for r in p.rules if pool_id in (None, p.pool_id)):
             where = f"pool {pool_id}" if pool_id is not None else "any pool of this run"
             raise ValueError(f"{where} has no {rule} rule to change (the run's rules come with its pools)")
-    return dataclasses.replace(run, meta=dataclasses.replace(run.meta, pools=tuple(pools)))
+    return replace_run(run, meta=dataclasses.replace(run.meta, pools=tuple(pools)))
 
 
 def _set(rule: dict, changes: dict[str, Any]) -> dict:
@@ -165,7 +166,7 @@ def with_golden(run: Run, overrides: Any) -> Run:
     golden[rows] = per_answer[rows]
     a = run.answers.copy(deep=False)  # the other columns are shared, not copied (10^7 rows)
     a["golden"] = pd.Categorical.from_codes(golden, dtype=run.answers["golden"].dtype)
-    changed = dataclasses.replace(run, answers=a)
+    changed = replace_run(run, answers=a)
     _share_label_figures(run, changed, golden)
     return changed
 
@@ -211,7 +212,7 @@ def without_suites(run: Run, assignment_codes: np.ndarray) -> Run:
         return run
     codes = run.answers["assignment_id"].cat.codes.to_numpy()
     keep = ~np.isin(codes, np.asarray(assignment_codes, dtype=codes.dtype))
-    return dataclasses.replace(run, answers=run.answers[keep].reset_index(drop=True))
+    return replace_run(run, answers=run.answers[keep].reset_index(drop=True))
 
 
 def _figure(fn, *args) -> Any:

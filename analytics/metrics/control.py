@@ -98,14 +98,18 @@ def control_task_difficulty(run: Run) -> pd.DataFrame:
     rows = _control_rows(run)
     task, worker, label, golden = c.task[rows], c.worker[rows], c.label[rows], c.golden[rows]
     ok = label == golden
-    nt, nl, nw = c.n_tasks, c.n_labels, c.n_workers
-    n = np.bincount(task, minlength=nt)
-    k = np.bincount(task, weights=ok, minlength=nt)
-    counts = np.bincount(task.astype(np.int64) * nl + label, minlength=nt * nl).reshape(nt, nl)
+    nl, nw = c.n_labels, c.n_workers
+    # the control tasks and each answer's place among them: arrays the size of the control tasks,
+    # not of every task of the run (3 M at 10^7 answers)
+    sel, t = np.unique(task, return_inverse=True)
+    nt = len(sel)
+    n = np.bincount(t, minlength=nt)
+    k = np.bincount(t, weights=ok, minlength=nt)
+    counts = np.bincount(t.astype(np.int64) * nl + label, minlength=nt * nl).reshape(nt, nl)
     top = counts.argmax(axis=1)
     top_n = counts.max(axis=1)
     gold = np.full(nt, -1, dtype=np.int64)
-    np.maximum.at(gold, task, golden.astype(np.int64))  # row-order free even if rows disagree
+    np.maximum.at(gold, t, golden.astype(np.int64))  # row-order free even if rows disagree
 
     # leave-one-out accuracy of the answer's annotator on the other control answers
     wn = np.bincount(worker, minlength=nw)
@@ -113,9 +117,9 @@ def control_task_difficulty(run: Run) -> pd.DataFrame:
     other_n = wn[worker] - 1
     other_acc = rate(wk[worker] - ok, other_n)
     strong = (other_n >= STRONG_MIN_ANSWERS) & (other_acc >= STRONG_ACCURACY)
-    strong_n = np.bincount(task[strong], minlength=nt)
-    strong_top = np.bincount(task[strong], weights=label[strong] == top[task[strong]], minlength=nt).astype(np.int64)
-    strong_gold = np.bincount(task[strong], weights=ok[strong], minlength=nt).astype(np.int64)
+    strong_n = np.bincount(t[strong], minlength=nt)
+    strong_top = np.bincount(t[strong], weights=label[strong] == top[t[strong]], minlength=nt).astype(np.int64)
+    strong_gold = np.bincount(t[strong], weights=ok[strong], minlength=nt).astype(np.int64)
 
     suspect = (
         (n >= SUSPECT_MIN_ANSWERS)
@@ -124,22 +128,21 @@ def control_task_difficulty(run: Run) -> pd.DataFrame:
         & (strong_top >= SUSPECT_MIN_STRONG)
         & (strong_gold == 0)
     )
-    sel = np.unique(task)
-    low, high = wilson_interval(k[sel], n[sel])
+    low, high = wilson_interval(k, n)
     out = pd.DataFrame(
         {
-            "answers": n[sel].astype(np.int64),
-            "correct": k[sel].astype(np.int64),
-            "share_correct": rate(k[sel], n[sel]),
+            "answers": n.astype(np.int64),
+            "correct": k.astype(np.int64),
+            "share_correct": rate(k, n),
             "ci_low": low,
             "ci_high": high,
-            "golden": pd.Categorical.from_codes(gold[sel], dtype=run.answers["golden"].dtype),
-            "most_common_answer": pd.Categorical.from_codes(top[sel], dtype=run.answers["label"].dtype),
-            "most_common_count": top_n[sel].astype(np.int64),
-            "strong_answers": strong_n[sel].astype(np.int64),
-            "strong_on_most_common": strong_top[sel],
-            "strong_on_golden": strong_gold[sel],
-            "suspect": suspect[sel],
+            "golden": pd.Categorical.from_codes(gold, dtype=run.answers["golden"].dtype),
+            "most_common_answer": pd.Categorical.from_codes(top, dtype=run.answers["label"].dtype),
+            "most_common_count": top_n.astype(np.int64),
+            "strong_answers": strong_n.astype(np.int64),
+            "strong_on_most_common": strong_top,
+            "strong_on_golden": strong_gold,
+            "suspect": suspect,
         },
         index=c.task_names.take(sel).astype("str").rename("task_id"),  # the control tasks' names only
     )

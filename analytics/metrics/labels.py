@@ -69,10 +69,17 @@ def distribution_of(labels: pd.Series, label_order: Sequence[str]) -> pd.DataFra
             f"Got {list(label_order)!r} instead."
         )
     s = pd.Series(labels)
-    s = s[s.notna().to_numpy()].astype(str)  # a numpy mask: no hash table of 10^6 task ids built to align it
-    codes = pd.Index(order).get_indexer(s.to_numpy())
+    if isinstance(s.dtype, pd.CategoricalDtype):  # the categories looked up once: no string per task
+        rows = s.cat.codes.to_numpy()
+        rows = rows[rows >= 0]
+        codes = pd.Index(order).get_indexer(s.cat.categories.astype(str))[rows]
+        outside = s.cat.categories.astype(str)[rows[codes < 0]]
+    else:
+        s = s[s.notna().to_numpy()].astype(str)  # a numpy mask: no hash table of 10^6 task ids built to align it
+        codes = pd.Index(order).get_indexer(s.to_numpy())
+        outside = s[codes < 0]
     if (codes < 0).any():
-        unknown = sorted(set(s[codes < 0]))
+        unknown = sorted(set(outside))
         raise ValueError(
             f"The 'labels' parameter of distribution_of holds labels outside label_order ({', '.join(order)}). "
             f"Got {', '.join(repr(u) for u in unknown[:5])} instead."

@@ -55,3 +55,14 @@ class ReadOnFirstUse:
         """The Deferred holding the value when it is not read yet, else None."""
         value = obj.__dict__[self.slot]
         return value if isinstance(value, Deferred) and not value.loaded else None
+
+
+def replace_run(obj: Any, **changes: Any) -> Any:
+    """dataclasses.replace that hands on a field's Deferred value unread (dataclasses.replace reads
+    every field it keeps, which would read a large version's task texts for a what-if copy)."""
+    import dataclasses
+
+    for name, attr in vars(type(obj)).items():
+        if isinstance(attr, ReadOnFirstUse) and name not in changes:
+            changes[name] = obj.__dict__[attr.slot]
+    return dataclasses.replace(obj, **changes)

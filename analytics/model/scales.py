@@ -26,6 +26,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from analytics.model._deferred import replace_run
 from analytics.model.problems import Problem, ProblemList, ValidationError
 from analytics.model.tables import Run, to_category
 
@@ -247,12 +248,12 @@ def apply_scale(run: Run, scale: str | None = None, labels: Sequence[str] | None
     order = scale_order(run.meta.labels, scale, labels)
     meta = dataclasses.replace(run.meta, scale=scale, labels=tuple(order))
     if order == list(run.answers["label"].cat.categories):
-        return dataclasses.replace(run, meta=meta)
+        return replace_run(run, meta=meta)
     answers = run.answers.copy(deep=False)
     for col in ("label", "golden"):
         answers[col] = answers[col].cat.set_categories(order)
     truth = run.truth if run.truth is None else run.truth.cat.set_categories(order)
-    return dataclasses.replace(run, answers=answers, truth=truth, meta=meta)
+    return replace_run(run, answers=answers, truth=truth, meta=meta)
 
 
 def label_values(run: Run) -> np.ndarray:

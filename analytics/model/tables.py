@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Mapping
 import numpy as np
 import pandas as pd
 
-from analytics.model._deferred import ReadOnFirstUse
+from analytics.model._deferred import ReadOnFirstUse, replace_run
 from analytics.model.problems import Problem
 
 KINDS = ("regular", "control", "training", "exam")
@@ -403,7 +403,7 @@ class Run:
         }
 
     def with_meta(self, **changes: Any) -> "Run":
-        return dataclasses.replace(self, meta=dataclasses.replace(self.meta, **changes))
+        return replace_run(self, meta=dataclasses.replace(self.meta, **changes))
 
 
 def _own_codes(column: pd.Series) -> np.ndarray:
