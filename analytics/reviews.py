@@ -22,12 +22,14 @@ import errno
 import hashlib
 import json
 import os
+import random
 import re
 import shutil
 import sqlite3
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -45,6 +47,7 @@ BUSY_TIMEOUT_MS = 30_000
 SCHEMA_VERSION = 2  # 2: proposals and applications (issue 17)
 FULL_BELOW = 1 << 16  # bytes free under which a failed write is put down to a full disk
 
+_T = TypeVar("_T")
 _HEX = re.compile(r"[0-9a-f]+")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _FIELDS = ("id", "version_id", "worker_id", "decision", "reviewer", "note", "decided_at", "evidence_sha256")
@@ -292,9 +295,34 @@ def _not_read(path: Path, err: BaseException) -> ReviewsError:
     )
 
 
+def _is_busy(err: BaseException) -> bool:
+    return isinstance(err, sqlite3.OperationalError) and any(w in str(err).lower() for w in ("locked", "busy"))
+
+
+def _while_busy(step: Callable[[], _T]) -> _T:
+    """``step`` again while the database is busy, for BUSY_TIMEOUT_MS in all. SQLite gives up at
+    once on some lock conflicts (two new connections switching a new database to WAL), and its own
+    wait polls, so one writer among many can lose every turn; ``step`` must change nothing when
+    it fails busy (taking a lock, switching the journal)."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    pause = 0.002
+    while True:
+        try:
+            return step()
+        except sqlite3.OperationalError as err:
+            if not _is_busy(err) or time.monotonic() >= deadline:
+                raise
+        time.sleep(random.uniform(pause / 2, pause))  # jittered, so waiting writers do not wake together
+        pause = min(pause * 2, 0.05)
+
+
 def _prepare(con: sqlite3.Connection) -> None:
     """Busy timeout, WAL and full sync on this connection; the schema, once per database."""
     con.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    _while_busy(lambda: _wal_and_schema(con))
+
+
+def _wal_and_schema(con: sqlite3.Connection) -> None:
     if con.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
         con.execute("PRAGMA journal_mode = WAL")
     con.execute("PRAGMA synchronous = FULL")
@@ -308,8 +336,9 @@ def _prepare(con: sqlite3.Connection) -> None:
 
 @contextlib.contextmanager
 def transaction(con: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """One write transaction (``BEGIN IMMEDIATE``), committed on success, rolled back otherwise."""
-    con.execute("BEGIN IMMEDIATE")
+    """One write transaction (``BEGIN IMMEDIATE``, retried while another writer holds the lock),
+    committed on success, rolled back otherwise."""
+    _while_busy(lambda: con.execute("BEGIN IMMEDIATE"))
     try:
         yield con
         con.execute("COMMIT")
