@@ -29,7 +29,14 @@ def browser_ready():
         pytest.skip(f"no real browser here: {why}")
 
 
-def test_drill_down_in_chromium(browser_ready, demo_workspace, demo_versions):
+@pytest.fixture(scope="module")
+def demo_dashboard(browser_ready, demo_workspace):
+    """One dashboard served on the demo workspace for this module's tests (each opens its own browser)."""
+    with browser_util.served_dashboard(demo_workspace.root) as base:
+        yield base
+
+
+def test_drill_down_in_chromium(demo_dashboard, demo_workspace, demo_versions):
     from playwright.sync_api import expect, sync_playwright
 
     started = time.monotonic()
@@ -46,7 +53,8 @@ def test_drill_down_in_chromium(browser_ready, demo_workspace, demo_versions):
     task = str(wrong["task_id"].iloc[0])
     task_answers = int((run.answers["task_id"] == task).sum())
 
-    with browser_util.served_dashboard(demo_workspace.root) as base, sync_playwright() as p:
+    base = demo_dashboard
+    with sync_playwright() as p:
         browser = browser_util.chromium(p)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -99,11 +107,11 @@ def test_drill_down_in_chromium(browser_ready, demo_workspace, demo_versions):
     assert time.monotonic() - started < 60
 
 
-def _served(browser_ready, root):
+def _served(base: str):
+    """A browser page (1440 px) on the dashboard at ``base``, closed with the returned stack."""
     from playwright.sync_api import sync_playwright
 
     stack = contextlib.ExitStack()
-    base = stack.enter_context(browser_util.served_dashboard(root))
     p = stack.enter_context(sync_playwright())
     browser = browser_util.chromium(p)
     stack.callback(browser.close)
@@ -112,11 +120,11 @@ def _served(browser_ready, root):
     return stack, base, page
 
 
-def test_sidebar_keeps_the_version_and_the_tab_names_the_page(browser_ready, demo_workspace, demo_versions):
+def test_sidebar_keeps_the_version_and_the_tab_names_the_page(demo_dashboard, demo_versions):
     from playwright.sync_api import expect
 
     old = next(v for v in demo_versions if v.version == "1.0.0")
-    stack, base, page = _served(browser_ready, demo_workspace.root)
+    stack, base, page = _served(demo_dashboard)
     with stack:
         browser_util.open_app(page, base, "overview")  # no version: the newest, written into the URL
         page.wait_for_url(re.compile(rf"/overview\?version={demo_versions[-1].id}"))
@@ -140,7 +148,7 @@ def test_sidebar_keeps_the_version_and_the_tab_names_the_page(browser_ready, dem
         expect(page).to_have_title("Versions · crowdlens")
 
 
-def test_detail_pickers(browser_ready, demo_workspace, demo_versions):
+def test_detail_pickers(demo_dashboard, demo_workspace, demo_versions):
     from playwright.sync_api import expect
 
     from analytics import people
@@ -148,7 +156,7 @@ def test_detail_pickers(browser_ready, demo_workspace, demo_versions):
     v = next(v for v in demo_versions if v.version == "1.1.0")
     run = demo_workspace.open_run(v.id)
     order = [str(w) for w in people.annotator_table(run).index]
-    stack, base, page = _served(browser_ready, demo_workspace.root)
+    stack, base, page = _served(demo_dashboard)
     with stack:
         # from the sidebar, with no annotator in the URL: the first of the list, and previous / next
         browser_util.open_app(page, base, f"annotator?version={v.id}")
@@ -191,7 +199,10 @@ def test_markdown_payload_is_shown_as_text(browser_ready, tmp_path):
         {"worker_id": ["w1", "w2", "w1", "w2"], "task_id": ["t1", "t1", "t2", "t2"], "label": [payload, "y", "y", "y"]}
     )
     v = import_run(ws, build_run(frame, file="toy", labels=[payload, "y"]), name="md", version="1.0.0")
-    stack, base, page = _served(browser_ready, ws.root)
+    stack = contextlib.ExitStack()
+    base = stack.enter_context(browser_util.served_dashboard(ws.root))
+    inner, base, page = _served(base)
+    stack.enter_context(inner)
     with stack:
         browser_util.open_app(page, base, f"labels?version={v.id}")
         main = browser_util.main_area(page)

@@ -218,15 +218,15 @@ def test_crowdkit_sees_the_users_own_strings_in_row_order():
 
 
 @pytest.mark.shared_data
-@pytest.mark.parametrize("method", ["mace", "glad"])
-def test_mace_and_glad_give_crowdkits_labels_on_the_users_own_labels(tmp_path, method):
+def test_mace_gives_crowdkits_labels_on_the_users_own_labels(tmp_path):
     """Duck's first 10 annotators (1,080 answers, to keep it fast) read with the label order 1, 0
     (as a user may give it): on integer codes MACE gave other labels on 4 of the 108 tasks (its
     M-step takes the sorted label order, its start the order of first appearance); on the user's
-    strings it is crowd-kit called on the file itself, label for label."""
+    strings it is crowd-kit called on the file itself, label for label. GLAD takes the same
+    frame (test_metrics_aggregation)."""
     import warnings
 
-    from crowdkit.aggregation import GLAD, MACE
+    from crowdkit.aggregation import MACE
 
     df = pd.read_csv(shared("zheng2017-truth-inference", "duck", "answer.csv"), dtype=str)
     df = df[df["worker"].isin(pd.unique(df["worker"])[:10])]
@@ -236,13 +236,16 @@ def test_mace_and_glad_give_crowdkits_labels_on_the_users_own_labels(tmp_path, m
     df = df.rename(columns={"question": "task", "answer": "label"})[["task", "worker", "label"]]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = MACE(random_state=0) if method == "mace" else GLAD(n_iter=20)
+        model = MACE(random_state=0)
         ck = model.fit_predict(df)
-    ours = A.aggregate(run, method, n_iter=20)
+    ours = A.aggregate(run, "mace")
     assert ours.n_tied == 0 and len(ours.labels) == 108
     assert (ours.labels["label"].astype(str) == ck.astype(str).reindex(ours.labels.index)).all()
     p = model.probas_.reindex(index=ours.probas.index, columns=list(ours.probas.columns)).fillna(0.0)
     np.testing.assert_allclose(ours.probas.to_numpy(), p.to_numpy(), atol=1e-9)
+    competence = pd.Series(model.spamming_[:, 1], index=pd.factorize(df["worker"])[1])  # P(not spamming)
+    assert ours.worker_skill is not None
+    np.testing.assert_allclose(ours.worker_skill.to_numpy(), competence.reindex(ours.worker_skill.index), atol=1e-9)
 
 
 # --- 7. every null figure of the report is explained ----------------------------------------------
