@@ -94,8 +94,8 @@ def test_a_tasks_file_in_another_order_falls_back_to_the_whole_file(workspace, t
     run.tasks.rename_axis("task_id").reset_index().iloc[::-1].to_parquet(path, index=False)
     texts = TaskTexts(path, lambda: run.tasks, lambda err: err)
     task = run.codes.task_names[0]
-    assert texts.one(0, task) is None  # row 0 of this file is the last task
-    assert texts.one(10**9, task) is None  # past the end
+    assert texts.part(0, task) is None  # row 0 of this file is the last task
+    assert texts.part(10**9, task) is None  # past the end
     other = dataclasses.replace(run, tasks=texts)
     assert not SLOT.is_read(other)
     want = {k: (None if pd.isna(v) else v) for k, v in run.tasks.loc[task].items()}

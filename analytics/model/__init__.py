@@ -1,5 +1,6 @@
 """The canonical run — answers, tasks, restrictions, pricing, meta — its one validation (build_run) and merge_runs."""
 
+from analytics.model.categories import category_values, drop_unused, map_categories, to_category
 from analytics.model.merge import merge_runs
 from analytics.model.problems import MAX_ROWS_PER_PROBLEM, Problem, ProblemList, ValidationError
 from analytics.model.tables import (
@@ -17,12 +18,8 @@ from analytics.model.tables import (
     Pricing,
     Run,
     RunMeta,
-    category_values,
-    drop_unused,
     empty_restrictions,
-    map_categories,
     restrictions_frame,
-    to_category,
 )
 from analytics.model.times import parse_times
 from analytics.model.validation import build_run

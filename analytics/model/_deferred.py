@@ -23,6 +23,11 @@ class Deferred:
                 self._load = None  # whatever the loader held (paths, ids) is no longer needed
         return self._value
 
+    def part(self, *key: Any) -> Any:
+        """A part of the value read without reading it all, or None where this value cannot give
+        one (the caller then uses the whole value). This one never can; subclasses may."""
+        return None
+
     def __repr__(self) -> str:
         return f"Deferred({self.what}, {'read' if self.loaded else 'not read yet'})"
 
@@ -55,6 +60,11 @@ class ReadOnFirstUse:
         """The Deferred holding the value when it is not read yet, else None."""
         value = obj.__dict__[self.slot]
         return value if isinstance(value, Deferred) and not value.loaded else None
+
+    def part(self, obj: Any, *key: Any) -> Any:
+        """``Deferred.part(*key)`` of the value not read yet; None when it is read (or given)."""
+        pending = self.pending(obj)
+        return None if pending is None else pending.part(*key)
 
 
 def replace_run(obj: Any, **changes: Any) -> Any:

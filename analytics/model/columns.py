@@ -7,8 +7,9 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from analytics.model.categories import category_values, map_categories
 from analytics.model.raw import RawAnswers
-from analytics.model.tables import KINDS, STATUS_ALIASES, category_values, map_categories
+from analytics.model.tables import KINDS, STATUS_ALIASES
 
 
 def isin_categories(s: pd.Series, allowed) -> np.ndarray:

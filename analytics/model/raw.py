@@ -7,8 +7,8 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
+from analytics.model.categories import to_category
 from analytics.model.problems import ProblemList
-from analytics.model.tables import to_category
 
 
 class RawAnswers:

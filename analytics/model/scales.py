@@ -27,8 +27,9 @@ import numpy as np
 import pandas as pd
 
 from analytics.model._deferred import replace_run
+from analytics.model.categories import to_category
 from analytics.model.problems import Problem, ProblemList, ValidationError
-from analytics.model.tables import Run, to_category
+from analytics.model.tables import Run
 
 SCALES = ("nominal", "ordinal", "interval", "ratio")
 NUMERIC_SCALES = ("interval", "ratio")

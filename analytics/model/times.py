@@ -7,9 +7,9 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from analytics.model.categories import category_values, to_category
 from analytics.model.problems import Problem, ProblemList
 from analytics.model.raw import RawAnswers, file_lines
-from analytics.model.tables import category_values, to_category
 
 TIME_COLUMNS = ("started_at", "submitted_at")
 

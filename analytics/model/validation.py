@@ -9,6 +9,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from analytics.model.categories import category_values, drop_unused
 from analytics.model.columns import (
     isin_categories,
     kind_codes,
@@ -31,8 +32,6 @@ from analytics.model.tables import (
     Pricing,
     Run,
     RunMeta,
-    category_values,
-    drop_unused,
     empty_restrictions,
     restrictions_frame,
 )

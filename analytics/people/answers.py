@@ -239,14 +239,4 @@ def exam_item_verdicts(run: Run) -> pd.DataFrame:
 def task_inputs(run: Run, task_id: str) -> dict[str, Any] | None:
     """One task's input fields ({field: value}), or None when the run lists none for it. A large
     version's texts not read yet stay unread: only the part of the file holding the task is."""
-    pending = type(run).__dict__["tasks"].pending(run)
-    if pending is not None and hasattr(pending, "one"):
-        code = position(run.codes.task_names, task_id)
-        row = pending.one(code, task_id) if code >= 0 else None
-        if row is not None:
-            return row
-    tasks = run.tasks
-    if not len(tasks.columns):
-        return None
-    at = position(tasks.index, task_id)
-    return None if at < 0 else dict(tasks.iloc[at].items())
+    return run.task_inputs(task_id, position(run.codes.task_names, task_id))

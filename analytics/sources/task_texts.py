@@ -9,7 +9,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from analytics.model._deferred import Deferred
-from analytics.sources._stream import READ_ERRORS, release_memory
+from analytics.sources._stream import READ_ERRORS
+from analytics.sources.memory import release_memory
 
 
 class TaskTexts(Deferred):
@@ -39,7 +40,7 @@ class TaskTexts(Deferred):
 
         return load
 
-    def one(self, code: int, task_id: str) -> dict[str, object] | None:
+    def part(self, code: int, task_id: str) -> dict[str, object] | None:
         """The input fields of the task stored at row ``code`` (an import stores the tasks in code
         order), reading only the row group holding it; None when that row is another task (a file
         in another order) or lies past the end: then the whole frame is the way."""
