@@ -25,7 +25,7 @@ from analytics.metrics.delivery import quality_section
 from analytics.metrics.scales import scale_section
 from analytics.model import Run
 from analytics.model._deferred import replace_run
-from analytics.sources._stream import release_memory
+from analytics.sources.memory import release_memory
 
 
 def _clean(x: Any) -> Any:
@@ -339,16 +339,6 @@ SECTIONS: tuple[Callable[[_Report, dict], None], ...] = (
 LARGE_TABLE_BYTES = 32 << 20
 
 
-def _drop_large_tables(run: Run, added: set[tuple]) -> None:
-    large = [
-        key
-        for key in added
-        if isinstance(value := registry.cached_value(run, key), pd.DataFrame)
-        and value.memory_usage(index=False).sum() > LARGE_TABLE_BYTES
-    ]
-    registry.forget(run, large)
-
-
 def build_report(
     run: Run,
     *,
@@ -376,9 +366,8 @@ def build_report(
     r = _Report(run, method, n_iter)
     rep: dict[str, Any] = {}
     for section in SECTIONS:
-        held = registry.cached_keys(run)
-        section(r, rep)
-        _drop_large_tables(run, registry.cached_keys(run) - held)
+        with registry.keeping_tables_up_to(run, LARGE_TABLE_BYTES):
+            section(r, rep)
         release_memory()  # what a section freed goes back to the system before the next one's working set
     rep["unavailable"] = r.unavailable
     if timings:

@@ -7,7 +7,7 @@ from analytics.metrics import registry
 
 
 def tables(run) -> set[tuple]:
-    return {k for k in registry.cached_keys(run) if isinstance(registry.cached_value(run, k), pd.DataFrame)}
+    return {k for k, v in registry.cached(run).items() if isinstance(v, pd.DataFrame)}
 
 
 def fresh(demo_workspace, demo_versions):
@@ -31,4 +31,4 @@ def test_a_table_cached_before_the_report_stays(demo_workspace, demo_versions, m
     items = registry.compute(run, "item_agreement", method="mv")
     key = registry.cache_key("item_agreement", method="mv")
     report.build_report(run, method="mv")
-    assert registry.cached_value(run, key) is items
+    assert registry.cached(run)[key] is items

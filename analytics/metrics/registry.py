@@ -14,10 +14,13 @@ never modify one in place.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import weakref
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterator, Mapping
+
+import pandas as pd
 
 from analytics.metrics import (
     aggregation,
@@ -464,21 +467,24 @@ def outcome(run: Run, name: str, **params: Any) -> Any:
         return err
 
 
-def cached_keys(run: Run) -> set[tuple]:
-    """The cache keys of ``run``'s results held now (see :func:`cache_key`)."""
-    return set(_CACHE.get(run, {}))
+def cached(run: Run) -> dict[tuple, Any]:
+    """``run``'s results held now, by cache key (see :func:`cache_key`); a copy of the mapping."""
+    return dict(_CACHE.get(run, {}))
 
 
-def forget(run: Run, keys: Iterable[tuple]) -> None:
-    """Drop these results of ``run`` from the cache (asked again, they are computed again)."""
-    per_run = _CACHE.get(run, {})
-    for key in keys:
-        per_run.pop(key, None)
-
-
-def cached_value(run: Run, key: tuple) -> Any:
-    """The cached result under ``key`` (None when there is none)."""
-    return _CACHE.get(run, {}).get(key)
+@contextlib.contextmanager
+def keeping_tables_up_to(run: Run, max_bytes: int) -> Iterator[None]:
+    """Tables (DataFrames) over ``max_bytes`` first computed in the block are not kept past it; what
+    was cached before, aggregations and anything not a table stay (the report's sections)."""
+    held = set(cached(run))
+    try:
+        yield
+    finally:
+        per_run = _CACHE.get(run, {})
+        for key in set(per_run) - held:
+            value = per_run[key]
+            if isinstance(value, pd.DataFrame) and value.memory_usage(index=False).sum() > max_bytes:
+                del per_run[key]
 
 
 def computed(run: Run, name: str, **params: Any) -> bool:

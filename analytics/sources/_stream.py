@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import io
 import queue
 import threading
@@ -104,29 +103,6 @@ def _codes(indices: pa.Array) -> np.ndarray:
 
 # what reading a damaged or cut-short stored file raises (a version's files are checked whole on open)
 READ_ERRORS = (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError, pa.ArrowException)
-
-
-def release_memory() -> None:
-    """Hand memory freed by the last step back to the system (Arrow's pool, and glibc's heap where it keeps it).
-
-    Without it, the temporaries of encoding 10^7 rows stay counted in the process's resident
-    memory (hundreds of MB) long after they were freed.
-    """
-    pa.default_memory_pool().release_unused()
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
-
-
-def _libc():
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.malloc_trim  # noqa: B018 (glibc only)
-        return libc
-    except (OSError, AttributeError):
-        return None
-
-
-_LIBC = _libc()
 
 
 def categorical(codes: np.ndarray, values: pa.Array) -> pd.Categorical:
@@ -324,7 +300,6 @@ __all__ = [
     "HashCollision",
     "IncrementalDictionary",
     "categorical",
-    "release_memory",
     "first_rows",
     "stream_file",
 ]

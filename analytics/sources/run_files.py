@@ -23,8 +23,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from analytics.model import KINDS, STATUSES, Pricing, Problem, Run, RunMeta, empty_restrictions
-from analytics.sources._stream import READ_ERRORS, categorical, release_memory
+from analytics.sources._stream import READ_ERRORS, categorical
 from analytics.sources.manifest import reason, run_doc_errors
+from analytics.sources.memory import release_memory
 from analytics.sources.store import FORMAT, DamagedVersion, DamagedVersionError
 from analytics.sources.task_texts import TaskTexts
 

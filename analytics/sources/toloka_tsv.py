@@ -29,7 +29,8 @@ from analytics.model import (
     build_run,
 )
 from analytics.sources._files import Opened, Scan, Source, header_fields, open_source, scan
-from analytics.sources._stream import EncodedColumns, release_memory
+from analytics.sources._stream import EncodedColumns
+from analytics.sources.memory import release_memory
 
 SOURCE_KIND = "Toloka TSV"
 PREFIXES = ("INPUT:", "OUTPUT:", "GOLDEN:", "HINT:", "ACCEPT:", "ASSIGNMENT:")

@@ -20,10 +20,11 @@ import numpy as np
 import pandas as pd
 
 from analytics.model import Run, ValidationError
+from analytics.model._deferred import replace_run
 from analytics.model.merge import merge_runs
 from analytics.model.problems import ProblemList
 from analytics.model.tables import UNNAMED_POOL_IDS
-from analytics.sources._stream import release_memory
+from analytics.sources.memory import release_memory
 from analytics.sources.store import VersionInfo, resolve
 from analytics.sources.workspace import Workspace
 from analytics.versions.figures import manifest_figures
@@ -88,7 +89,7 @@ def import_run(
 def _figures_of(run: Run) -> dict[str, Any]:
     """:func:`manifest_figures` of ``run``, computed on a copy of it so that what the metrics cache per run
     (GBs at 10^8 answers) is freed before the run files are written, not held beside the writer's memory."""
-    copy = dataclasses.replace(run)
+    copy = replace_run(run)  # a version's unread task texts stay unread
     figures = manifest_figures(copy)
     del copy
     gc.collect()  # a metric result referring back to its run keeps it in a cycle
@@ -251,7 +252,7 @@ def _priced(new: Run) -> Run:
         return new
     answers = new.answers.copy()
     answers["reward"] = answers["reward"].fillna(float(default))
-    return dataclasses.replace(new, answers=answers)
+    return replace_run(new, answers=answers)
 
 
 def _shared_pools(parent: Run, new: Run) -> list[str]:
@@ -264,7 +265,7 @@ def _set_pool(run: Run, old: str, new_id: str) -> Run:
     answers = run.answers.copy()
     answers["pool_id"] = answers["pool_id"].cat.rename_categories(lambda p: new_id if p == old else p)
     pools = tuple(dataclasses.replace(p, pool_id=new_id) if p.pool_id == old else p for p in run.meta.pools)
-    return dataclasses.replace(run, answers=answers).with_meta(pools=pools)
+    return replace_run(run, answers=answers).with_meta(pools=pools)
 
 
 def _fold_pool(run: Run, temporary: str, pool: str) -> Run:
@@ -276,7 +277,7 @@ def _fold_pool(run: Run, temporary: str, pool: str) -> Run:
     answers = run.answers.copy()
     answers["pool_id"] = pd.Categorical.from_codes(codes, categories=cats).remove_categories([temporary])
     pools = tuple(p for p in run.meta.pools if p.pool_id != temporary)
-    return dataclasses.replace(run, answers=answers).with_meta(pools=pools)
+    return replace_run(run, answers=answers).with_meta(pools=pools)
 
 
 def merge_with_parent(parent: Run, new: Run, *, parent_id: str = "the parent") -> tuple[Run, dict[str, Any]]:
