@@ -100,17 +100,16 @@ def delivered_labels(run: Run, aggregation: Aggregation) -> pd.DataFrame:
     own |= {f"p_{x}" for x in names}
     inputs = run.tasks.reindex(lab.index)
     inputs.columns = [f"input_{c}" if c in own else str(c) for c in inputs.columns]
-    out = pd.DataFrame(index=lab.index)
-    for c in inputs.columns:
-        out[c] = inputs[c].to_numpy()
-    out["label"] = lab["label"]
+    n = len(rows)
+    out: dict[str, Any] = {c: inputs[c].to_numpy() for c in inputs.columns}  # one frame made at the end
+    out["label"] = lab["label"].array
     out["confidence"] = lab["confidence"].to_numpy()
-    out["method"] = aggregation.method
+    out["method"] = aggregation.method  # a scalar: the constructor repeats it
     out["tie_rule"] = tie_order(run.labels)
     out["tied"] = lab["tied"].to_numpy()
     out["answers"] = lab["answers"].to_numpy()
     out["votes"] = _votes_text(counts.astype(np.int64), names)
-    out["agreement"] = counts[np.arange(len(rows)), label_codes] / np.where(answers > 0, answers, np.nan)
+    out["agreement"] = counts[np.arange(n), label_codes] / np.where(answers > 0, answers, np.nan)
     probas = aggregation.probas.to_numpy()
     for j, x in enumerate(names):
         out[f"p_{x}"] = probas[:, j]
@@ -118,8 +117,13 @@ def delivered_labels(run: Run, aggregation: Aggregation) -> pd.DataFrame:
     try:
         out["truth"] = _reference_labels(run, truth_codes(run), rows)
     except MetricUnavailable:
-        out["truth"] = pd.Categorical.from_codes(np.full(len(rows), -1), categories=names)
-    return out
+        out["truth"] = pd.Categorical.from_codes(np.full(n, -1), categories=names)
+    return pd.DataFrame({k: _values(v) for k, v in out.items()}, index=lab.index)
+
+
+def _values(column: Any) -> Any:
+    """A column for the frame's constructor: a Series' values (its own index is the frame's already)."""
+    return column.array if isinstance(column, pd.Series) else column
 
 
 # ---- the Poisson-binomial distribution of the wrong count
