@@ -101,6 +101,9 @@ def test_a_tasks_file_in_another_order_falls_back_to_the_whole_file(workspace, t
     want = {k: (None if pd.isna(v) else v) for k, v in run.tasks.loc[task].items()}
     assert task_inputs(other, task) == want
     assert SLOT.is_read(other)
+    reordered = dataclasses.replace(run, tasks=run.tasks.iloc[::-1])  # an eager frame in another order
+    assert task_inputs(reordered, task) == want
+    assert task_inputs(reordered, "no such task") is None
 
 
 def test_a_what_if_copy_leaves_the_texts_unread(workspace, monkeypatch):
