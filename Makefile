@@ -11,11 +11,9 @@ export CROWDLENS_WORKSPACE := $(WORKSPACE)
 .PHONY: run test lint bench install install-dev demo clean
 
 # uv resolves and installs the dependencies in parallel (a fresh install in seconds, not minutes):
-# the uv on PATH where there is one, else uv installed into the venv by pip (one wheel, no build).
-# Bytecode is compiled at install: uv does not by default, and where PYTHONDONTWRITEBYTECODE is set
-# (as on CI) every process would compile pandas, streamlit and scipy again (about 9 s each).
+# the uv on PATH where there is one, else uv installed into the venv by pip (one wheel, no build)
 UV := $(or $(shell command -v uv 2>/dev/null),$(BIN)/uv)
-INSTALL = VIRTUAL_ENV=$(CURDIR)/$(VENV) $(UV) pip install --quiet --compile-bytecode --python $(BIN)/python
+INSTALL = VIRTUAL_ENV=$(CURDIR)/$(VENV) $(UV) pip install --quiet --python $(BIN)/python
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +25,11 @@ $(STAMP): pyproject.toml | $(BIN)/python $(UV)
 	$(INSTALL) -e .
 	touch $@
 
+# the dev install compiles the bytecode (uv does not by default): where PYTHONDONTWRITEBYTECODE is
+# set, as on CI, each of the many processes the tests start would compile pandas, streamlit and
+# scipy again (about 9 s each)
 $(DEV_STAMP): pyproject.toml | $(BIN)/python $(UV)
-	$(INSTALL) -e '.[dev]'
+	$(INSTALL) --compile-bytecode -e '.[dev]'
 	touch $(STAMP) $@
 
 install: $(STAMP)
