@@ -9,7 +9,7 @@ from analytics.metrics import aggregation
 from analytics.metrics.agreement import agreement_matrix
 from analytics.metrics.scales import MEDIAN_RULE, METHODS
 from analytics.model.scales import NUMERIC_SCALES
-from dashboard import charts, data, nav, widgets
+from dashboard import charts, data, nav, sources, widgets
 from dashboard.aggregators import aggregator_table
 
 version = nav.require_version("agreement.py")
@@ -20,6 +20,16 @@ st.caption(
     f"{widgets.text(version.label)} · id {widgets.md_code(version.id)} · "
     "answers of the labeling pool (regular and control tasks)"
 )
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def agreement_overview(source_key: str, version_id: str) -> tuple[int, float, object]:
+    """Unanimous tasks, the median agreement and the histogram of a version's item agreement (in
+    the source of ``source_key``, the one the pages show), made once per version: over the 3 M
+    tasks of 10^7 answers they took 0.3 s on every rerun."""
+    items = data.metric(version_id, "item_agreement")
+    unanimous = int((items["agreement"] >= 1.0).sum())
+    return unanimous, float(items["agreement"].median()), charts.agreement_histogram(items)
 
 
 def task_links(frame: pd.DataFrame) -> pd.DataFrame:
@@ -118,12 +128,12 @@ def spread_section() -> None:
 
 
 if items is not None and scale not in NUMERIC_SCALES:
-    unanimous = int((items["agreement"] >= 1.0).sum())
+    unanimous, median, histogram = agreement_overview(sources.current().key, version.id)
     st.caption(
         f"{len(items):,} aggregated tasks · {unanimous:,} unanimous ({widgets.pct(unanimous / max(1, len(items)))}) · "
-        f"median agreement with the majority {widgets.pct(float(items['agreement'].median()))}"
+        f"median agreement with the majority {widgets.pct(median)}"
     )
-    st.plotly_chart(charts.agreement_histogram(items), width="stretch")
+    st.plotly_chart(histogram, width="stretch")
     least = widgets.available(data.metric(version.id, "least_agreed")) if scale == "nominal" else None
     if least is not None:
         st.markdown(
