@@ -319,12 +319,7 @@ def _while_busy(step: Callable[[], _T]) -> _T:
 def _prepare(con: sqlite3.Connection) -> None:
     """Busy timeout, WAL and full sync on this connection; the schema, once per database."""
     con.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    _while_busy(lambda: _wal_and_schema(con))
-
-
-def _wal_and_schema(con: sqlite3.Connection) -> None:
-    if con.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-        con.execute("PRAGMA journal_mode = WAL")
+    _while_busy(lambda: _to_wal(con))
     con.execute("PRAGMA synchronous = FULL")
     if con.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
         return
@@ -332,6 +327,11 @@ def _wal_and_schema(con: sqlite3.Connection) -> None:
         if con.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
             for statement in _SCHEMA:
                 con.execute(statement)
+
+
+def _to_wal(con: sqlite3.Connection) -> None:
+    if con.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+        con.execute("PRAGMA journal_mode = WAL")
 
 
 @contextlib.contextmanager

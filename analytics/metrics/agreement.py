@@ -9,6 +9,7 @@ them) and once (their most frequent label) in the pairwise figures.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
@@ -143,6 +144,11 @@ def pairs_by_kappa(run: Run, pairs: pd.DataFrame | None = None) -> pd.DataFrame:
     kappa first, then the most shared tasks; NaN kappas last."""
     pairs = pairwise_kappa(run) if pairs is None else pairs
     return pairs.sort_values(["kappa", "shared"], ascending=[True, False], kind="stable", na_position="last")
+
+
+def pairs_seconds(run: Run, params: Mapping[str, Any]) -> float:
+    """The registry's cost model of pairwise_kappa: seconds on this 2-core machine, quiet."""
+    return len(run.answers) / 1.3e6
 
 
 def pairwise_kappa(run: Run, min_shared: int = 10, include_control: bool = False) -> pd.DataFrame:

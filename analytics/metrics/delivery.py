@@ -118,12 +118,7 @@ def delivered_labels(run: Run, aggregation: Aggregation) -> pd.DataFrame:
         out["truth"] = _reference_labels(run, truth_codes(run), rows)
     except MetricUnavailable:
         out["truth"] = pd.Categorical.from_codes(np.full(n, -1), categories=names)
-    return pd.DataFrame({k: _values(v) for k, v in out.items()}, index=lab.index)
-
-
-def _values(column: Any) -> Any:
-    """A column for the frame's constructor: a Series' values (its own index is the frame's already)."""
-    return column.array if isinstance(column, pd.Series) else column
+    return pd.DataFrame(out, index=lab.index)  # arrays and scalars only: nothing is aligned
 
 
 # ---- the Poisson-binomial distribution of the wrong count

@@ -1,15 +1,12 @@
 """The one registry of metrics: every figure of a run declared once, computed and cached per run by compute().
 
-A :class:`Metric` declares its name, its function, its parameters (taken from the function's
-signature: they form the cache key), what it needs from the run, the kind of result it gives,
-the metrics it depends on and, for slow ones, a cost model (the seconds estimate the dashboard
-shows before it starts GLAD or MACE). The dashboard's cache, the report and the common invariant
-tests are loops over :data:`REGISTRY`; nothing else dispatches on a metric's name.
-
-``compute(run, name, **params)`` gives the result or raises :class:`MetricUnavailable`; the
-reason names the missing field as the run's own source calls it (their TSV column, their
-``--columns`` key, the API field). Results are cached per run (runs are immutable) and shared:
-never modify one in place.
+A :class:`Metric` declares its name, function, parameters (the function's signature: the cache
+key), what it needs from the run, its kind of result, the metrics it depends on and, for slow
+ones, a cost model (the seconds the dashboard shows before it starts one). The dashboard's cache,
+the report and the invariant tests loop over :data:`REGISTRY`; nothing else dispatches on a name.
+``compute(run, name, **params)`` gives the result or raises :class:`MetricUnavailable`, whose
+reason names the missing field in the run's source's words (TSV column, ``--columns`` key, API
+field). Results are cached per run (runs are immutable) and shared: never modify one in place.
 """
 
 from __future__ import annotations
@@ -87,9 +84,7 @@ class Metric:
     forwarded: Mapping[str, Any] = field(default_factory=dict)
     # seconds it would take on this run with these parameters (None: fast enough not to ask)
     estimate: Callable[[Run, Mapping[str, Any]], float] | None = None
-    # False for a cheap figure that depends on what else is cached (which aggregations exist):
-    # computed on every call, never kept, so it is never stale
-    kept: bool = True
+    kept: bool = True  # False: a cheap figure that depends on what else is cached, computed on every call
 
     def __post_init__(self) -> None:
         if self.result not in RESULTS:
@@ -136,10 +131,6 @@ def _hashable(value: Any) -> Any:
     return value
 
 
-def _aggregation_seconds(run: Run, params: Mapping[str, Any]) -> float:
-    return aggregation.estimate_seconds(run, params["method"], params["n_iter"])
-
-
 # figures measured against an aggregate: which one is chosen by the method and its EM iterations
 _ON_AGGREGATE = Dependency("aggregate", {"method": "method", "n_iter": "n_iter"})
 _AGG = {"aggregation": _ON_AGGREGATE}
@@ -152,7 +143,7 @@ METRICS: tuple[Metric, ...] = (
         aggregation.aggregate,
         LABELS,
         "aggregated labels with a confidence per task (see aggregation.METHODS)",
-        estimate=_aggregation_seconds,
+        estimate=lambda run, params: aggregation.estimate_seconds(run, params["method"], params["n_iter"]),
     ),
     # exam
     Metric("exam_threshold", exam.exam_threshold, VALUE, "the exam's pass mark, as a share of items right", "exam"),
@@ -197,7 +188,13 @@ METRICS: tuple[Metric, ...] = (
         depends=_AGG,
         forwarded=_MV,
     ),
-    Metric("pairwise_kappa", agreement.pairwise_kappa, TABLE, "Cohen's kappa per annotator pair sharing enough items"),
+    Metric(
+        "pairwise_kappa",
+        agreement.pairwise_kappa,
+        TABLE,
+        "Cohen's kappa per pair of annotators",
+        estimate=agreement.pairs_seconds,
+    ),
     Metric(
         "worker_agreement",
         agreement.worker_agreement,
@@ -255,6 +252,7 @@ METRICS: tuple[Metric, ...] = (
         VALUE,
         "what overlap 1..k bought: accuracy against cost per label, with a projection",
         "control",
+        estimate=curve.curve_seconds,
     ),
     # labels
     Metric("label_distribution", labels.label_distribution, TABLE, "raw label counts and shares"),
@@ -398,6 +396,8 @@ BUILDING_BLOCKS = frozenset(
         "aggregation.golden_codes",
         "aggregation.truth_codes",
         "aggregation.estimate_seconds",
+        "agreement.pairs_seconds",
+        "curve.curve_seconds",
         "aggregation.cached",
         "aggregation.on_request",
         "aggregation.waits_on_size",

@@ -198,7 +198,7 @@ max_workers = int(
     )
 )
 large = aggregation.is_large(run)
-pair_seconds = len(run.answers) / 1.3e6
+pair_seconds = data.estimate_seconds(version.id, "pairwise_kappa", min_shared=min_shared)
 pairs = widgets.computed_on_request(
     f"pairs_{version.id}",
     "Compute annotator pairs",

@@ -215,8 +215,8 @@ repeats = int(
 cq = widgets.computed_on_request(
     f"curve_{version.id}",
     "Compute the curve",
-    f"{len(run.answers):,} answers: subsampling every overlap takes about {len(run.answers) / 1e6:,.0f} s "
-    "on a run this size.",
+    f"{len(run.answers):,} answers: subsampling every overlap takes about "
+    f"{data.estimate_seconds(version.id, 'cost_quality_curve', repeats=repeats):,.0f} s on a run this size.",
     needed=is_large(run),
     spinner="Subsampling answers at every overlap…",
     compute=lambda: data.metric(version.id, "cost_quality_curve", repeats=repeats),
