@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 import analytics.people  # noqa: F401  (registers the QA tables)
-from analytics.metrics import REGISTRY, MetricUnavailable, registry
+from analytics.metrics import REGISTRY, MetricUnavailable, aggregation, registry
 from analytics.metrics.aggregation import Aggregation
 from analytics.model import ValidationError, build_run
 
@@ -218,3 +218,12 @@ def test_slow_aggregators_declare_their_cost(demo_run):
     glad = registry.estimate_seconds(demo_run, "aggregate", method="glad")
     mv = registry.estimate_seconds(demo_run, "aggregate", method="mv")
     assert glad > 100 * mv > 0
+
+
+def test_pair_and_curve_costs_scale_with_the_labeling_pool_not_every_answer(demo_run):
+    a = demo_run.answers
+    by_hand = int((a["kind"].isin(["regular", "control"]) & a["label"].notna() & (a["status"] != "REJECTED")).sum())
+    assert 0 < by_hand < len(a)  # the demo's exam answers are not the pool's
+    assert aggregation.pool_answers(demo_run) == by_hand
+    assert registry.estimate_seconds(demo_run, "pairwise_kappa") == pytest.approx(by_hand / 1.3e6)
+    assert registry.estimate_seconds(demo_run, "cost_quality_curve") == pytest.approx(by_hand * 1e-6)

@@ -190,13 +190,18 @@ def on_request(run: Run, method: str) -> bool:
     return slow or waits_on_size(run, method)
 
 
-def is_large(run: Run) -> bool:
-    """Whether the run has over LARGE_RUN_ANSWERS labeling-pool answers: the one count every
-    large-run rule (aggregators, pairs, the cost curve) goes by."""
+def pool_answers(run: Run) -> int:
+    """The labeled answers of the labeling pool (0 when it has none): the one count every
+    large-run rule and cost model (aggregators, pairs, the cost curve) goes by."""
     try:
-        return len(pool_rows(run)) > LARGE_RUN_ANSWERS
+        return len(pool_rows(run))
     except MetricUnavailable:
-        return False
+        return 0
+
+
+def is_large(run: Run) -> bool:
+    """Whether the run has over LARGE_RUN_ANSWERS labeling-pool answers (see :func:`pool_answers`)."""
+    return pool_answers(run) > LARGE_RUN_ANSWERS
 
 
 def waits_on_size(run: Run, method: str) -> bool:

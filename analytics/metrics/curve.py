@@ -81,7 +81,7 @@ import pandas as pd
 from analytics import kernels
 from analytics.kernels import wilson_interval
 from analytics.metrics._base import check_int, kind_mask, name_rank
-from analytics.metrics.aggregation import TIE_RULE, aggregate, golden_codes, pool_rows, truth_codes
+from analytics.metrics.aggregation import TIE_RULE, aggregate, golden_codes, pool_answers, pool_rows, truth_codes
 from analytics.metrics.cost import assignment_table, cost_breakdown
 from analytics.model import Run
 
@@ -418,7 +418,7 @@ def _points_table(
 
 def curve_seconds(run: Run, params: Mapping[str, Any]) -> float:
     """The registry's cost model of cost_quality_curve: seconds on this 2-core machine, quiet."""
-    return len(run.answers) * 1e-6
+    return pool_answers(run) * 1e-6
 
 
 def cost_quality_curve(

@@ -202,7 +202,8 @@ pair_seconds = data.estimate_seconds(version.id, "pairwise_kappa", min_shared=mi
 pairs = widgets.computed_on_request(
     f"pairs_{version.id}",
     "Compute annotator pairs",
-    f"{len(run.answers):,} answers: pairwise κ takes about {pair_seconds:,.0f} s on a run this size.",
+    f"{aggregation.pool_answers(run):,} labeling-pool answers: pairwise κ takes about {pair_seconds:,.0f} s "
+    "on a run this size.",
     needed=large,
     seconds=pair_seconds,
     spinner="Measuring every pair of annotators…",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from analytics.metrics.aggregation import TIE_RULE, is_large
+from analytics.metrics.aggregation import TIE_RULE, is_large, pool_answers
 from dashboard import charts, data, documents, nav, widgets
 
 version = nav.require_version("cost.py")
@@ -215,7 +215,7 @@ repeats = int(
 cq = widgets.computed_on_request(
     f"curve_{version.id}",
     "Compute the curve",
-    f"{len(run.answers):,} answers: subsampling every overlap takes about "
+    f"{pool_answers(run):,} labeling-pool answers: subsampling every overlap takes about "
     f"{data.estimate_seconds(version.id, 'cost_quality_curve', repeats=repeats):,.0f} s on a run this size.",
     needed=is_large(run),
     spinner="Subsampling answers at every overlap…",

@@ -68,10 +68,11 @@ def the_aggregation(m: str):
     result = widgets.computed_on_request(
         f"aggregate_{version.id}_{m}",
         f"Run {aggregation.METHODS[m]}",
-        f"{aggregation.METHODS[m]} on this run's {len(run.answers):,} answers takes about {est:,.0f} s (estimated).",
+        f"{aggregation.METHODS[m]} on this run's {aggregation.pool_answers(run):,} labeling-pool answers takes "
+        f"about {est:,.0f} s (estimated).",
         needed=wait,
         button_key=f"delivery_start_{m}",
-        spinner=f"Running {aggregation.METHODS[m]} on {len(run.answers):,} answers…",
+        spinner=f"Running {aggregation.METHODS[m]} on {aggregation.pool_answers(run):,} labeling-pool answers…",
         seconds=est,
         compute=lambda: data.metric(version.id, "aggregate", method=m),
     )
