@@ -363,11 +363,9 @@ def pair_listing(func: str, task, worker, label, n_workers, n_labels, min_shared
     label = check_codes(label, "label", func, n_labels, "n_labels", len(task))
     if len(task) == 0:
         return None
-    # Rows sorted by (task, worker): two counting sorts, O(n). A worker who answered a task more
-    # than once then sits on adjacent rows, and only those tasks are reduced to one answer per
-    # (task, worker) before the pairs are counted, once.
-    order = order_by(worker, n_workers)
-    order = order[order_by(task[order], n_tasks)]
+    # Rows sorted by task: one counting sort, O(n). Only the tasks a worker answered more than once
+    # are reduced to one answer per (task, worker) before the pairs are counted, once.
+    order = order_by(task, n_tasks)
     t, w, lab = task[order], worker[order], label[order]
     del order
     chunks, largest = _task_chunks(t)
@@ -377,14 +375,17 @@ def pair_listing(func: str, task, worker, label, n_workers, n_labels, min_shared
             f"the largest task here has {largest}. Raise the limit or leave out heavily shared tasks "
             f"(e.g. control tasks) before calling."
         )
-    again = np.flatnonzero((t[1:] == t[:-1]) & (w[1:] == w[:-1]))
+    again = _tasks_repeating_a_worker(t, w)
     if len(again):  # tasks a worker answered more than once: one answer per worker there
         marked = np.zeros(n_tasks, dtype=bool)
-        marked[t[again]] = True
+        marked[again] = True
         affected = marked[t]
         kept = _one_answer_per_task_worker(t[affected], w[affected], lab[affected], n_workers, n_labels)
         # the reduced tasks go last: each task's rows stay together, which is all the chunks need
-        t, w, lab = (np.concatenate([col[~affected], k]) for col, k in zip((t, w, lab), kept, strict=True))
+        t, w, lab = (
+            np.concatenate([col[~affected], k.astype(col.dtype, copy=False)])  # the codes stay narrow
+            for col, k in zip((t, w, lab), kept, strict=True)
+        )
         del affected, marked
         chunks = _task_chunks(t)[0]
     pair_keys, n_shared, listing = _qualifying_pairs(t, w, chunks, n_workers, min_shared)
@@ -395,13 +396,11 @@ def pair_listing(func: str, task, worker, label, n_workers, n_labels, min_shared
     def listed_chunks():
         for start, stop in chunks:
             one = listing if listing is not None else _within_task_pairs(t[start:stop], w[start:stop], n_workers)
-            i, j, key = one
+            i, j, key = one  # row i is worker a's (the lower code), row j worker b's
             pos = lookup.get_indexer(key)
             hit = pos >= 0
-            i, j = i[hit], j[hit]
-            w_slice, lab_slice = w[start:stop], lab[start:stop]
-            first = w_slice[i] < w_slice[j]  # worker a is the lower code of the pair
-            yield pos[hit], np.where(first, lab_slice[i], lab_slice[j]), np.where(first, lab_slice[j], lab_slice[i])
+            lab_slice = lab[start:stop]
+            yield pos[hit], lab_slice[i[hit]], lab_slice[j[hit]]
 
     return n_workers, n_labels, pair_keys, n_shared, listed_chunks()
 
@@ -420,11 +419,25 @@ def _task_chunks(t: np.ndarray) -> tuple[list[tuple[int, int]], int]:
     return chunks, int(pairs.max())
 
 
+def _tasks_repeating_a_worker(t: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Codes of the tasks (rows sorted by task) one worker answered more than once: each task's
+    workers sorted side by side, the tasks answered m times at once (as :func:`_within_task_pairs`)."""
+    starts = np.flatnonzero(np.r_[True, t[1:] != t[:-1]])
+    sizes = np.diff(np.r_[starts, len(t)])
+    found = [np.zeros(0, dtype=np.int64)]
+    for m in np.unique(sizes[sizes >= 2]):
+        first = starts[sizes == m]
+        workers = np.sort(w[first[:, None] + np.arange(int(m))], axis=1)
+        found.append(t[first[(workers[:, 1:] == workers[:, :-1]).any(axis=1)]].astype(np.int64))
+    return np.concatenate(found)
+
+
 def _within_task_pairs(t: np.ndarray, w: np.ndarray, n_workers: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every pair of answers inside each task, listed once: row indices i < j (rows sorted by
-    task) and the pair's key a * n_workers + b, a the lower worker code of the two. Tasks are taken
-    by their number of answers: the tasks answered m times share one pattern of m(m-1)/2 pairs,
-    laid over their first rows at once (no per-row repeats)."""
+    """Every pair of answers inside each task, listed once: row indices i and j (rows sorted by
+    task; row i is worker a's, the lower worker code of the two, row j worker b's) and the pair's
+    key a * n_workers + b. Tasks are taken by their number of answers: the tasks answered m times
+    share one pattern of m(m-1)/2 pairs, laid over their first rows at once (no per-row repeats).
+    No task may repeat a worker."""
     starts = np.flatnonzero(np.r_[True, t[1:] != t[:-1]])
     sizes = np.diff(np.r_[starts, len(t)])
     row = key_dtype(len(t) + 1)  # row indices in int32 where they fit: half the memory of the pair lists
@@ -439,6 +452,8 @@ def _within_task_pairs(t: np.ndarray, w: np.ndarray, n_workers: int) -> tuple[np
     j = np.concatenate(j_parts) if j_parts else np.zeros(0, dtype=row)
     del i_parts, j_parts
     wi, wj = w[i], w[j]
+    swap = wi > wj
+    i, j = np.where(swap, j, i), np.where(swap, i, j)
     key = np.minimum(wi, wj).astype(np.int64)  # worker codes may be int32: widen before combining
     key *= n_workers
     key += np.maximum(wi, wj)
