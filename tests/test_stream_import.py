@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import io
 
 import numpy as np
 import pandas as pd
@@ -257,9 +256,14 @@ def test_the_opened_run_is_the_imported_one_in_lean_dtypes(tmp_path, monkeypatch
     assert info.metadata["answers"] == len(a) and info.metadata["tasks"] == opened.codes.n_tasks
 
 
-def test_counting_file_counts_the_lines_it_passes(tmp_path):
+def test_the_line_count_counts_the_lines_it_passes(tmp_path):
     data = b"h1\th2\n1\t2\r\n\n3\t4\n\n\n"
-    counting = _stream.CountingFile(io.BytesIO(data))
-    while counting.read(3):
+    lines = _stream.LineCount()
+    stream = pa.lib.TransformInputStream(pa.BufferReader(data), lines)
+    while stream.read(3):
         pass
-    assert counting.physical_lines() == len(data.rstrip(b"\r\n").split(b"\n"))
+    assert lines.physical_lines() == len(data.rstrip(b"\r\n").split(b"\n")) == 4
+    many = b"a\n" * 300_000 + b"b"  # past one counting slice
+    lines = _stream.LineCount()
+    lines(pa.py_buffer(many))
+    assert lines.physical_lines() == many.count(b"\n") + 1

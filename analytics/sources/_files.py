@@ -249,7 +249,7 @@ def scan(
         bad_rows.clear()
         counted = _Counted(start(wanted))
         try:
-            with _binary(opened) as raw:
+            with _native(opened) as raw:
                 counting = _stream.stream_file(
                     raw, counted, sep=sep, block=block, wanted=wanted, column_names=column_names, on_invalid=on_invalid
                 )
@@ -428,6 +428,13 @@ def count_lines(opened: Opened) -> int:
             tail = (tail + chunk[-64:])[-64:]
     trailing = tail[len(tail.rstrip(b"\r\n")) :]
     return total - trailing.count(b"\n") + 1
+
+
+def _native(opened: Opened) -> pa.NativeFile:
+    """A fresh Arrow stream over the UTF-8 data, read without Python in between (the caller closes it)."""
+    if opened.path is not None:
+        return pa.OSFile(str(opened.path))
+    return pa.BufferReader(pa.py_buffer(opened.handle.getvalue()))
 
 
 def _binary(opened: Opened) -> IO[bytes]:
