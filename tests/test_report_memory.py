@@ -1,6 +1,11 @@
 """The report drops the large tables it computed for a section, keeps what was cached before, and its figures stay."""
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pandas as pd
+import pytest
 
 from analytics import report
 from analytics.metrics import registry
@@ -32,3 +37,17 @@ def test_a_table_cached_before_the_report_stays(demo_workspace, demo_versions, m
     key = registry.cache_key("item_agreement", method="mv")
     report.build_report(run, method="mv")
     assert registry.cached(run)[key] is items
+
+
+def test_the_cli_runs_without_transparent_huge_pages(tmp_path):
+    # in a process of its own: the setting is a process's (and inherited, so the test run's own is no evidence)
+    status = Path("/proc/self/status")
+    if not status.is_file() or "THP_enabled" not in status.read_text():
+        pytest.skip("no THP_enabled in /proc/self/status here (not Linux 5.0 or later)")
+    code = (
+        "from pathlib import Path; from analytics.cli import main; "
+        f"main(['versions', '--workspace', {str(tmp_path / 'ws')!r}]); "
+        "print([l for l in Path('/proc/self/status').read_text().splitlines() if l.startswith('THP_enabled')][0])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1].split() == ["THP_enabled:", "0"]
