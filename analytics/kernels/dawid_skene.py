@@ -133,7 +133,13 @@ def _prepare_em(task, worker, label, n_tasks, n_workers, n_labels):
 
     pair_worker = pair_ids // K
     worker_starts = np.flatnonzero(np.r_[True, pair_worker[1:] != pair_worker[:-1]])
-    counts = np.bincount(t.astype(np.int64) * K + lab, minlength=T * K).reshape(T, K).astype(np.float64)
+    # votes per task and label, counted in A's row order (tasks in turn: the writes go forward,
+    # not all over a T x K array as in answer order)
+    rows = np.repeat(np.arange(T, dtype=np.int64), np.diff(A.indptr))
+    rows *= K
+    rows += (pair_ids % K)[A.indices]
+    counts = np.bincount(rows, weights=A.data, minlength=T * K).reshape(T, K)
+    del rows
     counts /= counts.sum(axis=1, keepdims=True)
     data = _EMData(
         A=A,
