@@ -78,3 +78,16 @@ def order_by(codes: np.ndarray, size: int) -> np.ndarray:
         order,
     )
     return order
+
+
+def tasks_repeating_a_worker(t: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Codes of the tasks (rows sorted by task) one worker answered more than once: each task's
+    workers sorted side by side, the tasks answered m times at once."""
+    starts = np.flatnonzero(np.r_[True, t[1:] != t[:-1]])
+    sizes = np.diff(np.r_[starts, len(t)])
+    found = [np.zeros(0, dtype=np.int64)]
+    for m in np.unique(sizes[sizes >= 2]):
+        first = starts[sizes == m]
+        workers = np.sort(w[first[:, None] + np.arange(int(m))], axis=1)
+        found.append(t[first[(workers[:, 1:] == workers[:, :-1]).any(axis=1)]].astype(np.int64))
+    return np.concatenate(found)

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from analytics.kernels._arrays import count_votes, order_by, safe_divide, unique_rows
+from analytics.kernels._arrays import count_votes, order_by, safe_divide, tasks_repeating_a_worker, unique_rows
 from analytics.kernels.checks import check_codes, check_counts, check_int, key_dtype, param_error
 
 __all__ = [
@@ -375,7 +375,7 @@ def pair_listing(func: str, task, worker, label, n_workers, n_labels, min_shared
             f"the largest task here has {largest}. Raise the limit or leave out heavily shared tasks "
             f"(e.g. control tasks) before calling."
         )
-    again = _tasks_repeating_a_worker(t, w)
+    again = tasks_repeating_a_worker(t, w)
     if len(again):  # tasks a worker answered more than once: one answer per worker there
         marked = np.zeros(n_tasks, dtype=bool)
         marked[again] = True
@@ -417,19 +417,6 @@ def _task_chunks(t: np.ndarray) -> tuple[list[tuple[int, int]], int]:
     rows = np.r_[starts, len(t)][bounds]
     chunks = [(int(a), int(b)) for a, b in zip(rows[:-1], rows[1:], strict=True) if b > a]
     return chunks, int(pairs.max())
-
-
-def _tasks_repeating_a_worker(t: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Codes of the tasks (rows sorted by task) one worker answered more than once: each task's
-    workers sorted side by side, the tasks answered m times at once (as :func:`_within_task_pairs`)."""
-    starts = np.flatnonzero(np.r_[True, t[1:] != t[:-1]])
-    sizes = np.diff(np.r_[starts, len(t)])
-    found = [np.zeros(0, dtype=np.int64)]
-    for m in np.unique(sizes[sizes >= 2]):
-        first = starts[sizes == m]
-        workers = np.sort(w[first[:, None] + np.arange(int(m))], axis=1)
-        found.append(t[first[(workers[:, 1:] == workers[:, :-1]).any(axis=1)]].astype(np.int64))
-    return np.concatenate(found)
 
 
 def _within_task_pairs(t: np.ndarray, w: np.ndarray, n_workers: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -18,6 +18,15 @@ def pool_rows(run: Run) -> np.ndarray:
     return pool_codes(run)[0]
 
 
+def pool_answers(run: Run) -> int:
+    """The labeled answers of the labeling pool (0 when it has none): the one count every
+    large-run rule and cost model (aggregators, pairs, the cost curve) goes by."""
+    try:
+        return len(pool_rows(run))
+    except MetricUnavailable:
+        return 0
+
+
 @per_run_cache
 def pool_codes(run: Run) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(rows, task, worker, label) codes of the labeling pool's answers (see pool_rows), once per

@@ -40,6 +40,7 @@ from analytics.metrics._base import MetricUnavailable, check_int, position
 from analytics.metrics._pool import (  # noqa: F401 (the pool's codes and counts, read by the metrics from here)
     VoteShares,
     _answered_tasks,
+    pool_answers,
     pool_codes,
     pool_rows,
     pool_task_answers,
@@ -188,15 +189,6 @@ def on_request(run: Run, method: str) -> bool:
         return False  # nothing to aggregate: aggregate() itself says why, at once
     slow = method in SLOW_METHODS or estimate_seconds(run, method) > ON_REQUEST_SECONDS
     return slow or waits_on_size(run, method)
-
-
-def pool_answers(run: Run) -> int:
-    """The labeled answers of the labeling pool (0 when it has none): the one count every
-    large-run rule and cost model (aggregators, pairs, the cost curve) goes by."""
-    try:
-        return len(pool_rows(run))
-    except MetricUnavailable:
-        return 0
 
 
 def is_large(run: Run) -> bool:

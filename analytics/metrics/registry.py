@@ -402,7 +402,6 @@ BUILDING_BLOCKS = frozenset(
         "aggregation.on_request",
         "aggregation.waits_on_size",
         "aggregation.is_large",
-        "aggregation.pool_answers",
         "cost.assignment_table",
         "cost.assignment_cost",
         "cost.final_label_count",
