@@ -17,6 +17,8 @@ def test_report_documents_from_the_cli(demo_workspace, demo_versions, tmp_path, 
     )
     html = out.read_text(encoding="utf-8")
     assert v.label in html and v.id in html and "<script src=" not in html
+    parent = next(p for p in demo_versions if p.id in v.parents)
+    assert f"{parent.label} ({parent.id[:8]})" in html  # the lineage: the parent before this version
     assert main(["report", v.id[:8], "--workspace", str(demo_workspace.root), "--format", "pdf"]) == 2
     assert "--out FILE" in capsys.readouterr().err
     if shutil.which("chromium") or Path("/usr/bin/chromium").exists():

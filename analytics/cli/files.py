@@ -344,9 +344,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     from analytics.sources.long_table import read_truth
 
     truth = read_truth(args.truth) if args.truth else None
-    run, info, lineage = _report_run(args)
+    run, info, versions = _report_run(args)
     if args.format in ("html", "pdf"):
-        return _report_document(args, run, info, lineage, truth)
+        return _report_document(args, run, info, versions, truth)
     rep = build_report(run, method=args.method, truth=truth, n_iter=args.iterations)
     if args.format == "json":
         print(json.dumps(rep, indent=1))
@@ -356,10 +356,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _report_document(args: argparse.Namespace, run: Run, info, lineage, truth) -> int:
+def _report_document(args: argparse.Namespace, run: Run, info, versions, truth) -> int:
     """``report --format html|pdf --out FILE``: the stakeholder document, written atomically."""
 
-    from analytics.report_documents import ChartRenderError, write_report
+    from analytics.report_documents import ChartRenderError, ancestors, write_report
 
     if not args.out:
         raise ValueError(
@@ -367,6 +367,7 @@ def _report_document(args: argparse.Namespace, run: Run, info, lineage, truth) -
         )
     if truth is not None:
         run = replace_run(run, truth=truth)
+    lineage = ancestors(versions, info.id) if info is not None else []
     try:
         path = write_report(args.out, run, info, format=args.format, method=args.method, lineage=lineage)
     except ChartRenderError as err:
@@ -378,9 +379,8 @@ def _report_document(args: argparse.Namespace, run: Run, info, lineage, truth) -
 
 def _report_run(args: argparse.Namespace) -> tuple[Run, object, list]:
     """PATH is a results file when it exists, else a version id (or unique prefix) of the workspace.
-    Returns the run, the version (None for files) and its ancestors, oldest first."""
-    from analytics.report_documents import ancestors
-
+    Returns the run, the version (None for files) and the workspace's versions (for its lineage;
+    the documents' module, with its PDF library, is imported only for a document)."""
     paths = [Path(p) for p in args.paths]
     if all(p.exists() for p in paths):
         return read_files(args.paths, _options(args), exam=args.exam), None, []
@@ -397,7 +397,7 @@ def _report_run(args: argparse.Namespace) -> tuple[Run, object, list]:
             from analytics.model.scales import apply_scale
 
             run = apply_scale(run, args.scale, labels=args.labels or list(run.labels))
-        return run, info, ancestors(listing.versions, info.id)
+        return run, info, listing.versions
     missing = [str(p) for p in paths if not p.exists()]
     raise ValueError(
         f"file not found: {', '.join(missing)} (give a Toloka TSV, a long table, or a workspace version id)"
