@@ -259,7 +259,7 @@ def test_the_opened_run_is_the_imported_one_in_lean_dtypes(tmp_path, monkeypatch
 def test_the_line_count_counts_the_lines_it_passes(tmp_path):
     data = b"h1\th2\n1\t2\r\n\n3\t4\n\n\n"
     lines = _stream.LineCount()
-    stream = pa.lib.TransformInputStream(pa.BufferReader(data), lines)
+    stream = pa.TransformInputStream(pa.BufferReader(data), lines)
     while stream.read(3):
         pass
     assert lines.physical_lines() == len(data.rstrip(b"\r\n").split(b"\n")) == 4

@@ -80,11 +80,16 @@ def order_by(codes: np.ndarray, size: int) -> np.ndarray:
     return order
 
 
-def tasks_repeating_a_worker(t: np.ndarray, w: np.ndarray) -> np.ndarray:
+def task_runs(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(first row, number of rows) of each task, rows sorted by task."""
+    starts = np.flatnonzero(np.r_[True, t[1:] != t[:-1]])
+    return starts, np.diff(np.r_[starts, len(t)])
+
+
+def tasks_with_repeats(t: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Codes of the tasks (rows sorted by task) one worker answered more than once: each task's
     workers sorted side by side, the tasks answered m times at once."""
-    starts = np.flatnonzero(np.r_[True, t[1:] != t[:-1]])
-    sizes = np.diff(np.r_[starts, len(t)])
+    starts, sizes = task_runs(t)
     found = [np.zeros(0, dtype=np.int64)]
     for m in np.unique(sizes[sizes >= 2]):
         first = starts[sizes == m]

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from analytics.kernels._arrays import count_votes, order_by, safe_divide, tasks_repeating_a_worker, unique_rows
+from analytics.kernels._arrays import count_votes, order_by, safe_divide, task_runs, tasks_with_repeats, unique_rows
 from analytics.kernels.checks import check_codes, check_counts, check_int, key_dtype, param_error
 
 __all__ = [
@@ -375,7 +375,7 @@ def pair_listing(func: str, task, worker, label, n_workers, n_labels, min_shared
             f"the largest task here has {largest}. Raise the limit or leave out heavily shared tasks "
             f"(e.g. control tasks) before calling."
         )
-    again = tasks_repeating_a_worker(t, w)
+    again = tasks_with_repeats(t, w)
     if len(again):  # tasks a worker answered more than once: one answer per worker there
         marked = np.zeros(n_tasks, dtype=bool)
         marked[again] = True
@@ -408,8 +408,7 @@ def pair_listing(func: str, task, worker, label, n_workers, n_labels, min_shared
 def _task_chunks(t: np.ndarray) -> tuple[list[tuple[int, int]], int]:
     """Row ranges of whole tasks (rows sorted by task) holding about _CHUNK_PAIRS within-task
     pairs each, and the pairs of the largest task."""
-    starts = np.flatnonzero(np.r_[True, t[1:] != t[:-1]])
-    sizes = np.diff(np.r_[starts, len(t)])
+    starts, sizes = task_runs(t)
     pairs = sizes * (sizes - 1) // 2
     cum = np.cumsum(pairs)
     cuts = np.searchsorted(cum, np.arange(_CHUNK_PAIRS, int(cum[-1]) + _CHUNK_PAIRS, _CHUNK_PAIRS), side="right")
@@ -425,8 +424,7 @@ def _within_task_pairs(t: np.ndarray, w: np.ndarray, n_workers: int) -> tuple[np
     key a * n_workers + b. Tasks are taken by their number of answers: the tasks answered m times
     share one pattern of m(m-1)/2 pairs, laid over their first rows at once (no per-row repeats).
     No task may repeat a worker."""
-    starts = np.flatnonzero(np.r_[True, t[1:] != t[:-1]])
-    sizes = np.diff(np.r_[starts, len(t)])
+    starts, sizes = task_runs(t)
     row = key_dtype(len(t) + 1)  # row indices in int32 where they fit: half the memory of the pair lists
     starts = starts.astype(row)
     i_parts, j_parts = [], []

@@ -267,7 +267,7 @@ def stream_file(
     the caller's to explain. The lines are counted on the way (the returned :class:`LineCount`)."""
     lines = LineCount()
     reader = pacsv.open_csv(
-        pa.lib.TransformInputStream(raw, lines),
+        pa.TransformInputStream(raw, lines),
         read_options=pacsv.ReadOptions(block_size=block, column_names=list(column_names or []) or None),
         parse_options=pacsv.ParseOptions(delimiter=sep, newlines_in_values=True, invalid_row_handler=on_invalid),
         convert_options=pacsv.ConvertOptions(

@@ -65,14 +65,14 @@ def the_aggregation(m: str):
     """The aggregation by ``m``: at once where it is cheap here, else after its button (GLAD, MACE)."""
     wait = data.on_request(version.id, m)
     est = (data.estimate_seconds(version.id, "aggregate", method=m) or 0.0) if wait else 0.0
+    answers = f"{aggregation.pool_answers(run):,} labeling-pool answers"
     result = widgets.computed_on_request(
         f"aggregate_{version.id}_{m}",
         f"Run {aggregation.METHODS[m]}",
-        f"{aggregation.METHODS[m]} on this run's {aggregation.pool_answers(run):,} labeling-pool answers takes "
-        f"about {est:,.0f} s (estimated).",
+        f"{aggregation.METHODS[m]} on this run's {answers} takes about {est:,.0f} s (estimated).",
         needed=wait,
         button_key=f"delivery_start_{m}",
-        spinner=f"Running {aggregation.METHODS[m]} on {aggregation.pool_answers(run):,} labeling-pool answers…",
+        spinner=f"Running {aggregation.METHODS[m]} on {answers}…",
         seconds=est,
         compute=lambda: data.metric(version.id, "aggregate", method=m),
     )
