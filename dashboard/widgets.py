@@ -382,28 +382,30 @@ def computed_on_request(
     compute,
     button_key: str | None = None,
     seconds: float | None = None,
+    bound: bool = False,
 ):
     """``compute()`` where run_on_request allows it, else None (the button and its note are shown).
 
     A computation that was ``needed`` (slow here) runs inside an st.status that says what runs and,
     at the end, how long it took; given an estimate in ``seconds`` it also shows a bar filling
-    with the time spent against the estimate (:func:`with_progress`)."""
+    with the time spent against the estimate (:func:`with_progress`); ``bound``: the estimate is an
+    upper bound (an EM method's, for every iteration)."""
     if not run_on_request(key, label, note, needed=needed, button_key=button_key):
         return None
     if not needed:
         return compute()
     started = time.monotonic()
     with st.status(spinner, expanded=True) as status:
-        result = with_progress(compute, seconds, spinner) if seconds else compute()
+        result = with_progress(compute, seconds, spinner, bound) if seconds else compute()
         took = time.monotonic() - started
-        estimated = f" (estimated {seconds:,.0f} s)" if seconds else ""
+        estimated = f" (estimated {'up to ' if bound else ''}{max(seconds, 1):,.0f} s)" if seconds else ""
         status.update(
             label=f"{spinner.rstrip('…. ')} — done in {took:,.1f} s{estimated}", state="complete", expanded=False
         )
     return result
 
 
-def with_progress(compute, seconds: float, what: str):
+def with_progress(compute, seconds: float, what: str, bound: bool = False):
     """``compute()`` in a worker thread while a bar fills with the time spent over the estimate
     ``seconds`` (held at 95 % until it ends, and saying so when it runs past the estimate): a
     crowd-kit fit reports no progress of its own, so time is the honest measure."""
@@ -414,7 +416,8 @@ def with_progress(compute, seconds: float, what: str):
             add_script_run_ctx(threading.current_thread(), ctx)
         return compute()
 
-    bar = st.progress(0.0, text=f"{what} about {seconds:,.0f} s (estimated)")
+    about = "up to about" if bound else "about"
+    bar = st.progress(0.0, text=f"{what} {about} {seconds:,.0f} s (estimated)")
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=1) as pool:
         future = pool.submit(job)
@@ -423,9 +426,25 @@ def with_progress(compute, seconds: float, what: str):
             late = spent > seconds
             bar.progress(
                 min(0.95, spent / max(seconds, 0.1)),
-                text=f"{spent:,.0f} s of about {seconds:,.0f} s (estimated)"
+                text=f"{spent:,.0f} s of {about} {seconds:,.0f} s (estimated)"
                 + (" — taking longer than estimated, still running" if late else ""),
             )
             wait([future], timeout=0.25)
     bar.empty()
     return future.result()
+
+
+def estimate_is_bound(method: str) -> bool:
+    """Whether an aggregation's estimate is an upper bound: Dawid-Skene's and one-coin DS's are for
+    every iteration, and they stop once converged."""
+    return method in aggregation.SECONDS_PER_ANSWER_ITERATION
+
+
+def takes(method: str, seconds: float) -> str:
+    """How long an aggregation takes, as a page says it (see :func:`estimate_is_bound`)."""
+    if estimate_is_bound(method):
+        return (
+            f"takes up to about {max(seconds, 1):,.0f} s (estimated for all {aggregation.DEFAULT_ITERATIONS} "
+            "iterations; it stops sooner once converged)"
+        )
+    return f"takes about {max(seconds, 1):,.0f} s (estimated)"

@@ -248,7 +248,9 @@ def test_long_methods_wait_for_a_request_until_computed(monkeypatch):
     run = toy_run(TOY)
     assert not A.on_request(run, "ds") and A.on_request(run, "glad")
     monkeypatch.setattr(A.os, "getloadavg", lambda: (0.5, 0.5, 0.5))
-    assert A.estimate_seconds(run, "ds", n_iter=10) == pytest.approx(A.SECONDS_PER_ANSWER_ITERATION["ds"] * 8 * 10)
+    # a bound: the setup (8 answers at 2e-7 s) and every one of the 10 iterations (8 answers at 2e-8 s each)
+    assert A.estimate_seconds(run, "ds", n_iter=10) == pytest.approx(8 * 2e-7 + 10 * 8 * 2e-8)
+    assert A.estimate_seconds(run, "onecoin", n_iter=100) == pytest.approx(8 * 2e-7 + 100 * 8 * 2e-8)
     monkeypatch.setitem(A.SECONDS_PER_ANSWER_ITERATION, "ds", 1.0)  # as if the run were huge
     assert A.on_request(run, "ds") and A.cached(run, "ds") is None
     assert "Dawid-Skene" not in A.task_votes(run, "t1").index

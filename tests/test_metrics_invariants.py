@@ -225,5 +225,8 @@ def test_pair_and_curve_costs_scale_with_the_labeling_pool_not_every_answer(demo
     by_hand = int((a["kind"].isin(["regular", "control"]) & a["label"].notna() & (a["status"] != "REJECTED")).sum())
     assert 0 < by_hand < len(a)  # the demo's exam answers are not the pool's
     assert aggregation.pool_answers(demo_run) == by_hand
-    assert registry.estimate_seconds(demo_run, "pairwise_kappa") == pytest.approx(by_hand / 1.3e6)
-    assert registry.estimate_seconds(demo_run, "cost_quality_curve") == pytest.approx(by_hand * 1e-6)
+    assert registry.estimate_seconds(demo_run, "pairwise_kappa") == pytest.approx(by_hand / 4e6)
+    # the curve: shared work, then each subsampling repeat (5 by default)
+    assert registry.estimate_seconds(demo_run, "cost_quality_curve") == pytest.approx(by_hand * (4.4e-7 + 5 * 6e-8))
+    more = registry.estimate_seconds(demo_run, "cost_quality_curve", repeats=10)
+    assert more == pytest.approx(by_hand * (4.4e-7 + 10 * 6e-8))

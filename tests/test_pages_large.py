@@ -143,3 +143,25 @@ def test_task_detail_lists_the_computed_aggregators_on_large_runs(large, demo_wo
     assert list(votes["method"]) == list(want["method"])
     assert list(votes["label"].astype(str)) == list(want["label"].astype(str))
     assert votes["confidence"].tolist() == want["confidence"].tolist()
+
+
+def test_dawid_skene_waits_with_its_estimate_stated_as_a_bound(large, demo_workspace, demo_run, demo_versions):
+    # Dawid-Skene stops once converged (27 of 100 iterations at 10^7 answers): its estimate is for
+    # every iteration and the page says so; Wawa's is a plain estimate
+    import streamlit as st
+
+    st.cache_data.clear()  # a Dawid-Skene another test ran on this version would be shown at once
+    st.cache_resource.clear()
+    v = demo_versions[1]
+    at = open_page(demo_workspace.root, "agreement.py", version=v.id)
+    assert not at.exception
+    n = aggregation.pool_answers(demo_run)
+    bound = max(aggregation.estimate_seconds(demo_run, "ds"), 1)
+    said = f"Dawid-Skene on {n:,} answers takes up to about {bound:,.0f} s (estimated for all 100 iterations; "
+    assert said in texts(at)
+    assert f"Wawa on {n:,} answers takes about" in texts(at) and f"Wawa on {n:,} answers takes up to" not in texts(at)
+    # started, it says how long it took against its bound
+    _button(at, "Run Dawid-Skene").click().run()
+    assert not at.exception
+    done = [s.label for s in at.status]
+    assert any("— done in" in label and label.endswith(f"(estimated up to {bound:,.0f} s)") for label in done), done

@@ -89,6 +89,8 @@ METHODS = ("mv",)
 PROJECTED_STEPS = 2  # model-based points beyond the run's overlap: K + 1 … K + 2
 PRIOR_STRENGTH = 2.0  # control answers' worth of the pooled accuracy in each annotator's estimate
 DEFAULT_SIMULATIONS = 20_000  # simulated tasks per k: Monte Carlo s.e. <= 0.0036
+CURVE_SECONDS_PER_ANSWER = 4.4e-7  # the curve's cost model (see curve_seconds): shared work, then each repeat
+CURVE_SECONDS_PER_ANSWER_REPEAT = 6e-8
 OBSERVED = "subsampled"
 PROJECTED = "model projection"
 
@@ -417,8 +419,9 @@ def _points_table(
 
 
 def curve_seconds(run: Run, params: Mapping[str, Any]) -> float:
-    """The registry's cost model of cost_quality_curve: seconds on this 2-core machine, quiet."""
-    return pool_answers(run) * 1e-6
+    """The registry's cost model of cost_quality_curve: seconds on this 2-core machine, quiet. At 9.6 M
+    labeling-pool answers (2026-12-02): 4.2 s of shared work, then 0.55 s per subsampling repeat."""
+    return pool_answers(run) * (CURVE_SECONDS_PER_ANSWER + CURVE_SECONDS_PER_ANSWER_REPEAT * params["repeats"])
 
 
 def cost_quality_curve(

@@ -311,11 +311,12 @@ def aggregations(methods) -> dict:
         result = widgets.computed_on_request(
             f"aggregate_{version.id}_{m}",
             f"Run {name}",
-            f"{name} on {pool_answers:,} answers takes about {max(est, 1):,.0f} s (estimated).{why}",
+            f"{name} on {pool_answers:,} answers {widgets.takes(m, est)}.{why}",
             needed=wait,
             button_key=f"start_{m}",
             spinner=f"Running {name} on {pool_answers:,} answers…",
             seconds=est,
+            bound=widgets.estimate_is_bound(m),
             compute=lambda m=m: data.metric(version.id, "aggregate", method=m),
         )
         result = None if result is None else widgets.available(result)

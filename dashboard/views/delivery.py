@@ -69,11 +69,12 @@ def the_aggregation(m: str):
     result = widgets.computed_on_request(
         f"aggregate_{version.id}_{m}",
         f"Run {aggregation.METHODS[m]}",
-        f"{aggregation.METHODS[m]} on this run's {answers} takes about {est:,.0f} s (estimated).",
+        f"{aggregation.METHODS[m]} on this run's {answers} {widgets.takes(m, est)}.",
         needed=wait,
         button_key=f"delivery_start_{m}",
         spinner=f"Running {aggregation.METHODS[m]} on {answers}…",
         seconds=est,
+        bound=widgets.estimate_is_bound(m),
         compute=lambda: data.metric(version.id, "aggregate", method=m),
     )
     return None if result is None else widgets.available(result)
