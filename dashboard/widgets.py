@@ -434,15 +434,9 @@ def with_progress(compute, seconds: float, what: str, bound: bool = False):
     return future.result()
 
 
-def estimate_is_bound(method: str) -> bool:
-    """Whether an aggregation's estimate is an upper bound: Dawid-Skene's and one-coin DS's are for
-    every iteration, and they stop once converged."""
-    return method in aggregation.SECONDS_PER_ANSWER_ITERATION
-
-
 def takes(method: str, seconds: float) -> str:
-    """How long an aggregation takes, as a page says it (see :func:`estimate_is_bound`)."""
-    if estimate_is_bound(method):
+    """How long an aggregation takes, as a page says it (see aggregation.estimate_is_bound)."""
+    if aggregation.estimate_is_bound(method):
         return (
             f"takes up to about {max(seconds, 1):,.0f} s (estimated for all {aggregation.DEFAULT_ITERATIONS} "
             "iterations; it stops sooner once converged)"

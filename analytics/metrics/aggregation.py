@@ -72,8 +72,7 @@ START = {
 # GLAD and MACE (crowd-kit) calibrated on this project's 2-core machine, quiet, through registry.compute:
 #   GLAD: demo 2,800 answers 3.5 s, Zheng Duck 4,212 7.3 s, Dog 8,070 11.6 s, AdultContent2 20 % 18,877 27.6 s;
 #   MACE: 7.7 s, 8.0 s, 11.5 s, 22.5 s on the same runs (10 restarts x 50 iterations).
-# MV, Wawa, DS and one-coin DS measured at 9.6 M labeling-pool answers (overlap 3) on this 2-core
-# machine, quiet (2026-12-02): MV 0.5 s, Wawa 2.0 s; DS 1.95 s before the first iteration, then 0.19 s each.
+# MV, Wawa, DS at 9.6 M pool answers, quiet (2026-12-02): MV 0.5 s, Wawa 2.0 s, DS 1.95 s + 0.19 s per iteration
 FIXED_SECONDS = {"glad": 0.0, "mace": 4.0}
 SECONDS_PER_ANSWER = {"glad": 1.5e-3, "mace": 1.0e-3, "mv": 5e-8, "wawa": 2.2e-7}
 SECONDS_PER_ANSWER_ITERATION = {"ds": 2e-8, "onecoin": 2e-8}
@@ -163,6 +162,11 @@ def estimate_seconds(run: Run, method: str, n_iter: int = DEFAULT_ITERATIONS) ->
     else:
         seconds = FIXED_SECONDS.get(method, 0.0) + SECONDS_PER_ANSWER[method] * n
     return float(seconds * _load_factor())
+
+
+def estimate_is_bound(method: str) -> bool:
+    """Whether estimate_seconds is an upper bound: Dawid-Skene's and one-coin DS's (every iteration)."""
+    return method in SECONDS_PER_ANSWER_ITERATION
 
 
 def _load_factor() -> float:

@@ -316,7 +316,7 @@ def aggregations(methods) -> dict:
             button_key=f"start_{m}",
             spinner=f"Running {name} on {pool_answers:,} answers…",
             seconds=est,
-            bound=widgets.estimate_is_bound(m),
+            bound=aggregation.estimate_is_bound(m),
             compute=lambda m=m: data.metric(version.id, "aggregate", method=m),
         )
         result = None if result is None else widgets.available(result)

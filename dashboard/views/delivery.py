@@ -74,7 +74,7 @@ def the_aggregation(m: str):
         button_key=f"delivery_start_{m}",
         spinner=f"Running {aggregation.METHODS[m]} on {answers}…",
         seconds=est,
-        bound=widgets.estimate_is_bound(m),
+        bound=aggregation.estimate_is_bound(m),
         compute=lambda: data.metric(version.id, "aggregate", method=m),
     )
     return None if result is None else widgets.available(result)
