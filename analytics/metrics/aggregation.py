@@ -83,8 +83,7 @@ TASK_COUNT = np.int32  # a task's answer counts in the per-task tables (half the
 DEFAULT_TOLERANCE = 1e-5
 # a method expected to take longer than this is run when someone asks for it, not on page open
 ON_REQUEST_SECONDS = 5.0
-# on a run with more labeling-pool answers than this every method but majority vote waits for a
-# click (Wawa takes 2 s at 10^7 answers, and a page asking for several would take many times that)
+# over this many labeling-pool answers every method but majority vote waits for a click (several add up)
 LARGE_RUN_ANSWERS = 2_000_000
 
 _CACHE: "weakref.WeakKeyDictionary[Run, dict]" = weakref.WeakKeyDictionary()
