@@ -161,6 +161,15 @@ def _codes(column) -> tuple[Any, list[str]]:
     return codes.astype(np.int32), column.dictionary.to_pylist()
 
 
+def _plain(column) -> Any:
+    """An integer Arrow column's values as numpy (its one buffer, as :func:`_codes` reads them)."""
+    import numpy as np
+
+    array = column.combine_chunks()
+    width = array.type.bit_width // 8
+    return np.frombuffer(array.buffers()[1], dtype=f"i{width}", count=len(array), offset=array.offset * width)
+
+
 def answers_parquet(workspace: str) -> Path:
     """The answers file of the (newest) version in a workspace."""
     found = sorted(Path(workspace).glob("versions/*/files/answers.parquet"), key=lambda p: p.stat().st_mtime)
@@ -177,8 +186,11 @@ def floor_workspace(workspace: str) -> dict[str, Any]:
     path = answers_parquet(workspace)
     clock = Clock()
     # ParquetFile.read, not read_table: that imports pandas (for the file's pandas metadata)
-    table = pq.ParquetFile(path).read(columns=["task_id", "worker_id", "label", "kind"])
-    (task, _), (worker, _), (label, _) = (_codes(table[c]) for c in ("task_id", "worker_id", "label"))
+    stored = pq.ParquetFile(path)
+    coded = "task_code" in stored.schema_arrow.names  # task codes (the ids in tasks.parquet), or older, task_id
+    table = stored.read(columns=["task_code" if coded else "task_id", "worker_id", "label", "kind"])
+    (worker, _), (label, _) = (_codes(table[c]) for c in ("worker_id", "label"))
+    task = _plain(table["task_code"]) if coded else _codes(table["task_id"])[0]
     kind, kinds = _codes(table["kind"])
     pool = np.isin(kind, [kinds.index(k) for k in POOL_KINDS if k in kinds]) & (label >= 0)
     task, worker, label = task[pool], worker[pool], label[pool]

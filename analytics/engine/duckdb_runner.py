@@ -58,7 +58,7 @@ def answer_table(source: Source) -> schema.AnswerTable:
         return schema.from_frame(source)
     path = Path(source)
     names = pq.read_schema(path).names
-    if "task_id" in names:
+    if schema.is_workspace_answers(names):
         return schema.from_workspace_parquet(path)
     return schema.from_frame(pq.read_table(path, columns=[c for c in schema.COLUMNS if c in names]))
 

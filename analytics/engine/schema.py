@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from analytics.model import KINDS, Run
+from analytics.sources.run_files import TASK_CODE, TASK_ID
 
 # The table every expression reads, one row per answer in scope:
 #
@@ -52,7 +53,7 @@ from analytics.model import KINDS, Run
 COLUMNS = ("task", "worker", "label", "golden", "kind")
 SCOPE_KINDS = ("regular", "control")
 _KIND_VALUES = pa.array(list(SCOPE_KINDS), pa.string())
-_WORKSPACE_COLUMNS = ["task_id", "worker_id", "label", "golden", "kind", "status"]
+_WORKSPACE_COLUMNS = ["worker_id", "label", "golden", "kind", "status"]  # and TASK_CODE, or (older) task_id
 
 
 class AnswerTable(NamedTuple):
@@ -148,13 +149,25 @@ def _recode(codes: np.ndarray, names: pa.Array, target: list) -> np.ndarray:
     return lookup[np.where(codes < 0, len(lookup) - 1, codes)]
 
 
+def is_workspace_answers(columns: list[str]) -> bool:
+    """Do these Parquet columns make a workspace version's answers.parquet (not the engine's shape)?"""
+    return TASK_CODE in columns or TASK_ID in columns
+
+
 def from_workspace_parquet(path: str | os.PathLike) -> AnswerTable:
     """The answers table of a workspace version's ``answers.parquet`` (the canonical columns,
     dictionary-encoded by analytics/sources/run_files.write_answers): the dictionary indices
     are the run's codes, so this equals ``from_run`` on the run read from the same files,
-    without building the run."""
-    table = pq.read_table(Path(path), columns=_WORKSPACE_COLUMNS)
-    task, task_names = _indices(table.column("task_id"))
+    without building the run. Task codes (``task_code``) count the tasks in the tasks.parquet beside it."""
+    path = Path(path)
+    coded = TASK_CODE in pq.read_schema(path).names
+    table = pq.read_table(path, columns=[TASK_CODE if coded else TASK_ID, *_WORKSPACE_COLUMNS])
+    if coded:
+        task = table.column(TASK_CODE).to_numpy().astype(np.int64, copy=False)
+        n_tasks = pq.ParquetFile(path.with_name("tasks.parquet")).metadata.num_rows
+    else:
+        task, task_names = _indices(table.column(TASK_ID))
+        n_tasks = len(task_names)
     worker, worker_names = _indices(table.column("worker_id"))
     label, labels = _indices(table.column("label"))
     label_list = labels.to_pylist()
@@ -163,7 +176,7 @@ def from_workspace_parquet(path: str | os.PathLike) -> AnswerTable:
     status = _recode(*_indices(table.column("status")), ["REJECTED"])
     rows = scope_rows(kind, label, status == 0)
     out = _table(task[rows], worker[rows], label[rows], golden[rows], _scope_kind_code(kind[rows]))
-    return AnswerTable(out, len(task_names), len(worker_names), len(label_list))
+    return AnswerTable(out, n_tasks, len(worker_names), len(label_list))
 
 
 def _size(given: int | None, values: np.ndarray, what: str) -> int:

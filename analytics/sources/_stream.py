@@ -59,7 +59,7 @@ class IncrementalDictionary:
             mapping, new = self._global.encode(values)
             codes = np.append(mapping, np.int32(-1))[local]  # a row's local -1 (no value) picks the appended -1
             rows = first_rows(local, -1)[new] if self.firsts else new
-        self._codes.append(codes.astype(_code_type(self._global.count), copy=False))
+        self._codes.append(codes.astype(code_type(self._global.count), copy=False))
         if len(new):
             self._values.append(values.take(pa.array(new)))
             for name, kept in self.firsts.items():
@@ -67,7 +67,7 @@ class IncrementalDictionary:
 
     def finish(self) -> tuple[np.ndarray, pa.Array]:
         """(codes of every row, -1 where empty; the dictionary), the batches' codes released."""
-        dtype = _code_type(self._global.count)
+        dtype = code_type(self._global.count)
         codes = np.concatenate(self._codes, dtype=dtype) if self._codes else np.zeros(0, dtype)
         self._codes, self._global = [], HashedDictionary()  # the hash table is not needed past the last batch
         return codes, self.dictionary()
@@ -91,7 +91,7 @@ def first_rows(codes: np.ndarray, known_max: int) -> np.ndarray:
     return np.flatnonzero(codes > before)
 
 
-def _code_type(count: int) -> type:
+def code_type(count: int) -> type:
     """The smallest signed integer type holding codes 0 .. count - 1 and -1 (as pandas keeps a Categorical's codes)."""
     return np.int8 if count < 1 << 7 else np.int16 if count < 1 << 15 else np.int32
 
@@ -295,6 +295,7 @@ __all__ = [
     "IncrementalDictionary",
     "LineCount",
     "categorical",
+    "code_type",
     "first_rows",
     "stream_file",
 ]

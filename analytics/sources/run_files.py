@@ -2,6 +2,8 @@
 
 The files of a version (in a workspace, in ClearML's copy of it) are ``answers.parquet``,
 ``tasks.parquet``, ``restrictions.parquet``, ``run.json`` and, with known answers, ``truth.parquet``.
+The task ids are stored once: answers.parquet's ``task_code`` is the row of the answer's task in
+tasks.parquet (an older version's answers.parquet holds ``task_id`` as a dictionary column; both are read).
 A file that is missing, cut short or wrong makes the version *damaged*: reading it raises
 :class:`~analytics.sources.store.DamagedVersionError` naming the file and the fix, never a
 traceback from deep inside pyarrow or a metric.
@@ -23,7 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from analytics.model import KINDS, STATUSES, Pricing, Problem, Run, RunMeta, empty_restrictions
-from analytics.sources._stream import READ_ERRORS, categorical
+from analytics.sources._stream import READ_ERRORS, categorical, code_type
 from analytics.sources.manifest import reason, run_doc_errors
 from analytics.sources.memory import release_memory
 from analytics.sources.store import FORMAT, DamagedVersion, DamagedVersionError
@@ -31,6 +33,8 @@ from analytics.sources.task_texts import TaskTexts
 
 RUN_FILES = ("answers.parquet", "tasks.parquet", "restrictions.parquet", "run.json")
 TASK_ID = "task_id"  # the name of the tasks frame's index, in memory and as tasks.parquet's column
+TASK_CODE = "task_code"  # answers.parquet's task column: the row of the answer's task in tasks.parquet
+TASK_IDS_KEY = b"crowdlens.task_ids"  # answers.parquet's note, for any Parquet reader, of where the ids are
 PARQUET_MAGIC = b"PAR1"  # a Parquet file starts and ends with it; a cut-short file lacks the end
 DEFER_TASKS_BYTES = 16 << 20  # a tasks.parquet over this is read when its texts are first used
 HASH_ON_OPEN_LIMIT = 256 << 20  # a version this small has its sha256 checked on every open
@@ -47,7 +51,9 @@ def repair_fix(folder: Path | str) -> str:
 def write_run_files(run: Run, folder: Path) -> dict[str, Any]:
     """Write a run's files (Parquet with Arrow dtypes, and run.json) into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
-    write_answers(run.answers, folder / "answers.parquet")
+    # tasks in code order (as every source builds them): the ids are stored once, in tasks.parquet
+    coded = run.tasks.index.equals(run.answers["task_id"].cat.categories)
+    write_answers(run.answers, folder / "answers.parquet", task_codes=coded)
     # the index is the task id whatever it is called in memory: stored as the column task_id
     tasks = run.tasks.rename_axis(TASK_ID).reset_index()
     tasks.to_parquet(folder / "tasks.parquet", index=False, write_statistics=False)
@@ -119,13 +125,23 @@ def read_tasks(path: Path, task_ids: pd.Index) -> pd.DataFrame:
 _PANDAS_INDEX_COLUMNS = ("__index_level_0__",)
 
 
-def write_answers(answers: pd.DataFrame, path: Path) -> None:
+def write_answers(answers: pd.DataFrame, path: Path, *, task_codes: bool = False) -> None:
     """Answers as Parquet with one dictionary per categorical column, in one row group.
 
     One row group and a dictionary page large enough for every id keep each column's dictionary
     stored once, so reading 10^7 answers back is a matter of seconds, not a re-encoding.
+    ``task_codes``: the task ids are tasks.parquet's, in code order; the answers hold each task's
+    row there (:data:`TASK_CODE`), not a dictionary of them (at 10^7 answers, writing 3 M ids
+    into a dictionary costs a second and 0.5 GB; reading them back, seconds).
     """
     table = pa.Table.from_pandas(answers, preserve_index=False)
+    if task_codes:
+        at = table.schema.get_field_index("task_id")
+        codes = pa.array(answers["task_id"].cat.codes.to_numpy().astype(np.int32, copy=False))
+        table = table.set_column(at, pa.field(TASK_CODE, pa.int32(), nullable=False), codes)
+        # pandas' note would name a categorical task_id that is not there
+        notes = {k: v for k, v in (table.schema.metadata or {}).items() if k != b"pandas"}
+        table = table.replace_schema_metadata({**notes, TASK_IDS_KEY: b"tasks.parquet task_id, row task_code"})
     pq.write_table(
         table,
         path,
@@ -151,7 +167,7 @@ def _categorical(column: pa.ChunkedArray) -> pd.Categorical:
     if not all(_same_buffers(c.dictionary, first) or c.dictionary.equals(first) for c in chunks[1:]):
         column = column.unify_dictionaries()
         chunks, first = column.chunks, column.chunks[0].dictionary
-    dtype = np.int8 if len(first) < 1 << 7 else np.int16 if len(first) < 1 << 15 else np.int32
+    dtype = code_type(len(first))
     parts = [
         (pc.fill_null(c.indices, -1) if c.indices.null_count else c.indices)
         .to_numpy(zero_copy_only=False)
@@ -170,11 +186,12 @@ def _same_buffers(a: pa.Array, b: pa.Array) -> bool:
     )
 
 
-def read_answers(path: Path) -> pd.DataFrame:
+def read_answers(path: Path, tasks: Path | None = None) -> pd.DataFrame:
     """Read :func:`write_answers`' file into the canonical dtypes (categoricals, UTC times).
 
     Columns are read and converted one at a time on two threads, so what is held at the peak is
-    the frame and two columns' Arrow copies; the frame is put together without a copy.
+    the frame and two columns' Arrow copies; the frame is put together without a copy. Task codes
+    take their ids from ``tasks`` (by default the tasks.parquet beside ``path``).
     """
     stored = pq.ParquetFile(path)
     names, rows = stored.schema_arrow.names, stored.metadata.num_rows
@@ -184,8 +201,28 @@ def read_answers(path: Path) -> pd.DataFrame:
     release_memory()
     frame = pd.DataFrame(index=pd.RangeIndex(rows))
     for name, column in zip(names, columns, strict=True):
+        if name == TASK_CODE:
+            name, column = "task_id", task_categorical(column.to_numpy(), tasks or path.with_name("tasks.parquet"))
         frame[name] = column  # one block per column: no consolidating copy of the times
     return frame
+
+
+def task_ids(tasks: Path) -> pa.Array:
+    """tasks.parquet's task ids, in their stored order (a task code's row)."""
+    ids = pq.ParquetFile(tasks).read(columns=[TASK_ID], use_threads=False).column(0)
+    return (ids.combine_chunks() if ids.num_chunks != 1 else ids.chunk(0)).cast(pa.large_string())
+
+
+def task_categorical(codes: np.ndarray, tasks: Path) -> pd.Categorical:
+    """Stored task codes and tasks.parquet's ids as the answers' task_id; a code with no task
+    there (the two files do not belong together) is a ValueError naming both."""
+    ids = task_ids(tasks)
+    if len(codes) and (int(codes.min()) < 0 or int(codes.max()) >= len(ids)):
+        raise ValueError(
+            f"its task codes run from {int(codes.min())} to {int(codes.max())}, but {tasks.name} "
+            f"holds {len(ids):,} task ids: the two files are not of one version"
+        )
+    return categorical(codes.astype(code_type(len(ids)), copy=False), ids)
 
 
 def _column(path: Path, name: str):
