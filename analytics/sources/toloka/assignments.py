@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.model import KINDS, ProblemList, ValidationError
+from analytics.model.times import utc_stamps
 from analytics.sources.toloka._values import Labels, ns
 from analytics.sources.toloka._values import enum as _enum
 from analytics.sources.toloka.client import iterate
@@ -173,7 +174,7 @@ class Rows:
             ints = np.repeat(
                 np.frombuffer(values, dtype=np.int64) if len(values) else np.zeros(0, dtype=np.int64), reps
             )
-            return pd.Series(pd.DatetimeIndex(ints.view("datetime64[ns]")).tz_localize("UTC"))
+            return pd.Series(utc_stamps(ints), copy=False)
 
         reward = np.repeat(np.frombuffer(self.reward, dtype=np.float64) if len(self.reward) else np.zeros(0), reps)
         hint = np.frombuffer(self.hint, dtype=np.int8).astype(bool) if len(self.hint) else np.zeros(0, dtype=bool)
