@@ -102,3 +102,21 @@ def test_an_import_of_many_tasks_writes_codes_not_ids(tmp_path):
     back = ws.open_run(info.id)
     assert back.answers["task_id"].cat.codes.dtype == np.int32
     pd.testing.assert_frame_equal(back.answers, big.answers)
+
+
+def test_the_readmes_duckdb_join_gives_each_answer_its_task_id(tmp_path, run):
+    import re
+    from pathlib import Path
+
+    import duckdb
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    query = re.search(r"`(SELECT t\.task_id.*?file_row_number)`", readme, re.S).group(1).replace("\n", " ")
+    folder = tmp_path / "files"
+    write_run_files(run, folder)
+    con = duckdb.connect()
+    con.execute(f"SET file_search_path = '{folder}'")
+    joined = con.execute(query).df()  # a join keeps no row order: compared as sets of answers
+    got = set(zip(joined["task_id"], joined["worker_id"], joined["label"], strict=True))
+    a = run.answers.astype({c: str for c in ("task_id", "worker_id", "label")})
+    assert got == set(zip(a["task_id"], a["worker_id"], a["label"], strict=True)) and len(joined) == len(a)
