@@ -32,7 +32,7 @@ from analytics.engine.schema import AnswerTable
 
 SQL_STEPS = ("vote_counts", "majority_vote", "worker_counts", "pairs", "ds")
 STEPS = ("bytes", "stage") + tuple(f"sql:{s}" for s in SQL_STEPS) + tuple(f"np:{s}" for s in SQL_STEPS)
-CODE_COLUMNS = ("task_id", "worker_id", "label", "golden", "kind")
+CODE_COLUMNS = ("task_code", "task_id", "worker_id", "label", "golden", "kind")  # task_code, or older task_id
 
 
 def _peak_mib() -> float:

@@ -655,3 +655,14 @@ def test_order_by_is_a_stable_argsort(dtype):
         codes = rng.integers(0, size, 5_000).astype(dtype)
         np.testing.assert_array_equal(order_by(codes, size), np.argsort(codes, kind="stable"))
     assert len(order_by(np.zeros(0, dtype=dtype), 3)) == 0
+
+
+def test_tied_tasks_by_hand():
+    from analytics.kernels import TIE_RTOL, tied_tasks
+
+    probas = np.array([[0.5, 0.5, 0.0], [0.7, 0.3, 0.0], [np.nan] * 3, [0.4, 0.4 + TIE_RTOL / 2, 0.2], [0.2, 0.2, 0.6]])
+    labels = np.array([0, 0, -1, 1, 2])
+    assert tied_tasks(probas, labels).tolist() == [True, False, False, True, False]
+    # every task labeled (the probas are read in place, not copied)
+    assert tied_tasks(probas[[0, 1, 4]], labels[[0, 1, 4]]).tolist() == [True, False, False]
+    assert tied_tasks(np.zeros((0, 3)), np.zeros(0, dtype=np.int64)).tolist() == []

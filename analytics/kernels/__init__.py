@@ -43,6 +43,7 @@ from analytics.kernels.voting import (
     WawaResult,
     majority_from_counts,
     majority_vote,
+    tied_tasks,
     vote_counts,
     wawa,
 )
@@ -59,6 +60,7 @@ __all__ = [
     "vote_counts",
     "majority_from_counts",
     "majority_vote",
+    "tied_tasks",
     "wawa",
     "dawid_skene",
     "one_coin_dawid_skene",

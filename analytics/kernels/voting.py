@@ -16,6 +16,7 @@ __all__ = [
     "vote_counts",
     "majority_from_counts",
     "majority_vote",
+    "tied_tasks",
     "wawa",
 ]
 
@@ -114,6 +115,23 @@ def _majority(counts: np.ndarray, abs_total: np.ndarray) -> MajorityVoteResult:
     probas = safe_divide(counts, total[:, None])
     probas[~has] = np.nan
     return MajorityVoteResult(labels=labels, probas=probas, tied=tied)
+
+
+def tied_tasks(probas: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Per task: does another label's probability equal the chosen label's (to TIE_RTOL x max(p, 1))?
+    False where no label was chosen (-1). A column at a time: no (tasks x labels) temporaries."""
+    tied = np.zeros(len(labels), dtype=bool)
+    ok = labels >= 0
+    if ok.any():
+        rows = slice(None) if ok.all() else np.flatnonzero(ok)  # every task labeled: no copy of the probas
+        p = probas[rows]
+        top = p[np.arange(len(p)), labels[rows]]
+        tol = TIE_RTOL * np.maximum(np.abs(top), 1.0)
+        close = np.zeros(len(p), dtype=np.int16)
+        for j in range(p.shape[1]):
+            close += np.abs(p[:, j] - top) <= tol
+        tied[rows] = close > 1
+    return tied
 
 
 def majority_from_counts(counts) -> MajorityVoteResult:

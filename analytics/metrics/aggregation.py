@@ -245,11 +245,11 @@ def aggregate(
         fn = kernels.dawid_skene if method == "ds" else kernels.one_coin_dawid_skene
         r = fn(t, w, lab, nt, nw, nl, n_iter=n_iter, tol=tol)
         labels, probas, skill = r.labels, r.probas, r.skills
-        tied = _ties(probas, labels)
+        tied = kernels.tied_tasks(probas, labels)
         converged, iters = r.converged, r.n_iter_run
     else:
         labels, probas, skill = _crowdkit.fit(run, method, rows, n_iter, tol)
-        tied = _ties(probas, labels)
+        tied = kernels.tied_tasks(probas, labels)
     seconds = time.perf_counter() - start
     # the majority vote's shares are the vote counts over their total: built again when asked
     counts = pool_vote_counts(run) if method == "mv" else None
@@ -257,18 +257,6 @@ def aggregate(
     result = dataclasses.replace(result, start_tied=start_tied)
     cache[key] = result
     return result
-
-
-def _ties(probas: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Tasks where another label's probability equals the winner's (to TIE_RTOL)."""
-    tied = np.zeros(len(labels), dtype=bool)
-    ok = labels >= 0
-    if ok.any():
-        p = probas[ok]
-        top = p[np.arange(len(p)), labels[ok]]
-        close = np.abs(p - top[:, None]) <= kernels.TIE_RTOL * np.maximum(np.abs(top[:, None]), 1.0)
-        tied[ok] = close.sum(axis=1) > 1
-    return tied
 
 
 def _result(run, method, rows, labels, probas, tied, skill, iters, converged, seconds, counts=None) -> Aggregation:

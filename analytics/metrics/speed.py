@@ -152,10 +152,10 @@ def replay_order(s: pd.DataFrame) -> pd.DataFrame:
     submitted = (~s["status"].isin(UNSUBMITTED) & s["submitted_at"].notna()).to_numpy()
     if not submitted.all():
         s = s[submitted]
-    s = s.take(_replay_sort(s)).reset_index(drop=True)
+    order, worker, pool = _replay_sort(s)
+    s = s.take(order).reset_index(drop=True)
     n = len(s)
-    w = pd.factorize(s["worker_id"])[0]
-    p = pd.factorize(s["pool_id"])[0]
+    w, p = worker[order], pool[order]  # the sort's own codes: the names are not factorized again
     new = np.r_[True, (w[1:] != w[:-1]) | (p[1:] != p[:-1])] if n else np.zeros(0, dtype=bool)
     start = np.maximum.accumulate(np.where(new, np.arange(n), 0)) if n else np.zeros(0, dtype=np.int64)
     s["group_start"] = start.astype(np.int64)
@@ -163,12 +163,13 @@ def replay_order(s: pd.DataFrame) -> pd.DataFrame:
     return s
 
 
-def _replay_sort(s: pd.DataFrame) -> np.ndarray:
+def _replay_sort(s: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Row order by (worker_id, pool_id, submitted_at, assignment_id) as the strings sort, by one
     lexsort of ranks: only the annotator and pool names are sorted (a few thousand), and the
-    assignment ids only where an annotator submitted two suites in one pool at the same instant."""
+    assignment ids only where an annotator submitted two suites in one pool at the same instant.
+    Returns the order and each row's annotator and pool rank (in the rows' given order)."""
     if len(s) == 0:
-        return np.zeros(0, dtype=np.int64)
+        return (np.zeros(0, dtype=np.int64),) * 3
     worker = pd.factorize(s["worker_id"], sort=True)[0]
     pool = pd.factorize(s["pool_id"], sort=True)[0]
     when = s["submitted_at"].array.asi8 if hasattr(s["submitted_at"].array, "asi8") else s["submitted_at"].to_numpy()
@@ -180,7 +181,7 @@ def _replay_sort(s: pd.DataFrame) -> np.ndarray:
         group = np.cumsum(~tie)
         ids = pd.factorize(s["assignment_id"].to_numpy()[order[tied]], sort=True)[0]
         order[tied] = order[tied][np.lexsort((ids, group[tied]))]
-    return order
+    return order, worker, pool
 
 
 def window_min(values: np.ndarray, first: np.ndarray) -> np.ndarray:
