@@ -120,3 +120,25 @@ def test_the_readmes_duckdb_join_gives_each_answer_its_task_id(tmp_path, run):
     got = set(zip(joined["task_id"], joined["worker_id"], joined["label"], strict=True))
     a = run.answers.astype({c: str for c in ("task_id", "worker_id", "label")})
     assert got == set(zip(a["task_id"], a["worker_id"], a["label"], strict=True)) and len(joined) == len(a)
+
+
+def test_stored_times_of_any_unit_and_zone_are_read_as_utc(tmp_path):
+    import pyarrow as pa
+
+    from analytics.sources.run_files import read_answers
+
+    table = pa.table(
+        {
+            "naive_ms": pa.array([0, None, 1_700_000_000_123], pa.timestamp("ms")),
+            "berlin_s": pa.array([0, None, 5], pa.timestamp("s", tz="Europe/Berlin")),
+            "utc_ns": pa.array([1, 2, 3], pa.timestamp("ns", tz="UTC")),
+        }
+    )
+    path = tmp_path / "answers.parquet"
+    pq.write_table(table, path, row_group_size=2)  # two row groups: two chunks per column
+    got = read_answers(path)
+    for name in table.column_names:
+        stamps = table.column(name).to_pandas()
+        want = stamps.dt.tz_localize("UTC") if stamps.dt.tz is None else stamps.dt.tz_convert("UTC")
+        pd.testing.assert_series_equal(got[name], want.astype("datetime64[ns, UTC]"), check_names=False)
+    assert got["naive_ms"].isna().tolist() == [False, True, False]

@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from analytics.model import KINDS, STATUSES, Pricing, Problem, Run, RunMeta, empty_restrictions
+from analytics.model.times import utc_stamps
 from analytics.sources._stream import READ_ERRORS, categorical, code_type
 from analytics.sources.manifest import reason, run_doc_errors
 from analytics.sources.memory import release_memory
@@ -226,13 +227,24 @@ def task_categorical(codes: np.ndarray, tasks: Path) -> pd.Categorical:
 
 
 def _column(path: Path, name: str):
-    col = pq.read_table(path, columns=[name], use_threads=False).column(0)
+    # ParquetFile.read, not read_table: one chunk per row group, not one per 128 K rows to put together
+    col = pq.ParquetFile(path).read(columns=[name], use_threads=False).column(0)
     if pa.types.is_dictionary(col.type):
         return _categorical(col)
     if pa.types.is_timestamp(col.type):
-        stamps = (col.cast(pa.timestamp("ns", tz=col.type.tz)) if col.type.unit != "ns" else col).to_pandas()
-        return stamps.dt.tz_localize("UTC") if stamps.dt.tz is None else stamps.dt.tz_convert("UTC")
+        return pd.Series(_utc_times(col), copy=False)
     return col.to_pandas()
+
+
+def _utc_times(col: pa.ChunkedArray):
+    """A timestamp column as UTC times: Arrow keeps instants (a naive time taken as UTC) as int64
+    nanoseconds, which are the values; pyarrow's to_pandas localizes and converts them (2 x 0.1 s at 10^7)."""
+    ns = col.cast(pa.timestamp("ns", tz=col.type.tz)) if col.type.unit != "ns" else col
+    ints = ns.cast(pa.int64())
+    if ints.null_count:
+        ints = pc.fill_null(ints, np.iinfo(np.int64).min)
+    one = ints.combine_chunks() if ints.num_chunks != 1 else ints.chunk(0)
+    return utc_stamps(one.to_numpy(zero_copy_only=False))
 
 
 def sha256(path: Path) -> str:
