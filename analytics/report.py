@@ -383,11 +383,15 @@ def build_report(
     return out
 
 
-def headline_figures(run: Run) -> dict:
+_TO_COUNT = object()  # headline_figures' cost per label when the caller has not counted it
+
+
+def headline_figures(run: Run, *, cost_per_label: float | None | object = _TO_COUNT) -> dict:
     """The few figures a version listing shows without opening the run: answers, annotators,
     Krippendorff's alpha, pooled control accuracy, cost per final label (per regular task with an
-    accepted label, as cost.cost_breakdown and the Cost page count it). Stored
-    in a version's manifest at import; None where a figure cannot be had."""
+    accepted label, as cost.cost_breakdown and the Cost page count it; ``cost_per_label`` when
+    the caller counted it already, see :func:`final_label_cost`). Stored in a version's manifest at
+    import; None where a figure cannot be had."""
     s = run.summary()
     out: dict[str, Any] = {"answers": s["answers"], "annotators": s["workers"], "currency": run.pricing.currency}
     agreement = registry.outcome(run, "run_agreement")
@@ -399,9 +403,14 @@ def headline_figures(run: Run) -> dict:
         n = int(ca["answers"].sum())
         out["control_accuracy"] = int(ca["correct"].sum()) / n if n else None
         out["control_answers"] = n
-    cb = registry.outcome(run, "cost_breakdown")
-    out["cost_per_label"] = None if isinstance(cb, MetricUnavailable) else cb.cost_per_final_label
+    out["cost_per_label"] = final_label_cost(run) if cost_per_label is _TO_COUNT else cost_per_label
     return _clean(out)
+
+
+def final_label_cost(run: Run) -> float | None:
+    """The headline's cost per final label (cost.cost_breakdown's), None where it cannot be had."""
+    cb = registry.outcome(run, "cost_breakdown")
+    return None if isinstance(cb, MetricUnavailable) else cb.cost_per_final_label
 
 
 def _fmt(x: Any, pct: bool = False, digits: int = 3) -> str:

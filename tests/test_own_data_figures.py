@@ -71,6 +71,23 @@ def test_counts_are_of_given_answers_and_unanswered_suites_are_apart(expired_run
     assert (figures["headline"]["answers"], figures["headline"]["annotators"]) == (6, 2)
 
 
+def test_manifest_figures_on_fresh_copies_are_the_runs_own(expired_run):
+    from analytics.model._deferred import replace_run
+    from analytics.versions.files import _figures_of
+
+    copies = []
+
+    def fresh():
+        copies.append(replace_run(expired_run))
+        return copies[-1]
+
+    expected = manifest_figures(replace_run(expired_run))
+    assert manifest_figures(expired_run, fresh) == expected
+    assert len(copies) == 2 and copies[0] is not copies[1]  # money on one copy, quality on the other
+    assert expected["headline"]["cost_per_label"] is not None  # the one figure counted on the first copy
+    assert _figures_of(expired_run) == expected
+
+
 def test_report_counts_agree_with_cost_and_agreement(expired_run):
     rep = build_report(expired_run)
     assert (rep["answers"], rep["tasks"], rep["workers"]) == (6, 3, 2)
