@@ -47,8 +47,9 @@ from analytics.sources.run_files import TASK_CODE, TASK_ID
 # expression mixes projects.
 #
 # In Parquet (zstd) this table takes about 4.3 bytes per answer at 10^7 answers (a workspace's
-# answers.parquet stores task/worker/label/golden/kind as dictionary indices; see
-# README.md, "Large runs", for the measured sizes).
+# answers.parquet stores the task as its row in tasks.parquet (task_code; older versions, a
+# dictionary index) and worker/label/golden/kind as dictionary indices; see README.md, "Large
+# runs", for the measured sizes).
 
 COLUMNS = ("task", "worker", "label", "golden", "kind")
 SCOPE_KINDS = ("regular", "control")
