@@ -155,17 +155,16 @@ def _codes(column) -> tuple[Any, list[str]]:
     indices = column.indices
     if indices.null_count:
         indices = pc.fill_null(indices, -1)
-    # the values buffer as it is (to_numpy would import pandas: a second, off the floor's work)
-    width = indices.type.bit_width // 8
-    codes = np.frombuffer(indices.buffers()[1], dtype=f"i{width}", count=len(indices), offset=indices.offset * width)
-    return codes.astype(np.int32), column.dictionary.to_pylist()
+    return _plain(indices).astype(np.int32), column.dictionary.to_pylist()
 
 
-def _plain(column) -> Any:
-    """An integer Arrow column's values as numpy (its one buffer, as :func:`_codes` reads them)."""
+def _plain(array) -> Any:
+    """An integer Arrow array's (or one-chunk column's) values as numpy: its values buffer as it is
+    (to_numpy would import pandas: a second, off the floor's work)."""
     import numpy as np
 
-    array = column.combine_chunks()
+    if hasattr(array, "combine_chunks"):
+        array = array.combine_chunks()
     width = array.type.bit_width // 8
     return np.frombuffer(array.buffers()[1], dtype=f"i{width}", count=len(array), offset=array.offset * width)
 

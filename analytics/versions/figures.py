@@ -34,7 +34,7 @@ def manifest_figures(run: Run, fresh: Callable[[], Run] | None = None) -> dict[s
     s = money.summary()
     cost, per_label = spend(money), final_label_cost(money)
     del money
-    run = fresh() if fresh else run
+    quality = fresh() if fresh else run
     return {
         "project": run.meta.project,
         "simulated": run.meta.simulated,
@@ -50,11 +50,11 @@ def manifest_figures(run: Run, fresh: Callable[[], Run] | None = None) -> dict[s
         "without_answer": s["without_answer"],
         "annotation_cost": None if cost.total is None else round(cost.total, 6),
         "annotation_cost_missing": cost.missing,
-        "headline": headline_figures(run, cost_per_label=per_label),
+        "headline": headline_figures(quality, cost_per_label=per_label),
         "spend": {k: None if getattr(cost, k) is None else round(getattr(cost, k), 6) for k in SPEND_PARTS},
         "accuracy_method": ACCURACY_METHOD,
-        "accuracy_vs_golden": aggregate_accuracy(run, "golden"),
-        "accuracy_vs_truth": aggregate_accuracy(run, "truth"),
+        "accuracy_vs_golden": aggregate_accuracy(quality, "golden"),
+        "accuracy_vs_truth": aggregate_accuracy(quality, "truth"),
     }
 
 
