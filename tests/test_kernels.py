@@ -666,3 +666,20 @@ def test_tied_tasks_by_hand():
     # every task labeled (the probas are read in place, not copied)
     assert tied_tasks(probas[[0, 1, 4]], labels[[0, 1, 4]]).tolist() == [True, False, False]
     assert tied_tasks(np.zeros((0, 3)), np.zeros(0, dtype=np.int64)).tolist() == []
+
+
+def test_majority_choice_by_hand_and_as_majority_from_counts():
+    # tasks: a clear winner, a tie (lowest code wins), no votes, one vote
+    counts = np.asfortranarray(np.array([[1.0, 3.0, 0.0], [2.0, 2.0, 1.0], [0.0, 0.0, 0.0], [0.0, 0.0, 1.0]]))
+    labels, tied, share = K.majority_choice(counts)
+    assert labels.tolist() == [1, 0, -1, 2]
+    assert tied.tolist() == [False, True, False, False]
+    np.testing.assert_array_equal(share, [0.75, 0.4, np.nan, 1.0])
+    rng = np.random.default_rng(7)
+    counts = rng.integers(0, 4, size=(5_000, 4)).astype(np.float64)
+    full = K.majority_from_counts(counts)
+    labels, tied, share = K.majority_choice(counts)
+    assert np.array_equal(labels, full.labels) and np.array_equal(tied, full.tied)
+    rows = np.flatnonzero(labels >= 0)
+    assert np.array_equal(share[rows], full.probas[rows, labels[rows]])  # bit for bit
+    assert np.isnan(share[labels < 0]).all()

@@ -83,7 +83,8 @@ def test_manifest_figures_on_fresh_copies_are_the_runs_own(expired_run):
 
     expected = manifest_figures(replace_run(expired_run))
     assert manifest_figures(expired_run, fresh) == expected
-    assert len(copies) == 2 and copies[0] is not copies[1]  # money on one copy, quality on the other
+    # money, agreement and the vote's accuracy on a copy each
+    assert len(copies) == 3 and len({id(c) for c in copies}) == 3
     assert expected["headline"]["cost_per_label"] is not None  # the one figure counted on the first copy
     assert _figures_of(expired_run) == expected
 

@@ -51,3 +51,22 @@ def test_the_cli_runs_without_transparent_huge_pages(tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1].split() == ["THP_enabled:", "0"]
+
+
+def test_a_run_and_its_cache_are_freed_once_no_one_holds_it(demo_workspace, demo_versions):
+    # a cached refusal kept its traceback, whose frames held the run: the run's weak cache key never died
+    import gc
+    import weakref
+
+    from analytics.metrics._base import MetricUnavailable
+
+    run = fresh(demo_workspace, demo_versions)
+    report.build_report(run, method="mv")
+    for _ in range(2):  # a refusal raised again from the cache, and outcome's value of it
+        for name in ("scale_agreement", "model_agreement", "accuracy_vs_truth"):
+            registry.outcome(run, name)
+    assert any(isinstance(v, MetricUnavailable) for v in registry.cached(run).values()), "no refusal to test"
+    gone = weakref.ref(run)
+    del run
+    gc.collect()
+    assert gone() is None, "the run outlived every reference to it (its cache holds it)"

@@ -235,9 +235,8 @@ def aggregate(
     start_tied = None
     if method in START:  # the majority vote's ties, from its cached result
         start_tied = aggregate(run, "mv").n_tied
-    if method == "mv":
-        r = kernels.majority_from_counts(pool_vote_counts(run))
-        labels, probas, tied = r.labels, r.probas, r.tied
+    if method == "mv":  # the chosen labels' shares only: the rest are built from the counts when asked
+        labels, tied, probas = kernels.majority_choice(pool_vote_counts(run))
     elif method == "wawa":
         r = kernels.wawa(t, w, lab, nt, nw, nl, counts=pool_vote_counts(run))
         labels, probas, tied, skill = r.labels, r.probas, r.tied, r.skills
@@ -266,7 +265,7 @@ def _result(run, method, rows, labels, probas, tied, skill, iters, converged, se
     answered, names = _answered_tasks(run)  # one index per run, where a method labels them all
     index = names if np.array_equal(answered, keep) else c.task_names.take(keep).rename("task_id")
     lab = labels[keep]
-    conf = probas[keep, lab]
+    conf = probas[keep] if probas.ndim == 1 else probas[keep, lab]  # 1-D: the chosen labels' shares
     frame = pd.DataFrame(
         {
             "label": pd.Categorical.from_codes(lab, categories=c.labels),

@@ -12,6 +12,7 @@ field). Results are cached per run (runs are immutable) and shared: never modify
 from __future__ import annotations
 
 import contextlib
+import copy
 import inspect
 import weakref
 from dataclasses import dataclass, field
@@ -445,7 +446,7 @@ def compute(run: Run, name: str, **params: Any) -> Any:
         per_run[key] = _evaluate(run, m, bound)
     value = per_run[key]
     if isinstance(value, MetricUnavailable):
-        raise value
+        raise copy.copy(value)  # the cached one never carries a traceback (see _kept)
     return value
 
 
@@ -456,7 +457,15 @@ def _evaluate(run: Run, m: Metric, bound: Mapping[str, Any]) -> Any:
             kwargs[arg] = compute(run, dep.metric, **{d: bound[own] for d, own in dep.params.items()})
         return m.function(run, **kwargs)
     except MetricUnavailable as err:
-        return err.in_source(run)
+        return _kept(err.in_source(run))
+
+
+def _kept(err: MetricUnavailable) -> MetricUnavailable:
+    """A refusal as the cache holds it: without the traceback (and the exceptions it arose from)
+    whose frames hold the run. Held, they would keep the run alive through its own cache, for as
+    long as the process lives (a weak key whose value refers back to it is never dropped)."""
+    err.__traceback__ = err.__context__ = err.__cause__ = None
+    return err
 
 
 def outcome(run: Run, name: str, **params: Any) -> Any:
@@ -464,7 +473,7 @@ def outcome(run: Run, name: str, **params: Any) -> Any:
     try:
         return compute(run, name, **params)
     except MetricUnavailable as err:
-        return err
+        return _kept(err)  # a value now: its traceback would hold the run for whoever keeps it
 
 
 def cached(run: Run) -> dict[tuple, Any]:

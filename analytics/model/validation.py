@@ -309,7 +309,8 @@ def _answers_frame(c: _Checked, label_dtype: pd.CategoricalDtype) -> pd.DataFram
             "status": c.status.astype(pd.CategoricalDtype(STATUSES)).cat.set_categories(list(STATUSES)),
             "pool_id": drop_unused(pool_ids(raw)),
             "reward": rewards(raw),
-        }
+        },
+        copy=False,  # the checked columns are new already: a copy would hold them twice
     ).reset_index(drop=True)
 
 

@@ -230,7 +230,7 @@ def _answers_frame(encoded: EncodedColumns, layout: _Layout) -> tuple[pd.DataFra
     frame["task_id"] = encoded.categorical(encoded.key_name)
     columns["task_id"] = encoded.key_name
     order = [c for c in (*ASSIGNMENT_FIELDS.values(), "label", "golden") if c in frame]
-    return pd.DataFrame({c: frame[c] for c in order}), columns
+    return pd.DataFrame({c: frame[c] for c in order}, copy=False), columns  # the columns are new: not held twice
 
 
 def _kinds(frame: pd.DataFrame, encoded: EncodedColumns, pool_kind: str) -> pd.Categorical:

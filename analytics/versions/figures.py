@@ -23,9 +23,10 @@ def manifest_figures(run: Run, fresh: Callable[[], Run] | None = None) -> dict[s
     the truth: {tasks, correct, accuracy, ci_low, ci_high} (95 % Wilson), None where the run has
     no such reference. The lineage graph reads them (:func:`analytics.versions.lineage_figures`).
 
-    ``fresh`` gives a new copy of ``run`` (whose per-run tables go with it): the money figures and
-    the quality figures are then computed on a copy each, so what the one computes for itself
-    (the suites, the vote counts) is freed before the other starts (about 0.3 GB at 10^7 answers).
+    ``fresh`` gives a new copy of ``run`` (whose per-run tables go with it): the money figures, the
+    headline's agreement and control figures, and the majority vote's accuracy are then computed
+    on a copy each, so what the one computes for itself (the suites; the agreement's codes and
+    counts) is freed before the next starts (0.3-0.4 GB each at 10^7 answers).
     """
     from analytics.metrics.cost import spend
     from analytics.report import final_label_cost, headline_figures
@@ -35,6 +36,9 @@ def manifest_figures(run: Run, fresh: Callable[[], Run] | None = None) -> dict[s
     cost, per_label = spend(money), final_label_cost(money)
     del money
     quality = fresh() if fresh else run
+    headline = headline_figures(quality, cost_per_label=per_label)
+    del quality
+    aggregate = fresh() if fresh else run  # the agreement's tables freed before the vote's are built
     return {
         "project": run.meta.project,
         "simulated": run.meta.simulated,
@@ -50,11 +54,11 @@ def manifest_figures(run: Run, fresh: Callable[[], Run] | None = None) -> dict[s
         "without_answer": s["without_answer"],
         "annotation_cost": None if cost.total is None else round(cost.total, 6),
         "annotation_cost_missing": cost.missing,
-        "headline": headline_figures(quality, cost_per_label=per_label),
+        "headline": headline,
         "spend": {k: None if getattr(cost, k) is None else round(getattr(cost, k), 6) for k in SPEND_PARTS},
         "accuracy_method": ACCURACY_METHOD,
-        "accuracy_vs_golden": aggregate_accuracy(quality, "golden"),
-        "accuracy_vs_truth": aggregate_accuracy(quality, "truth"),
+        "accuracy_vs_golden": aggregate_accuracy(aggregate, "golden"),
+        "accuracy_vs_truth": aggregate_accuracy(aggregate, "truth"),
     }
 
 
