@@ -274,6 +274,7 @@ def _result(run, method, rows, labels, probas, tied, skill, iters, converged, se
             "answers": n_answers[keep].astype(TASK_COUNT),
         },
         index=index,
+        copy=False,  # the columns are new: not held twice while the frame is built
     )
     columns = pd.Index(list(c.labels), name="label")
     if counts is None:

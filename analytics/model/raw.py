@@ -24,11 +24,21 @@ class RawAnswers:
     ('worker', [3])
     """
 
-    def __init__(self, frame: pd.DataFrame, file: str, columns: Mapping[str, str] | None = None):
+    def __init__(
+        self, frame: pd.DataFrame, file: str, columns: Mapping[str, str] | None = None, *, handed_over: bool = False
+    ):
         self.frame = frame
         self.file = file
         self.names = dict(columns or {})
         self._text: dict[str, pd.Series] = {}
+        self.handed_over = handed_over  # the reader keeps no use of ``frame``: its columns may be dropped
+
+    def done_with(self, col: str) -> None:
+        """``col`` is read and checked: where the frame was handed over, it is dropped from it (at 10^7
+        answers a column of time text is 70 MB, held beside its parsed times otherwise)."""
+        self._text.pop(col, None)
+        if self.handed_over and col in self.frame.columns:
+            del self.frame[col]
 
     def __len__(self) -> int:
         return len(self.frame)

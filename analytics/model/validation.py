@@ -283,7 +283,9 @@ def check_answers(
     if not declared:
         label_set = label_set + sorted(unseen_truth_labels(truth, label_set), key=natural_key)
     started, started_problems = read_times(raw, "started_at")
+    raw.done_with("started_at")
     submitted, submitted_problems = read_times(raw, "submitted_at")
+    raw.done_with("submitted_at")
     found += started_problems + submitted_problems + submitted_before_started(raw, started, submitted)
     found += invalid_rewards(raw)
     found += duplicate_assignment_tasks(raw)
@@ -392,6 +394,7 @@ def build_run(
     labels: Sequence[str] | None = None,
     problems: ProblemList | None = None,
     source_kind: str | None = None,
+    handed_over: bool = False,
 ) -> Run:
     """Validate canonical-named frames and return a :class:`Run`, or raise one ValidationError.
 
@@ -404,10 +407,11 @@ def build_run(
     ("Toloka TSV", "long table", ...) becomes ``meta.source_kind`` when given. ``labels`` is the
     declared label set in tie order; when absent, the labels seen in the answers, sorted, are used
     and a golden label outside them is an error. ``problems`` may carry problems the reader
-    already found; they are reported together.
+    already found; they are reported together. ``handed_over``: the caller makes no further use of
+    ``answers``, so its columns are dropped from it once they are read (a large file's peak is lower).
     """
     problems = problems or ProblemList(file)
-    raw = RawAnswers(answers, problems.file, columns)
+    raw = RawAnswers(answers, problems.file, columns, handed_over=handed_over)
     for first_check in (no_answers, missing_columns):
         found = first_check(raw)
         if found:

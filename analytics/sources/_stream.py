@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from analytics.sources._stream_hash import HashCollision, HashedDictionary
+from analytics.sources.memory import release_memory
 
 BLOCK = 8 << 20  # bytes per batch: bigger blocks parse no faster and hold more while the last is encoded
 MAX_BLOCK = (1 << 31) - 1  # pyarrow's block size is an int32
@@ -284,6 +285,9 @@ def stream_file(
             consumer.add(batch)
     finally:
         parsed.close()
+    # the parser's blocks are freed now: handed back before the columns are built on top of them
+    # (at 10^7 answers the process held 0.5 GB more than its live data at this point)
+    release_memory()
     return lines
 
 

@@ -118,6 +118,7 @@ def read_toloka_tsv(
             truth=truth,
             problems=ProblemList(opened.name),
             source_kind=SOURCE_KIND,
+            handed_over=True,
         )
         release_memory()
         return _with_missing_note(run, opened.name, layout.header)
