@@ -186,6 +186,29 @@ def test_build_run_reports_every_check_at_once_in_order():
     assert str(err.value).startswith("3 problems found; nothing was imported.\n- results.tsv, line 3, column")
 
 
+def test_a_handed_over_frame_gives_the_same_run_and_its_time_text_is_dropped():
+    kept = answers()
+    handed = answers()
+    run = build_run(handed, file="results.tsv", columns=TSV, handed_over=True)
+    pd.testing.assert_frame_equal(run.answers, build_run(kept, file="results.tsv", columns=TSV).answers)
+    assert "started_at" in kept.columns and "submitted_at" in kept.columns  # not handed over: untouched
+    assert "started_at" not in handed.columns and "submitted_at" not in handed.columns
+    assert str(run.answers["submitted_at"].iloc[0]) == "2024-03-01 12:01:00+00:00"
+
+
+def test_a_handed_over_frame_still_names_the_lines_of_bad_times():
+    frame = answers(started_at=["2024-03-01T12:00:00", "soon", "2024-03-01T12:00:00"])
+    with pytest.raises(ValidationError) as err:
+        build_run(frame, file="results.tsv", columns=TSV, handed_over=True)
+    p = only(err.value.problems)
+    assert (p.message, p.column, p.rows, p.values) == (
+        "timestamp does not parse.",
+        "ASSIGNMENT:started",
+        (3,),
+        ("soon",),
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # the source's names for the canonical fields
 

@@ -263,8 +263,12 @@ def _result(run, method, rows, labels, probas, tied, skill, iters, converged, se
     n_answers = pool_task_answers(run)
     keep = np.flatnonzero((labels >= 0) & (n_answers > 0))
     answered, names = _answered_tasks(run)  # one index per run, where a method labels them all
-    index = names if np.array_equal(answered, keep) else c.task_names.take(keep).rename("task_id")
-    lab = labels[keep]
+    if np.array_equal(answered, keep):
+        keep, index = answered, names  # the run's own: not held again by each aggregation
+    else:
+        index = c.task_names.take(keep).rename("task_id")
+    code_type = np.int8 if len(c.labels) < 127 else np.int32
+    lab = labels.astype(code_type)[keep]
     conf = probas[keep] if probas.ndim == 1 else probas[keep, lab]  # 1-D: the chosen labels' shares
     frame = pd.DataFrame(
         {
@@ -282,7 +286,7 @@ def _result(run, method, rows, labels, probas, tied, skill, iters, converged, se
         pro = pd.DataFrame(probas if every else probas[keep], index=index, columns=columns, copy=False)
     else:
         pro = VoteShares(counts, keep, index, columns)
-    codes = np.full(c.n_tasks, -1, dtype=np.int8 if len(c.labels) < 127 else np.int32)
+    codes = np.full(c.n_tasks, -1, dtype=code_type)
     codes[keep] = lab
     ws = None
     if skill is not None:

@@ -42,14 +42,19 @@ def suites(run: Run) -> pd.DataFrame:
     groupby over strings)."""
     a = run.answers
     codes = a["assignment_id"].cat.codes.to_numpy()
-    known = np.flatnonzero(codes >= 0)
-    k = codes[known]
     n_assign = len(a["assignment_id"].cat.categories)
     # the first row of each assignment (its times, worker, pool and status are the suite's)
-    first = np.full(n_assign, len(codes), dtype=np.int64)
+    row_type = np.int32 if len(codes) < 2**31 else np.int64
+    first = np.full(n_assign, len(codes), dtype=row_type)
+    if (codes >= 0).all():  # every answer in a suite: no copies of the codes (120 MB at 10^7 answers)
+        k, known = codes, np.arange(len(codes), dtype=row_type)
+    else:
+        known = np.flatnonzero(codes >= 0).astype(row_type)
+        k = codes[known]
     np.minimum.at(first, k, known)
+    del known
     used = first < len(codes)
-    rows = first[used]
+    rows = first[used].astype(np.int64)
     tasks = np.bincount(k, minlength=n_assign)[used]
     sub = a["submitted_at"].iloc[rows].reset_index(drop=True)
     start = a["started_at"].iloc[rows].reset_index(drop=True)
