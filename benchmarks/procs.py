@@ -198,7 +198,11 @@ def run_cli(
 def best_of(repeat: int, run_once: Callable[[int], dict[str, Any]]) -> dict[str, Any]:
     """The fastest of ``repeat`` fresh-process runs (the least disturbed by other load on the
     machine), with every run's seconds, the highest peak memory and load, every version stored."""
-    runs = [run_once(i) for i in range(repeat)]
+    return fastest([run_once(i) for i in range(repeat)])
+
+
+def fastest(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """:func:`best_of` of runs made already (the stages of a round taken by turns)."""
     best = dict(min(runs, key=lambda r: r["seconds"]))
     best["all_seconds"] = [r["seconds"] for r in runs]
     for key in ("peak_bytes", "other_cores", "load"):

@@ -47,7 +47,7 @@ from typing import Any, Sequence
 import crowdkit_side as ck
 import procs
 import report_table
-from procs import StageFailed, best_of, log, run_cli, run_stage
+from procs import StageFailed, best_of, fastest, log, run_cli, run_stage
 
 BENCH_DIR = Path(__file__).resolve().parent
 DEFAULT_OUT = BENCH_DIR.parent / "bench-out" / "bench.json"  # bench-out/ is git-ignored
@@ -181,19 +181,25 @@ def whole_process_stages(case: dict[str, Any], tsv: Path, ws: Path, folder: Path
         target = ws if i == 0 else Path(f"{ws}-cli{i}")
         return cli("import", ["import", str(tsv), "--workspace", str(target), "--name", "bench", "--version", "1"])
 
-    case["cli_import"] = best_of(rep, imported)
-    version = version_of(ws)
     parquet = folder / "duckdb.parquet"
-    case["duckdb_copy"] = best_of(
-        rep, lambda i: run_stage("duckdb_copy", {"tsv": str(tsv), "parquet": str(parquet)}, folder)
-    )
-    case["duckdb_sql"] = best_of(rep, lambda i: run_stage("duckdb_sql", {"parquet": str(parquet)}, folder))
+    runs: dict[str, list[dict[str, Any]]] = {}
+    version = ""
+    # round by round, each crowdlens stage right beside the baseline it is compared with: this machine's
+    # speed drifts by 10-20 % over minutes, and a ratio of stages taken minutes apart carries the drift
+    for i in range(rep):
+        runs.setdefault("cli_import", []).append(imported(i))
+        version = version or version_of(ws)
+        runs.setdefault("duckdb_copy", []).append(
+            run_stage("duckdb_copy", {"tsv": str(tsv), "parquet": str(parquet)}, folder)
+        )
+        runs.setdefault("duckdb_sql", []).append(run_stage("duckdb_sql", {"parquet": str(parquet)}, folder))
+        runs.setdefault("floor_ws", []).append(run_stage("floor_ws", {"workspace": str(ws)}, folder))
+        report = ["report", version, "--workspace", str(ws), *REPORT_ARGS]
+        runs.setdefault("cli_report", []).append(cli("report", report))
+        runs.setdefault("floor_tsv", []).append(run_stage("floor_tsv", {"tsv": str(tsv)}, folder))
+        runs.setdefault("cli_report_tsv", []).append(cli("report-tsv", ["report", str(tsv), *REPORT_ARGS]))
     parquet.unlink(missing_ok=True)
-    case["floor_ws"] = best_of(rep, lambda i: run_stage("floor_ws", {"workspace": str(ws)}, folder))
-    case["floor_tsv"] = best_of(rep, lambda i: run_stage("floor_tsv", {"tsv": str(tsv)}, folder))
-    report = ["report", version, "--workspace", str(ws), *REPORT_ARGS]
-    case["cli_report"] = best_of(rep, lambda i: cli("report", report))
-    case["cli_report_tsv"] = best_of(rep, lambda i: cli("report-tsv", ["report", str(tsv), *REPORT_ARGS]))
+    case.update({stage: fastest(stage_runs) for stage, stage_runs in runs.items()})
     log(
         "    "
         + ", ".join(f"{report_table.STAGE_NAMES[s]} {case[s]['wall_seconds']:.2f} s" for s in report_table.WHOLE_STAGES)
