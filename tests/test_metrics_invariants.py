@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 import analytics.people  # noqa: F401  (registers the QA tables)
-from analytics.metrics import REGISTRY, MetricUnavailable, aggregation, registry
+from analytics.metrics import REGISTRY, MetricUnavailable, aggregation, declaration, registry
 from analytics.metrics.aggregation import Aggregation
 from analytics.model import ValidationError, build_run
 
@@ -190,7 +190,7 @@ def test_every_public_metric_of_a_run_is_registered():
 
 def test_every_metric_declares_what_it_needs_and_gives(demo_run):
     for m in REGISTRY.values():
-        assert m.needs in registry.NEEDS and m.result in registry.RESULTS, m.name
+        assert m.needs in declaration.NEEDS and m.result in declaration.RESULTS, m.name
         assert m.about and len(m.about) > 10, m.name
         for dep in m.depends.values():
             assert dep.metric in REGISTRY and set(dep.params.values()) <= set(m.params), m.name
