@@ -70,3 +70,43 @@ def test_a_run_and_its_cache_are_freed_once_no_one_holds_it(demo_workspace, demo
     del run
     gc.collect()
     assert gone() is None, "the run outlived every reference to it (its cache holds it)"
+
+
+KEPT_AFTER_COMMAND = """
+import contextlib, io, sys
+from pathlib import Path
+import numpy as np
+from analytics.cli import main
+from analytics.sources.memory import release_memory
+
+with contextlib.redirect_stdout(io.StringIO()):
+    main(sys.argv[1:])
+def rss_mb():
+    return int(Path("/proc/self/statm").read_text().split()[1]) * 4096 >> 20
+before = rss_mb(); big = np.ones(25_000_000); del big  # 200 MB, touched, then freed
+freed = rss_mb() - before; release_memory()
+print(freed, rss_mb() - before)
+"""
+
+
+def kept_after(*command: str) -> tuple[int, int]:
+    """The resident MB a freed 200 MB array leaves after ``crowdlens COMMAND``, and after release_memory()."""
+    out = subprocess.run([sys.executable, "-c", KEPT_AFTER_COMMAND, *command], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    freed, released = map(int, out.stdout.split())
+    return freed, released
+
+
+def test_the_report_keeps_freed_memory_for_its_next_step_until_it_is_released(demo_workspace, demo_versions):
+    # glibc's default maps every array over 32 MB anew and unmaps it when freed; a report keeps it
+    if not Path("/proc/self/statm").is_file():
+        pytest.skip("no /proc/self/statm here (not Linux): resident memory cannot be read")
+    from analytics.sources.memory import _LIBC
+
+    if _LIBC is None or not hasattr(_LIBC, "mallopt"):
+        pytest.skip("not glibc: keep_freed_memory does nothing here")
+    version = next(v for v in demo_versions if v.version == "1.1.0").id
+    freed, released = kept_after("report", version, "--workspace", str(demo_workspace.root), "--format", "json")
+    assert freed > 150 and released < 50, (freed, released)
+    freed, _ = kept_after("versions", "--workspace", str(demo_workspace.root))  # the default, for contrast
+    assert freed < 50, freed

@@ -342,6 +342,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from analytics.report import build_report, report_text
     from analytics.sources.long_table import read_truth
+    from analytics.sources.memory import keep_freed_memory
+
+    keep_freed_memory()  # a report's temporaries reuse memory instead of faulting it in anew (see there)
 
     truth = read_truth(args.truth) if args.truth else None
     run, info, versions = _report_run(args)
