@@ -267,3 +267,56 @@ def test_the_line_count_counts_the_lines_it_passes(tmp_path):
     lines = _stream.LineCount()
     lines(pa.py_buffer(many))
     assert lines.physical_lines() == many.count(b"\n") + 1
+
+
+def _attempts(monkeypatch) -> list[bool]:
+    """The ``quoted`` of every read of a file stream_file makes from now on."""
+    attempts, original = [], _stream.stream_file
+
+    def recording(*args, **kwargs):
+        attempts.append(kwargs["quoted"])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(_stream, "stream_file", recording)
+    return attempts
+
+
+def _images(path) -> dict[str, str]:
+    header, rows = _csv_reference(path)
+    out: dict[str, str] = {}
+    for r in rows:
+        out.setdefault(r[header.index("ASSIGNMENT:task_id")], r[header.index("INPUT:image")])
+    return out
+
+
+@pytest.mark.parametrize("late_quote", [False, True])
+def test_a_file_is_read_the_fast_way_until_a_quote_opens_a_value(tmp_path, monkeypatch, late_quote):
+    rows = _rows()
+    for r in rows:  # no value opens with a quote; some hold one inside (a literal quote)
+        r[0] = r[0].strip('"').replace("\t", " ").replace("\n", " ").replace("/img/", '/i"m"g/')
+    if late_quote:  # one quoted tab and line break, dozens of blocks in
+        rows[100][0], rows[100][5] = '"http://img/late\tq\nline.jpg"', "t-late"
+    path = _write(tmp_path / "r.tsv", rows)
+    _with_block(monkeypatch, 300)
+    attempts = _attempts(monkeypatch)
+    run = read_files([path])
+    assert attempts == ([False, True] if late_quote else [False])
+    assert run.tasks["image"].to_dict() == _images(path)
+    assert len(run.answers) == len(rows)
+    if late_quote:
+        assert run.tasks["image"]["t-late"] == "http://img/late\tq\nline.jpg"
+
+
+def test_the_line_count_sees_a_quote_open_a_field_not_one_inside_it():
+    def quoted(*blocks: bytes, sep: str = "\t") -> bool:
+        lines = _stream.LineCount(sep)
+        for b in blocks:
+            lines(pa.py_buffer(b))
+        return lines.quoted
+
+    assert not quoted(b'a\tb\nx"y\tz"\n')  # inside values: literal
+    assert quoted(b'a\tb\n"x\ny"\tz\n') and quoted(b'a\t"b"\n') and quoted(b'"a"\tb\n')
+    assert quoted(b"a\tb\n", b'"x"\tz\n') and quoted(b"a\t", b'"b"\n')  # at a block's start
+    assert not quoted(b"a\tb", b'"c\n')  # the last block's value goes on
+    assert quoted(b'a,"b"\n', sep=",") and not quoted(b'a\t"b"\n', sep=",")
+    assert quoted(b"x" * 300_000 + b'\t"q"\n')  # past one counting slice

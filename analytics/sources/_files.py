@@ -244,16 +244,26 @@ def scan(
         bad_rows.append((row.expected_columns, row.actual_columns, row.text))
         return "skip"
 
-    block, collisions = _stream.BLOCK, 0
+    block, collisions, quoted = _stream.BLOCK, 0, False  # read the fast way until a quote opens a value
     while True:
         bad_rows.clear()
         counted = _Counted(start(wanted))
         try:
             with _native(opened) as raw:
                 counting = _stream.stream_file(
-                    raw, counted, sep=sep, block=block, wanted=wanted, column_names=column_names, on_invalid=on_invalid
+                    raw,
+                    counted,
+                    sep=sep,
+                    block=block,
+                    wanted=wanted,
+                    column_names=column_names,
+                    on_invalid=on_invalid,
+                    quoted=quoted,
                 )
             break
+        except _stream.QuotedValues:
+            quoted = True  # read again, values across lines allowed (once per file at most)
+            continue
         except _stream.HashCollision:
             collisions += 1  # two values shared a key: read again, hashed differently (once in ~10^9 reads)
             if collisions > 3:
