@@ -386,13 +386,16 @@ def build_report(
 _TO_COUNT = object()  # headline_figures' cost per label when the caller has not counted it
 
 
-def headline_figures(run: Run, *, cost_per_label: float | None | object = _TO_COUNT) -> dict:
+def headline_figures(
+    run: Run, *, cost_per_label: float | None | object = _TO_COUNT, summary: dict | None = None
+) -> dict:
     """The few figures a version listing shows without opening the run: answers, annotators,
     Krippendorff's alpha, pooled control accuracy, cost per final label (per regular task with an
     accepted label, as cost.cost_breakdown and the Cost page count it; ``cost_per_label`` when
-    the caller counted it already, see :func:`final_label_cost`). Stored in a version's manifest at
-    import; None where a figure cannot be had."""
-    s = run.summary()
+    the caller counted it already, see :func:`final_label_cost`; ``summary``: the run's
+    :meth:`Run.summary` when the caller has it). Stored in a version's manifest at import; None where
+    a figure cannot be had."""
+    s = run.summary() if summary is None else summary
     out: dict[str, Any] = {"answers": s["answers"], "annotators": s["workers"], "currency": run.pricing.currency}
     agreement = registry.outcome(run, "run_agreement")
     out["krippendorff_alpha"] = None if isinstance(agreement, MetricUnavailable) else agreement.krippendorff_alpha

@@ -18,7 +18,7 @@ from analytics.metrics import aggregation as A
 from analytics.metrics import cost, registry
 from analytics.metrics._crowdkit import crowdkit_frame
 from analytics.model import build_run
-from analytics.report import build_report
+from analytics.report import build_report, headline_figures
 from analytics.sources import ReadOptions, read_files
 from analytics.versions.figures import manifest_figures
 
@@ -86,6 +86,8 @@ def test_manifest_figures_on_fresh_copies_are_the_runs_own(expired_run):
     # money, agreement and the vote's accuracy on a copy each
     assert len(copies) == 3 and len({id(c) for c in copies}) == 3
     assert expected["headline"]["cost_per_label"] is not None  # the one figure counted on the first copy
+    # the cost per label and the summary handed over from the first copy: the headline's own figures
+    assert expected["headline"] == headline_figures(replace_run(expired_run))
     assert _figures_of(expired_run) == expected
 
 

@@ -36,7 +36,7 @@ def manifest_figures(run: Run, fresh: Callable[[], Run] | None = None) -> dict[s
     cost, per_label = spend(money), final_label_cost(money)
     del money
     quality = fresh() if fresh else run
-    headline = headline_figures(quality, cost_per_label=per_label)
+    headline = headline_figures(quality, cost_per_label=per_label, summary=s)  # counted once
     del quality
     aggregate = fresh() if fresh else run  # the agreement's tables freed before the vote's are built
     return {
