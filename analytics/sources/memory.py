@@ -44,8 +44,10 @@ def keep_freed_memory() -> None:
     zeroed again by the kernel. For ``crowdlens report`` at 10^7 answers (2026-12-02, two runs by
     turns on the same version) that took 10.9-11.4 s with 3.5 s of system time; keeping freed
     memory, 9.5-9.6 s with 1.7-2.3 s, the same JSON and the same 1.77 GB peak (the report hands
-    memory back after each section). The import keeps the defaults: there the kept memory raised
-    the peak from 1.39 to 1.55-1.60 GB. Elsewhere than glibc, nothing.
+    memory back after each section). At 10^8 answers (2026-12-03, one run each): 331 s with 149 s
+    of system time by default, 255 s with 82 s keeping it, the same JSON, peak 16.1 and 16.3 GB.
+    The import keeps the defaults: there the kept memory raised the peak at 10^7 from 1.39 to
+    1.55-1.60 GB. Elsewhere than glibc, nothing.
     """
     if _LIBC is not None and hasattr(_LIBC, "mallopt"):
         _LIBC.mallopt(_M_MMAP_MAX, 0)  # large arrays from the heap, reused, not mapped anew each time
