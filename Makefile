@@ -21,14 +21,14 @@ $(BIN)/python:
 $(BIN)/uv: | $(BIN)/python
 	$(BIN)/python -m pip install --quiet uv
 
-$(STAMP): pyproject.toml | $(BIN)/python $(UV)
+$(STAMP): pyproject.toml analytics/sources/fast_read.c | $(BIN)/python $(UV)
 	$(INSTALL) -e .
 	touch $@
 
 # the dev install compiles the bytecode (uv does not by default): where PYTHONDONTWRITEBYTECODE is
 # set, as on CI, each of the many processes the tests start would compile pandas, streamlit and
 # scipy again (about 9 s each)
-$(DEV_STAMP): pyproject.toml | $(BIN)/python $(UV)
+$(DEV_STAMP): pyproject.toml analytics/sources/fast_read.c | $(BIN)/python $(UV)
 	$(INSTALL) --compile-bytecode -e '.[dev]'
 	touch $(STAMP) $@
 

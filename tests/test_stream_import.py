@@ -13,7 +13,8 @@ import pytest
 from toloka_fixtures import HEADER
 
 from analytics.model import ValidationError
-from analytics.sources import _stream, _stream_hash, read_files
+from analytics.sources import _fast_read, _stream, _stream_hash, read_files
+from analytics.sources._files import count_lines, open_source
 from analytics.sources._stream import IncrementalDictionary
 from analytics.sources.workspace import Workspace
 from analytics.versions import import_files
@@ -298,6 +299,7 @@ def test_a_file_is_read_the_fast_way_until_a_quote_opens_a_value(tmp_path, monke
         rows[100][0], rows[100][5] = '"http://img/late\tq\nline.jpg"', "t-late"
     path = _write(tmp_path / "r.tsv", rows)
     _with_block(monkeypatch, 300)
+    monkeypatch.setattr(_fast_read, "AVAILABLE", False)  # pyarrow's two ways, not the C reader
     attempts = _attempts(monkeypatch)
     run = read_files([path])
     assert attempts == ([False, True] if late_quote else [False])
@@ -320,3 +322,134 @@ def test_the_line_count_sees_a_quote_open_a_field_not_one_inside_it():
     assert not quoted(b"a\tb", b'"c\n')  # the last block's value goes on
     assert quoted(b'a,"b"\n', sep=",") and not quoted(b'a\t"b"\n', sep=",")
     assert quoted(b"x" * 300_000 + b'\t"q"\n')  # past one counting slice
+
+
+# --------------------------------------------------------------------------------------------
+# the C reader (analytics.sources._fast_read) against the pyarrow one
+
+
+def _plain_rows(n_tasks: int = 40) -> list[list[str]]:
+    """An export no value of which opens with a quote (a literal quote inside some), so the C reader reads it."""
+    rows = _rows(n_tasks)
+    for r in rows:
+        r[0] = r[0].strip('"').replace("\t", " ").replace("\n", " ").replace("/img/", '/i"m"g/é')
+    return rows
+
+
+def _both_ways(monkeypatch, path):
+    """(the run the C reader gives, how many times it read the file; the run pyarrow alone gives)."""
+    calls, original = [], _fast_read.read
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(_fast_read, "read", counting)
+    fast = read_files([path])
+    monkeypatch.setattr(_fast_read, "AVAILABLE", False)
+    slow = read_files([path])
+    monkeypatch.setattr(_fast_read, "AVAILABLE", True)
+    return fast, len(calls), slow
+
+
+needs_c = pytest.mark.skipif(not _fast_read.AVAILABLE, reason="the C reader was not built (no C compiler at install)")
+
+
+@needs_c
+@pytest.mark.parametrize("block", [64, 300, 1 << 20])
+@pytest.mark.parametrize("shape", ["lf", "crlf+bom", "blank lines", "no last break"])
+def test_the_c_reader_gives_the_run_pyarrow_and_the_csv_module_give(tmp_path, monkeypatch, block, shape):
+    rows = _plain_rows()
+    path = _write(tmp_path / "r.tsv", rows, bom=shape == "crlf+bom", newline="\r\n" if shape == "crlf+bom" else "\n")
+    if shape == "blank lines":  # blank lines inside and at the end: no records, lines still counted
+        lines = path.read_bytes().split(b"\n")
+        path.write_bytes(b"\n".join(lines[:7] + [b""] + lines[7:30] + [b"", b""] + lines[30:]) + b"\n\n")
+    if shape == "no last break":
+        path.write_bytes(path.read_bytes().rstrip(b"\n"))
+    monkeypatch.setattr(_fast_read, "BLOCK", block)  # 64: every line longer than a block
+    monkeypatch.setattr(_fast_read, "FIRST_SLOTS", 4)  # the tables grow, many times within a block
+    fast, reads, slow = _both_ways(monkeypatch, path)
+    assert reads == 1
+    _assert_same_run(fast, slow)
+    header, reference = _csv_reference(path)
+    for canon, tcol in CANONICAL.items():
+        got = fast.answers[canon].astype(object).where(fast.answers[canon].notna(), None).tolist()
+        assert got == [r[header.index(tcol)] for r in reference], canon
+    assert fast.tasks["image"].to_dict() == _images(path)
+    plan = _fast_read.Plan(HEADER, ["OUTPUT:result"], "ASSIGNMENT:task_id")
+    with open(path, "rb") as stream:
+        _fast_read.read(stream, plan, sep="\t", header=True)
+    with open_source(path) as opened:  # counted on the way: the file is not read again for its lines
+        assert (plan.rows, _fast_read.physical_lines(plan)) == (len(reference), count_lines(opened))
+
+
+@needs_c
+@pytest.mark.parametrize(
+    "damage", ["late quote", "lone carriage return", "a field too many", "not UTF-8", "a bad time past blank lines"]
+)
+def test_what_only_the_slow_way_reads_exactly_is_left_to_it(tmp_path, monkeypatch, damage):
+    rows = _plain_rows()
+    if damage == "late quote":
+        rows[100][0] = '"http://img/late\tq\nline.jpg"'
+    elif damage == "lone carriage return":
+        rows[90][7] = "w\rx"
+    elif damage == "a field too many":
+        rows[95].append("extra")
+    elif damage == "a bad time past blank lines":
+        rows[60][9] = "soon"
+    path = _write(tmp_path / "r.tsv", rows)
+    if damage == "not UTF-8":
+        data = path.read_bytes()
+        path.write_bytes(data.replace(b"w1\t", b"w\xff1\t", 1))
+    if damage == "a bad time past blank lines":  # the bad time is on physical line 1 + 61 + 3
+        lines = path.read_bytes().split(b"\n")
+        path.write_bytes(b"\n".join(lines[:5] + [b"", b"\r", b""] + lines[5:]))
+        with pytest.raises(ValidationError, match="line 65"):
+            read_files([path])
+        return _compare_both_ways(monkeypatch, path)
+    names = HEADER
+    plan = _fast_read.Plan(names, ["ASSIGNMENT:worker_id", "OUTPUT:result"], "ASSIGNMENT:task_id", ["INPUT:image"])
+    with open(path, "rb") as stream, pytest.raises(_fast_read.NotFast):
+        _fast_read.read(stream, plan, sep="\t", header=True)
+    _compare_both_ways(monkeypatch, path)
+
+
+def _compare_both_ways(monkeypatch, path) -> None:
+    monkeypatch.setattr(_fast_read, "BLOCK", 300)
+    outcomes = []
+    for available in (True, False):  # the same run, or the same message by physical line
+        monkeypatch.setattr(_fast_read, "AVAILABLE", available)
+        try:
+            outcomes.append(read_files([path]).answers)
+        except ValidationError as err:
+            outcomes.append(str(err))
+    if isinstance(outcomes[0], str):
+        assert outcomes[0] == outcomes[1] and "line" in outcomes[0]
+    else:
+        pd.testing.assert_frame_equal(outcomes[0], outcomes[1])
+
+
+@needs_c
+def test_a_hash_collision_in_the_c_reader_reads_again(tmp_path, monkeypatch):
+    path = _write(tmp_path / "r.tsv", _plain_rows())
+    calls, original = [], _fast_read.read
+
+    def colliding_once(*args, **kwargs):
+        calls.append(_stream_hash._SEED[0])
+        if len(calls) == 1:
+            raise _stream_hash.HashCollision()
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(_fast_read, "read", colliding_once)
+    run = read_files([path])
+    monkeypatch.setattr(_fast_read, "AVAILABLE", False)
+    _assert_same_run(run, read_files([path]))
+    assert len(calls) == 2 and calls[1] == calls[0] + 1  # read again, hashed with the next seed
+
+
+@needs_c
+def test_the_c_reader_stops_at_a_collision_and_at_a_full_table():
+    for status, raised in ((-4, _stream_hash.HashCollision), (-1, _fast_read.NotFast), (-2, _fast_read.NotFast)):
+        with pytest.raises(raised):
+            _fast_read._check(status)
+    _fast_read._check(0)

@@ -17,8 +17,9 @@ import numpy as np
 import pyarrow as pa
 
 from analytics.model import Problem, ProblemList, ValidationError
-from analytics.sources import _stream
+from analytics.sources import _fast_read, _stream
 from analytics.sources._stream import Consumer
+from analytics.sources.memory import release_memory
 
 Source = Union[str, os.PathLike, bytes, IO[bytes], IO[str]]
 
@@ -238,6 +239,9 @@ def scan(
         raise ValidationError(not_utf8_problems(opened, sep, names))
     _check_unique(opened, names)
     wanted = [c for c in names if include is None or c in include]
+    fast = None if column_names else _fast_scan(opened, start, names, wanted, sep)
+    if fast is not None:
+        return fast
     bad_rows: list[tuple[int, int, str]] = []
 
     def on_invalid(row) -> str:
@@ -282,6 +286,30 @@ def scan(
     if bad_rows:
         raise ValidationError(wrong_field_counts(opened, sep, len(names), header=not column_names))
     return Scan(counted.consumer, counted.rows, counting.physical_lines())
+
+
+def _fast_scan(opened: Opened, start: Callable[[list[str]], Consumer], names: list[str], wanted: list[str], sep: str):
+    """The file read by the C reader (:mod:`analytics.sources._fast_read`) where its consumer has a plan for
+    it, else None: also when the file holds what only the slow way reads exactly (quotes opening
+    values, rows with the wrong number of fields, text that is not UTF-8), which explains it."""
+    for _ in range(4):  # a hash collision (once in ~10^9 reads) reads it again, hashed differently
+        consumer = start(wanted)
+        plan = consumer.fast_plan(names) if hasattr(consumer, "fast_plan") else None
+        if plan is None:
+            return None
+        try:
+            with _binary(opened) as stream:
+                _fast_read.read(stream, plan, sep=sep, header=True)
+        except _fast_read.NotFast:
+            return None
+        except _stream.HashCollision:
+            continue
+        consumer.adopt(plan)
+        rows, lines = plan.rows, _fast_read.physical_lines(plan)
+        del plan
+        release_memory()
+        return Scan(consumer, rows, lines)
+    return None
 
 
 class _Batches:

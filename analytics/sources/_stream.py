@@ -5,7 +5,7 @@ from __future__ import annotations
 import queue
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Iterator, Protocol, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Protocol, Sequence
 
 import numpy as np
 import pandas as pd
@@ -15,6 +15,9 @@ import pyarrow.csv as pacsv
 
 from analytics.sources._stream_hash import HashCollision, HashedDictionary
 from analytics.sources.memory import release_memory
+
+if TYPE_CHECKING:
+    from analytics.sources import _fast_read
 
 BLOCK = 8 << 20  # bytes per batch: bigger blocks parse no faster and hold more while the last is encoded
 MAX_BLOCK = (1 << 31) - 1  # pyarrow's block size is an int32
@@ -47,6 +50,7 @@ class IncrementalDictionary:
         self._global = HashedDictionary()
         self._values: list[pa.Array] = []
         self._codes: list[np.ndarray] = []
+        self._count = 0
 
     def add(self, column: pa.Array, companions: dict[str, pa.Array] | None = None) -> None:
         """Take one batch's column; ``companions`` holds the batch's companion columns by name."""
@@ -61,15 +65,22 @@ class IncrementalDictionary:
             mapping, new = self._global.encode(values)
             codes = np.append(mapping, np.int32(-1))[local]  # a row's local -1 (no value) picks the appended -1
             rows = first_rows(local, -1)[new] if self.firsts else new
-        self._codes.append(codes.astype(code_type(self._global.count), copy=False))
+        self._count = self._global.count
+        self._codes.append(codes.astype(code_type(self._count), copy=False))
         if len(new):
             self._values.append(values.take(pa.array(new)))
             for name, kept in self.firsts.items():
                 kept.append((companions or {})[name].take(pa.array(rows)))
 
+    def adopt(self, fast: "_fast_read.Dictionary", firsts: dict[str, list[pa.Array]]) -> None:
+        """Take the codes, texts and companions the fast read (:mod:`analytics.sources._fast_read`) found."""
+        self._codes, self._values, self._count = fast.codes, fast.values, fast.count
+        for name in self.firsts:
+            self.firsts[name] = firsts[name]
+
     def finish(self) -> tuple[np.ndarray, pa.Array]:
         """(codes of every row, -1 where empty; the dictionary), the batches' codes released."""
-        dtype = code_type(self._global.count)
+        dtype = code_type(self._count)
         codes = np.concatenate(self._codes, dtype=dtype) if self._codes else np.zeros(0, dtype)
         self._codes, self._global = [], HashedDictionary()  # the hash table is not needed past the last batch
         return codes, self.dictionary()
@@ -167,6 +178,21 @@ class EncodedColumns:
             return batch.column(self.key[0])
         parts = [pc.fill_null(batch.column(c), pa.scalar("", batch.column(c).type)) for c in self.key]
         return pc.binary_join_element_wise(*parts, pa.scalar(self.joiner, parts[0].type))
+
+    def fast_plan(self, names: Sequence[str]) -> "_fast_read.Plan | None":
+        """What the fast read is to do with each of the file's columns ``names`` (None: read the slow way)."""
+        from analytics.sources import _fast_read
+
+        if not _fast_read.AVAILABLE or len(self.key) != 1:
+            return None
+        encode = [c for c in self.encoders if c != self.key_name]
+        return _fast_read.Plan(list(names), encode, self.key_name, self.companions, self.flags)
+
+    def adopt(self, plan: "_fast_read.Plan") -> None:
+        """Take what the fast read of ``plan`` found, as if its batches had been added."""
+        for name, encoder in self.encoders.items():
+            encoder.adopt(plan.dictionaries[name], plan.firsts if name == self.key_name else {})
+        self._flagged = plan.flagged
 
     def categorical(self, name: str) -> pd.Categorical:
         """Column ``name`` as a Categorical (its encoder's codes released)."""
