@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -138,6 +139,28 @@ def test_duplicate_assignment_task_rows():
     p = only(duplicate_assignment_tasks(r))
     assert p.message == ("1 duplicate (assignment, task) row(s): the same task appears twice in one assignment.")
     assert (p.column, p.rows) == ("ASSIGNMENT:assignment_id + INPUT:image", (2, 4))
+
+
+@pytest.mark.parametrize("together", [True, False])
+@pytest.mark.parametrize("suite", [3, 10, 80])  # 80: longer than the runs the unsorted check looks along
+def test_duplicates_are_found_wherever_an_assignment_s_rows_lie(together, suite):
+    rng = np.random.default_rng(suite)
+    for trial in range(20):
+        n_suites = 30
+        rows = [(f"a{s}", f"t{int(t)}") for s in range(n_suites) for t in rng.choice(500, suite, replace=False)]
+        if trial % 2:  # one task twice in one suite, somewhere in it
+            s, i = int(rng.integers(n_suites)), int(rng.integers(1, suite))
+            rows[s * suite + i] = (rows[s * suite][0], rows[s * suite + int(rng.integers(i))][1])
+        if not together:
+            rows = [rows[i] for i in rng.permutation(len(rows))]
+        frame = answers(
+            **{c: [v] * len(rows) for c, v in answers().iloc[0].items()},
+        ).assign(assignment_id=[a for a, _ in rows], task_id=[t for _, t in rows])
+        found = duplicate_assignment_tasks(raw(frame))
+        expected = frame.duplicated(["assignment_id", "task_id"], keep=False)
+        assert bool(found) == bool(trial % 2) == expected.any()
+        if found:
+            assert only(found).rows == tuple(int(i) + 2 for i in np.flatnonzero(expected))
 
 
 def test_rows_without_an_assignment_are_never_duplicates():

@@ -230,6 +230,8 @@ def duplicate_assignment_tasks(raw: RawAnswers) -> list[Problem]:
     key = a_codes.astype(np.int64) * (len(task.cat.categories) + 1) + task.cat.codes.to_numpy()
     if not has_a.all():
         key = key[has_a]
+    if _without_repeats_in_runs(a_codes[has_a] if not has_a.all() else a_codes, key):
+        return found.items
     ordered = np.sort(key)
     repeats = ordered[1:] == ordered[:-1]
     n_repeats = int(np.count_nonzero(repeats))
@@ -243,6 +245,22 @@ def duplicate_assignment_tasks(raw: RawAnswers) -> list[Problem]:
             lines=raw.lines(dup_mask),
         )
     return found.items
+
+
+def _without_repeats_in_runs(assignment: np.ndarray, key: np.ndarray, longest: int = 64) -> bool:
+    """True when ``key`` (assignment * tasks + task, the rows' ``assignment`` codes beside it) has no value
+    twice, seen without sorting where each assignment's rows come one after the other (as Toloka
+    exports them) and none has more than ``longest``: a repeat is then fewer than ``longest`` rows
+    on. False: not known this way (sort to find out)."""
+    if len(key) < 2:
+        return True
+    if (assignment[1:] < assignment[:-1]).any():  # codes in order first met: they only rise if runs are whole
+        return False
+    bounds = np.flatnonzero(assignment[1:] != assignment[:-1]) + 1
+    width = int(np.diff(np.concatenate(([0], bounds, [len(key)]))).max())
+    if width > longest:
+        return False
+    return not any(np.any(key[d:] == key[:-d]) for d in range(1, width))
 
 
 # --------------------------------------------------------------------------------------------

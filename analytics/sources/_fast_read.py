@@ -280,12 +280,16 @@ def _encode_keys(plan: Plan, data: np.ndarray, kept: dict, seed: int) -> None:
 
 
 def _blocks(stream: IO[bytes], plan: Plan, *, header: bool):
-    """Blocks of whole lines (the header line left out), each its own array: a block is read while the last is
-    encoded. The line breaks of the header and of every block are counted into ``plan.newlines``."""
+    """Blocks of whole lines (the header line left out), in two buffers by turns: a block is read while the
+    last is encoded (its buffer is not touched until the caller asks for the next block but one). The
+    header's line break is counted into ``plan.newlines``."""
     carry = np.zeros(0, np.uint8)
     skip_header = header
+    ring = [np.zeros(0, np.uint8), np.zeros(0, np.uint8)]  # two buffers, reused: no fresh pages per block
     while True:
-        data = np.empty(len(carry) + BLOCK + _PAD, np.uint8)  # C reads up to _PAD bytes past a block's end
+        if len(ring[0]) < len(carry) + BLOCK + _PAD:  # C reads up to _PAD bytes past a block's end
+            ring[0] = np.empty(len(carry) + BLOCK + _PAD, np.uint8)
+        data = ring[0]
         data[: len(carry)] = carry
         got = stream.readinto(memoryview(data)[len(carry) : len(carry) + BLOCK])
         end = len(carry) + (got or 0)
@@ -293,8 +297,8 @@ def _blocks(stream: IO[bytes], plan: Plan, *, header: bool):
         if got:
             plan.tail = (plan.tail + data[-64:].tobytes())[-64:]
         last = end if not got else _last_break(data)
-        if last < 0:  # no line break in the block: a longer line, read on
-            carry = data
+        if last < 0:  # no line break in the block: a longer line, read on (into a bigger buffer)
+            carry = data.copy()
             continue
         whole, carry = data[:last], data[last:].copy()
         if skip_header:
@@ -310,6 +314,7 @@ def _blocks(stream: IO[bytes], plan: Plan, *, header: bool):
             whole, skip_header = whole[first + 1 :], False
         if len(whole):
             yield whole
+            ring.reverse()  # the other buffer: the block before may still be encoded
         if not got:
             return
 

@@ -250,16 +250,29 @@ int64_t crowdlens_encode_spans(Table *t, const uint8_t *data, const int64_t *sta
     return 0;
 }
 
-/* Put every used slot of old (old_mask + 1 slots) into the empty table of new_mask + 1 slots. */
+static inline void place(Slot *fresh, int64_t mask, const Slot *s) {
+    int64_t j = (int64_t)(s->key & (uint64_t)mask);
+    while (fresh[j].key)
+        j = (j + 1) & mask;
+    fresh[j] = *s;
+}
+
+/* Put every used slot of old (old_mask + 1 slots) into the empty table of new_mask + 1 slots; the
+ * new slots of the next few are fetched into cache while one is placed. */
 void crowdlens_rehash(const Slot *old, int64_t old_mask, Slot *fresh, int64_t new_mask) {
+    enum { AHEAD = 16 };
+    const Slot *queue[AHEAD];
+    int64_t queued = 0, placed = 0;
     for (int64_t i = 0; i <= old_mask; i++) {
         if (!old[i].key)
             continue;
-        int64_t j = (int64_t)(old[i].key & (uint64_t)new_mask);
-        while (fresh[j].key)
-            j = (j + 1) & new_mask;
-        fresh[j] = old[i];
+        if (queued - placed == AHEAD)
+            place(fresh, new_mask, queue[placed++ % AHEAD]);
+        __builtin_prefetch(&fresh[old[i].key & (uint64_t)new_mask], 1);
+        queue[queued++ % AHEAD] = &old[i];
     }
+    while (placed < queued)
+        place(fresh, new_mask, queue[placed++ % AHEAD]);
 }
 
 /* Copy the n texts at starts/lens of data one after the other into out (offsets[0..n] written). */
