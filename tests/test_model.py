@@ -315,3 +315,22 @@ def test_parts_of_one_long_table_are_not_a_pool_read_twice(tmp_path):
     (tmp_path / "b.csv").write_text("task,worker,label\nt2,w1,x\nt2,w3,x\n")
     run = read_files([tmp_path / "a.csv", tmp_path / "b.csv"])
     assert len(run.answers) == 4 and run.answers["task_id"].nunique() == 2
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        ["2024-03-01T12:00:00", "2024-03-01 12:00:01.5", "2024-02-29T23:59:59.123456789"],  # the fast way
+        ["2024-03-01T12:00:00", "2024-03-01T12:00:00Z", "2024-03-01T14:00:00+02:00"],  # offsets: pandas
+        ["2024-03-01T12:00:00", "2024-13-01T12:00:00", "Mon Mar 25 07:39:42 PDT 2019"],  # out of range, other forms
+    ],
+)
+def test_times_parse_to_the_instants_pandas_gives(texts):
+    from analytics.model.times import _parse_time_text
+
+    got = _parse_time_text(pd.Index(texts, dtype="str")).astype("datetime64[ns, UTC]")
+    first = pd.to_datetime(pd.Series(texts[:1]), utc=True, format="ISO8601")
+    assert got[0] == first[0]
+    for text, stamp in zip(texts, got, strict=True):
+        expected = pd.to_datetime(text.replace("PDT", "-0700"), utc=True, errors="coerce", format="mixed")
+        assert (pd.isna(stamp) and pd.isna(expected)) or stamp == expected, text
