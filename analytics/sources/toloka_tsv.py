@@ -241,9 +241,9 @@ def _kinds(frame: pd.DataFrame, encoded: EncodedColumns, pool_kind: str) -> pd.C
         return pd.Categorical.from_codes(np.full(n, KINDS.index(pool_kind), dtype=np.int8), categories=list(KINDS))
     has_golden = frame["golden"].cat.codes.to_numpy() >= 0 if "golden" in frame.columns else np.zeros(n, bool)
     has_hint = encoded.flagged() if encoded.flags else np.zeros(n, bool)
-    kind = np.where(
-        has_hint, KINDS.index("training"), np.where(has_golden, KINDS.index("control"), KINDS.index("regular"))
-    ).astype(np.int8)
+    kind = np.full(n, KINDS.index("regular"), dtype=np.int8)  # int8 throughout: no int64 temporaries
+    kind[has_golden] = KINDS.index("control")
+    kind[has_hint] = KINDS.index("training")
     return pd.Categorical.from_codes(kind, categories=list(KINDS))
 
 
