@@ -59,7 +59,7 @@ def text_keys(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     offsets = np.frombuffer(buffers[1], dtype=offsets_type)[values.offset : values.offset + n + 1].astype(np.int64)
     data = np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None else np.zeros(0, np.uint8)
     lengths = np.diff(offsets)
-    seed = np.uint64(_SEED[0]) * _OTHER
+    seed = np.uint64(_SEED[0] * int(_OTHER) % (1 << 64))  # wraps as uint64 would, without the warning
     first = _mix(lengths.astype(np.uint64) ^ seed)
     second = _mix(lengths.astype(np.uint64) * _GOLDEN + seed + _OTHER)
     widths = (lengths + 7) // 8

@@ -149,6 +149,12 @@ static inline int field(const Reader *r, int32_t col, int64_t begin, int64_t end
     return 0;
 }
 
+/* A record's last field (column col), then its number of fields checked: 0, or a status. */
+static inline int end_record(const Reader *r, int32_t col, int64_t begin, int64_t end, int64_t row) {
+    int status = field(r, col, begin, end, row);
+    return status ? status : col + 1 == r->columns ? 0 : WRONG_FIELDS;
+}
+
 /* Read the rows of data[0:size] (whole lines; the last may lack its line break; 64 readable bytes
  * past the end). kind[c] and target[c] say what becomes of column c: skipped, encoded into
  * tables[target[c]] or kept in spans[target[c]]. Returns the rows read, or a status (< 0) with
@@ -188,28 +194,16 @@ int64_t crowdlens_read_block(const uint8_t *data, int64_t size, uint8_t sep, int
                 int64_t end = at > begin && data[at - 1] == '\r' ? at - 1 : at;
                 breaks++;
                 if (col > 0 || end > begin) {
-                    if ((status = field(&r, col++, begin, end, row)))
+                    if ((status = end_record(&r, col, begin, end, row++)))
                         goto stop;
-                    if (col != columns) {
-                        status = WRONG_FIELDS;
-                        goto stop;
-                    }
-                    row++;
                 }
                 col = 0;
                 line = begin = at + 1;
             }
         }
     }
-    if (col > 0 || begin < size) { /* the last line, without its line break */
-        if ((status = field(&r, col++, begin, size, row)))
-            goto stop;
-        if (col != columns) {
-            status = WRONG_FIELDS;
-            goto stop;
-        }
-        row++;
-    }
+    if ((col > 0 || begin < size) && (status = end_record(&r, col, begin, size, row++))) /* no last break */
+        goto stop;
     *newlines = breaks;
     *where = size;
     return row;
