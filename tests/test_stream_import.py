@@ -380,7 +380,7 @@ def test_the_c_reader_gives_the_run_pyarrow_and_the_csv_module_give(tmp_path, mo
     with open(path, "rb") as stream:
         _fast_read.read(stream, plan, sep="\t", header=True)
     with open_source(path) as opened:  # counted on the way: the file is not read again for its lines
-        assert (plan.rows, _fast_read.physical_lines(plan)) == (len(reference), count_lines(opened))
+        assert (plan.rows, plan.physical_lines()) == (len(reference), count_lines(opened))
 
 
 @needs_c

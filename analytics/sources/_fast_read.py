@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from analytics.sources import _stream_hash
-from analytics.sources._stream import code_type
+from analytics.sources._stream import code_type, physical_lines
 from analytics.sources._stream_hash import HashCollision
 
 try:
@@ -97,7 +97,6 @@ class Dictionary:
         self.table = _Table(slots=_ptr(self.slots), mask=slots - 1, limit=int(slots * _FILL))
         self.codes: list[np.ndarray] = []
         self.values: list[pa.Array] = []
-        self.new_rows: list[np.ndarray] = []
         self._row_arrays = 0
 
     @property
@@ -124,15 +123,14 @@ class Dictionary:
         _LIB.crowdlens_rehash(_ptr(old), len(old) - 1, _ptr(self.slots), size - 1)
         self.table.slots, self.table.mask, self.table.limit = _ptr(self.slots), size - 1, int(size * _FILL)
 
-    def keep(self, data: np.ndarray, rows: int) -> None:
-        """Keep the block's codes and its new texts (checked UTF-8)."""
+    def keep(self, data: np.ndarray, rows: int) -> np.ndarray:
+        """Keep the block's codes and its new texts (checked UTF-8); the rows where those first appear
+        (valid until the next block is prepared)."""
         self.codes.append(self._codes[:rows].astype(code_type(self.count)))
         new = int(self.table.new_count)
         if new:
             self.values.append(_texts(data, self._new_start[:new], self._new_len[:new]))
-            self.new_rows.append(self._new_row[:new].copy())
-        else:
-            self.new_rows.append(np.zeros(0, np.int64))
+        return self._new_row[:new]
 
 
 class _Kept:
@@ -181,6 +179,10 @@ class Plan:
     newlines: int = 0
     tail: bytes = b""
 
+    def physical_lines(self) -> int:
+        """Physical lines of the file read, not counting blank lines at its end (as ``count_lines``)."""
+        return physical_lines(self.newlines, self.tail)
+
 
 def read(stream: IO[bytes], plan: Plan, *, sep: str, header: bool) -> Plan:
     """Read every record of ``stream`` into ``plan``: the task ids on a thread of their own, a block behind."""
@@ -191,7 +193,7 @@ def read(stream: IO[bytes], plan: Plan, *, sep: str, header: bool) -> Plan:
     plan.firsts = {c: [] for c in plan.companions}
     spans = list(dict.fromkeys([plan.key, *plan.companions, *plan.flags]))
     block = _Block(plan.names, sep, {c: plan.dictionaries[c] for c in main}, spans)
-    seed = (_stream_hash._SEED[0] * 0xD6E8FEB86659FD93) % (1 << 64)
+    seed = _stream_hash.seed_now()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="crowdlens-fast-keys") as keys:
         pending = None
         try:
@@ -272,8 +274,7 @@ def _encode_keys(plan: Plan, data: np.ndarray, kept: dict, seed: int) -> None:
             break
         keys.grow()
     _check(status)
-    keys.keep(data, len(starts))
-    rows = keys.new_rows[-1]
+    rows = keys.keep(data, len(starts))
     for c in plan.companions:
         c_starts, c_lens = kept[c]
         plan.firsts[c].append(_texts(data, c_starts[rows], c_lens[rows]))
@@ -331,9 +332,3 @@ def _last_break(data: np.ndarray) -> int:
 def _first_break(data: np.ndarray) -> int:
     found = np.flatnonzero(data == ord("\n"))
     return int(found[0]) if len(found) else -1
-
-
-def physical_lines(plan: Plan) -> int:
-    """Physical lines of the file, not counting blank lines at its end (as :func:`count_lines`)."""
-    trailing = plan.tail[len(plan.tail.rstrip(b"\r\n")) :]
-    return plan.newlines - trailing.count(b"\n") + 1

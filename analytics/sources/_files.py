@@ -229,8 +229,10 @@ def scan(
     Every cell stays text ("NA" is a label, not a missing value); ``include`` limits the columns
     read; ``column_names`` names a headerless file's columns. The file is read once, in blocks
     of :data:`analytics.sources._stream.BLOCK` bytes, never whole: what is held is what the
-    consumer keeps. Quoted values may span lines and be of any size (a value longer than a block
-    restarts the read with a fresh consumer and bigger blocks). Rows with the wrong number of
+    consumer keeps; a consumer with a plan for the C reader (``fast_plan``) has the file read by
+    it, where it can read it exactly, and by pyarrow otherwise. Quoted values may span lines and
+    be of any size (a value longer than a block restarts the read with a fresh consumer and
+    bigger blocks). Rows with the wrong number of
     fields and cells that are not UTF-8 are all collected and reported at once, by physical line
     (and column), in one ValidationError.
     """
@@ -305,7 +307,7 @@ def _fast_scan(opened: Opened, start: Callable[[list[str]], Consumer], names: li
         except _stream.HashCollision:
             continue
         consumer.adopt(plan)
-        rows, lines = plan.rows, _fast_read.physical_lines(plan)
+        rows, lines = plan.rows, plan.physical_lines()
         del plan
         release_memory()
         return Scan(consumer, rows, lines)
@@ -464,8 +466,7 @@ def count_lines(opened: Opened) -> int:
         while chunk := stream.read(16 << 20):
             total += chunk.count(b"\n")
             tail = (tail + chunk[-64:])[-64:]
-    trailing = tail[len(tail.rstrip(b"\r\n")) :]
-    return total - trailing.count(b"\n") + 1
+    return _stream.physical_lines(total, tail)
 
 
 def _native(opened: Opened) -> pa.NativeFile:

@@ -252,8 +252,14 @@ class LineCount:
 
     def physical_lines(self) -> int:
         """Physical lines of what was read, not counting blank lines at its end (as :func:`count_lines`)."""
-        trailing = self._tail[len(self._tail.rstrip(b"\r\n")) :]
-        return self.newlines - trailing.count(b"\n") + 1
+        return physical_lines(self.newlines, self._tail)
+
+
+def physical_lines(newlines: int, tail: bytes) -> int:
+    """Physical lines of a text with ``newlines`` line breaks ending in ``tail`` (its last bytes), not
+    counting blank lines at its end."""
+    trailing = tail[len(tail.rstrip(b"\r\n")) :]
+    return newlines - trailing.count(b"\n") + 1
 
 
 class QuotedValues(Exception):
@@ -363,5 +369,6 @@ __all__ = [
     "categorical",
     "code_type",
     "first_rows",
+    "physical_lines",
     "stream_file",
 ]

@@ -20,6 +20,11 @@ class HashCollision(Exception):
         super().__init__("two different values got the same 64-bit key")
 
 
+def seed_now() -> int:
+    """The hash functions' seed for this read (changed after a collision), as a uint64 value."""
+    return _SEED[0] * int(_OTHER) % (1 << 64)  # wraps as uint64 arithmetic would, without its warning
+
+
 def _mix(x: np.ndarray) -> np.ndarray:
     """splitmix64's finaliser: every input bit reaches every output bit."""
     x = x ^ (x >> np.uint64(30))
@@ -59,7 +64,7 @@ def text_keys(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     offsets = np.frombuffer(buffers[1], dtype=offsets_type)[values.offset : values.offset + n + 1].astype(np.int64)
     data = np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None else np.zeros(0, np.uint8)
     lengths = np.diff(offsets)
-    seed = np.uint64(_SEED[0] * int(_OTHER) % (1 << 64))  # wraps as uint64 would, without the warning
+    seed = np.uint64(seed_now())
     first = _mix(lengths.astype(np.uint64) ^ seed)
     second = _mix(lengths.astype(np.uint64) * _GOLDEN + seed + _OTHER)
     widths = (lengths + 7) // 8
