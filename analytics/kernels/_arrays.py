@@ -18,7 +18,19 @@ def count_votes(task, label, n_tasks, n_labels, weights=None) -> np.ndarray:
     key *= n_tasks
     key += task
     counts = np.bincount(key, weights=weights, minlength=n_tasks * n_labels)
-    return counts.astype(np.float64, copy=False).reshape(n_labels, n_tasks).T
+    del key
+    return _as_float(counts).reshape(n_labels, n_tasks).T
+
+
+def _as_float(counts: np.ndarray, step: int = 1 << 20) -> np.ndarray:
+    """Integer counts (int64, exact below 2^53) as float64 in their own memory, a slice at a time: no second
+    array of n_tasks x n_labels (120 MB at 3 x 10^6 tasks and 5 labels)."""
+    if counts.dtype == np.float64:
+        return counts
+    out = counts.view(np.float64)
+    for i in range(0, len(counts), step):
+        out[i : i + step] = counts[i : i + step]  # numpy copies an overlapping slice before it writes
+    return out
 
 
 def safe_divide(num, den) -> np.ndarray:

@@ -123,8 +123,9 @@ def _alpha(counts: np.ndarray) -> float:
     mp = m[pairable]
     n_c = np.zeros(counts.shape[1])
     same = np.zeros(len(mp))
+    every = bool(pairable.all())  # the usual case: no copy of each column
     for j in range(counts.shape[1]):  # column by column (see vote_counts)
-        c = counts[:, j][pairable]
+        c = counts[:, j] if every else counts[:, j][pairable]
         n_c[j] = c.sum()
         same += c * (c - 1.0)
     n = float(n_c.sum())
@@ -171,8 +172,9 @@ def _fleiss(counts: np.ndarray) -> float:
     mk = m[keep]
     same = np.zeros(len(mk))
     pi = np.zeros(counts.shape[1])
+    every = bool(keep.all())  # the usual case: no copy of each column
     for j in range(counts.shape[1]):  # column by column (see vote_counts)
-        c = counts[:, j][keep]
+        c = counts[:, j] if every else counts[:, j][keep]
         same += c * (c - 1.0)
         pi[j] = (c / mk).mean()
     p_i = same / (mk * (mk - 1.0))

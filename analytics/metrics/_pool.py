@@ -56,6 +56,14 @@ def pool_vote_counts(run: Run) -> np.ndarray:
     return kernels.vote_counts(t, lab, run.codes.n_tasks, run.codes.n_labels)
 
 
+def share_pool_tables(run: Run, other: Run) -> None:
+    """Hand ``other`` (a copy of ``run`` with the same answers' statuses, kinds, tasks, workers and
+    labels) the labeling pool's codes and counts ``run`` has computed, so they are not counted again."""
+    for table in (pool_codes, pool_vote_counts, pool_task_answers):
+        if run in table.cache and other not in table.cache:
+            table.cache[other] = table.cache[run]
+
+
 def task_vote_counts(run: Run, task_id: str) -> np.ndarray | None:
     """One task's votes per label (in run.labels order) as the aggregators count them (labeling
     pool, rejected suites left out), or None where it has none."""

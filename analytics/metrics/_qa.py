@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.metrics._base import MetricUnavailable
+from analytics.metrics._pool import share_pool_tables
 from analytics.metrics.cost import assignment_cost
 from analytics.metrics.speed import replay_order, suites
 from analytics.model import Run
@@ -179,9 +180,7 @@ def _share_label_figures(run: Run, changed: Run, golden: np.ndarray) -> None:
     from analytics.metrics import aggregation
 
     changed.__dict__["codes"] = dataclasses.replace(run.codes, golden=golden)  # the cached_property's slot
-    for fn in (aggregation.pool_codes, aggregation.pool_vote_counts, aggregation.pool_task_answers):
-        if run in fn.cache:
-            fn.cache[changed] = fn.cache[run]
+    share_pool_tables(run, changed)
     if run in aggregation._CACHE:
         aggregation._CACHE[changed] = dict(aggregation._CACHE[run])
 

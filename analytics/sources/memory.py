@@ -27,7 +27,11 @@ def without_huge_pages() -> None:
     12.0-12.9 s and the report from 17.7-18.4 s to 16.8-17.2 s; the report's peak fell from 1.90
     to 1.86 GB, the import's stayed at 2.1-2.3 GB. The dashboard keeps huge pages: its pages at 10^7
     answers (the bench's page stage, by turns, 2026-12-02) opened slower without them, the version
-    in 6.9-7.3 s instead of 5.9 s and every page once in 6.1 s instead of 5.6 s.
+    in 6.9-7.3 s instead of 5.9 s and every page once in 6.1 s instead of 5.6 s. Since the C reader
+    (2026-12-03, four runs each by turns at 10^7) ``crowdlens import`` keeps them too: 10.2-12.6 s
+    (median 10.6) with them, 11.0-12.9 s (median 11.7) without, 7x fewer page faults, peak 1.39-1.42
+    GB instead of 1.37-1.39 GB. The report showed no difference then (19.2-24.8 s against 19.5-21.8 s
+    on a slow afternoon, the same JSON), so it keeps small pages.
     """
     if _LIBC is not None:
         try:

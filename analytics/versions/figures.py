@@ -28,7 +28,7 @@ def manifest_figures(run: Run, fresh: Callable[[], Run] | None = None) -> dict[s
     on a copy each, so what the one computes for itself (the suites; the agreement's codes and
     counts) is freed before the next starts (0.3-0.4 GB each at 10^7 answers).
     """
-    from analytics.metrics._pool import pool_vote_counts
+    from analytics.metrics._pool import share_pool_tables
     from analytics.metrics.cost import spend
     from analytics.report import final_label_cost, headline_figures
 
@@ -38,12 +38,11 @@ def manifest_figures(run: Run, fresh: Callable[[], Run] | None = None) -> dict[s
     del money
     quality = fresh() if fresh else run
     headline = headline_figures(quality, cost_per_label=per_label, summary=s)  # counted once
-    votes = pool_vote_counts.cache.get(quality)  # tasks x labels: small beside the answers' tables
+    aggregate = fresh() if fresh else run  # the control figures' tables freed before the vote's are built
+    if aggregate is not quality:  # the same answers: the majority vote does not count the pool again
+        aggregate.__dict__["codes"] = quality.codes  # the cached_property's slot
+        share_pool_tables(quality, aggregate)
     del quality
-    aggregate = fresh() if fresh else run  # the agreement's tables freed before the vote's are built
-    if votes is not None and aggregate not in pool_vote_counts.cache:
-        pool_vote_counts.cache[aggregate] = votes  # the same answers: the majority vote does not count them again
-    del votes
     return {
         "project": run.meta.project,
         "simulated": run.meta.simulated,
