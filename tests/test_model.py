@@ -334,3 +334,16 @@ def test_times_parse_to_the_instants_pandas_gives(texts):
     for text, stamp in zip(texts, got, strict=True):
         expected = pd.to_datetime(text.replace("PDT", "-0700"), utc=True, errors="coerce", format="mixed")
         assert (pd.isna(stamp) and pd.isna(expected)) or stamp == expected, text
+
+
+def test_used_codes_marks_the_categories_some_row_names():
+    from analytics.model.categories import used_codes
+
+    codes = np.array([2, -1, 0, 2, -1], dtype=np.int8)
+    for step in (1, 2, 1 << 20):  # slices that split the rows, and one that does not
+        assert used_codes(codes, 4, step=step).tolist() == [True, False, True, False]
+    assert used_codes(np.array([-1, -1], np.int32), 3).tolist() == [False, False, False]
+    rng = np.random.default_rng(3)
+    many = rng.integers(-1, 5000, 100_000).astype(np.int32)
+    expected = np.bincount(many[many >= 0], minlength=6000) > 0
+    assert (used_codes(many, 6000, step=777) == expected).all()

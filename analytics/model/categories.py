@@ -26,10 +26,19 @@ def to_category(s: pd.Series) -> pd.Series:
     return map_categories(s, lambda c: stripped.where(stripped != ""))
 
 
+def used_codes(codes: np.ndarray, n: int, step: int = 1 << 20) -> np.ndarray:
+    """Which of ``n`` categories some row's code (-1: missing) names, a slice of rows at a time: no
+    temporary as long as the column (at 10^7 rows a masked copy and bincount's int64 copy of it)."""
+    used = np.zeros(n + 1, dtype=bool)  # the last slot takes the missing rows' -1
+    for i in range(0, len(codes), step):
+        used[codes[i : i + step]] = True
+    return used[:-1]
+
+
 def drop_unused(s: pd.Series) -> pd.Series:
-    """remove_unused_categories without sorting 10^7 codes (a bincount says what is used)."""
+    """remove_unused_categories without sorting 10^7 codes (:func:`used_codes` says what is used)."""
     codes = s.cat.codes.to_numpy()
-    used = np.bincount(codes[codes >= 0], minlength=len(s.cat.categories)) > 0
+    used = used_codes(codes, len(s.cat.categories))
     if used.all():
         return s
     remap = np.full(len(used) + 1, -1, dtype=np.int32)

@@ -7,7 +7,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from analytics.model.categories import category_values, map_categories
+from analytics.model.categories import category_values, map_categories, used_codes
 from analytics.model.raw import RawAnswers
 from analytics.model.tables import KINDS, STATUS_ALIASES
 
@@ -64,7 +64,7 @@ def kind_codes(golden: pd.Series, kind: pd.Series | None) -> np.ndarray:
 def seen_labels(label: pd.Series) -> list[str]:
     """The labels some answer gives, in category order."""
     codes = label.cat.codes.to_numpy()
-    used = np.bincount(codes[codes >= 0], minlength=len(label.cat.categories)) > 0
+    used = used_codes(codes, len(label.cat.categories))
     return [str(x) for x in label.cat.categories[used]]
 
 

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.model._deferred import replace_run
-from analytics.model.categories import to_category
+from analytics.model.categories import to_category, used_codes
 from analytics.model.problems import Problem, ProblemList, ValidationError
 from analytics.model.tables import Run
 
@@ -112,7 +112,7 @@ def check_scale(
     s = _as_category(labels)
     cats = s.cat.categories
     codes = s.cat.codes.to_numpy()
-    used = np.bincount(codes[codes >= 0], minlength=len(cats)) > 0
+    used = used_codes(codes, len(cats))
     values = parse_numbers(cats)
     numeric = np.isfinite(values)
 

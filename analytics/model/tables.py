@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.model._deferred import ReadOnFirstUse, replace_run
+from analytics.model.categories import used_codes
 from analytics.model.problems import Problem
 
 KINDS = ("regular", "control", "training", "exam")
@@ -370,12 +371,7 @@ class Run:
         everything = bool(given.all())  # the common case: no mask, no copies of 10^7 codes
 
         def used(codes: np.ndarray, n: int) -> int:
-            kept = codes if everything else codes[given]
-            if kept.min(initial=0) < 0:
-                kept = kept[kept >= 0]
-            seen = np.zeros(n, dtype=bool)
-            seen[kept] = True  # marks, not counts: no int64 copy of 10^7 codes as bincount makes
-            return int(np.count_nonzero(seen))
+            return int(np.count_nonzero(used_codes(codes if everything else codes[given], n)))
 
         suite = a["assignment_id"].cat.codes.to_numpy()
         n_suites = len(a["assignment_id"].cat.categories)
@@ -397,7 +393,7 @@ class Run:
             "assignments": used(suite, n_suites) if suite.max(initial=-1) >= 0 else None,
             "labels": list(self.meta.labels),
             "kinds": {str(k): int(v) for k, v in kinds if v},
-            "pools": int(np.count_nonzero(np.bincount(pool[pool >= 0], minlength=len(a["pool_id"].cat.categories)))),
+            "pools": int(np.count_nonzero(used_codes(pool, len(a["pool_id"].cat.categories)))),
             "simulated": self.meta.simulated,
             "without_answer": without,
         }

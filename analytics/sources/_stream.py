@@ -89,10 +89,11 @@ class IncrementalDictionary:
         """The global dictionary: each value once, in the order first met."""
         return pa.concat_arrays(self._values) if self._values else pa.array([], TEXT)
 
-    def first_values(self, name: str) -> pa.Array:
-        """The companion ``name``'s value at each dictionary value's first row (aligned with :meth:`finish`)."""
+    def first_values(self, name: str) -> pa.ChunkedArray:
+        """The companion ``name``'s value at each dictionary value's first row (aligned with :meth:`finish`),
+        in the batches' chunks: not joined into one copy (a task's texts can be the largest column)."""
         kept = self.firsts[name]
-        return pa.concat_arrays(kept) if kept else pa.array([], TEXT)
+        return pa.chunked_array([k if k.type == TEXT else k.cast(TEXT) for k in kept], type=TEXT)
 
 
 def first_rows(codes: np.ndarray, known_max: int) -> np.ndarray:
@@ -202,7 +203,7 @@ class EncodedColumns:
         """Per row: does any of the ``flags`` columns hold a value."""
         return np.concatenate(self._flagged) if self._flagged else np.zeros(0, dtype=bool)
 
-    def key_firsts(self, name: str) -> pa.Array:
+    def key_firsts(self, name: str) -> pa.Array | pa.ChunkedArray:
         """Column ``name``'s value at each key's first row, aligned with the key's categories."""
         encoder = self.encoders[self.key_name]
         return encoder.dictionary() if name == self.key_name else encoder.first_values(name)
