@@ -25,8 +25,9 @@ def manifest_figures(run: Run, fresh: Callable[[], Run] | None = None) -> dict[s
 
     ``fresh`` gives a new copy of ``run`` (whose per-run tables go with it): the money figures, the
     headline's agreement and control figures, and the majority vote's accuracy are then computed
-    on a copy each, so what the one computes for itself (the suites; the agreement's codes and
-    counts) is freed before the next starts (0.3-0.4 GB each at 10^7 answers).
+    on a copy each, so what the one computes for itself (the suites; the control figures' tables)
+    is freed before the next starts (0.3-0.4 GB each at 10^7 answers). The majority vote's copy
+    takes the labeling pool's codes and counts from the agreement's: the same answers, counted once.
     """
     from analytics.metrics._pool import share_pool_tables
     from analytics.metrics.cost import spend
