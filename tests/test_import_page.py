@@ -64,6 +64,19 @@ def test_an_upload_is_checked_then_stored_and_its_copy_deleted(tmp_path, uploads
     assert len(ws.listing().versions) == 1
 
 
+def test_an_upload_checked_but_never_stored_goes_when_its_session_does(tmp_path, uploads):
+    import gc
+
+    uploads.append(Upload("pool.tsv", export()))
+    at = open_page(Workspace(tmp_path / "ws").root, "import_run.py")
+    assert not at.exception, [e.value for e in at.exception]
+    folder = Path(page.Staged(**at.session_state["import_staged"]).folder)
+    assert folder.exists() and at.session_state["import_folder"].folder == str(folder)
+    del at  # the session ends before "Store": Streamlit drops its state
+    gc.collect()
+    assert not folder.exists()
+
+
 def test_a_bad_upload_shows_every_problem_and_keeps_no_copy(tmp_path, uploads):
     rows = [list(r) for r in ROWS]
     rows[1][col("ASSIGNMENT:status")] = "DONE"

@@ -7,7 +7,8 @@ shown as assumed until it is changed.
 
 An upload is copied to a temporary file in 1 MiB chunks and read from that path as the CLI reads
 one. The session keeps only small things (the temporary paths, the problems, a summary), never
-the bytes or the run; the temporary files go when the version is stored or the check fails.
+the bytes or the run; the temporary files go when the version is stored, the check fails, or the
+session ends (a browser tab closed before storing).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import itertools
 import shutil
 import tempfile
 import time
+import weakref
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Sequence
@@ -88,6 +90,16 @@ def stage(
         restrictions=copies(restrictions),
         bonuses=copies(bonuses),
     )
+
+
+class FolderOfSession:
+    """Kept in a session's state beside its staged upload: when Streamlit drops the state of a session
+    that ended without storing (``server.disconnectedSessionTTL`` after its tab closed, 120 s by
+    default), the folder goes with it, not a day later (see :func:`_remove_stale`)."""
+
+    def __init__(self, folder: str):
+        self.folder = folder
+        weakref.finalize(self, shutil.rmtree, folder, True)
 
 
 def discard(staged: Staged | None) -> None:
@@ -327,7 +339,7 @@ def _check_uploads(main_files, side: _Uploads, options) -> None:
         return
     if state.get("import_staged"):
         discard(Staged(**state["import_staged"]))
-    for k in ("import_staged", "import_problems", "import_summary", "import_stored"):
+    for k in ("import_staged", "import_problems", "import_summary", "import_stored", "import_folder"):
         state.pop(k, None)
     state["import_key"] = key
     with st.status("Reading and checking the files…", expanded=False) as status:
@@ -343,6 +355,7 @@ def _check_uploads(main_files, side: _Uploads, options) -> None:
         if problems is None:
             # plain dicts: a class defined in a page script is a new class on every rerun
             state["import_staged"], state["import_summary"] = asdict(staged), summary
+            state["import_folder"] = FolderOfSession(staged.folder)
             status.update(label="Checked: no problems.", state="complete")
         else:
             state["import_problems"] = problems
