@@ -27,6 +27,14 @@ def export(rows=ROWS) -> bytes:
     return ("\n".join(["\t".join(HEADER)] + ["\t".join(r) for r in rows]) + "\n").encode()
 
 
+@pytest.fixture(autouse=True)
+def staging_in_tmp_path(tmp_path, monkeypatch):
+    """The staging folders of a test go to its own tmp_path, not the machine's /tmp."""
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+
+
 @pytest.fixture
 def uploads(monkeypatch):
     """Set the files the page's main uploader returns (AppTest cannot upload)."""
