@@ -564,6 +564,22 @@ def test_narrow_codes_give_the_int64_results():
     np.testing.assert_allclose(ds_narrow.probas, ds_wide.probas, rtol=0, atol=1e-12)
 
 
+def test_pair_keys_at_the_top_of_int32_give_the_int64_results():
+    # under 46,341 annotators the pair keys a * n_workers + b are int32 (faster to sort): with
+    # codes up to 46,339 the largest key is 2,147,441,939, just under 2^31 - 1; the same codes
+    # counted with 50,000 annotators take int64 keys and must give the same pairs and figures
+    a = synth(22, n_tasks=300, n_workers=10, n_labels=3, overlap=(2, 4), n_repeat=10)
+    spread = np.array([0, 5, 17_000, 33_333, 46_000, 46_300, 46_337, 46_338, 46_339, 46_336])
+    w = spread[a.worker].astype(np.int32)
+    assert kernels_agreement.pair_key_dtype(46_340) is np.int32
+    assert kernels_agreement.pair_key_dtype(46_341) is np.int64
+    got = K.pairwise_agreement(a.task, w, a.label, 46_340, a.n_labels, min_shared=3)
+    ref = K.pairwise_agreement(a.task, w, a.label, 50_000, a.n_labels, min_shared=3)
+    assert (got.worker_a * 46_340 + got.worker_b).max() > 2**31 - 200_000  # keys near the top did occur
+    for field in ("worker_a", "worker_b", "n_shared", "agreement", "kappa"):
+        np.testing.assert_array_equal(getattr(got, field), getattr(ref, field))
+
+
 # --------------------------------------------------------------------------------------------
 # Wilson interval
 # --------------------------------------------------------------------------------------------

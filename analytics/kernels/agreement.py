@@ -399,7 +399,7 @@ def pair_listing(func: str, task, worker, label, n_workers, n_labels, min_shared
         for start, stop in chunks:
             one = listing if listing is not None else _within_task_pairs(t[start:stop], w[start:stop], n_workers)
             i, j, key = one  # row i is worker a's (the lower code), row j worker b's
-            pos = lookup.get_indexer(key)
+            pos = lookup.get_indexer(key.astype(np.int64, copy=False))  # an int64 table: int32 keys widened
             hit = pos >= 0
             lab_slice = lab[start:stop]
             yield pos[hit], lab_slice[i[hit]], lab_slice[j[hit]]
@@ -441,10 +441,16 @@ def _within_task_pairs(t: np.ndarray, w: np.ndarray, n_workers: int) -> tuple[np
     wi, wj = w[i], w[j]
     swap = wi > wj
     i, j = np.where(swap, j, i), np.where(swap, i, j)
-    key = np.minimum(wi, wj).astype(np.int64)  # worker codes may be int32: widen before combining
+    key = np.minimum(wi, wj).astype(pair_key_dtype(n_workers))  # widened before combining
     key *= n_workers
     key += np.maximum(wi, wj)
     return i, j, key
+
+
+def pair_key_dtype(n_workers: int) -> type:
+    """int32 for the pair keys a * n_workers + b when they fit (under 46,341 workers), else int64:
+    sorting 10^7 int32 keys takes two thirds of the time of int64 ones."""
+    return np.int32 if n_workers * n_workers <= np.iinfo(np.int32).max else np.int64
 
 
 def _qualifying_pairs(t, w, chunks, n_workers: int, min_shared: int) -> tuple[np.ndarray, np.ndarray, Any]:
@@ -474,7 +480,7 @@ def _qualifying_pairs(t, w, chunks, n_workers: int, min_shared: int) -> tuple[np
     else:
         uniq, cnt = keys[0], counts[0]
     q = cnt >= min_shared
-    return uniq[q], cnt[q], listing
+    return uniq[q].astype(np.int64), cnt[q], listing
 
 
 def _label_count_products(idx, la, lb, n_p: int, n_labels: int) -> np.ndarray:

@@ -221,15 +221,18 @@ def _e_step_block(A_blk, logE, log_prior, out, single: bool = False) -> tuple[fl
         out[:] = L32
     else:
         np.exp(L, out=out)
-    out /= np.einsum("ij->i", out)[:, None]
-    # crowd-kit's entropy term: -sum p' log p' with p' = max(p, EPS) (L is reused as scratch).
-    np.maximum(out, _EPS, out=L)
-    P_clipped = L.ravel()
+    row_sums = np.einsum("ij->i", out)
+    out /= row_sums[:, None]
     if single:
-        L32[:] = L
-        np.log(L32, out=L32)
-        entropy = -float(np.einsum("i,i->", P_clipped, L32.ravel().astype(np.float64)))
+        # crowd-kit's entropy term -sum p log p is, as p = exp(L) / row sum, sum(log row sum) -
+        # sum(p L): one pass instead of a clip, a float32 log and its widening. It leaves out
+        # crowd-kit's clip of p at EPS: under 2.3e-9 per clipped posterior, i.e. under 1e-8
+        # per answer in the loss, inside the 1e-6 the float32 path keeps.
+        entropy = float(np.log(row_sums).sum()) - float(np.einsum("ij,ij->", out, L))
     else:
+        # crowd-kit's entropy term: -sum p' log p' with p' = max(p, EPS) (L is reused as scratch).
+        np.maximum(out, _EPS, out=L)
+        P_clipped = L.ravel()
         entropy = -float(np.einsum("i,i->", P_clipped, np.log(P_clipped)))
     return entropy, np.einsum("ij->j", out)
 
