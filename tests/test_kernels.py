@@ -571,8 +571,8 @@ def test_pair_keys_at_the_top_of_int32_give_the_int64_results():
     a = synth(22, n_tasks=300, n_workers=10, n_labels=3, overlap=(2, 4), n_repeat=10)
     spread = np.array([0, 5, 17_000, 33_333, 46_000, 46_300, 46_337, 46_338, 46_339, 46_336])
     w = spread[a.worker].astype(np.int32)
-    assert kernels_agreement.pair_key_dtype(46_340) is np.int32
-    assert kernels_agreement.pair_key_dtype(46_341) is np.int64
+    assert kernels_agreement.key_dtype(46_340**2) is np.int32
+    assert kernels_agreement.key_dtype(46_341**2) is np.int64
     got = K.pairwise_agreement(a.task, w, a.label, 46_340, a.n_labels, min_shared=3)
     ref = K.pairwise_agreement(a.task, w, a.label, 50_000, a.n_labels, min_shared=3)
     assert (got.worker_a * 46_340 + got.worker_b).max() > 2**31 - 200_000  # keys near the top did occur
